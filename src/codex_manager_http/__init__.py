@@ -1,0 +1,1 @@
+"""The Litestar host: REST, the /api/stream WebSocket, OpenAPI and the web UI."""
