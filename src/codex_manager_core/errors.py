@@ -36,9 +36,7 @@ class RuntimeUnavailable(CodexRuntimeError):
 class RuntimeExited(RuntimeUnavailable):
     """The runtime process exited while a call was in flight (or before it could be sent)."""
 
-    def __init__(
-        self, method: str | None, returncode: int | None, detail: str = ""
-    ) -> None:
+    def __init__(self, method: str | None, returncode: int | None, detail: str = "") -> None:
         self.method = method
         self.returncode = returncode
         what = f"call {method!r} failed: " if method else ""
@@ -69,3 +67,7 @@ class RpcError(CodexRuntimeError):
         self.rpc_message = message
         self.data = data
         super().__init__(f"codex app-server rejected {method!r}: {message} (code {code})")
+
+
+class TransportClosed(CodexRuntimeError):
+    """The byte stream to the runtime is closed (it exited or is being stopped)."""

@@ -7,6 +7,7 @@ real adapters (a `codex app-server` subprocess, SQLite) or by in-memory fakes in
 from __future__ import annotations
 
 import time
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -57,9 +58,14 @@ class RuntimeProcess(Protocol):
 
 @runtime_checkable
 class RuntimeTransport(Protocol):
-    """Starts runtime processes. The supervisor calls `start` once per (re)start."""
+    """Starts runtime processes. The supervisor opens one per (re)start.
 
-    async def start(self) -> RuntimeProcess: ...
+    `open()` is an async context manager so the adapter can own background work tied to the
+    process (draining stderr): leaving the context stops the process and everything it
+    started, also when the caller is being cancelled.
+    """
+
+    def open(self) -> AbstractAsyncContextManager[RuntimeProcess]: ...
 
 
 @runtime_checkable

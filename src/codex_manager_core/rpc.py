@@ -90,7 +90,9 @@ Event: TypeAlias = Response | ErrorResponse | Notification | ServerRequest | Pro
 
 def encode_message(message: Mapping[str, Any]) -> bytes:
     """One JSON object as one line (compact, UTF-8, newline-terminated)."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    # allow_nan=False: NaN and Infinity are not JSON; the peer would reject the whole line.
+    data = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return data.encode() + b"\n"
 
 
 class JsonRpcConnection:
@@ -129,9 +131,7 @@ class JsonRpcConnection:
         """The reply to a `ServerRequest`."""
         return encode_message({"id": request_id, "result": result})
 
-    def send_error(
-        self, request_id: RequestId, code: int, message: str, data: Any = None
-    ) -> bytes:
+    def send_error(self, request_id: RequestId, code: int, message: str, data: Any = None) -> bytes:
         """An error reply to a `ServerRequest`."""
         error: dict[str, Any] = {"code": code, "message": message}
         if data is not None:
@@ -163,7 +163,8 @@ class JsonRpcConnection:
                 self._discarding = False
             else:
                 if newline > self.max_line_bytes:
-                    events.append(self._oversized(bytes(buffer[:PREVIEW_BYTES]), newline))
+                    preview = bytes(buffer[: min(newline, PREVIEW_BYTES)])
+                    events.append(self._oversized(preview, newline))
                 else:
                     event = self._parse_line(bytes(buffer[:newline]))
                     if event is not None:

@@ -1,0 +1,248 @@
+"""The stdio adapter of the RuntimeTransport port: `codex app-server` as a subprocess.
+
+The child runs in its own process group (so one signal reaches everything it spawns), with
+the environment the caller gives it. Its stderr is drained without pause into a rotating
+log (a child blocked on a full stderr pipe would stall the whole protocol). Stopping closes
+stdin (app-server then exits cleanly), then sends SIGTERM, then SIGKILL to the group and to
+any descendant that escaped it, each step after a timeout, and runs shielded from
+cancellation, so no process outlives the manager.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import attrs
+
+from codex_manager_core.errors import BinaryNotFound, TransportClosed
+from codex_manager_core.ports import ExitStatus
+from codex_manager_core.runtime import process_tree
+from codex_manager_core.runtime.binary import find_codex_binary
+from codex_manager_core.runtime.rotating_log import RotatingLog
+
+READ_CHUNK = 256 * 1024
+#: How often the final sweep re-checks for leftover processes.
+_SWEEP_POLL = 0.02
+
+
+@attrs.frozen
+class StopTimeouts:
+    """Grace periods of the stop sequence, in seconds."""
+
+    stdin_close: float = 2.0
+    terminate: float = 3.0
+    kill: float = 2.0
+
+
+@attrs.frozen
+class LogSettings:
+    """Where the runtime's stderr goes: a rotating file (or only an in-memory tail)."""
+
+    path: Path | None = None
+    max_bytes: int = 5 * 1024 * 1024
+    backups: int = 3
+
+
+class StdioProcess:
+    """A running child process, implementing the `RuntimeProcess` port."""
+
+    def __init__(
+        self, process: anyio.abc.Process, log: RotatingLog, timeouts: StopTimeouts
+    ) -> None:
+        self._process = process
+        self._log = log
+        self._timeouts = timeouts
+        self._send_lock = anyio.Lock()
+        self._stop_lock = anyio.Lock()
+        self._status: ExitStatus | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def stderr_tail(self) -> list[str]:
+        """The last lines the runtime wrote to stderr."""
+        return self._log.tail()
+
+    async def send(self, data: bytes) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            # One writer at a time: trio refuses concurrent sends, asyncio could interleave.
+            async with self._send_lock:
+                await stdin.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            raise TransportClosed(f"cannot write to the runtime: {exc!r}") from exc
+
+    async def receive(self) -> bytes:
+        stdout = self._process.stdout
+        assert stdout is not None
+        try:
+            return await stdout.receive(READ_CHUNK)
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return b""
+
+    async def wait(self) -> ExitStatus:
+        return ExitStatus.from_returncode(await self._process.wait())
+
+    async def stop(self) -> ExitStatus:
+        with anyio.CancelScope(shield=True):
+            async with self._stop_lock:
+                if self._status is None:
+                    self._status = await self._stop()
+                status = self._status
+        return status
+
+    async def _stop(self) -> ExitStatus:
+        pid = self._process.pid
+        # Descendants that left our process group are only findable while their parent
+        # chain is intact, i.e. before the runtime exits.
+        escaped = [p for p in process_tree.descendants(pid) if p.pgid != pid]
+        await self._close_stdin()
+        returncode = await self._wait_for(self._timeouts.stdin_close)
+        if returncode is None:
+            process_tree.signal_group(pid, signal.SIGTERM)
+            process_tree.signal_processes(escaped, signal.SIGTERM)
+            returncode = await self._wait_for(self._timeouts.terminate)
+        if returncode is None:
+            process_tree.signal_group(pid, signal.SIGKILL)
+            process_tree.signal_processes(escaped, signal.SIGKILL)
+            returncode = await self._wait_for(self._timeouts.kill)
+        await self._sweep(pid, escaped)
+        return ExitStatus.from_returncode(returncode)
+
+    async def _sweep(self, pgid: int, escaped: list[process_tree.ProcessInfo]) -> None:
+        """The runtime is gone; end whatever it left behind (TERM, then KILL)."""
+
+        def leftovers() -> bool:
+            return bool(process_tree.group_members(pgid)) or any(
+                process_tree.is_same_process(p) for p in escaped
+            )
+
+        for sig, grace in (
+            (signal.SIGTERM, self._timeouts.terminate),
+            (signal.SIGKILL, self._timeouts.kill),
+        ):
+            if not leftovers():
+                return
+            process_tree.signal_group(pgid, sig)
+            process_tree.signal_processes(escaped, sig)
+            with anyio.move_on_after(grace):
+                # Nothing signals the exit of a process that is not our child: poll /proc.
+                while leftovers():  # noqa: ASYNC110
+                    await anyio.sleep(_SWEEP_POLL)
+
+    async def _close_stdin(self) -> None:
+        stdin = self._process.stdin
+        if stdin is None:
+            return
+        try:
+            async with self._send_lock:
+                await stdin.aclose()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            pass
+
+    async def _wait_for(self, timeout: float) -> int | None:
+        with anyio.move_on_after(timeout):
+            await self._process.wait()
+        return self._process.returncode
+
+    async def drain_stderr(self) -> None:
+        stderr = self._process.stderr
+        assert stderr is not None
+        try:
+            async for chunk in stderr:
+                self._log.write(chunk)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+
+class StdioTransport:
+    """Spawns `command` with pipes for stdin/stdout/stderr, in a new session/process group."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        log: LogSettings | None = None,
+        stop_timeouts: StopTimeouts | None = None,
+    ) -> None:
+        if not command:
+            raise ValueError("command must not be empty")
+        self.command = list(command)
+        self.env = None if env is None else dict(env)
+        self.cwd = cwd
+        self.log = log or LogSettings()
+        self.stop_timeouts = stop_timeouts or StopTimeouts()
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[StdioProcess]:
+        log = RotatingLog(self.log.path, max_bytes=self.log.max_bytes, backups=self.log.backups)
+        try:
+            try:
+                process = await anyio.open_process(
+                    self.command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=self.env,
+                    cwd=self.cwd,
+                    start_new_session=True,
+                )
+            except (FileNotFoundError, PermissionError, OSError) as exc:
+                raise BinaryNotFound(self.command[0], exc.strerror or repr(exc)) from exc
+            runtime = StdioProcess(process, log, self.stop_timeouts)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(runtime.drain_stderr)
+                try:
+                    yield runtime
+                finally:
+                    await runtime.stop()
+                    # A descendant that escaped may still hold stderr open; stop draining.
+                    tasks.cancel_scope.cancel()
+        finally:
+            log.close()
+
+
+def codex_app_server_transport(
+    *,
+    codex_home: Path,
+    codex_bin: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    strict_config: bool = False,
+    extra_args: Sequence[str] = (),
+    log: LogSettings | None = None,
+    stop_timeouts: StopTimeouts | None = None,
+) -> StdioTransport:
+    """A transport that runs `codex app-server` with an isolated CODEX_HOME.
+
+    `codex_home` is created if missing; the user's ~/.codex is never used. `env` is the
+    child's whole environment (default: this process's); CODEX_HOME is set in it and the
+    folder of the bundled helper tools (rg) is put first on PATH. stderr goes to
+    `log.path`, by default CODEX_HOME/log/app-server.stderr.log.
+    """
+    base_env = dict(os.environ if env is None else env)
+    binary = find_codex_binary(codex_bin, environ=base_env)
+    codex_home = Path(codex_home).absolute()
+    codex_home.mkdir(parents=True, exist_ok=True)
+    base_env["CODEX_HOME"] = str(codex_home)
+    if binary.path_dir is not None:
+        base_env["PATH"] = os.pathsep.join([str(binary.path_dir), base_env.get("PATH", os.defpath)])
+    command = [str(binary.path), "app-server"]
+    if strict_config:
+        command.append("--strict-config")
+    command.extend(extra_args)
+    if log is None:
+        log = LogSettings(path=codex_home / "log" / "app-server.stderr.log")
+    return StdioTransport(command, env=base_env, cwd=cwd, log=log, stop_timeouts=stop_timeouts)
