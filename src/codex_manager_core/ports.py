@@ -12,6 +12,25 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from codex_manager_core.models import (
+    Controls,
+    Event,
+    InteractiveRequest,
+    Project,
+    SessionRecord,
+    Tombstone,
+    TranscriptEntry,
+    TurnRecord,
+)
+from codex_manager_core.store.batch import (
+    Batch,
+    EventQuery,
+    Page,
+    RequestQuery,
+    SessionQuery,
+    StoreStats,
+)
+
 
 @attrs.frozen
 class ExitStatus:
@@ -89,3 +108,72 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Durable state: projects, session overlays, turns, interactive requests, transcript
+    entries, meta values and the event ledger.
+
+    All writes go through `apply(batch)`, atomically (see `store.batch`); reads never block
+    writes. Implementations: `SqliteStore` (apsw, WAL) and `MemoryStore`. One contract test
+    suite (tests/contract/test_store_contract.py) holds both to the same behaviour.
+    """
+
+    async def open(self) -> None:
+        """Create or migrate the schema; recover after a crash. Called once before use."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def apply(self, batch: Batch) -> list[Event]:
+        """Apply every mutation and append every event of `batch` in one transaction.
+        Returns the stored events with their seq (consecutive, after the previous last).
+        Raises StoreConflict (nothing written) when a TransitionRequest does not match."""
+        ...
+
+    # meta
+    async def get_meta(self, key: str) -> str | None: ...
+
+    # projects
+    async def get_project(self, project_id: str) -> Project | None: ...
+    async def find_project_by_name(self, name: str) -> Project | None:
+        """Case-insensitive (casefold) name match."""
+        ...
+
+    async def list_projects(self) -> list[Project]:
+        """Sorted by name, case-insensitively."""
+        ...
+
+    # sessions
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+    async def list_sessions(self, query: SessionQuery) -> Page: ...
+    async def count_sessions(self, query: SessionQuery) -> int: ...
+    async def get_tombstone(self, session_id: str) -> Tombstone | None: ...
+    async def get_default_controls(self) -> Controls | None: ...
+
+    # turns
+    async def get_turn(self, turn_id: str) -> TurnRecord | None: ...
+    async def list_turns(self, thread_id: str) -> list[TurnRecord]:
+        """Oldest first."""
+        ...
+
+    # interactive requests
+    async def get_request(self, request_id: str) -> InteractiveRequest | None: ...
+    async def list_requests(self, query: RequestQuery) -> list[InteractiveRequest]:
+        """Oldest first."""
+        ...
+
+    # transcript
+    async def list_transcript_entries(self, thread_id: str) -> list[TranscriptEntry]:
+        """In insertion order (a replaced entry keeps its first position)."""
+        ...
+
+    # ledger
+    async def read_events(self, query: EventQuery) -> list[Event]:
+        """Ascending seq. System events are included only for thread ids named in
+        `query.thread_ids`."""
+        ...
+
+    async def last_seq(self) -> int: ...
+    async def stats(self) -> StoreStats: ...

@@ -1,0 +1,1 @@
+"""Store adapters: SqliteStore (apsw) and MemoryStore, behind the Store port."""
