@@ -1,0 +1,42 @@
+"""Test doubles for people testing their automations, and for our own tests.
+
+- `ScriptedModel`: a local Responses-API server whose answers follow a script of steps
+  (`Reply`, `CallTool`, `Fail`, ...), so the real `codex app-server` runs fully offline.
+- `write_offline_config` / `offline_env`: the CODEX_HOME config.toml and the environment
+  that point codex at such a model and nowhere else.
+"""
+
+from codex_manager_core.testing.fake_app_server import FakeAppServer
+from codex_manager_core.testing.offline_config import offline_env, write_offline_config
+from codex_manager_core.testing.scripted_model import (
+    CallTool,
+    CutStream,
+    Delay,
+    Fail,
+    FailResponse,
+    RecordedRequest,
+    Reply,
+    ScriptedModel,
+    ScriptFunction,
+    Stall,
+    Step,
+    exec_command,
+)
+
+__all__ = [
+    "CallTool",
+    "CutStream",
+    "Delay",
+    "Fail",
+    "FailResponse",
+    "FakeAppServer",
+    "RecordedRequest",
+    "Reply",
+    "ScriptFunction",
+    "ScriptedModel",
+    "Stall",
+    "Step",
+    "exec_command",
+    "offline_env",
+    "write_offline_config",
+]
