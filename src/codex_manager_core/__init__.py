@@ -1,5 +1,100 @@
-"""codex_manager_core: supervise `codex app-server`, translate its stream, keep durable state."""
+"""codex_manager_core: supervise `codex app-server`, translate its stream, keep durable state.
+
+`import codex_manager_core` gives the whole product in-process:
+
+    from codex_manager_core import Manager
+
+    async with Manager.open(data_dir=".data") as manager:
+        session = await manager.create_session(title="Demo")
+        result = await manager.send_and_wait(session.session_id, "Hello")
+        print(result.final_text)
+
+See docs/embedded.md for the full API.
+"""
 
 from codex_manager_core._version import __version__
+from codex_manager_core.config import ManagerConfig, SystemRequestPolicy
+from codex_manager_core.controls import ControlsChange, ControlsView
+from codex_manager_core.errors import (
+    BinaryNotFound,
+    CallTimeout,
+    CodexManagerError,
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    InvalidState,
+    Locked,
+    ManagerError,
+    MethodNotSupported,
+    NotFound,
+    RpcError,
+    RuntimeExited,
+    RuntimeUnavailable,
+    SystemSessionForbidden,
+)
+from codex_manager_core.events.bus import EventFilter, Subscription
+from codex_manager_core.manager import Manager, ManagerHealth
+from codex_manager_core.models import (
+    Controls,
+    Event,
+    InteractiveRequest,
+    Lagged,
+    Project,
+    RequestKind,
+    RequestStatus,
+    SessionRecord,
+    Tombstone,
+    TranscriptEntry,
+    TurnRecord,
+    TurnStatus,
+)
+from codex_manager_core.tools import ToolRegistry, ToolResult
+from codex_manager_core.transcript import TranscriptPage
+from codex_manager_core.turns import TurnHandle, TurnResult, TurnTimeout
 
-__all__ = ["__version__"]
+__all__ = [
+    "BinaryNotFound",
+    "CallTimeout",
+    "CodexManagerError",
+    "Conflict",
+    "Controls",
+    "ControlsChange",
+    "ControlsView",
+    "Event",
+    "EventFilter",
+    "Forbidden",
+    "Gone",
+    "InteractiveRequest",
+    "InvalidInput",
+    "InvalidState",
+    "Lagged",
+    "Locked",
+    "Manager",
+    "ManagerConfig",
+    "ManagerError",
+    "ManagerHealth",
+    "MethodNotSupported",
+    "NotFound",
+    "Project",
+    "RequestKind",
+    "RequestStatus",
+    "RpcError",
+    "RuntimeExited",
+    "RuntimeUnavailable",
+    "SessionRecord",
+    "Subscription",
+    "SystemRequestPolicy",
+    "SystemSessionForbidden",
+    "Tombstone",
+    "ToolRegistry",
+    "ToolResult",
+    "TranscriptEntry",
+    "TranscriptPage",
+    "TurnHandle",
+    "TurnRecord",
+    "TurnResult",
+    "TurnStatus",
+    "TurnTimeout",
+    "__version__",
+]

@@ -71,3 +71,89 @@ class RpcError(CodexRuntimeError):
 
 class TransportClosed(CodexRuntimeError):
     """The byte stream to the runtime is closed (it exited or is being stopped)."""
+
+
+# ---------------------------------------------------------------- manager layer
+#
+# Each error has a stable `code` (the original API's error codes where one exists), so a host
+# maps it to its wire form without looking at messages.
+
+
+class ManagerError(CodexManagerError):
+    """Base class of the errors the Manager API raises for a caller's request."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class InvalidInput(ManagerError):
+    """The arguments are wrong: `issues` lists each problem as {path, message}."""
+
+    code = "invalid_request"
+
+    def __init__(
+        self, message: str, *, issues: list[dict[str, Any]] | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, details=issues)
+        self.issues = issues or [{"path": [], "message": message}]
+
+
+class NotFound(ManagerError):
+    code = "not_found"
+
+
+class Gone(ManagerError):
+    """The session was hard-deleted; its tombstone says when."""
+
+    code = "deleted"
+
+    def __init__(self, session_id: str, title: str, deleted_at: Any) -> None:
+        when = deleted_at.isoformat() if hasattr(deleted_at, "isoformat") else deleted_at
+        super().__init__(
+            f"session {session_id} was permanently deleted at {when}; "
+            "it cannot be used any more (create a new session)"
+        )
+        self.session_id = session_id
+        self.title = title
+        self.deleted_at = deleted_at
+
+
+class Forbidden(ManagerError):
+    code = "forbidden"
+
+
+class SystemSessionForbidden(Forbidden):
+    """The session is system-owned (a queue worker); people and clients may only read it."""
+
+    code = "system_session"
+
+
+class Conflict(ManagerError):
+    code = "conflict"
+
+
+class InvalidState(ManagerError):
+    code = "invalid_state"
+
+
+class Locked(ManagerError):
+    code = "locked"
+
+
+class MethodNotSupported(ManagerError):
+    """The installed codex does not have this method (or it needs experimentalApi)."""
+
+    code = "method_not_supported"
+
+    def __init__(self, method: str, detail: str = "") -> None:
+        super().__init__(
+            f"the installed codex app-server does not support {method!r}{detail}; "
+            "upgrade codex (openai-codex-cli-bin) or avoid this call"
+        )
+        self.method = method

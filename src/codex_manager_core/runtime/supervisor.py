@@ -220,6 +220,9 @@ class Supervisor:
         """Restart now: stop the running process (not counted as a crash) or leave `failed`."""
         self._last_error = None
         if self._state is RuntimeState.FAILED:
+            # Leave `failed` now, so that a call made right after this waits for the new
+            # attempt instead of failing at once on the old state.
+            self._set_state(RuntimeState.RESTARTING)
             self._restart_now.set()
             return
         if self._run_scope is not None:
@@ -358,8 +361,8 @@ class Supervisor:
                 await self._wait_for_manual_restart(recent_restarts)
                 consecutive_failures = 0
                 continue
-            self._restart_count += 1
             if intentional:
+                self._restart_count += 1
                 self._set_state(RuntimeState.RESTARTING)
                 continue
             if ran_for >= self.restart_policy.healthy_after:
@@ -378,6 +381,7 @@ class Supervisor:
                 consecutive_failures = 0
                 continue
             recent_restarts.append(now)
+            self._restart_count += 1
             self._set_state(RuntimeState.RESTARTING)
             delay = self.restart_policy.backoff(consecutive_failures, self._rng)
             consecutive_failures += 1
@@ -408,7 +412,6 @@ class Supervisor:
         self._restart_now = anyio.Event()
         await self._restart_now.wait()
         recent_restarts.clear()
-        self._set_state(RuntimeState.RESTARTING)
 
     async def _run_once(self, epoch: int) -> tuple[ExitStatus, str | None, bool]:
         """Run one runtime process to its end. Returns its exit status; when it never got
@@ -429,20 +432,25 @@ class Supervisor:
                         try:
                             init = await self._handshake(client)
                         except StartupFailed as exc:
-                            error = str(exc) + _stderr_hint(process)
+                            error = str(exc)
                             tasks.cancel_scope.cancel()
                         else:
                             self._init = init
                             self._client = client
+                            # Before READY is visible: what on_ready records (e.g. the
+                            # manager's durable generation) precedes every caller's use.
+                            await self._notify_ready(epoch, init)
                             self._ready_since = self._clock.now()
                             self._set_state(RuntimeState.READY)
-                            await self._notify_ready(epoch, init)
                             await client.wait_closed()
             except BinaryNotFound as exc:
                 error, fatal = str(exc), True
             finally:
                 self._run_scope = None
         self._process = None
+        if error is not None and not fatal:
+            # Quoted only now: the transport has drained the runtime's last stderr lines.
+            error += _stderr_hint(process)
         if process is not None:
             status = await process.stop()
         else:

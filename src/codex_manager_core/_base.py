@@ -1,0 +1,262 @@
+"""State and helpers shared by the Manager's domain mixins (projects, sessions, ...).
+
+The Manager is split by domain into mixins over this base, so each concept lives in one
+module while users see one object. Only the Manager writes to its store, so it keeps an
+in-memory copy of session records (the hot path reads them for every notification).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio.abc
+import attrs
+
+from codex_manager_core.config import ManagerConfig
+from codex_manager_core.errors import (
+    CallTimeout,
+    Gone,
+    InvalidInput,
+    InvalidState,
+    ManagerError,
+    MethodNotSupported,
+    NotFound,
+    RpcError,
+    SystemSessionForbidden,
+)
+from codex_manager_core.events.bus import EventBus
+from codex_manager_core.events.ledger import Ledger
+from codex_manager_core.models import (
+    Event,
+    EventDraft,
+    Project,
+    RequestStatus,
+    SessionRecord,
+    Tombstone,
+    utcnow,
+)
+from codex_manager_core.ports import Clock, Store
+from codex_manager_core.runtime.supervisor import Supervisor
+from codex_manager_core.store.batch import (
+    Batch,
+    Mutation,
+    PatchSession,
+    PutSession,
+    RequestQuery,
+)
+from codex_manager_core.tools import ToolRegistry
+
+logger = logging.getLogger("codex_manager_core.manager")
+
+
+class RuntimeCallFailed(ManagerError):
+    """The runtime answered with an error we have no more specific class for."""
+
+    code = "codex_error"
+
+
+class RuntimeTimedOut(ManagerError):
+    code = "codex_timeout"
+
+
+class AuthRequired(ManagerError):
+    code = "auth_required"
+
+
+def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
+    """Turn a runtime error into the Manager's typed error (the original's mapping)."""
+    if isinstance(exc, CallTimeout):
+        return RuntimeTimedOut(str(exc))
+    text = exc.rpc_message.lower()
+    if "unknown variant" in text or exc.code == -32601 or "experimental" in text:
+        return MethodNotSupported(method)
+    if exc.code == -32602 or "missing field" in text or "invalid type" in text:
+        return InvalidInput(
+            f"codex app-server rejected the parameters of {method!r}: {exc.rpc_message}",
+            code="invalid_params",
+        )
+    if "unauthorized" in text or "not logged in" in text:
+        return AuthRequired(f"codex is not logged in ({exc.rpc_message}); log in first")
+    if "not found" in text or "no rollout" in text:
+        return NotFound(f"codex app-server: {exc.rpc_message}", code="not_found")
+    if exc.code == -32600:
+        return InvalidState(f"codex app-server refused {method!r}: {exc.rpc_message}")
+    return RuntimeCallFailed(f"codex app-server failed {method!r}: {exc.rpc_message}")
+
+
+_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
+
+
+def check_id(value: object, what: str) -> str:
+    """Ids come from URLs and JSON: refuse anything that is not a plain short token."""
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidInput(
+            f"{what} must be a string of 1-200 letters, digits or ._:- (got {value!r})",
+            issues=[{"path": [what], "message": "invalid id"}],
+        )
+    return value
+
+
+@attrs.define
+class ManagerState:
+    """What the Manager knows about the runtime process generations."""
+
+    generation: int = 0
+    """Durable number of the current runtime process (0 before the first is ready)."""
+    generations: dict[int, int] = attrs.Factory(dict)
+    """Supervisor epoch -> durable generation."""
+    loaded_threads: set[str] = attrs.Factory(set)
+    """Threads loaded in the current runtime process (others need thread/resume)."""
+
+
+class ManagerBase:
+    """The shared state. Attributes are set by `Manager.open`."""
+
+    config: ManagerConfig
+    store: Store
+    bus: EventBus
+    ledger: Ledger
+    supervisor: Supervisor
+    clock: Clock
+    tools: ToolRegistry
+    data_dir: Path | None
+    codex_home: Path | None
+    _tasks: anyio.abc.TaskGroup
+    _state: ManagerState
+    _sessions: dict[str, SessionRecord]
+    _tombstones: dict[str, Tombstone]
+    _unknown_threads: set[str]
+
+    # ------------------------------------------------------------------ cross-domain
+    # Implemented by the domain mixins (which come before this base in the Manager's MRO);
+    # declared here so each mixin can call the others' methods type-checked.
+
+    async def get_project(self, project_id: str) -> Project:
+        raise NotImplementedError
+
+    async def delete_session(self, session_id: str) -> int:
+        raise NotImplementedError
+
+    async def _archive(self, session_id: str) -> None:
+        raise NotImplementedError
+
+    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> Any:
+        raise NotImplementedError
+
+    async def _expire_requests(
+        self, query: RequestQuery, reason: str, *, to_status: RequestStatus = RequestStatus.EXPIRED
+    ) -> int:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ writing
+
+    async def _write(
+        self, mutations: Iterable[Mutation] = (), events: Iterable[EventDraft] = ()
+    ) -> list[Event]:
+        return await self.ledger.write(Batch(tuple(mutations), tuple(events)))
+
+    def _event(
+        self,
+        type_: str,
+        thread_id: str | None,
+        payload: Any,
+        *,
+        system: bool = False,
+    ) -> EventDraft:
+        return EventDraft(type_, thread_id, payload, self._now(), system=system)
+
+    def _now(self) -> Any:
+        return utcnow()
+
+    async def _save_session(
+        self, record: SessionRecord, events: Sequence[EventDraft] = (), *extra: Mutation
+    ) -> list[Event]:
+        self._sessions[record.session_id] = record
+        self._unknown_threads.discard(record.session_id)
+        try:
+            return await self._write([PutSession(record), *extra], events)
+        except BaseException:
+            self._sessions.pop(record.session_id, None)
+            raise
+
+    async def _patch_session(
+        self,
+        session_id: str,
+        changes: Mapping[str, Any],
+        events: Sequence[EventDraft] = (),
+        *extra: Mutation,
+    ) -> SessionRecord | None:
+        """Change fields of a session (in the cache at once, in the store with `events`)."""
+        current = self._sessions.get(session_id) or await self.store.get_session(session_id)
+        if current is None:
+            if events or extra:
+                await self._write(extra, events)
+            return None
+        updated = attrs.evolve(current, **changes)
+        self._sessions[session_id] = updated
+        try:
+            await self._write([PatchSession(session_id, dict(changes)), *extra], events)
+        except BaseException:
+            self._sessions.pop(session_id, None)
+            raise
+        return updated
+
+    # ------------------------------------------------------------------ reading
+
+    async def _find_session(self, session_id: str) -> SessionRecord | None:
+        record = self._sessions.get(session_id)
+        if record is None:
+            stored = await self.store.get_session(session_id)
+            # While we awaited, the cache may have got a newer record: it wins.
+            record = self._sessions.get(session_id)
+            if record is None and stored is not None:
+                record = self._sessions[session_id] = stored
+        return record
+
+    async def _tombstone(self, session_id: str) -> Tombstone | None:
+        tombstone = self._tombstones.get(session_id)
+        if tombstone is None:
+            tombstone = await self.store.get_tombstone(session_id)
+            if tombstone is not None:
+                self._tombstones[session_id] = tombstone
+        return tombstone
+
+    async def _session(self, session_id: str, *, allow_system: bool = True) -> SessionRecord:
+        """The session, or NotFound / Gone / SystemSessionForbidden."""
+        check_id(session_id, "sessionId")
+        record = await self._find_session(session_id)
+        if record is None:
+            tombstone = await self._tombstone(session_id)
+            if tombstone is not None:
+                raise Gone(session_id, tombstone.title, tombstone.deleted_at)
+            raise NotFound(f"no session {session_id!r}; list sessions to see the ids")
+        if record.system_owned and not allow_system:
+            raise SystemSessionForbidden(
+                f"session {session_id} is system-owned (a queue worker); it can be read "
+                "but not changed"
+            )
+        return record
+
+    # ------------------------------------------------------------------ runtime
+
+    async def _call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
+        """Call the runtime, mapping its errors to the Manager's typed errors."""
+        try:
+            return await self.supervisor.request(method, params, timeout=timeout)
+        except (RpcError, CallTimeout) as exc:
+            raise map_runtime_error(method, exc) from exc
+
+    def _spawn(self, name: str, coro_fn: Any, *args: Any) -> None:
+        """Run background work owned by the Manager (ends with it); failures are logged."""
+
+        async def guarded() -> None:
+            try:
+                await coro_fn(*args)
+            except Exception:
+                logger.exception("background task %s failed", name)
+
+        self._tasks.start_soon(guarded, name=name)

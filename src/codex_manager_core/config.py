@@ -1,0 +1,77 @@
+"""ManagerConfig: every knob of the embedded manager, with the defaults a user expects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from codex_manager_core.models import Controls
+from codex_manager_core.runtime.client import ClientInfo, RetryPolicy
+from codex_manager_core.runtime.supervisor import RestartPolicy
+
+
+@attrs.frozen
+class SystemRequestPolicy:
+    """How interactive requests of system-owned (worker) sessions are answered, since no
+    person watches them: decline approvals, cancel questions, fail tool calls."""
+
+    approval_decision: str = "decline"
+    user_input_decision: str = "cancel"
+    tool_call_success: bool = False
+
+
+@attrs.frozen
+class ManagerConfig:
+    # --- the runtime
+    codex_bin: str | None = None
+    """Path of the codex binary; default: $CODEX_BIN, else the pinned bundled one."""
+    codex_home: Path | None = None
+    """The runtime's own home; default: <data_dir>/codex-home. Never ~/.codex."""
+    runtime_env: Mapping[str, str] | None = None
+    """The runtime's whole environment; default: this process's environment."""
+    import_user_auth: bool = True
+    """Copy ~/.codex/auth.json into codex_home once when it has none (login reuse)."""
+    strict_config: bool = False
+    """Pass --strict-config: an unknown key in config.toml fails start-up."""
+    runtime_args: tuple[str, ...] = ()
+    client_info: ClientInfo = ClientInfo()
+    experimental_api: bool = True
+    call_timeout: float = 120.0
+    initialize_timeout: float = 30.0
+    ready_timeout: float = 30.0
+    """How long a call waits for a (re)starting runtime before RuntimeUnavailable."""
+    restart: RestartPolicy = RestartPolicy()
+    retry: RetryPolicy = RetryPolicy()
+    log_max_bytes: int = 5 * 1024 * 1024
+    log_backups: int = 3
+
+    # --- sessions
+    default_cwd: Path | None = None
+    """Working directory of sessions created without one (default: the current one)."""
+    default_controls: Controls = Controls(
+        model=None,
+        approval_policy="untrusted",
+        network_access="restricted",
+        filesystem_sandbox="read-only",
+    )
+    defaults_locked: bool = False
+    defaults_lock_reason: str = "Managed by harness configuration"
+    default_title: str = "New chat"
+    max_input_bytes: int = 1024 * 1024
+    """Largest text a message may carry (UTF-8 bytes)."""
+
+    # --- interactive requests
+    request_timeout: float | None = None
+    """Seconds a pending approval/question/tool call may wait before it expires (and the
+    runtime is answered decline/cancel/failure). None: wait for an answer indefinitely."""
+    system_request_policy: SystemRequestPolicy = SystemRequestPolicy()
+
+    # --- events
+    subscriber_buffer: int = 10_000
+    """Events a subscriber may fall behind before it is told Lagged."""
+    delta_retention: float | None = 7 * 24 * 3600.0
+    """Seconds after which deltas of completed items are dropped from the ledger (the
+    completed item keeps the full text). None: keep forever."""
+    compaction_interval: float = 3600.0

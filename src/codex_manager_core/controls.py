@@ -1,0 +1,399 @@
+"""Session controls (model, approval policy, sandbox, network) and the settings store.
+
+Two scopes: `session` (one thread) and `default` (the template copied into new sessions;
+read-only when the configuration locks it). Every change is audited: an event
+`session_controls_updated` / `session_settings_updated` and a transcript row
+`session.controls.updated` saying who changed what, from what, to what.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from codex_manager_core._base import ManagerBase
+from codex_manager_core.errors import InvalidInput, Locked
+from codex_manager_core.models import (
+    APPROVAL_POLICIES,
+    FILESYSTEM_SANDBOXES,
+    NETWORK_ACCESS_VALUES,
+    Controls,
+    SessionRecord,
+    TranscriptEntry,
+)
+from codex_manager_core.serde import to_json
+from codex_manager_core.store.batch import PatchSession, PutDefaultControls, PutTranscriptEntry
+
+SCOPES: Final = ("session", "default")
+MAX_SETTINGS_BYTES: Final = 256 * 1024
+MAX_MODEL_NAME: Final = 200
+AUDIT_TURN: Final = "session-controls"
+
+
+def approval_wire(policy: str) -> str:
+    """The value app-server 0.163 accepts: it dropped `on-failure`, whose nearest meaning is
+    `on-request` (ask when the sandbox blocks something)."""
+    return "on-request" if policy == "on-failure" else policy
+
+
+def sandbox_policy(controls: Controls) -> dict[str, Any]:
+    """turn/start's sandboxPolicy from the sandbox mode and network access."""
+    network = controls.network_access == "enabled"
+    if controls.filesystem_sandbox == "danger-full-access":
+        return {"type": "dangerFullAccess"}
+    if controls.filesystem_sandbox == "workspace-write":
+        return {"type": "workspaceWrite", "networkAccess": network}
+    return {"type": "readOnly", "networkAccess": network}
+
+
+def _choice(value: object, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise InvalidInput(
+            f"{field} must be one of {list(allowed)}, got {value!r}",
+            issues=[{"path": [field], "message": f"expected one of {list(allowed)}"}],
+        )
+    assert isinstance(value, str)
+    return value
+
+
+def _model(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_MODEL_NAME:
+        raise InvalidInput(
+            f"model must be a model name (1-{MAX_MODEL_NAME} characters) or null, got {value!r}",
+            issues=[{"path": ["model"], "message": "invalid model"}],
+        )
+    return value.strip()
+
+
+def _settings(value: object, field: str = "settings") -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(
+            f"{field} must be a JSON object", issues=[{"path": [field], "message": "not an object"}]
+        )
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"{field} must be JSON-serialisable: {exc}",
+            issues=[{"path": [field], "message": "not JSON"}],
+        ) from exc
+    if len(encoded) > MAX_SETTINGS_BYTES:
+        raise InvalidInput(
+            f"{field} is {len(encoded)} bytes of JSON; the limit is {MAX_SETTINGS_BYTES}",
+            issues=[{"path": [field], "message": "too large"}],
+        )
+    result: dict[str, Any] = json.loads(encoded)
+    return result
+
+
+def _key(key: object) -> str:
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise InvalidInput(
+            f"setting key must be a non-empty string of at most 200 characters, got {key!r}",
+            issues=[{"path": ["key"], "message": "invalid key"}],
+        )
+    return key
+
+
+def _check_scope(scope: str) -> str:
+    return _choice(scope, SCOPES, "scope")
+
+
+def describe(controls: Controls) -> str:
+    return (
+        f"model={controls.model or 'default'}, approval={controls.approval_policy}, "
+        f"sandbox={controls.filesystem_sandbox}, network={controls.network_access}"
+    )
+
+
+@attrs.frozen
+class ControlsView:
+    """What `get_session_controls` returns."""
+
+    session_id: str
+    controls: Controls
+    defaults: Controls
+    defaults_editable: bool
+    default_lock_reason: str | None
+
+
+@attrs.frozen
+class ControlsChange:
+    """What applying controls did: `status` is "ok" or "unchanged"."""
+
+    status: str
+    scope: str
+    applied: Controls
+    previous: Controls
+    summary: str
+
+
+class ControlsMixin(ManagerBase):
+    # ------------------------------------------------------------------ resolving
+
+    async def default_controls(self) -> Controls:
+        stored = await self.store.get_default_controls()
+        return stored if stored is not None else self.config.default_controls
+
+    @staticmethod
+    def resolve_controls(
+        base: Controls,
+        *,
+        model: Any = None,
+        approval_policy: Any = None,
+        network_access: Any = None,
+        filesystem_sandbox: Any = None,
+        settings: Any = None,
+    ) -> Controls:
+        """`base` with the given (validated) overrides; None keeps the base value."""
+        changes: dict[str, Any] = {}
+        if model is not None:
+            changes["model"] = _model(model)
+        if approval_policy is not None:
+            changes["approval_policy"] = _choice(
+                approval_policy, APPROVAL_POLICIES, "approvalPolicy"
+            )
+        if network_access is not None:
+            changes["network_access"] = _choice(
+                network_access, NETWORK_ACCESS_VALUES, "networkAccess"
+            )
+        if filesystem_sandbox is not None:
+            changes["filesystem_sandbox"] = _choice(
+                filesystem_sandbox, FILESYSTEM_SANDBOXES, "filesystemSandbox"
+            )
+        if settings is not None:
+            changes["settings"] = _settings(settings)
+        return attrs.evolve(base, **changes) if changes else base
+
+    def _check_defaults_editable(self) -> None:
+        if self.config.defaults_locked:
+            raise Locked(
+                f"the default controls are locked: {self.config.defaults_lock_reason}",
+                code="locked",
+            )
+
+    # ------------------------------------------------------------------ controls
+
+    async def get_session_controls(self, session_id: str) -> ControlsView:
+        record = await self._session(session_id, allow_system=False)
+        locked = self.config.defaults_locked
+        return ControlsView(
+            session_id,
+            record.controls,
+            await self.default_controls(),
+            not locked,
+            self.config.defaults_lock_reason if locked else None,
+        )
+
+    async def apply_session_controls(
+        self,
+        session_id: str,
+        *,
+        scope: str = "session",
+        model: str | None = None,
+        approval_policy: str | None = None,
+        network_access: str | None = None,
+        filesystem_sandbox: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        keep_model: bool = False,
+        actor: str | None = None,
+        source: str | None = None,
+    ) -> ControlsChange:
+        """Apply a whole controls tuple to the session or the defaults. `model=None` means
+        "the runtime's default model" unless `keep_model`; omitting `settings` keeps them.
+        The next turn uses the new controls."""
+        record = await self._session(session_id, allow_system=False)
+        _check_scope(scope)
+        if scope == "default":
+            self._check_defaults_editable()
+            previous = await self.default_controls()
+        else:
+            previous = record.controls
+        applied = Controls(
+            model=previous.model if keep_model else _model(model),
+            approval_policy=_choice(approval_policy, APPROVAL_POLICIES, "approvalPolicy")  # type: ignore[arg-type]
+            if approval_policy is not None
+            else previous.approval_policy,
+            network_access=_choice(network_access, NETWORK_ACCESS_VALUES, "networkAccess")  # type: ignore[arg-type]
+            if network_access is not None
+            else previous.network_access,
+            filesystem_sandbox=_choice(  # type: ignore[arg-type]
+                filesystem_sandbox, FILESYSTEM_SANDBOXES, "filesystemSandbox"
+            )
+            if filesystem_sandbox is not None
+            else previous.filesystem_sandbox,
+            settings=_settings(settings) if settings is not None else previous.settings,
+        )
+        return await self._store_controls(record, scope, previous, applied, actor, source)
+
+    async def set_approval_policy(self, session_id: str, approval_policy: str) -> ControlsChange:
+        """The legacy single-field setter."""
+        record = await self._session(session_id, allow_system=False)
+        policy = _choice(approval_policy, APPROVAL_POLICIES, "approvalPolicy")
+        applied = attrs.evolve(record.controls, approval_policy=policy)  # type: ignore[arg-type]
+        return await self._store_controls(
+            record, "session", record.controls, applied, None, "approval-policy"
+        )
+
+    async def _store_controls(
+        self,
+        record: SessionRecord,
+        scope: str,
+        previous: Controls,
+        applied: Controls,
+        actor: str | None,
+        source: str | None,
+        *,
+        event_type: str = "session_controls_updated",
+    ) -> ControlsChange:
+        if applied == previous:
+            return ControlsChange("unchanged", scope, applied, previous, "no change")
+        summary = (
+            f"{'Default' if scope == 'default' else 'Session'} controls updated by "
+            f"{actor or 'unknown'} via {source or 'api'}: {describe(previous)} -> {describe(applied)}"
+        )
+        if previous.settings != applied.settings:
+            summary += " (settings changed)"
+        now = self._now()
+        audit = TranscriptEntry(
+            message_id=f"controls-{uuid.uuid4()}",
+            turn_id=AUDIT_TURN,
+            role="system",
+            type="session.controls.updated",
+            content=summary,
+            details={
+                "scope": scope,
+                "previous": to_json(previous),
+                "applied": to_json(applied),
+                "actor": actor,
+                "source": source,
+            },
+            started_at=now,
+            completed_at=now,
+        )
+        event = self._event(
+            event_type,
+            record.session_id,
+            {
+                "sessionId": record.session_id,
+                "scope": scope,
+                "controls": to_json(applied),
+                "previous": to_json(previous),
+                "actor": actor,
+                "source": source,
+                "summary": summary,
+            },
+        )
+        entry = PutTranscriptEntry(record.session_id, audit)
+        if scope == "default":
+            await self._write([PutDefaultControls(applied), entry], [event])
+        else:
+            self._sessions[record.session_id] = attrs.evolve(record, controls=applied)
+            await self._write(
+                [PatchSession(record.session_id, {"controls": applied}), entry], [event]
+            )
+        return ControlsChange("ok", scope, applied, previous, summary)
+
+    # ------------------------------------------------------------------ settings
+
+    async def get_session_settings(
+        self, session_id: str, *, scope: str = "session", key: str | None = None
+    ) -> Any:
+        """The whole settings object, or with `key` a dict {key, found, value}."""
+        record = await self._session(session_id, allow_system=False)
+        _check_scope(scope)
+        settings = (
+            record.controls.settings
+            if scope == "session"
+            else (await self.default_controls()).settings
+        )
+        if key is None:
+            return dict(settings)
+        key = _key(key)
+        return {"key": key, "found": key in settings, "value": settings.get(key)}
+
+    async def set_session_setting(
+        self,
+        session_id: str,
+        key: str,
+        value: Any,
+        *,
+        scope: str = "session",
+        actor: str | None = None,
+        source: str | None = None,
+    ) -> dict[str, Any]:
+        key = _key(key)
+        return await self._change_settings(
+            session_id, scope, lambda old: {**old, key: value}, actor, source
+        )
+
+    async def update_session_settings(
+        self,
+        session_id: str,
+        settings: Mapping[str, Any],
+        *,
+        mode: str = "merge",
+        scope: str = "session",
+        actor: str | None = None,
+        source: str | None = None,
+    ) -> dict[str, Any]:
+        """Merge top-level keys into the settings, or replace them all (`mode`)."""
+        _choice(mode, ("merge", "replace"), "mode")
+        new = _settings(settings)
+        return await self._change_settings(
+            session_id,
+            scope,
+            (lambda old: {**old, **new}) if mode == "merge" else (lambda old: new),
+            actor,
+            source,
+        )
+
+    async def delete_session_setting(
+        self,
+        session_id: str,
+        key: str,
+        *,
+        scope: str = "session",
+        actor: str | None = None,
+        source: str | None = None,
+    ) -> bool:
+        """Remove one top-level key; returns whether it existed."""
+        key = _key(key)
+        existed = key in (await self.get_session_settings(session_id, scope=scope))
+        if existed:
+            await self._change_settings(
+                session_id,
+                scope,
+                lambda old: {k: v for k, v in old.items() if k != key},
+                actor,
+                source,
+            )
+        return existed
+
+    async def _change_settings(
+        self,
+        session_id: str,
+        scope: str,
+        change: Any,
+        actor: str | None,
+        source: str | None,
+    ) -> dict[str, Any]:
+        record = await self._session(session_id, allow_system=False)
+        _check_scope(scope)
+        if scope == "default":
+            self._check_defaults_editable()
+            previous = await self.default_controls()
+        else:
+            previous = record.controls
+        new_settings = _settings(change(dict(previous.settings)))
+        applied = attrs.evolve(previous, settings=new_settings)
+        await self._store_controls(
+            record, scope, previous, applied, actor, source, event_type="session_settings_updated"
+        )
+        return new_settings

@@ -1,0 +1,366 @@
+"""Pass-throughs to the runtime (models, config, account, MCP, skills, apps, ...) and
+capability discovery.
+
+Capabilities come from the installed binary's own protocol schema
+(`codex app-server generate-json-schema`), cached per codex version: discovery never calls a
+runtime method at all, let alone one that changes state (the original probed
+`account/logout` and config writes with junk payloads).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+
+from codex_manager_core._base import ManagerBase
+from codex_manager_core.errors import InvalidInput, MethodNotSupported
+from codex_manager_core.runtime.binary import find_codex_binary
+
+logger = logging.getLogger("codex_manager_core.passthrough")
+
+#: Features the UI shows, and the methods each needs.
+FEATURES: Final = {
+    "threadFork": ("thread/fork",),
+    "turnSteer": ("turn/steer",),
+    "reviewStart": ("review/start",),
+    "commandExec": ("command/exec",),
+    "mcpOauth": ("mcpServer/oauth/login",),
+    "accountLifecycle": ("account/login/start", "account/logout"),
+    "configWrite": ("config/value/write", "config/batchWrite"),
+    "apps": ("app/list",),
+    "skills": ("skills/list",),
+    "remoteSkills": ("skills/remote/read", "skills/remote/write"),
+    "collaborationModes": ("collaborationMode/list",),
+    "experimentalFeatures": ("experimentalFeature/list",),
+    "threadDelete": ("thread/delete",),
+    "threadRevert": ("thread/revert",),
+    "backgroundTerminals": ("thread/backgroundTerminals/clean",),
+    "compaction": ("thread/compact/start",),
+}
+
+
+def _methods_of(schema_dir: Path) -> set[str]:
+    data = json.loads((schema_dir / "ClientRequest.json").read_text())
+    methods: set[str] = set()
+    for variant in data.get("oneOf", []):
+        enum = variant.get("properties", {}).get("method", {}).get("enum") or []
+        methods.update(str(method) for method in enum)
+    return methods
+
+
+def _opt(params: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        params[key] = value
+
+
+def _page(cursor: Any, limit: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if cursor is not None:
+        if not isinstance(cursor, str):
+            raise InvalidInput(
+                "cursor must be a string", issues=[{"path": ["cursor"], "message": "not a string"}]
+            )
+        params["cursor"] = cursor
+    if limit is not None:
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
+            raise InvalidInput(
+                "limit must be an integer from 1 to 1000",
+                issues=[{"path": ["limit"], "message": "out of range"}],
+            )
+        params["limit"] = limit
+    return params
+
+
+class PassthroughMixin(ManagerBase):
+    _capabilities: dict[str, Any] | None
+
+    async def call_runtime(
+        self, method: str, params: Any = None, *, timeout: float | None = None
+    ) -> Any:
+        """Call any app-server method (errors mapped; unknown methods: MethodNotSupported)."""
+        if not isinstance(method, str) or not method or len(method) > 200:
+            raise InvalidInput(
+                "method must be a non-empty string",
+                issues=[{"path": ["method"], "message": "invalid"}],
+            )
+        return await self._call(method, params, timeout=timeout)
+
+    # ------------------------------------------------------------------ capabilities
+
+    async def capabilities(self, *, refresh: bool = False) -> dict[str, Any]:
+        """Which methods the installed codex offers (stable / experimental-only), and the
+        derived feature map. Reads the binary's schema; calls nothing on the runtime."""
+        if self._capabilities is not None and not refresh:
+            return self._capabilities
+        stable, experimental, reason = await self._schema_methods(refresh)
+        experimental_api = bool(
+            self.supervisor.initialize_result and self.supervisor.initialize_result.experimental_api
+        )
+        methods: dict[str, str] = {}
+        for method in sorted(stable | experimental):
+            if method in stable:
+                methods[method] = "available"
+            else:
+                methods[method] = "available" if experimental_api else "disabled"
+        features = {
+            name: bool(methods) and all(methods.get(m) == "available" for m in needed)
+            for name, needed in FEATURES.items()
+        }
+        result = {
+            "methods": methods,
+            "details": {
+                method: {
+                    "status": status,
+                    "reason": "experimental API" if method not in stable else "in the stable API",
+                }
+                for method, status in methods.items()
+            },
+            "features": features,
+            "runtime": {
+                "initialized": self.supervisor.initialize_result is not None,
+                "codexVersion": self.supervisor.health.codex_version,
+                "experimentalApi": experimental_api,
+                "capabilitiesLastUpdatedAt": self._now().isoformat(),
+                "source": "schema" if methods else "unavailable",
+                "reason": reason,
+            },
+        }
+        self._capabilities = result
+        return result
+
+    async def _schema_methods(self, refresh: bool) -> tuple[set[str], set[str], str | None]:
+        try:
+            binary = find_codex_binary(self.config.codex_bin, environ=self.config.runtime_env)
+        except Exception as exc:
+            return set(), set(), str(exc)
+        version = self.supervisor.health.codex_version or "unknown"
+        cache = (self.data_dir / f"capabilities-{version}.json") if self.data_dir else None
+        if cache is not None and cache.exists() and not refresh:
+            try:
+                data = json.loads(cache.read_text())
+                return set(data["stable"]), set(data["experimental"]), None
+            except (ValueError, KeyError, OSError):
+                pass
+        try:
+            with tempfile.TemporaryDirectory(prefix="codex-schema-") as tmp:
+                root = Path(tmp)
+                env = dict(
+                    os.environ if self.config.runtime_env is None else self.config.runtime_env
+                )
+                # Never let codex touch ~/.codex, even for this.
+                env["CODEX_HOME"] = str(self.codex_home or root / "home")
+                for flavour, extra in (("stable", []), ("experimental", ["--experimental"])):
+                    await anyio.run_process(
+                        [
+                            str(binary.path),
+                            "app-server",
+                            "generate-json-schema",
+                            "--out",
+                            str(root / flavour),
+                            *extra,
+                        ],
+                        env=env,
+                        check=True,
+                    )
+                stable = await anyio.to_thread.run_sync(_methods_of, root / "stable")
+                experimental = await anyio.to_thread.run_sync(_methods_of, root / "experimental")
+        except Exception as exc:
+            logger.warning("could not read the codex protocol schema: %s", exc)
+            return set(), set(), f"could not read the protocol schema: {exc}"
+        if cache is not None:
+            cache.write_text(
+                json.dumps({"stable": sorted(stable), "experimental": sorted(experimental)})
+            )
+        return stable, experimental, None
+
+    # ------------------------------------------------------------------ discovery
+
+    async def list_models(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        include_hidden: bool | None = None,
+    ) -> Any:
+        params = _page(cursor, limit)
+        _opt(params, "includeHidden", include_hidden)
+        return await self._call("model/list", params)
+
+    async def list_experimental_features(
+        self, *, cursor: str | None = None, limit: int | None = None
+    ) -> Any:
+        return await self._call("experimentalFeature/list", _page(cursor, limit))
+
+    async def list_collaboration_modes(self) -> Any:
+        return await self._call("collaborationMode/list", {})
+
+    async def list_apps(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        thread_id: str | None = None,
+        force_refetch: bool | None = None,
+    ) -> Any:
+        params = _page(cursor, limit)
+        _opt(params, "threadId", thread_id)
+        _opt(params, "forceRefetch", force_refetch)
+        return await self._call("app/list", params)
+
+    async def list_skills(self, *, cwd: str | None = None, force_reload: bool | None = None) -> Any:
+        params: dict[str, Any] = {}
+        if cwd is not None:
+            params["cwds"] = [cwd]
+        _opt(params, "forceReload", force_reload)
+        return await self._call("skills/list", params)
+
+    async def write_skill_config(self, *, path: str, enabled: bool) -> Any:
+        if not isinstance(enabled, bool):
+            raise InvalidInput(
+                "enabled must be a boolean",
+                issues=[{"path": ["enabled"], "message": "not a boolean"}],
+            )
+        return await self._call("skills/config/write", {"path": path, "enabled": enabled})
+
+    async def read_remote_skills(self) -> Any:
+        return await self._call("skills/remote/read", {})
+
+    async def write_remote_skills(self, *, hazelnut_id: str, is_preload: bool | None = None) -> Any:
+        params: dict[str, Any] = {"hazelnutId": hazelnut_id}
+        _opt(params, "isPreload", is_preload)
+        return await self._call("skills/remote/write", params)
+
+    async def list_mcp_servers(self, *, cursor: str | None = None, limit: int | None = None) -> Any:
+        return await self._call("mcpServerStatus/list", _page(cursor, limit))
+
+    async def reload_mcp(self) -> Any:
+        return await self._call("config/mcpServer/reload")
+
+    async def mcp_oauth_login(
+        self,
+        server_name: str,
+        *,
+        scopes: Sequence[str] | None = None,
+        timeout_secs: int | None = None,
+    ) -> Any:
+        params: dict[str, Any] = {"name": server_name}
+        _opt(params, "scopes", list(scopes) if scopes is not None else None)
+        _opt(params, "timeoutSecs", timeout_secs)
+        return await self._call("mcpServer/oauth/login", params)
+
+    # ------------------------------------------------------------------ config
+
+    async def read_config(
+        self, *, cwd: str | None = None, include_layers: bool | None = None
+    ) -> Any:
+        params: dict[str, Any] = {}
+        _opt(params, "cwd", cwd)
+        _opt(params, "includeLayers", include_layers)
+        return await self._call("config/read", params)
+
+    async def read_config_requirements(self) -> Any:
+        return await self._call("configRequirements/read")
+
+    async def write_config_value(
+        self,
+        *,
+        key_path: str,
+        value: Any,
+        merge_strategy: str = "replace",
+        expected_version: str | None = None,
+        file_path: str | None = None,
+    ) -> Any:
+        if merge_strategy not in ("replace", "upsert"):
+            raise InvalidInput(
+                "mergeStrategy must be replace or upsert",
+                issues=[{"path": ["mergeStrategy"], "message": "invalid"}],
+            )
+        params: dict[str, Any] = {
+            "keyPath": key_path,
+            "value": value,
+            "mergeStrategy": merge_strategy,
+        }
+        _opt(params, "expectedVersion", expected_version)
+        _opt(params, "filePath", file_path)
+        return await self._call("config/value/write", params)
+
+    async def write_config_batch(
+        self,
+        *,
+        edits: Sequence[Mapping[str, Any]],
+        expected_version: str | None = None,
+        file_path: str | None = None,
+    ) -> Any:
+        params: dict[str, Any] = {"edits": [dict(edit) for edit in edits]}
+        _opt(params, "expectedVersion", expected_version)
+        _opt(params, "filePath", file_path)
+        return await self._call("config/batchWrite", params)
+
+    # ------------------------------------------------------------------ utilities
+
+    async def exec_command(
+        self, command: Sequence[str], *, cwd: str | None = None, timeout_ms: int | None = None
+    ) -> Any:
+        """Run a one-off command outside any thread (`command/exec`)."""
+        if (
+            isinstance(command, str)
+            or not isinstance(command, Sequence)
+            or not command
+            or not all(isinstance(part, str) for part in command)
+        ):
+            raise InvalidInput(
+                "command must be a non-empty list of strings (argv)",
+                issues=[{"path": ["command"], "message": "invalid"}],
+            )
+        params: dict[str, Any] = {"command": list(command)}
+        _opt(params, "cwd", cwd)
+        _opt(params, "timeoutMs", timeout_ms)
+        return await self._call("command/exec", params)
+
+    async def upload_feedback(
+        self,
+        *,
+        classification: str,
+        include_logs: bool = False,
+        reason: str | None = None,
+        thread_id: str | None = None,
+    ) -> Any:
+        params: dict[str, Any] = {"classification": classification, "includeLogs": include_logs}
+        _opt(params, "reason", reason)
+        _opt(params, "threadId", thread_id)
+        return await self._call("feedback/upload", params)
+
+    # ------------------------------------------------------------------ account
+
+    async def read_account(self) -> Any:
+        return await self._call("account/read", {})
+
+    async def login_start(self, params: Mapping[str, Any]) -> Any:
+        """Start a login: {type: apiKey, apiKey} | {type: chatgpt} | {type:
+        chatgptAuthTokens, accessToken, chatgptAccountId, chatgptPlanType?}."""
+        kind = params.get("type") if isinstance(params, Mapping) else None
+        if kind not in ("apiKey", "chatgpt", "chatgptAuthTokens"):
+            raise InvalidInput(
+                "type must be apiKey, chatgpt or chatgptAuthTokens",
+                issues=[{"path": ["type"], "message": "invalid"}],
+            )
+        return await self._call("account/login/start", dict(params))
+
+    async def login_cancel(self, login_id: str) -> Any:
+        return await self._call("account/login/cancel", {"loginId": login_id})
+
+    async def logout(self) -> Any:
+        return await self._call("account/logout")
+
+    async def read_rate_limits(self) -> Any:
+        return await self._call("account/rateLimits/read")
+
+
+__all__ = ["MethodNotSupported", "PassthroughMixin"]

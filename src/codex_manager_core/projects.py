@@ -1,0 +1,198 @@
+"""Projects: a manager-side grouping of sessions with an optional working directory."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final
+
+import attrs
+
+from codex_manager_core._base import ManagerBase, check_id
+from codex_manager_core.errors import Conflict, InvalidInput, NotFound
+from codex_manager_core.models import Project
+from codex_manager_core.store.batch import DeleteProject, PatchSession, PutProject, SessionQuery
+from codex_manager_core.views import project_view
+
+MAX_PROJECT_NAME: Final = 120
+UNSET: Final[Any] = object()
+
+
+def _clean_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(
+            "project name must be a non-empty string",
+            issues=[{"path": ["name"], "message": "required"}],
+        )
+    name = name.strip()
+    if len(name) > MAX_PROJECT_NAME:
+        raise InvalidInput(
+            f"project name is {len(name)} characters; the limit is {MAX_PROJECT_NAME}",
+            issues=[{"path": ["name"], "message": f"at most {MAX_PROJECT_NAME} characters"}],
+        )
+    return name
+
+
+def _clean_directory(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise InvalidInput(
+            "workingDirectory must be a non-empty path string or null",
+            issues=[{"path": ["workingDirectory"], "message": "invalid path"}],
+        )
+    return value.strip()
+
+
+class ProjectsMixin(ManagerBase):
+    async def create_project(self, name: str, working_directory: str | None = None) -> Project:
+        """A new project; names are unique case-insensitively (Conflict duplicate_name)."""
+        clean = _clean_name(name)
+        directory = _clean_directory(working_directory)
+        if await self.store.find_project_by_name(clean) is not None:
+            raise Conflict(f"a project named {clean!r} already exists", code="duplicate_name")
+        now = self._now()
+        project = Project(str(uuid.uuid4()), clean, directory, now, now)
+        await self._write(
+            [PutProject(project)],
+            [self._event("project_upserted", None, {"project": project_view(project)})],
+        )
+        return project
+
+    async def list_projects(self) -> list[Project]:
+        """All projects, sorted by name."""
+        return await self.store.list_projects()
+
+    async def get_project(self, project_id: str) -> Project:
+        check_id(project_id, "projectId")
+        project = await self.store.get_project(project_id)
+        if project is None:
+            raise NotFound(f"no project {project_id!r}", code="project_not_found")
+        return project
+
+    async def rename_project(
+        self, project_id: str, name: str, working_directory: str | None = UNSET
+    ) -> Project:
+        """Rename a project and/or change its working directory (omit it to keep it)."""
+        project = await self.get_project(project_id)
+        clean = _clean_name(name)
+        other = await self.store.find_project_by_name(clean)
+        if other is not None and other.project_id != project_id:
+            raise Conflict(f"a project named {clean!r} already exists", code="duplicate_name")
+        changes: dict[str, Any] = {"name": clean, "updated_at": self._now()}
+        if working_directory is not UNSET:
+            changes["working_directory"] = _clean_directory(working_directory)
+        updated = attrs.evolve(project, **changes)
+        await self._write(
+            [PutProject(updated)],
+            [self._event("project_upserted", None, {"project": project_view(updated)})],
+        )
+        return updated
+
+    async def _project_sessions(self, project_id: str, *, system: bool) -> list[str]:
+        ids: list[str] = []
+        cursor = None
+        while True:
+            page = await self.store.list_sessions(
+                SessionQuery(
+                    archived=None,
+                    include_system_owned=system,
+                    project_id=project_id,
+                    cursor=cursor,
+                    limit=500,
+                )
+            )
+            ids.extend(record.session_id for record in page.items)
+            if page.next_cursor is None:
+                return ids
+            cursor = page.next_cursor
+
+    async def delete_project(self, project_id: str) -> None:
+        """Delete a project. Refused (Conflict project_not_empty) while user sessions are in
+        it; its system-owned sessions are unassigned."""
+        await self.get_project(project_id)
+        user_sessions = [
+            session_id
+            for session_id in await self._project_sessions(project_id, system=True)
+            if not (record := await self._find_session(session_id)) or not record.system_owned
+        ]
+        if user_sessions:
+            raise Conflict(
+                f"project {project_id} still has {len(user_sessions)} session(s); move or "
+                "delete them first",
+                code="project_not_empty",
+                details={"sessionCount": len(user_sessions)},
+            )
+        mutations: list[Any] = [DeleteProject(project_id)]
+        for session_id in await self._project_sessions(project_id, system=True):
+            mutations.append(PatchSession(session_id, {"project_id": None}))
+            if (record := self._sessions.get(session_id)) is not None:
+                self._sessions[session_id] = attrs.evolve(record, project_id=None)
+        await self._write(
+            mutations, [self._event("project_deleted", None, {"projectId": project_id})]
+        )
+
+    async def assign_session(self, session_id: str, project_id: str | None) -> None:
+        """Put a session in a project, or take it out (project_id None)."""
+        await self._session(session_id, allow_system=False)
+        if project_id is not None:
+            await self.get_project(project_id)
+        await self._patch_session(
+            session_id,
+            {"project_id": project_id, "updated_at": self._now()},
+            [
+                self._event(
+                    "session_project_updated",
+                    session_id,
+                    {"sessionId": session_id, "projectId": project_id},
+                )
+            ],
+        )
+
+    async def move_project_sessions(self, project_id: str, destination: str) -> dict[str, Any]:
+        """Move every user session out of a project: `unassigned`, or `archive` (archived and
+        unassigned; a session without a rollout yet cannot be archived: Conflict)."""
+        await self.get_project(project_id)
+        if destination not in ("unassigned", "archive"):
+            raise InvalidInput(
+                f"destination must be 'unassigned' or 'archive', got {destination!r}",
+                issues=[{"path": ["destination"], "message": "invalid destination"}],
+            )
+        session_ids = await self._project_sessions(project_id, system=False)
+        records = [record for sid in session_ids if (record := await self._find_session(sid))]
+        if destination == "archive":
+            unmaterialized = [r.session_id for r in records if not r.materialized]
+            if unmaterialized:
+                raise Conflict(
+                    f"{len(unmaterialized)} session(s) have no rollout yet and cannot be "
+                    "archived; send them a message first or unassign them",
+                    code="not_materialized_sessions",
+                    details={"sessionIds": unmaterialized},
+                )
+        archived = 0
+        for record in records:
+            if destination == "archive" and not record.archived:
+                await self._archive(record.session_id)
+                archived += 1
+            await self.assign_session(record.session_id, None)
+        return {
+            "projectId": project_id,
+            "destination": destination,
+            "movedSessionCount": len(records),
+            "archivedSessionCount": archived,
+        }
+
+    async def delete_project_sessions(self, project_id: str) -> dict[str, Any]:
+        """Hard-delete every user session of a project."""
+        await self.get_project(project_id)
+        deleted = skipped = 0
+        for session_id in await self._project_sessions(project_id, system=False):
+            try:
+                await self.delete_session(session_id)
+                deleted += 1
+            except Exception:
+                skipped += 1
+        return {
+            "projectId": project_id,
+            "deletedSessionCount": deleted,
+            "skippedSessionCount": skipped,
+        }

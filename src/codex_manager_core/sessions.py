@@ -1,0 +1,538 @@
+"""Sessions: codex threads plus our overlay (title, project, controls, lifecycle).
+
+A session id is the runtime's thread id. Listing is served from our store (kept current by
+the runtime's notifications), never by asking the runtime per session. Hard delete removes
+the thread's files under CODEX_HOME and leaves a durable tombstone, so the id answers Gone
+forever, also after a restart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+import attrs
+
+from codex_manager_core._base import ManagerBase, logger
+from codex_manager_core.controls import (
+    ControlsMixin,
+    approval_wire,
+)
+from codex_manager_core.errors import (
+    Conflict,
+    InvalidInput,
+    MethodNotSupported,
+    NotFound,
+)
+from codex_manager_core.models import (
+    JsonObject,
+    RequestStatus,
+    SessionRecord,
+    TitleSource,
+    Tombstone,
+)
+from codex_manager_core.store.batch import DeleteSession, Page, RequestQuery, SessionQuery
+from codex_manager_core.serde import iso
+from codex_manager_core.views import session_view
+
+MAX_TITLE: Final = 200
+MAX_DYNAMIC_TOOLS: Final = 128
+MAX_PAGE: Final = 200
+#: Folders of CODEX_HOME that hold a thread's files (rollouts, archives, shell snapshots).
+THREAD_FILE_DIRS: Final = ("sessions", "archived_sessions", "shell_snapshots")
+
+
+def _clean_title(title: object) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidInput(
+            "title must be a non-empty string", issues=[{"path": ["title"], "message": "required"}]
+        )
+    title = " ".join(title.split())
+    if len(title) > MAX_TITLE:
+        raise InvalidInput(
+            f"title is {len(title)} characters; the limit is {MAX_TITLE}",
+            issues=[{"path": ["title"], "message": f"at most {MAX_TITLE} characters"}],
+        )
+    return title
+
+
+def check_dynamic_tools(specs: object) -> tuple[JsonObject, ...]:
+    """Dynamic tool declarations as app-server wants them: {type?, name, description,
+    inputSchema}; at most 128, unique names."""
+    if specs is None:
+        return ()
+    if not isinstance(specs, Sequence) or isinstance(specs, str | bytes):
+        raise InvalidInput(
+            "dynamicTools must be a list",
+            issues=[{"path": ["dynamicTools"], "message": "not a list"}],
+        )
+    if len(specs) > MAX_DYNAMIC_TOOLS:
+        raise InvalidInput(
+            f"at most {MAX_DYNAMIC_TOOLS} dynamic tools, got {len(specs)}",
+            issues=[{"path": ["dynamicTools"], "message": "too many"}],
+        )
+    result = []
+    seen: set[str] = set()
+    for index, spec in enumerate(specs):
+        problem = None
+        if not isinstance(spec, Mapping):
+            problem = "must be an object"
+        elif not isinstance(spec.get("name"), str) or not spec["name"]:
+            problem = "name must be a non-empty string"
+        elif spec["name"] in seen:
+            problem = f"duplicate name {spec['name']!r}"
+        elif not isinstance(spec.get("inputSchema", {}), Mapping):
+            problem = "inputSchema must be a JSON Schema object"
+        elif not isinstance(spec.get("description", ""), str):
+            problem = "description must be a string"
+        if problem is not None:
+            raise InvalidInput(
+                f"dynamicTools[{index}]: {problem}",
+                issues=[{"path": ["dynamicTools", index], "message": problem}],
+            )
+        assert isinstance(spec, Mapping)
+        seen.add(spec["name"])
+        result.append(
+            {
+                "type": "function",
+                "name": spec["name"],
+                "description": spec.get("description", ""),
+                "inputSchema": dict(spec.get("inputSchema") or {"type": "object"}),
+            }
+        )
+    return tuple(result)
+
+
+def _thread_files(codex_home: Path, thread_id: str) -> list[Path]:
+    """Every file under CODEX_HOME's thread folders whose name contains the id."""
+    found = []
+    for folder in THREAD_FILE_DIRS:
+        root = codex_home / folder
+        if root.is_dir():
+            for dirpath, _dirnames, filenames in os.walk(root):
+                found.extend(Path(dirpath) / name for name in filenames if thread_id in name)
+    return found
+
+
+def _remove_files(files: list[Path]) -> None:
+    for path in files:
+        path.unlink(missing_ok=True)
+
+
+class SessionsMixin(ControlsMixin, ManagerBase):
+    _unknown_threads: set[str]
+
+    # ------------------------------------------------------------------ create / list / get
+
+    async def create_session(
+        self,
+        *,
+        cwd: str | None = None,
+        title: str | None = None,
+        project_id: str | None = None,
+        model: str | None = None,
+        approval_policy: str | None = None,
+        network_access: str | None = None,
+        filesystem_sandbox: str | None = None,
+        dynamic_tools: Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[str] | None = None,
+        system_owned: bool = False,
+    ) -> SessionRecord:
+        """Start a new thread and record it. Controls start as a copy of the defaults with
+        the given overrides. `tools` names functions registered in `manager.tools`; they
+        are declared as dynamic tools and answered automatically. The title is set at once
+        (the runtime is told in the background)."""
+        clean_title = _clean_title(title) if title is not None else None
+        project = await self.get_project(project_id) if project_id is not None else None
+        controls = self.resolve_controls(
+            await self.default_controls(),
+            model=model,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+        )
+        specs = check_dynamic_tools(dynamic_tools)
+        if tools:
+            unknown = [name for name in tools if name not in self.tools]
+            if unknown:
+                raise InvalidInput(
+                    f"no registered tool named {unknown}; register them with manager.tools",
+                    issues=[{"path": ["tools"], "message": f"unknown tools {unknown}"}],
+                )
+            specs = check_dynamic_tools([*specs, *self.tools.specs(list(tools))])
+        working_dir = cwd or (project.working_directory if project else None)
+        working_dir = working_dir or str(self.config.default_cwd or Path.cwd())
+        if not isinstance(working_dir, str) or "\x00" in working_dir:
+            raise InvalidInput(
+                "cwd must be a path string", issues=[{"path": ["cwd"], "message": "invalid"}]
+            )
+        params: dict[str, Any] = {
+            "cwd": working_dir,
+            "approvalPolicy": approval_wire(controls.approval_policy),
+            "sandbox": controls.filesystem_sandbox,
+        }
+        if controls.model:
+            params["model"] = controls.model
+        if specs:
+            params["dynamicTools"] = list(specs)
+        result = await self._call("thread/start", params)
+        thread = result.get("thread") if isinstance(result, Mapping) else None
+        if not isinstance(thread, Mapping) or not isinstance(thread.get("id"), str):
+            raise InvalidInput(f"thread/start returned no thread id: {result!r}")
+        thread_id = str(thread["id"])
+        now = self._now()
+        status = thread.get("status")
+        record = SessionRecord(
+            session_id=thread_id,
+            title=clean_title or self.config.default_title,
+            title_source=TitleSource.USER if clean_title else TitleSource.DEFAULT,
+            cwd=str(thread.get("cwd") or result.get("cwd") or working_dir),
+            project_id=project.project_id if project else None,
+            archived=False,
+            system_owned=system_owned,
+            materialized=False,
+            status=str(status.get("type")) if isinstance(status, Mapping) else "idle",
+            model=result.get("model") if isinstance(result.get("model"), str) else controls.model,
+            preview="",
+            created_at=now,
+            updated_at=now,
+            controls=controls,
+            dynamic_tools=specs,
+        )
+        self._unknown_threads.discard(thread_id)
+        self._state.loaded_threads.add(thread_id)
+        await self._save_session(
+            record,
+            [
+                self._event(
+                    "session_created",
+                    thread_id,
+                    {"session": session_view(record)},
+                    system=system_owned,
+                )
+            ],
+        )
+        if clean_title:
+            self._spawn("thread/name/set", self._tell_runtime_title, thread_id, clean_title)
+        return record
+
+    async def _tell_runtime_title(self, thread_id: str, title: str) -> None:
+        try:
+            await self._call("thread/name/set", {"threadId": thread_id, "name": title})
+        except Exception as exc:
+            # Our title stands either way; the runtime's copy is a convenience.
+            logger.info("thread/name/set for %s failed: %s", thread_id, exc)
+
+    async def list_sessions(
+        self,
+        *,
+        archived: bool | None = False,
+        include_system_owned: bool = False,
+        project_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Page:
+        """Sessions, most recently updated first, from our store (one query, no runtime
+        calls). `archived=None` lists both; `project_id=""` lists unassigned ones."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(
+                f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}",
+                issues=[{"path": ["limit"], "message": "out of range"}],
+            )
+        if cursor is not None and (not isinstance(cursor, str) or len(cursor) > 512):
+            raise InvalidInput(
+                "cursor is not valid", issues=[{"path": ["cursor"], "message": "invalid"}]
+            )
+        try:
+            return await self.store.list_sessions(
+                SessionQuery(
+                    archived=archived,
+                    include_system_owned=include_system_owned,
+                    project_id=project_id,
+                    cursor=cursor,
+                    limit=limit,
+                )
+            )
+        except ValueError as exc:
+            raise InvalidInput(
+                f"cursor is not valid: {exc}", issues=[{"path": ["cursor"], "message": "invalid"}]
+            ) from exc
+
+    async def get_session(self, session_id: str) -> SessionRecord:
+        """The session record (NotFound, or Gone once deleted)."""
+        return await self._session(session_id)
+
+    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> Any:
+        """The runtime's view of the thread (`thread/read`). A thread with no rollout yet
+        cannot be read with turns; then its metadata comes back with no turns."""
+        record = await self._session(session_id)
+        try:
+            result = await self._call(
+                "thread/read", {"threadId": session_id, "includeTurns": include_turns}
+            )
+        except (NotFound, InvalidInput, Conflict) as exc:
+            if record.materialized or not include_turns:
+                raise
+            logger.debug("thread %s not materialized: %s", session_id, exc)
+            return {"thread": {"id": session_id, "turns": []}, "materialized": False}
+        thread = result.get("thread") if isinstance(result, Mapping) else None
+        return thread if thread is not None else result
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def rename_session(self, session_id: str, title: str) -> SessionRecord:
+        await self._session(session_id, allow_system=False)
+        clean = _clean_title(title)
+        updated = await self._patch_session(
+            session_id,
+            {"title": clean, "title_source": TitleSource.USER, "updated_at": self._now()},
+        )
+        assert updated is not None
+        await self.ledger.emit(
+            self._event("session_updated", session_id, {"session": session_view(updated)})
+        )
+        self._spawn("thread/name/set", self._tell_runtime_title, session_id, clean)
+        return updated
+
+    async def archive_session(self, session_id: str) -> SessionRecord:
+        """Archive (the runtime moves the rollout); a session with no rollout yet cannot be
+        archived (Conflict not_materialized)."""
+        await self._session(session_id, allow_system=False)
+        await self._archive(session_id)
+        return await self._session(session_id)
+
+    async def _archive(self, session_id: str) -> None:
+        record = await self._session(session_id)
+        if not record.materialized:
+            raise Conflict(
+                f"session {session_id} has no rollout yet (no message was sent); it cannot be "
+                "archived",
+                code="not_materialized",
+            )
+        await self._call("thread/archive", {"threadId": session_id})
+        updated = await self._patch_session(
+            session_id, {"archived": True, "updated_at": self._now()}
+        )
+        if updated is not None:
+            await self.ledger.emit(
+                self._event("session_updated", session_id, {"session": session_view(updated)})
+            )
+        self._state.loaded_threads.discard(session_id)
+
+    async def unarchive_session(self, session_id: str) -> SessionRecord:
+        await self._session(session_id, allow_system=False)
+        await self._call("thread/unarchive", {"threadId": session_id})
+        updated = await self._patch_session(
+            session_id, {"archived": False, "updated_at": self._now()}
+        )
+        assert updated is not None
+        await self.ledger.emit(
+            self._event("session_updated", session_id, {"session": session_view(updated)})
+        )
+        return updated
+
+    async def resume_session(self, session_id: str) -> Any:
+        """Load the thread into the runtime again (after a restart, or to re-apply the stored
+        approval policy and sandbox). Returns the runtime's thread."""
+        record = await self._session(session_id, allow_system=False)
+        return await self._resume(record)
+
+    async def _resume(self, record: SessionRecord) -> Any:
+        params: dict[str, Any] = {
+            "threadId": record.session_id,
+            "approvalPolicy": approval_wire(record.controls.approval_policy),
+            "sandbox": record.controls.filesystem_sandbox,
+            "excludeTurns": True,
+        }
+        if record.controls.model:
+            params["model"] = record.controls.model
+        result = await self._call("thread/resume", params)
+        self._state.loaded_threads.add(record.session_id)
+        return result.get("thread") if isinstance(result, Mapping) else result
+
+    async def _ensure_loaded(self, record: SessionRecord) -> None:
+        """A thread from before the current runtime process must be resumed first."""
+        if record.session_id not in self._state.loaded_threads and record.materialized:
+            await self._resume(record)
+
+    async def delete_session(self, session_id: str) -> int:
+        """Hard delete: interrupt, remove the thread's files from CODEX_HOME, drop our
+        overlay and leave a tombstone (later calls: Gone). Returns the files removed."""
+        record = await self._session(session_id, allow_system=False)
+        return await self._delete(record)
+
+    async def _delete(self, record: SessionRecord) -> int:
+        session_id = record.session_id
+        if record.active_turn_id:
+            try:
+                await self._call(
+                    "turn/interrupt", {"threadId": session_id, "turnId": record.active_turn_id}
+                )
+            except Exception as exc:
+                logger.info("interrupting %s before delete failed: %s", session_id, exc)
+        files = []
+        if self.codex_home is not None:
+            files = await anyio.to_thread.run_sync(_thread_files, self.codex_home, session_id)
+        try:
+            await self._call("thread/delete", {"threadId": session_id})
+        except (MethodNotSupported, NotFound, InvalidInput, Conflict) as exc:
+            logger.info("thread/delete %s: %s (removing files ourselves)", session_id, exc)
+        except Exception as exc:
+            logger.warning("thread/delete %s failed: %s", session_id, exc)
+        # Whatever thread/delete left (or all of it, on a codex without thread/delete).
+        await anyio.to_thread.run_sync(_remove_files, files)
+        removed = len(files)
+        await self._expire_requests(
+            RequestQuery(thread_id=session_id),
+            "the session was deleted",
+            to_status=RequestStatus.INVALIDATED,
+        )
+        tombstone = Tombstone(session_id, record.title, self._now())
+        self._tombstones[session_id] = tombstone
+        self._sessions.pop(session_id, None)
+        self._state.loaded_threads.discard(session_id)
+        await self._write(
+            [DeleteSession(tombstone)],
+            [
+                self._event(
+                    "session_deleted",
+                    session_id,
+                    {
+                        "sessionId": session_id,
+                        "title": record.title,
+                        "deletedAt": iso(tombstone.deleted_at),
+                        "deletedFileCount": removed,
+                    },
+                    system=record.system_owned,
+                )
+            ],
+        )
+        return removed
+
+    # ------------------------------------------------------------------ thread actions
+
+    async def fork_session(self, session_id: str, *, title: str | None = None) -> SessionRecord:
+        """Fork the thread into a new session with the same controls and project."""
+        record = await self._session(session_id, allow_system=False)
+        await self._ensure_loaded(record)
+        params: dict[str, Any] = {
+            "threadId": session_id,
+            "approvalPolicy": approval_wire(record.controls.approval_policy),
+            "sandbox": record.controls.filesystem_sandbox,
+        }
+        if record.controls.model:
+            params["model"] = record.controls.model
+        result = await self._call("thread/fork", params)
+        thread = result.get("thread") if isinstance(result, Mapping) else None
+        if not isinstance(thread, Mapping) or not isinstance(thread.get("id"), str):
+            raise InvalidInput(f"thread/fork returned no thread id: {result!r}")
+        now = self._now()
+        fork = attrs.evolve(
+            record,
+            session_id=str(thread["id"]),
+            title=_clean_title(title) if title else f"{record.title} (fork)"[:MAX_TITLE],
+            title_source=TitleSource.USER,
+            archived=False,
+            materialized=bool(thread.get("path")) or record.materialized,
+            status="idle",
+            created_at=now,
+            updated_at=now,
+            active_turn_id=None,
+        )
+        self._unknown_threads.discard(fork.session_id)
+        self._state.loaded_threads.add(fork.session_id)
+        await self._save_session(
+            fork,
+            [
+                self._event(
+                    "session_created",
+                    fork.session_id,
+                    {"session": session_view(fork), "forkedFrom": session_id},
+                )
+            ],
+        )
+        return fork
+
+    async def compact_session(self, session_id: str) -> Any:
+        record = await self._session(session_id, allow_system=False)
+        await self._ensure_loaded(record)
+        return await self._call("thread/compact/start", {"threadId": session_id})
+
+    async def rollback_session(self, session_id: str, num_turns: int = 1) -> Any:
+        """Drop the last `num_turns` turns from the thread's history (not from disk files)."""
+        record = await self._session(session_id, allow_system=False)
+        if not isinstance(num_turns, int) or isinstance(num_turns, bool) or num_turns < 1:
+            raise InvalidInput(
+                f"numTurns must be a positive integer, got {num_turns!r}",
+                issues=[{"path": ["numTurns"], "message": "must be >= 1"}],
+            )
+        if record.active_turn_id:
+            raise Conflict(
+                f"session {session_id} has a turn in progress; interrupt it first",
+                code="invalid_state",
+            )
+        await self._ensure_loaded(record)
+        thread = await self.read_thread(session_id, include_turns=True)
+        turns = thread.get("turns") if isinstance(thread, Mapping) else None
+        if not turns or len(turns) < num_turns:
+            raise InvalidInput(
+                f"session {session_id} has {len(turns or [])} turn(s); cannot roll back {num_turns}",
+                issues=[{"path": ["numTurns"], "message": "more than the thread has"}],
+            )
+        before = turns[-num_turns]["id"]
+        return await self._call("thread/revert", {"threadId": session_id, "beforeTurnId": before})
+
+    async def review_session(
+        self,
+        session_id: str,
+        *,
+        target_type: str = "uncommittedChanges",
+        delivery: str | None = None,
+        branch: str | None = None,
+        sha: str | None = None,
+        title: str | None = None,
+        instructions: str | None = None,
+    ) -> Any:
+        """Start a review (`review/start`) of uncommitted changes, a base branch, a commit
+        or custom instructions."""
+        record = await self._session(session_id, allow_system=False)
+        target: dict[str, Any] = {"type": target_type}
+        if target_type == "baseBranch":
+            target["branch"] = _required(branch, "branch")
+        elif target_type == "commit":
+            target["sha"] = _required(sha, "sha")
+            if title:
+                target["title"] = title
+        elif target_type == "custom":
+            target["instructions"] = _required(instructions, "instructions")
+        elif target_type != "uncommittedChanges":
+            raise InvalidInput(
+                "targetType must be uncommittedChanges, baseBranch, commit or custom",
+                issues=[{"path": ["targetType"], "message": "invalid"}],
+            )
+        if delivery not in (None, "inline", "detached"):
+            raise InvalidInput(
+                "delivery must be inline or detached",
+                issues=[{"path": ["delivery"], "message": "invalid"}],
+            )
+        await self._ensure_loaded(record)
+        params: dict[str, Any] = {"threadId": session_id, "target": target}
+        if delivery:
+            params["delivery"] = delivery
+        return await self._call("review/start", params)
+
+    async def clean_background_terminals(self, session_id: str) -> Any:
+        record = await self._session(session_id, allow_system=False)
+        await self._ensure_loaded(record)
+        return await self._call("thread/backgroundTerminals/clean", {"threadId": session_id})
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value or not isinstance(value, str):
+        raise InvalidInput(
+            f"{name} is required for this target", issues=[{"path": [name], "message": "required"}]
+        )
+    return value

@@ -1,0 +1,281 @@
+"""Turns: send a message, wait for the answer (driven by events, never by polling),
+interrupt and steer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import anyio
+import attrs
+
+from codex_manager_core._base import ManagerBase
+from codex_manager_core.controls import approval_wire, sandbox_policy
+from codex_manager_core.errors import Conflict, InvalidInput, ManagerError, NotFound
+from codex_manager_core.events.bus import EventFilter
+from codex_manager_core.models import Event, Lagged, SessionRecord, TurnRecord, TurnStatus
+from codex_manager_core.runtime_events import final_text_of, turn_error_of
+from codex_manager_core.sessions import SessionsMixin
+
+INPUT_TYPES: Final = ("text", "image", "localImage")
+_TURN_END_TYPES: Final = ("app_server.turn.completed", "turn_reconciled")
+
+
+class TurnTimeout(ManagerError):
+    code = "timeout"
+
+
+@attrs.frozen
+class TurnHandle:
+    """A started turn."""
+
+    session_id: str
+    turn_id: str
+    since_seq: int
+    """The ledger position just before the turn started (subscribe from here to see it all)."""
+
+
+@attrs.frozen
+class TurnResult:
+    session_id: str
+    turn_id: str
+    status: TurnStatus
+    final_text: str | None
+    """The last assistant message of the turn (None if it produced none)."""
+    error: str | None = None
+
+
+InputItem = Mapping[str, Any]
+
+
+def normalize_input(value: str | Sequence[InputItem], max_bytes: int) -> list[dict[str, Any]]:
+    """Turn input as app-server wants it: a string is one text item; items may be
+    {type: text, text}, {type: image, url} or {type: localImage, path}."""
+    if isinstance(value, str):
+        items: list[Any] = [{"type": "text", "text": value}]
+    elif isinstance(value, Sequence) and not isinstance(value, bytes):
+        items = list(value)
+    else:
+        raise InvalidInput(
+            "input must be a string or a list of input items",
+            issues=[{"path": ["input"], "message": "invalid type"}],
+        )
+    if not items:
+        raise InvalidInput("input is empty", issues=[{"path": ["input"], "message": "empty"}])
+    result = []
+    total = 0
+    for index, item in enumerate(items):
+        problem = None
+        if not isinstance(item, Mapping):
+            problem = "must be an object"
+        elif item.get("type") == "text":
+            text = item.get("text")
+            if not isinstance(text, str):
+                problem = "text must be a string"
+            else:
+                total += len(text.encode())
+                result.append({"type": "text", "text": text})
+        elif item.get("type") == "image":
+            url = item.get("url") or item.get("imageUrl")
+            if not isinstance(url, str) or not url:
+                problem = "image needs a url"
+            else:
+                result.append({"type": "image", "url": url})
+        elif item.get("type") == "localImage":
+            path = item.get("path")
+            if not isinstance(path, str) or not path or "\x00" in path:
+                problem = "localImage needs a path"
+            else:
+                result.append({"type": "localImage", "path": path})
+        else:
+            problem = f"type must be one of {list(INPUT_TYPES)}"
+        if problem is not None:
+            raise InvalidInput(
+                f"input[{index}]: {problem}",
+                issues=[{"path": ["input", index], "message": problem}],
+            )
+    if total > max_bytes:
+        raise InvalidInput(
+            f"the message text is {total} bytes; the limit is {max_bytes}",
+            issues=[{"path": ["text"], "message": "too large"}],
+        )
+    if all(item["type"] == "text" and not item["text"].strip() for item in result):
+        raise InvalidInput("the message is empty", issues=[{"path": ["text"], "message": "empty"}])
+    return result
+
+
+class TurnsMixin(SessionsMixin, ManagerBase):
+    async def send_message(
+        self,
+        session_id: str,
+        input: str | Sequence[InputItem],
+        *,
+        model: str | None = None,
+        effort: str | None = None,
+        approval_policy: str | None = None,
+        network_access: str | None = None,
+        filesystem_sandbox: str | None = None,
+        collaboration_mode: Mapping[str, Any] | None = None,
+        output_schema: Mapping[str, Any] | None = None,
+    ) -> TurnHandle:
+        """Start a turn and return its id at once. The session's controls apply, with these
+        per-call overrides (not persisted). Resumes the thread first when the runtime was
+        restarted since it was last used."""
+        record = await self._session(session_id, allow_system=False)
+        return await self._start_turn(
+            record,
+            input,
+            model=model,
+            effort=effort,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+            collaboration_mode=collaboration_mode,
+            output_schema=output_schema,
+        )
+
+    async def _start_turn(
+        self,
+        record: SessionRecord,
+        input: str | Sequence[InputItem],
+        *,
+        model: str | None = None,
+        effort: str | None = None,
+        approval_policy: str | None = None,
+        network_access: str | None = None,
+        filesystem_sandbox: str | None = None,
+        collaboration_mode: Mapping[str, Any] | None = None,
+        output_schema: Mapping[str, Any] | None = None,
+    ) -> TurnHandle:
+        items = normalize_input(input, self.config.max_input_bytes)
+        controls = self.resolve_controls(
+            record.controls,
+            model=model,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+        )
+        if effort is not None and (not isinstance(effort, str) or not effort or len(effort) > 40):
+            raise InvalidInput(
+                f"effort must be a reasoning effort name, got {effort!r}",
+                issues=[{"path": ["effort"], "message": "invalid"}],
+            )
+        params: dict[str, Any] = {
+            "threadId": record.session_id,
+            "input": items,
+            "approvalPolicy": approval_wire(controls.approval_policy),
+            "sandboxPolicy": sandbox_policy(controls),
+        }
+        if controls.model:
+            params["model"] = controls.model
+        if effort:
+            params["effort"] = effort
+        if collaboration_mode is not None:
+            if not isinstance(collaboration_mode, Mapping):
+                raise InvalidInput(
+                    "collaborationMode must be an object",
+                    issues=[{"path": ["collaborationMode"], "message": "not an object"}],
+                )
+            params["collaborationMode"] = dict(collaboration_mode)
+        if output_schema is not None:
+            params["outputSchema"] = dict(output_schema)
+        since = self.bus.last_seq
+        await self._ensure_loaded(record)
+        try:
+            result = await self._call("turn/start", params)
+        except NotFound:
+            # "thread not found" / "no rollout": the runtime lost it; resume once and retry.
+            await self._resume(record)
+            result = await self._call("turn/start", params)
+        turn = result.get("turn") if isinstance(result, Mapping) else None
+        if not isinstance(turn, Mapping) or not isinstance(turn.get("id"), str):
+            raise InvalidInput(f"turn/start returned no turn id: {result!r}")
+        return TurnHandle(record.session_id, str(turn["id"]), since)
+
+    async def wait_for_turn(
+        self, session_id: str, turn_id: str, *, timeout: float | None = None
+    ) -> TurnResult:
+        """Wait until the turn ends; return its status and final assistant text. Driven by
+        the ledger's events (a turn that already ended returns at once)."""
+        await self._session(session_id)
+        event_filter = EventFilter.of([session_id], _TURN_END_TYPES)
+        subscription = self.bus.subscribe(event_filter)
+        try:
+            stored = await self.store.get_turn(turn_id)
+            if stored is not None and stored.status.terminal:
+                return _result(stored)
+            with anyio.move_on_after(timeout if timeout is not None else float("inf")):
+                while True:
+                    item = await subscription.next()
+                    if isinstance(item, Lagged):
+                        # Fell behind (a flood of other events): resume from the cursor.
+                        subscription = self.bus.subscribe(event_filter, since=item.seq)
+                        continue
+                    result = _from_event(item, session_id, turn_id)
+                    if result is not None:
+                        stored = await self.store.get_turn(turn_id)
+                        if stored is not None and stored.status.terminal:
+                            return _result(stored)
+                        return result
+        finally:
+            subscription.close()
+        raise TurnTimeout(
+            f"turn {turn_id} of session {session_id} did not finish within {timeout:g} s; "
+            "it may still be running (interrupt it, or wait again)"
+        )
+
+    async def send_and_wait(
+        self,
+        session_id: str,
+        input: str | Sequence[InputItem],
+        *,
+        timeout: float | None = None,
+        **overrides: Any,
+    ) -> TurnResult:
+        """send_message + wait_for_turn."""
+        handle = await self.send_message(session_id, input, **overrides)
+        return await self.wait_for_turn(session_id, handle.turn_id, timeout=timeout)
+
+    async def get_turn(self, turn_id: str) -> TurnRecord:
+        stored = await self.store.get_turn(turn_id)
+        if stored is None:
+            raise NotFound(f"no turn {turn_id!r} is known")
+        return stored
+
+    async def interrupt_turn(self, session_id: str, turn_id: str | None = None) -> str:
+        """Interrupt the given (or the active) turn; Conflict no_active_turn if none."""
+        record = await self._session(session_id, allow_system=False)
+        target = turn_id or record.active_turn_id
+        if not target:
+            raise Conflict(f"session {session_id} has no active turn", code="no_active_turn")
+        await self._call("turn/interrupt", {"threadId": session_id, "turnId": target})
+        return target
+
+    async def steer_turn(
+        self, session_id: str, turn_id: str, input: str | Sequence[InputItem]
+    ) -> Any:
+        """Add input to a running turn (`turn/steer`, checked against `turn_id`)."""
+        await self._session(session_id, allow_system=False)
+        items = normalize_input(input, self.config.max_input_bytes)
+        return await self._call(
+            "turn/steer", {"threadId": session_id, "input": items, "expectedTurnId": turn_id}
+        )
+
+
+def _result(turn: TurnRecord) -> TurnResult:
+    return TurnResult(turn.thread_id, turn.turn_id, turn.status, turn.final_text, turn.error)
+
+
+def _from_event(event: Event, session_id: str, turn_id: str) -> TurnResult | None:
+    payload = event.payload if isinstance(event.payload, Mapping) else {}
+    if event.type == "turn_reconciled":
+        if payload.get("turnId") != turn_id:
+            return None
+        return TurnResult(session_id, turn_id, TurnStatus(payload["status"]), None, None)
+    params = payload.get("params")
+    turn = params.get("turn") if isinstance(params, Mapping) else None
+    if not isinstance(turn, Mapping) or turn.get("id") != turn_id:
+        return None
+    raw = str(turn.get("status"))
+    status = TurnStatus(raw) if raw in TurnStatus._value2member_map_ else TurnStatus.FAILED
+    return TurnResult(session_id, turn_id, status, final_text_of(turn), turn_error_of(turn))
