@@ -36,12 +36,15 @@ class RuntimeUnavailable(CodexRuntimeError):
 class RuntimeExited(RuntimeUnavailable):
     """The runtime process exited while a call was in flight (or before it could be sent)."""
 
-    def __init__(self, method: str | None, returncode: int | None, detail: str = "") -> None:
+    def __init__(self, method: str | None, status: Any = None, detail: str = "") -> None:
         self.method = method
-        self.returncode = returncode
+        self.status = status
+        self.returncode: int | None = getattr(status, "returncode", None)
+        describe = getattr(status, "describe", None)
+        how = f" ({describe()})" if callable(describe) else ""
         what = f"call {method!r} failed: " if method else ""
         super().__init__(
-            f"{what}codex app-server exited (exit status {returncode}){detail}; "
+            f"{what}codex app-server exited{how}{detail}; "
             "the supervisor restarts it, retry the call once it reports ready"
         )
 

@@ -108,7 +108,7 @@ def check_dynamic_tools(specs: object) -> tuple[JsonObject, ...]:
 
 def _thread_files(codex_home: Path, thread_id: str) -> list[Path]:
     """Every file under CODEX_HOME's thread folders whose name contains the id."""
-    found = []
+    found: list[Path] = []
     for folder in THREAD_FILE_DIRS:
         root = codex_home / folder
         if root.is_dir():
@@ -373,7 +373,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
                 )
             except Exception as exc:
                 logger.info("interrupting %s before delete failed: %s", session_id, exc)
-        files = []
+        files: list[Path] = []
         if self.codex_home is not None:
             files = await anyio.to_thread.run_sync(_thread_files, self.codex_home, session_id)
         try:

@@ -83,7 +83,7 @@ class InitializeResult:
 class RetryPolicy:
     """Retry of -32001 "server overloaded": jittered exponential backoff."""
 
-    attempts: int = 6
+    attempts: int = attrs.field(default=6, validator=attrs.validators.ge(1))
     base_delay: float = 0.05
     max_delay: float = 2.0
 
@@ -183,8 +183,9 @@ class RuntimeClient:
                     await self._dispatch(event, requests)
                 # The runtime is gone; handlers still answering it have nobody to answer.
                 requests.cancel_scope.cancel()
-            # stdout closed: the process is exiting; its status is a moment away.
-            with anyio.move_on_after(5):
+            # stdout closed: the process is exiting; its status is a moment away (a process
+            # that closed stdout but lives on is reported with an unknown status).
+            with anyio.move_on_after(0.5):
                 self._close(await self._process.wait())
         finally:
             self._close(ExitStatus(None))
@@ -201,7 +202,7 @@ class RuntimeClient:
             return
         self._closed = status
         for call in self._calls.values():
-            call.settle(RuntimeExited(call.method, status.returncode, f" ({status.describe()})"))
+            call.settle(RuntimeExited(call.method, status))
         self._calls.clear()
         self._deferred.clear()
         self._closed_event.set()
@@ -220,7 +221,10 @@ class RuntimeClient:
         elif isinstance(event, rpc.ServerRequest):
             requests.start_soon(self._answer, event)
         else:
-            await self._on_protocol_error(event)
+            try:
+                await self._on_protocol_error(event)
+            except Exception:
+                logger.exception("protocol error handler failed (%s)", event.reason)
 
     async def _answer(self, request: rpc.ServerRequest) -> None:
         if self._on_server_request is None:
@@ -244,8 +248,20 @@ class RuntimeClient:
             )
         else:
             if result is not DEFERRED:
+                try:
+                    data = self._connection.send_result(request.id, result)
+                except (TypeError, ValueError) as exc:  # not JSON-serialisable
+                    logger.exception("the answer to %s is not JSON", request.method)
+                    await self._send_error(
+                        request.id,
+                        rpc.INTERNAL_ERROR,
+                        f"codex-manager failed to handle {request.method!r}: its answer "
+                        f"is not JSON: {exc}",
+                    )
+                    return
+                self._deferred.discard(request.id)
                 with contextlib.suppress(TransportClosed):
-                    await self.reply(request.id, result)
+                    await self._write(data)
 
     # ------------------------------------------------------------------ writing
 
@@ -305,7 +321,7 @@ class RuntimeClient:
 
     async def _call_once(self, method: str, params: Any) -> rpc.Response | rpc.ErrorResponse:
         if self._closed is not None:
-            raise RuntimeExited(method, self._closed.returncode, " before the call was sent")
+            raise RuntimeExited(method, self._closed, " before the call was sent")
         request_id, data = self._connection.send_request(method, params)
         call = _Call(method)
         self._calls[request_id] = call
@@ -314,9 +330,7 @@ class RuntimeClient:
                 await self._process.send(data)
             except TransportClosed:
                 status = self._closed or ExitStatus(None)
-                raise RuntimeExited(
-                    method, status.returncode, " before the call was sent"
-                ) from None
+                raise RuntimeExited(method, status, " before the call was sent") from None
             await call.done.wait()
         finally:
             if call.outcome is None:

@@ -10,6 +10,7 @@ cancellation, so no process outlives the manager.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -27,9 +28,13 @@ from codex_manager_core.runtime import process_tree
 from codex_manager_core.runtime.binary import find_codex_binary
 from codex_manager_core.runtime.rotating_log import RotatingLog
 
+logger = logging.getLogger(__name__)
+
 READ_CHUNK = 256 * 1024
 #: How often the final sweep re-checks for leftover processes.
 _SWEEP_POLL = 0.02
+#: After the stop, how long to wait for the rest of stderr (its last lines say why it died).
+_STDERR_GRACE = 0.5
 
 
 @attrs.frozen
@@ -62,6 +67,11 @@ class StdioProcess:
         self._send_lock = anyio.Lock()
         self._stop_lock = anyio.Lock()
         self._status: ExitStatus | None = None
+        self._log_failed = False
+        self._stderr_closed = anyio.Event()
+        # Shielded: draining goes on while the process is stopped under cancellation (a
+        # runtime blocked on a full stderr pipe cannot exit); `open()` ends it afterwards.
+        self._drain_scope = anyio.CancelScope(shield=True)
 
     @property
     def pid(self) -> int | None:
@@ -106,8 +116,12 @@ class StdioProcess:
         # Descendants that left our process group are only findable while their parent
         # chain is intact, i.e. before the runtime exits.
         escaped = [p for p in process_tree.descendants(pid) if p.pgid != pid]
-        await self._close_stdin()
-        returncode = await self._wait_for(self._timeouts.stdin_close)
+        with anyio.move_on_after(self._timeouts.stdin_close):
+            # Bounded as a whole: a writer blocked on a full pipe (a runtime that stopped
+            # reading stdin) holds the send lock, and waiting for it must not stall the stop.
+            await self._close_stdin()
+            await self._process.wait()
+        returncode = self._process.returncode
         if returncode is None:
             process_tree.signal_group(pid, signal.SIGTERM)
             process_tree.signal_processes(escaped, signal.SIGTERM)
@@ -158,11 +172,20 @@ class StdioProcess:
     async def drain_stderr(self) -> None:
         stderr = self._process.stderr
         assert stderr is not None
-        try:
-            async for chunk in stderr:
-                self._log.write(chunk)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
+        with self._drain_scope:
+            try:
+                async for chunk in stderr:
+                    try:
+                        self._log.write(chunk)
+                    except OSError as exc:
+                        # A full disk must not stall the runtime: keep draining, drop the log.
+                        if not self._log_failed:
+                            self._log_failed = True
+                            logger.error("cannot write the runtime's stderr log: %s", exc)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass
+            finally:
+                self._stderr_closed.set()
 
 
 class StdioTransport:
@@ -207,9 +230,14 @@ class StdioTransport:
                 try:
                     yield runtime
                 finally:
-                    await runtime.stop()
-                    # A descendant that escaped may still hold stderr open; stop draining.
-                    tasks.cancel_scope.cancel()
+                    try:
+                        await runtime.stop()
+                        # Keep what is still in the pipe, but a descendant that escaped may
+                        # hold stderr open: bounded, then stop draining.
+                        with anyio.move_on_after(_STDERR_GRACE, shield=True):
+                            await runtime._stderr_closed.wait()
+                    finally:
+                        runtime._drain_scope.cancel()
         finally:
             log.close()
 

@@ -329,7 +329,7 @@ class Supervisor:
         client = self._client
         if client is None or epoch != self._epoch or client.closed:
             raise RuntimeExited(
-                None, None, f"; the request came from runtime epoch {epoch}, which is gone"
+                None, None, f": the request came from runtime epoch {epoch}, which is gone"
             )
         return client
 
