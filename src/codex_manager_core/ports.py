@@ -128,7 +128,8 @@ class Store(Protocol):
 
     async def apply(self, batch: Batch) -> list[Event]:
         """Apply every mutation and append every event of `batch` in one transaction.
-        Returns the stored events with their seq (consecutive, after the previous last).
+        Returns the stored events with their seq (consecutive, after the previous last);
+        their payloads are the drafts' own objects (a read returns the JSON round trip).
         Raises StoreConflict (nothing written) when a TransitionRequest does not match."""
         ...
 
@@ -138,7 +139,7 @@ class Store(Protocol):
     # projects
     async def get_project(self, project_id: str) -> Project | None: ...
     async def find_project_by_name(self, name: str) -> Project | None:
-        """Case-insensitive (casefold) name match."""
+        """Case-insensitive (casefold) name match; the oldest project if several match."""
         ...
 
     async def list_projects(self) -> list[Project]:
@@ -155,13 +156,13 @@ class Store(Protocol):
     # turns
     async def get_turn(self, turn_id: str) -> TurnRecord | None: ...
     async def list_turns(self, thread_id: str) -> list[TurnRecord]:
-        """Oldest first."""
+        """Oldest (started_at) first; ties in insertion order."""
         ...
 
     # interactive requests
     async def get_request(self, request_id: str) -> InteractiveRequest | None: ...
     async def list_requests(self, query: RequestQuery) -> list[InteractiveRequest]:
-        """Oldest first."""
+        """Oldest (created_at) first; ties in insertion order."""
         ...
 
     # transcript
@@ -175,5 +176,8 @@ class Store(Protocol):
         `query.thread_ids`."""
         ...
 
-    async def last_seq(self) -> int: ...
+    async def last_seq(self) -> int:
+        """The highest seq ever assigned (even if compaction removed that event); 0 if none."""
+        ...
+
     async def stats(self) -> StoreStats: ...

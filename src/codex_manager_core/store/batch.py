@@ -50,6 +50,9 @@ class PutProject:
 
 @attrs.frozen
 class DeleteProject:
+    """Remove the project row only: sessions that name it are left as they are (patch them
+    in the same batch, with their events)."""
+
     project_id: str
 
 
@@ -63,7 +66,8 @@ class PutSession:
 @attrs.frozen
 class PatchSession:
     """Change some fields of a session record (names of `SessionRecord` fields). A missing
-    session is ignored, so notifications about unknown threads cannot resurrect rows."""
+    session is ignored, so notifications about unknown threads cannot resurrect rows. An
+    unknown field name, or `session_id`, raises ValueError (even for a missing session)."""
 
     session_id: str
     changes: Mapping[str, Any]
@@ -72,7 +76,8 @@ class PatchSession:
 @attrs.frozen
 class DeleteSession:
     """Remove a session's overlay, turns, transcript entries, invalidate its open requests
-    (reason given) and leave a tombstone."""
+    (reason given, `resolved_at` = the tombstone's `deleted_at`) and leave (or replace) a
+    tombstone. The ledger keeps the session's events."""
 
     tombstone: Tombstone
     reason: str = "session deleted"
@@ -90,6 +95,8 @@ class PutTurn:
 
 @attrs.frozen
 class PatchTurn:
+    """As PatchSession, for `TurnRecord` fields (`turn_id` cannot change)."""
+
     turn_id: str
     changes: Mapping[str, Any]
 
@@ -102,8 +109,8 @@ class PutRequest:
 @attrs.frozen
 class TransitionRequest:
     """Compare-and-set: move a request from one of `from_statuses` to `to_status`, setting
-    `changes` (names of `InteractiveRequest` fields). Fails the batch with StoreConflict
-    otherwise."""
+    `changes` (names of `InteractiveRequest` fields, not `request_id` or `status`, else
+    ValueError). Fails the batch with StoreConflict (key "request <id>") otherwise."""
 
     request_id: str
     from_statuses: tuple[RequestStatus, ...]
@@ -128,7 +135,8 @@ class SetMeta:
 @attrs.frozen
 class CompactDeltas:
     """Drop delta events (EventDraft.delta) older than `before` whose item has completed
-    (an event of type `completed_type` with the same item_id exists)."""
+    (an event of type `completed_type` with the same item_id exists). Sees the ledger as it
+    was before this batch; `last_seq` is unaffected (a seq is never handed out twice)."""
 
     before: datetime
     completed_type: str = "app_server.item.completed"
@@ -153,6 +161,11 @@ Mutation: TypeAlias = (
 
 @attrs.frozen
 class Batch:
+    """Mutations are applied in order (a later one sees what an earlier one did), then the
+    events are appended with consecutive seqs. Besides StoreConflict, a value that cannot be
+    stored (a naive datetime, a payload that is not JSON, an unknown field in a patch) fails
+    the batch with TypeError/ValueError, also with nothing written."""
+
     mutations: tuple[Mutation, ...] = ()
     events: tuple[EventDraft, ...] = ()
 
@@ -167,7 +180,9 @@ class SessionQuery:
     project_id: str | None = None
     """Only sessions of this project; "" for sessions without a project."""
     cursor: str | None = None
+    """`Page.next_cursor` of the previous page; anything else raises ValueError."""
     limit: int = 100
+    """At least 1 (ValueError otherwise)."""
 
 
 @attrs.frozen
@@ -184,7 +199,11 @@ class EventQuery:
     """And seq <= until."""
     limit: int = 1000
     thread_ids: frozenset[str] | None = None
+    """Only the events of these threads, their system events included (thread-less events
+    are not; an empty set matches nothing). None: every thread, without system events."""
     type_prefixes: tuple[str, ...] | None = None
+    """Plain, case-sensitive prefixes of `type` (any may match); an empty tuple matches
+    nothing."""
 
 
 @attrs.frozen

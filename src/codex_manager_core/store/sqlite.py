@@ -1,0 +1,740 @@
+"""SqliteStore: the Store port on SQLite (apsw), durable and crash-safe.
+
+Durability and crash safety come from SQLite itself: WAL journal with `synchronous=NORMAL`
+(a committed transaction survives the process being killed at any instant; only an OS
+crash or power loss can lose the last commits, never corrupt the file), and every change is
+a short transaction touching only the rows it changes: nothing is ever rewritten whole. After a crash, opening
+the file runs SQLite's WAL recovery; there is nothing for us to repair.
+
+Concurrency model:
+
+- ONE writer. Every `apply()` runs on a worker thread holding the single write connection,
+  serialized by a `CapacityLimiter(1)`. A batch is one `BEGIN IMMEDIATE ... COMMIT` that is
+  opened and closed inside that one synchronous call, so no transaction ever stays open
+  across an `await`. Values are encoded before `BEGIN`, keeping the write lock short.
+  Event seqs are assigned inside the transaction from `ledger_state.last_seq` (read there,
+  not cached, so even a second process writing the same file cannot make us reuse a seq);
+  a rolled-back batch consumes none.
+- Readers use their own connections (WAL readers never block the writer nor wait for it):
+  queries that may touch many rows run on worker threads from a small pool; point lookups
+  by primary key run inline (see `_point_read` for why that is safe and faster).
+- Cancelling a task in `apply()` never abandons the worker thread: cancelled while
+  waiting for the writer, nothing is written; once its batch started, it commits or rolls
+  back and `apply()` still returns (or raises) its outcome, the cancellation is delivered
+  at the caller's next checkpoint.
+
+Only anyio APIs are used, so the store runs under asyncio and trio. An instance belongs to
+one event loop (the one that opened it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import os
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeAlias, TypeVar, cast
+
+import anyio
+import anyio.lowlevel
+import apsw
+
+from codex_manager_core.models import (
+    Controls,
+    Event,
+    InteractiveRequest,
+    Project,
+    RequestStatus,
+    SessionRecord,
+    Tombstone,
+    TranscriptEntry,
+    TurnRecord,
+)
+from codex_manager_core.store import _codec as codec
+from codex_manager_core.store.batch import (
+    Batch,
+    CompactDeltas,
+    DeleteProject,
+    DeleteSession,
+    EventQuery,
+    Mutation,
+    Page,
+    PatchSession,
+    PatchTurn,
+    PutDefaultControls,
+    PutProject,
+    PutRequest,
+    PutSession,
+    PutTranscriptEntry,
+    PutTurn,
+    RequestQuery,
+    SessionQuery,
+    SetMeta,
+    StoreConflict,
+    StoreCorrupt,
+    StoreStats,
+    TransitionRequest,
+)
+
+T = TypeVar("T")
+Op: TypeAlias = Callable[[apsw.Connection], None]
+
+_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_OPEN_STATUSES = (RequestStatus.PENDING.value, RequestStatus.RESOLVING.value)
+
+
+def load_migrations() -> dict[int, str]:
+    """The migration scripts shipped in `store/migrations`, by version number (1..N)."""
+    found: dict[int, str] = {}
+    package = importlib.resources.files("codex_manager_core.store.migrations")
+    for entry in package.iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found[int(match.group(1))] = entry.read_text(encoding="utf-8")
+    if sorted(found) != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"store migrations are not numbered 1..N: {sorted(found)}")
+    return found
+
+
+MIGRATIONS = load_migrations()
+SCHEMA_VERSION = max(MIGRATIONS)
+"""The schema version this code creates and understands."""
+
+
+def _upsert(table: str, columns: Iterable[str], key: Iterable[str]) -> str:
+    columns = tuple(columns)
+    key = tuple(key)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+# Upserts (not INSERT OR REPLACE, which deletes first): a replaced row keeps its rowid,
+# which is what keeps a transcript entry in place and ties in creation order stable.
+_UPSERT_PROJECT = _upsert("projects", codec.PROJECT_COLUMNS, ["project_id"])
+_UPSERT_SESSION = _upsert("sessions", codec.SESSION_COLUMNS, ["session_id"])
+_UPSERT_TOMBSTONE = _upsert("tombstones", codec.TOMBSTONE_COLUMNS, ["session_id"])
+_UPSERT_TURN = _upsert("turns", codec.TURN_COLUMNS, ["turn_id"])
+_UPSERT_REQUEST = _upsert("requests", codec.REQUEST_COLUMNS, ["request_id"])
+_UPSERT_TRANSCRIPT = _upsert("transcript", codec.TRANSCRIPT_COLUMNS, ["thread_id", "message_id"])
+_UPSERT_META = _upsert("meta", ["key", "value"], ["key"])
+_UPSERT_CONTROLS = _upsert("default_controls", ["id", "controls"], ["id"])
+_INSERT_EVENT = (
+    f"INSERT INTO events ({', '.join(codec.EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_COMPACT = (
+    "DELETE FROM events WHERE delta = 1 AND at < ? AND item_id IN "
+    "(SELECT item_id FROM events WHERE item_id IS NOT NULL AND type = ?)"
+)
+
+_UPDATED_AT = codec.SESSION_COLUMNS.index("updated_at")
+_SESSION_SELECT = f"SELECT {', '.join(codec.SESSION_COLUMNS)} FROM sessions"
+_TURN_SELECT = f"SELECT {', '.join(codec.TURN_COLUMNS)} FROM turns"
+_REQUEST_SELECT = f"SELECT {', '.join(codec.REQUEST_COLUMNS)} FROM requests"
+_PROJECT_SELECT = f"SELECT {', '.join(codec.PROJECT_COLUMNS)} FROM projects"
+_TRANSCRIPT_SELECT = f"SELECT {', '.join(codec.TRANSCRIPT_COLUMNS)} FROM transcript"
+_EVENT_SELECT = f"SELECT {', '.join(codec.EVENT_COLUMNS)} FROM events"
+
+
+def _one(conn: apsw.Connection, sql: str, params: tuple[Any, ...] = ()) -> codec.Row | None:
+    # fetchall, not fetchone: the statement runs to completion, so no read transaction is
+    # left open on the connection (which would pin a WAL snapshot).
+    rows = conn.execute(sql, params).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
+class SqliteStore:
+    """The `Store` port on a SQLite file (see the module docstring for the design)."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout: float = 5.0,
+        read_connections: int = 4,
+    ) -> None:
+        """`busy_timeout`: seconds a connection waits for a lock held by another process
+        (a second manager or a CLI on the same file) before failing. `read_connections`:
+        how many worker threads may read at the same time."""
+        self.path = Path(path)
+        self._busy_ms = int(busy_timeout * 1000)
+        self._read_slots = max(1, read_connections)
+        self._writer: apsw.Connection | None = None
+        self._inline: apsw.Connection | None = None
+        self._idle_readers: list[apsw.Connection] = []
+        self._all_readers: list[apsw.Connection] = []
+        self._write_limiter: anyio.CapacityLimiter | None = None
+        self._read_limiter: anyio.CapacityLimiter | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Open (creating the file if needed), recover after a crash, migrate the schema.
+        Raises StoreCorrupt when the file is not a usable codex-manager database."""
+        if self._writer is not None or self._closing:
+            raise RuntimeError(f"SqliteStore({self.path}) was already opened")
+        self._write_limiter = anyio.CapacityLimiter(1)
+        self._read_limiter = anyio.CapacityLimiter(self._read_slots)
+        await anyio.to_thread.run_sync(self._open_sync, limiter=self._write_limiter)
+
+    def _open_sync(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer: apsw.Connection | None = None
+        inline: apsw.Connection | None = None
+        try:
+            writer = self._connect(self._busy_ms)
+            # journal_mode is the first statement to read the file: it fails on garbage.
+            (mode,) = _one(writer, "PRAGMA journal_mode = WAL") or ("?",)
+            if str(mode).lower() != "wal":
+                raise StoreCorrupt(
+                    f"{self.path}: SQLite cannot use WAL journal mode here (got {mode!r}); "
+                    "put the data directory on a local file system"
+                )
+            writer.execute("PRAGMA synchronous = NORMAL")
+            # After a checkpoint, shrink a WAL that grew past 64 MiB during a burst.
+            writer.execute("PRAGMA journal_size_limit = 67108864")
+            self._migrate(writer)
+            inline = self._connect(0)
+            inline.execute("PRAGMA query_only = ON")
+        except (apsw.NotADBError, apsw.CorruptError) as exc:
+            for conn in (inline, writer):
+                if conn is not None:
+                    conn.close()
+            raise StoreCorrupt(
+                f"{self.path} is not a usable SQLite database ({exc}); move it away or "
+                "restore a backup, then start again"
+            ) from exc
+        except BaseException:
+            for conn in (inline, writer):
+                if conn is not None:
+                    conn.close()
+            raise
+        self._writer, self._inline = writer, inline
+
+    def _connect(self, busy_ms: int) -> apsw.Connection:
+        conn = apsw.Connection(str(self.path))
+        conn.set_busy_timeout(busy_ms)
+        return conn
+
+    def _migrate(self, conn: apsw.Connection) -> None:
+        """Bring the schema to SCHEMA_VERSION, one transaction per migration."""
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self._schema_version(conn)
+                if version > SCHEMA_VERSION:
+                    raise StoreCorrupt(
+                        f"{self.path} has schema version {version}, newer than the version "
+                        f"this codex-manager knows ({SCHEMA_VERSION}); upgrade codex-manager "
+                        "(or use another data directory)"
+                    )
+                if version == SCHEMA_VERSION:
+                    conn.execute("COMMIT")
+                    return
+                conn.execute(MIGRATIONS[version + 1])
+                conn.execute("UPDATE schema_version SET version = ?", (version + 1,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _schema_version(self, conn: apsw.Connection) -> int:
+        tables = {
+            str(row[0])
+            for row in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        }
+        if "schema_version" not in tables:
+            foreign = sorted(t for t in tables if not t.startswith("sqlite_"))
+            if foreign:
+                raise StoreCorrupt(
+                    f"{self.path} is a SQLite database but not a codex-manager store "
+                    f"(it has tables {foreign[:5]} and no schema_version)"
+                )
+            conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT")
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        rows = conn.execute("SELECT version FROM schema_version").fetchall()
+        if len(rows) != 1 or not isinstance(rows[0][0], int):
+            raise StoreCorrupt(f"{self.path}: schema_version must hold one integer row")
+        return int(rows[0][0])
+
+    async def close(self) -> None:
+        """Wait for in-flight operations, then close every connection (the last close
+        checkpoints the WAL into the main file). Idempotent; not interrupted by
+        cancellation, so connections are never leaked half-closed."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._write_limiter is None or self._read_limiter is None:
+            return
+        with anyio.CancelScope(shield=True):
+            held: list[object] = []
+            await self._write_limiter.acquire()
+            try:
+                for _ in range(self._read_slots):
+                    token = object()
+                    await self._read_limiter.acquire_on_behalf_of(token)
+                    held.append(token)
+                await anyio.to_thread.run_sync(self._close_sync)
+            finally:
+                for token in held:
+                    self._read_limiter.release_on_behalf_of(token)
+                self._write_limiter.release()
+
+    def _close_sync(self) -> None:
+        for conn in self._all_readers:
+            conn.close()
+        self._all_readers.clear()
+        self._idle_readers.clear()
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _check_open(self) -> None:
+        if self._writer is None or self._closing:
+            state = "closed" if self._closing else "not open"
+            raise RuntimeError(f"SqliteStore({self.path}) is {state}")
+
+    # ------------------------------------------------------------------ writes
+
+    async def apply(self, batch: Batch) -> list[Event]:
+        self._check_open()
+        assert self._write_limiter is not None
+        if not batch.mutations and not batch.events:
+            await anyio.lowlevel.checkpoint()
+            return []
+        return await anyio.to_thread.run_sync(self._apply_sync, batch, limiter=self._write_limiter)
+
+    def _apply_sync(self, batch: Batch) -> list[Event]:
+        conn = self._writer
+        if conn is None:
+            raise RuntimeError(f"SqliteStore({self.path}) is closed")
+        # Everything that can fail on a bad value fails here, before the write lock.
+        ops = [self._compile(mutation) for mutation in batch.mutations]
+        encoded = [codec.encode_draft(draft) for draft in batch.events]
+        rows: list[codec.Row] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op in ops:
+                op(conn)
+            if encoded:
+                (last,) = _one(conn, "SELECT last_seq FROM ledger_state WHERE id = 1") or (0,)
+                rows = [(last + i, *row) for i, row in enumerate(encoded, start=1)]
+                conn.executemany(_INSERT_EVENT, rows)
+                conn.execute(
+                    "UPDATE ledger_state SET last_seq = ? WHERE id = 1", (last + len(rows),)
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return [
+            codec.stored_event(row[0], draft, row[4])
+            for row, draft in zip(rows, batch.events, strict=True)
+        ]
+
+    def _compile(self, mutation: Mutation) -> Op:
+        """Encode one mutation into a function that performs it on the write connection."""
+        match mutation:
+            case PutProject(project):
+                return _execute(_UPSERT_PROJECT, codec.encode_project(project))
+            case DeleteProject(project_id):
+                return _execute("DELETE FROM projects WHERE project_id = ?", (project_id,))
+            case PutSession(session):
+                return _execute(_UPSERT_SESSION, codec.encode_session(session))
+            case PatchSession(session_id, changes):
+                encoded = codec.encode_changes(
+                    codec.SESSION_ENCODERS, changes, "session", ("session_id",)
+                )
+                return _update("sessions", "session_id", session_id, encoded)
+            case DeleteSession(tombstone, reason):
+                return _delete_session(codec.encode_tombstone(tombstone), reason)
+            case PutDefaultControls(controls):
+                return _execute(_UPSERT_CONTROLS, (1, codec.controls_to_json(controls)))
+            case PutTurn(turn):
+                return _execute(_UPSERT_TURN, codec.encode_turn(turn))
+            case PatchTurn(turn_id, changes):
+                encoded = codec.encode_changes(codec.TURN_ENCODERS, changes, "turn", ("turn_id",))
+                return _update("turns", "turn_id", turn_id, encoded)
+            case PutRequest(request):
+                return _execute(_UPSERT_REQUEST, codec.encode_request(request))
+            case TransitionRequest(request_id, from_statuses, to_status, changes):
+                encoded = codec.encode_changes(
+                    codec.REQUEST_ENCODERS, changes, "request", ("request_id", "status")
+                )
+                encoded["status"] = RequestStatus(to_status).value
+                expected = [RequestStatus(status).value for status in from_statuses]
+                return _transition(request_id, expected, encoded)
+            case PutTranscriptEntry(thread_id, entry):
+                return _execute(_UPSERT_TRANSCRIPT, codec.encode_transcript_entry(thread_id, entry))
+            case SetMeta(key, value):
+                if not isinstance(key, str) or not isinstance(value, str):
+                    raise TypeError("meta keys and values are str")
+                return _execute(_UPSERT_META, (key, value))
+            case CompactDeltas(before, completed_type):
+                limit = codec.enc_dt(before, "CompactDeltas.before")
+                return _execute(_COMPACT, (limit, completed_type))
+            case _:
+                raise TypeError(f"not a store mutation: {mutation!r}")
+
+    # ------------------------------------------------------------------ read plumbing
+
+    async def _read(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """Run `fn` on a pooled read connection in a worker thread."""
+        self._check_open()
+        assert self._read_limiter is not None
+        return await anyio.to_thread.run_sync(self._with_reader, fn, limiter=self._read_limiter)
+
+    def _with_reader(self, fn: Callable[[apsw.Connection], T]) -> T:
+        # The limiter bounds concurrent callers to `read_connections`, so the pool never
+        # grows past that; list.pop/append are atomic under the GIL.
+        try:
+            conn = self._idle_readers.pop()
+        except IndexError:
+            conn = self._connect(self._busy_ms)
+            conn.execute("PRAGMA query_only = ON")
+            self._all_readers.append(conn)
+        try:
+            return fn(conn)
+        finally:
+            self._idle_readers.append(conn)
+
+    async def _point_read(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """Run a primary-key lookup inline, on the event loop thread.
+
+        Measured (apsw 3.54, 10k rows): ~6 us inline against ~105 us (asyncio) / ~145 us
+        (trio) for a round trip through a worker thread, so the thread hop would cost ~20x
+        the query. It is harmless: a WAL reader takes no lock the writer waits for and
+        never waits for the writer, and the query touches a handful of cached pages. The
+        inline connection has busy_timeout 0, so in the rare states where SQLite would make
+        a reader wait (WAL recovery by another process) it fails at once with BusyError
+        and we retry on a worker thread instead of blocking the event loop. It is only ever
+        used from the event loop thread, one call at a time.
+        """
+        await anyio.lowlevel.checkpoint()
+        self._check_open()
+        assert self._inline is not None
+        try:
+            return fn(self._inline)
+        except apsw.BusyError:
+            return await self._read(fn)
+
+    # ------------------------------------------------------------------ reads
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._point_read(
+            lambda c: _one(c, "SELECT value FROM meta WHERE key = ?", (key,))
+        )
+        return None if row is None else str(row[0])
+
+    async def get_project(self, project_id: str) -> Project | None:
+        row = await self._point_read(
+            lambda c: _one(c, f"{_PROJECT_SELECT} WHERE project_id = ?", (project_id,))
+        )
+        return None if row is None else codec.decode_project(row)
+
+    async def find_project_by_name(self, name: str) -> Project | None:
+        sql = f"{_PROJECT_SELECT} WHERE name_key = ? ORDER BY created_at, project_id LIMIT 1"
+        row = await self._point_read(lambda c: _one(c, sql, (codec.name_key(name),)))
+        return None if row is None else codec.decode_project(row)
+
+    async def list_projects(self) -> list[Project]:
+        sql = f"{_PROJECT_SELECT} ORDER BY name_key, project_id"
+        rows = await self._read(lambda c: c.execute(sql).fetchall())
+        return [codec.decode_project(row) for row in rows]
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        row = await self._point_read(
+            lambda c: _one(c, f"{_SESSION_SELECT} WHERE session_id = ?", (session_id,))
+        )
+        return None if row is None else codec.decode_session(row)
+
+    async def list_sessions(self, query: SessionQuery) -> Page:
+        if query.limit < 1:
+            raise ValueError(f"limit must be at least 1, got {query.limit}")
+        sql, params = sessions_sql(query)
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        sessions = tuple(codec.decode_session(row) for row in rows)
+        next_cursor = None
+        if more:
+            # The stored float itself, so the next page starts exactly after this row.
+            last = rows[-1]
+            next_cursor = codec.encode_cursor(cast(float, last[_UPDATED_AT]), str(last[0]))
+        return Page(items=sessions, next_cursor=next_cursor)
+
+    async def count_sessions(self, query: SessionQuery) -> int:
+        where, params = _session_filter(query)
+        sql = f"SELECT count(*) FROM sessions{_where(where)}"
+        row = await self._read(lambda c: _one(c, sql, tuple(params)))
+        return int(row[0]) if row else 0
+
+    async def get_tombstone(self, session_id: str) -> Tombstone | None:
+        sql = "SELECT session_id, title, deleted_at FROM tombstones WHERE session_id = ?"
+        row = await self._point_read(lambda c: _one(c, sql, (session_id,)))
+        return None if row is None else codec.decode_tombstone(row)
+
+    async def get_default_controls(self) -> Controls | None:
+        sql = "SELECT controls FROM default_controls WHERE id = 1"
+        row = await self._point_read(lambda c: _one(c, sql))
+        return None if row is None else codec.controls_from_json(row[0])
+
+    async def get_turn(self, turn_id: str) -> TurnRecord | None:
+        row = await self._point_read(
+            lambda c: _one(c, f"{_TURN_SELECT} WHERE turn_id = ?", (turn_id,))
+        )
+        return None if row is None else codec.decode_turn(row)
+
+    async def list_turns(self, thread_id: str) -> list[TurnRecord]:
+        sql = f"{_TURN_SELECT} WHERE thread_id = ? ORDER BY started_at, rowid"
+        rows = await self._read(lambda c: c.execute(sql, (thread_id,)).fetchall())
+        return [codec.decode_turn(row) for row in rows]
+
+    async def get_request(self, request_id: str) -> InteractiveRequest | None:
+        row = await self._point_read(
+            lambda c: _one(c, f"{_REQUEST_SELECT} WHERE request_id = ?", (request_id,))
+        )
+        return None if row is None else codec.decode_request(row)
+
+    async def list_requests(self, query: RequestQuery) -> list[InteractiveRequest]:
+        where: list[str] = []
+        params: list[Any] = []
+        if query.thread_id is not None:
+            where.append("thread_id = ?")
+            params.append(query.thread_id)
+        if query.turn_id is not None:
+            where.append("turn_id = ?")
+            params.append(query.turn_id)
+        if query.statuses is not None:
+            where.append(f"status IN ({_marks(len(query.statuses))})")
+            params.extend(RequestStatus(status).value for status in query.statuses)
+        if query.kinds is not None:
+            where.append(f"kind IN ({_marks(len(query.kinds))})")
+            params.extend(str(kind) for kind in query.kinds)
+        if query.generation is not None:
+            where.append("generation = ?")
+            params.append(query.generation)
+        if query.generation_below is not None:
+            where.append("generation < ?")
+            params.append(query.generation_below)
+        sql = f"{_REQUEST_SELECT}{_where(where)} ORDER BY created_at, rowid"
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [codec.decode_request(row) for row in rows]
+
+    async def list_transcript_entries(self, thread_id: str) -> list[TranscriptEntry]:
+        sql = f"{_TRANSCRIPT_SELECT} WHERE thread_id = ? ORDER BY rowid"
+        rows = await self._read(lambda c: c.execute(sql, (thread_id,)).fetchall())
+        return [codec.decode_transcript_entry(row) for row in rows]
+
+    async def read_events(self, query: EventQuery) -> list[Event]:
+        if query.limit < 1:
+            await anyio.lowlevel.checkpoint()
+            return []
+        sql, params = events_sql(query)
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [codec.decode_event(row) for row in rows]
+
+    async def last_seq(self) -> int:
+        row = await self._point_read(
+            lambda c: _one(c, "SELECT last_seq FROM ledger_state WHERE id = 1")
+        )
+        return int(row[0]) if row else 0
+
+    async def stats(self) -> StoreStats:
+        sql = (
+            "SELECT (SELECT count(*) FROM events), "
+            "(SELECT last_seq FROM ledger_state WHERE id = 1), "
+            "(SELECT count(*) FROM sessions), (SELECT count(*) FROM projects), "
+            "(SELECT count(*) FROM requests WHERE status IN (?, ?))"
+        )
+        row = await self._read(lambda c: _one(c, sql, _OPEN_STATUSES))
+        assert row is not None
+        events, last_seq, sessions, projects, open_requests = row
+        return StoreStats(
+            events=int(events),
+            last_seq=int(last_seq or 0),
+            sessions=int(sessions),
+            projects=int(projects),
+            open_requests=int(open_requests),
+            size_bytes=self._size_bytes(),
+        )
+
+    def _size_bytes(self) -> int:
+        total = 0
+        for name in (str(self.path), f"{self.path}-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(name).st_size
+        return total
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _where(conditions: list[str]) -> str:
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def sessions_sql(query: SessionQuery) -> tuple[str, list[Any]]:
+    """The SELECT for one page of `list_sessions`: `limit + 1` rows, to know if there is a
+    next page."""
+    where, params = _session_filter(query)
+    if query.cursor is not None:
+        # A row value comparison is one range on the index tail (updated_at, session_id),
+        # unlike the equivalent OR of two conditions.
+        where.append("(updated_at, session_id) < (?, ?)")
+        params.extend(codec.decode_cursor(query.cursor))
+    sql = (
+        f"{_SESSION_SELECT} INDEXED BY {session_index(query)}{_where(where)} "
+        f"ORDER BY updated_at DESC, session_id DESC LIMIT {int(query.limit) + 1}"
+    )
+    return sql, params
+
+
+def session_index(query: SessionQuery) -> str:
+    """The index that serves a listing of this shape (see migration 1).
+
+    Chosen here rather than by the planner: without statistics SQLite sometimes prefers an
+    index with more equality columns that does not match the filter (e.g. the user's list
+    for a project's page after a cursor), and ends up scanning thousands of rows."""
+    pinned = query.archived is not None and not query.include_system_owned
+    if query.project_id is not None:
+        return "sessions_project"
+    if pinned:
+        return "sessions_listing"
+    if query.archived is not None:
+        return "sessions_archived"
+    return "sessions_recent"
+
+
+_MERGE_THREADS = 16
+"""Up to this many thread ids, read_events merges one bounded index range per thread."""
+
+
+def events_sql(query: EventQuery) -> tuple[str, list[Any]]:
+    """The SELECT for `read_events` (query.limit >= 1), shaped so that a page costs about
+    `limit` rows whatever the size of the ledger:
+
+    - no thread filter: the seq (rowid) range from `since`, skipping system events;
+    - one thread: the (thread_id, seq) index range, already in order;
+    - a few threads: one such range per thread, each cut at `limit`, merged by seq (a
+      plain `thread_id IN (...)` would read and sort every event of those threads after
+      `since` to produce one page);
+    - many threads: the seq range again, keeping the rows of those threads.
+    """
+    where = ["seq > ?"]
+    params: list[Any] = [query.since]
+    if query.until is not None:
+        where.append("seq <= ?")
+        params.append(query.until)
+    if query.type_prefixes is not None:
+        # substr() compares exactly: case-sensitive, no LIKE/GLOB wildcards to escape.
+        prefixes = query.type_prefixes
+        where.append(
+            "(" + " OR ".join(["substr(type, 1, ?) = ?"] * len(prefixes)) + ")" if prefixes else "0"
+        )
+        for prefix in prefixes:
+            params.extend((len(prefix), prefix))
+    order = f"ORDER BY seq LIMIT {int(query.limit)}"
+    threads = None if query.thread_ids is None else sorted(query.thread_ids)
+    if threads is None:
+        return f"{_EVENT_SELECT} WHERE system = 0 AND {' AND '.join(where)} {order}", params
+    # With thread ids: exactly the events of those threads, their system events included.
+    if not threads:
+        return f"{_EVENT_SELECT} WHERE 0 {order}", []
+    if len(threads) == 1:
+        sql = f"{_EVENT_SELECT} INDEXED BY events_thread WHERE thread_id = ? AND "
+        return sql + f"{' AND '.join(where)} {order}", [threads[0], *params]
+    if len(threads) <= _MERGE_THREADS:
+        arm = (
+            f"SELECT * FROM ({_EVENT_SELECT} INDEXED BY events_thread "
+            f"WHERE thread_id = ? AND {' AND '.join(where)} {order})"
+        )
+        merged: list[Any] = []
+        for thread in threads:
+            merged.extend((thread, *params))
+        return f"{' UNION ALL '.join([arm] * len(threads))} {order}", merged
+    in_list = f"thread_id IN ({_marks(len(threads))})"
+    sql = f"{_EVENT_SELECT} NOT INDEXED WHERE {' AND '.join(where)} AND {in_list} {order}"
+    return sql, [*params, *threads]
+
+
+def _session_filter(query: SessionQuery) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if query.archived is not None:
+        where.append("archived = ?")
+        params.append(int(query.archived))
+    if not query.include_system_owned:
+        where.append("system_owned = 0")
+    if query.project_id == "":
+        where.append("project_id IS NULL")
+    elif query.project_id is not None:
+        where.append("project_id = ?")
+        params.append(query.project_id)
+    return where, params
+
+
+def _execute(sql: str, params: tuple[Any, ...]) -> Op:
+    def op(conn: apsw.Connection) -> None:
+        conn.execute(sql, params)
+
+    return op
+
+
+def _update(table: str, key_column: str, key: str, encoded: dict[str, Any]) -> Op:
+    """UPDATE of some columns; a missing row is a no-op. Column names were validated
+    against the table's fields by `codec.encode_changes`, so interpolating them is safe."""
+    if not encoded:
+        return lambda conn: None
+    assignments = ", ".join(f"{column} = ?" for column in encoded)
+    return _execute(
+        f"UPDATE {table} SET {assignments} WHERE {key_column} = ?", (*encoded.values(), key)
+    )
+
+
+def _transition(request_id: str, expected: list[str], encoded: dict[str, Any]) -> Op:
+    assignments = ", ".join(f"{column} = ?" for column in encoded)
+    sql = f"UPDATE requests SET {assignments} WHERE request_id = ?"
+    params = (*encoded.values(), request_id)
+
+    def op(conn: apsw.Connection) -> None:
+        row = _one(conn, "SELECT status FROM requests WHERE request_id = ?", (request_id,))
+        current = None if row is None else str(row[0])
+        if current is None or current not in expected:
+            raise StoreConflict(f"request {request_id}", current, expected)
+        conn.execute(sql, params)
+
+    return op
+
+
+def _delete_session(tombstone: codec.Row, reason: str) -> Op:
+    session_id, _title, deleted_at = tombstone
+    if not isinstance(reason, str):
+        raise TypeError("DeleteSession.reason must be a str")
+
+    def op(conn: apsw.Connection) -> None:
+        conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        conn.execute("DELETE FROM turns WHERE thread_id = ?", (session_id,))
+        conn.execute("DELETE FROM transcript WHERE thread_id = ?", (session_id,))
+        conn.execute(
+            "UPDATE requests SET status = ?, reason = ?, resolved_at = ? "
+            "WHERE thread_id = ? AND status IN (?, ?)",
+            (RequestStatus.INVALIDATED.value, reason, deleted_at, session_id, *_OPEN_STATUSES),
+        )
+        conn.execute(_UPSERT_TOMBSTONE, tombstone)
+
+    return op
