@@ -276,6 +276,9 @@ class Supervisor:
         return self.health
 
     async def _ready_client(self, timeout: float | None = None) -> RuntimeClient:
+        client = self._client
+        if self._state is RuntimeState.READY and client is not None:
+            return client  # the common case: no cancel scope, no waiting
         timeout = self.ready_timeout if timeout is None else timeout
         with anyio.move_on_after(timeout):
             while True:
