@@ -16,8 +16,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Serves on http://127.0.0.1:3001 with the demo model unless Codex credentials are found
+# (it prints which). Override with e.g. `make run ARGS="--port 4000 --demo"`.
 run: $(STAMP)
-	$(BIN)/codex-manager --version
+	$(BIN)/codex-manager serve --auto-demo $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

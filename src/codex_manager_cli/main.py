@@ -2,12 +2,100 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Any
+
 import click
 
 from codex_manager_core import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="codex-manager")
 def cli() -> None:
     """A local-first control plane for the Codex runtime (codex app-server)."""
+
+
+@cli.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1; anything else needs a token).")
+@click.option("--port", type=int, help="Port (default 3001; 0 picks a free one).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where state lives: the SQLite store, the runtime's CODEX_HOME, logs (default .data).",
+)
+@click.option("--codex-bin", help="The codex binary (default: $CODEX_BIN, else the bundled one).")
+@click.option("--token", help="Require this bearer token on every route and the WebSocket.")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the bearer token from this file.",
+)
+@click.option(
+    "--demo", is_flag=True, default=None, help="Use a scripted offline model (no account needed)."
+)
+@click.option(
+    "--auto-demo",
+    is_flag=True,
+    help="Use the demo model only when no Codex credentials are found (what `make run` does).",
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level."
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    codex_bin: str | None,
+    token: str | None,
+    token_file: Path | None,
+    demo: bool | None,
+    auto_demo: bool,
+    log_level: str | None,
+) -> None:
+    """Run the HTTP/WebSocket server (the original Codex Manager's /api).
+
+    Options default to CODEX_MANAGER_* environment variables (docs/configuration.md).
+    SIGINT/SIGTERM shut it down gracefully.
+    """
+    import anyio
+
+    from codex_manager_http.serve import choose_demo
+    from codex_manager_http.serve import serve as run
+    from codex_manager_http.settings import (
+        ServerSettings,
+        SettingsError,
+        env_defaults,
+        read_token_file,
+    )
+
+    try:
+        values: dict[str, Any] = env_defaults()
+        given = {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "codex_bin": codex_bin,
+            "demo": demo,
+            "log_level": log_level,
+        }
+        values.update({key: value for key, value in given.items() if value is not None})
+        if token is not None and token_file is not None:
+            raise SettingsError("give --token or --token-file, not both")
+        if token is not None:
+            values["token"] = token
+        elif token_file is not None:
+            values["token"] = read_token_file(token_file)
+        settings = ServerSettings(**values)
+        use_demo, why = choose_demo(settings, auto=auto_demo)
+        if use_demo != settings.demo:
+            settings = ServerSettings(**{**values, "demo": use_demo})
+        settings.check()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    click.echo(why, err=True)
+    anyio.run(run, settings)

@@ -1,0 +1,138 @@
+"""`create_app(manager, settings)`: the Litestar application over an embedded Manager.
+
+Handlers are thin: they parse the request, call one Manager method and shape the answer
+like the original Codex Manager did. No domain logic lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import attrs
+from litestar import Litestar, Request
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+
+from codex_manager_core import Manager, __version__
+from codex_manager_core.store.batch import StoreStats
+from codex_manager_http.auth import token_middleware
+from codex_manager_http.errors import EXCEPTION_HANDLERS
+from codex_manager_http.metrics import Metrics, metrics_middleware
+from codex_manager_http.settings import ServerSettings
+
+logger = logging.getLogger("codex_manager_http")
+
+
+@attrs.define
+class HostState:
+    """What handlers share: the manager, the settings and the host's own counters."""
+
+    manager: Manager
+    settings: ServerSettings
+    metrics: Metrics
+    started_at: float = attrs.Factory(time.time)
+    demo: dict[str, Any] | None = None
+    """Set in demo mode: what the scripted model is and does."""
+    store_stats: StoreStats | None = None
+    """Refreshed in the background (counting rows is too slow for every health call)."""
+
+
+STATS_REFRESH = 5.0
+
+
+@asynccontextmanager
+async def _stats_refresher(app: Litestar) -> AsyncIterator[None]:
+    host: HostState = app.state.host
+
+    async def refresh() -> None:
+        while True:
+            try:
+                host.store_stats = await host.manager.store.stats()
+            except Exception:  # the store is closing, or busy: keep the last figures
+                logger.debug("store stats refresh failed", exc_info=True)
+            await anyio.sleep(STATS_REFRESH)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(refresh)
+        yield
+        tasks.cancel_scope.cancel()
+
+
+def host_state(request: Request[Any, Any, Any]) -> HostState:
+    state: HostState = request.app.state.host
+    return state
+
+
+def manager_dependency(request: Request[Any, Any, Any]) -> Manager:
+    return host_state(request).manager
+
+
+def create_app(
+    manager: Manager,
+    settings: ServerSettings | None = None,
+    *,
+    demo: dict[str, Any] | None = None,
+) -> Litestar:
+    """The HTTP/WebSocket application for `manager` (which the caller opened and closes)."""
+    from codex_manager_http.routes import ROUTE_HANDLERS
+
+    settings = settings or ServerSettings()
+    host = HostState(manager, settings, Metrics(), demo=demo)
+    middleware: list[Any] = [metrics_middleware(host.metrics)]
+    if settings.token:
+        middleware.insert(0, token_middleware(settings.token))
+    security: list[dict[str, list[str]]] = [{"bearer": []}] if settings.token else []
+    app = Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        dependencies={
+            "manager": Provide(manager_dependency, sync_to_thread=False),
+            "host": Provide(host_state, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=middleware,
+        request_max_body_size=settings.body_limit,
+        openapi_config=OpenAPIConfig(
+            title="codex-manager",
+            version=__version__,
+            description=(
+                "A local-first control plane for the Codex runtime. Wire-compatible with the "
+                "original Codex Manager's /api, plus seq/replay on the event stream, "
+                "/api/events, a paginated transcript, /api/metrics and bearer-token auth."
+            ),
+            path="/api/docs",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http", scheme="bearer", description="The server token"
+                    )
+                }
+            ),
+            security=security or None,
+            tags=[
+                Tag(name=name)
+                for name in (
+                    "system",
+                    "discovery",
+                    "config",
+                    "account",
+                    "projects",
+                    "sessions",
+                    "controls",
+                    "requests",
+                    "events",
+                )
+            ],
+        ),
+        lifespan=[_stats_refresher],
+        debug=False,
+    )
+    app.state.host = host
+    return app

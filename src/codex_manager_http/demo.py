@@ -1,0 +1,50 @@
+"""Demo mode: a scripted, offline model so the whole product can be tried without an
+account. It echoes what you say (streamed), and when a message starts with "run " it asks
+for approval to run one harmless command, then reports its output."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from codex_manager_core.testing import Reply, exec_command
+from codex_manager_core.testing.scripted_model import RecordedRequest, Step
+
+DEMO_COMMAND: Final = "echo 'hello from the codex-manager demo'"
+BANNER: Final = (
+    "DEMO MODE: the model is scripted and offline (no account, no network). It echoes your "
+    'messages; a message starting with "run " asks approval to run a harmless echo command.'
+)
+
+
+def demo_script(request: RecordedRequest) -> Step:
+    """The demo model's answer to one request."""
+    outputs = request.function_call_outputs
+    if outputs:
+        # The follow-up after the command ran (or was declined).
+        text = outputs[-1].get("output")
+        shown = text if isinstance(text, str) else str(text)
+        return Reply(f"The command finished. Its output:\n\n{shown.strip()}", chunks=4, delay=0.02)
+    said = (request.last_user_text or "").strip()
+    if said.lower().startswith("run "):
+        return exec_command(
+            DEMO_COMMAND,
+            justification="The demo asks your approval before running a harmless echo command.",
+        )
+    words = said or "(nothing)"
+    return Reply(
+        f"(demo model) You said: {words}. This answer is scripted and streamed in pieces; "
+        'start a message with "run " to see an approval request.',
+        chunks=6,
+        delay=0.02,
+    )
+
+
+def demo_info(base_url: str) -> dict[str, Any]:
+    """What health reports in demo mode."""
+    return {
+        "enabled": True,
+        "model": "scripted (offline)",
+        "modelServer": base_url,
+        "description": BANNER,
+        "command": DEMO_COMMAND,
+    }

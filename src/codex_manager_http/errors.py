@@ -1,0 +1,192 @@
+"""The Manager's typed errors as the original API's status codes and bodies.
+
+Bodies keep the original's shapes (`{status: "error", code, ...}`, `{status: "not_found"}`,
+`{status: "deleted", sessionId, title, message, deletedAt}`, `{status: "locked"}`) and add a
+`message` that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    ValidationException,
+)
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_410_GONE,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_423_LOCKED,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_501_NOT_IMPLEMENTED,
+    HTTP_503_SERVICE_UNAVAILABLE,
+    HTTP_504_GATEWAY_TIMEOUT,
+)
+
+from codex_manager_core import errors as core
+from codex_manager_core.serde import iso
+
+logger = logging.getLogger("codex_manager_http")
+
+_STATUS: dict[type[core.ManagerError], int] = {
+    core.InvalidInput: HTTP_400_BAD_REQUEST,
+    core.NotFound: HTTP_404_NOT_FOUND,
+    core.Gone: HTTP_410_GONE,
+    core.Forbidden: HTTP_403_FORBIDDEN,
+    core.Conflict: HTTP_409_CONFLICT,
+    core.InvalidState: HTTP_409_CONFLICT,
+    core.Locked: HTTP_423_LOCKED,
+    core.MethodNotSupported: HTTP_501_NOT_IMPLEMENTED,
+}
+_BY_CODE: dict[str, int] = {
+    "auth_required": HTTP_401_UNAUTHORIZED,
+    "codex_timeout": HTTP_504_GATEWAY_TIMEOUT,
+    "timeout": HTTP_504_GATEWAY_TIMEOUT,
+    "codex_error": HTTP_500_INTERNAL_SERVER_ERROR,
+}
+
+
+def error_body(status: str, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "code": code, "message": message, **extra}
+
+
+def manager_error_response(exc: core.ManagerError) -> Response[Any]:
+    """The response for a Manager error (also used by routes that need a custom shape)."""
+    status_code = _BY_CODE.get(exc.code) or next(
+        (code for kind, code in _STATUS.items() if isinstance(exc, kind)),
+        HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+    if isinstance(exc, core.Gone):
+        body = {
+            "status": "deleted",
+            "code": "deleted",
+            "sessionId": exc.session_id,
+            "title": exc.title,
+            "message": exc.message,
+            "deletedAt": iso(exc.deleted_at)
+            if hasattr(exc.deleted_at, "isoformat")
+            else exc.deleted_at,
+        }
+    elif isinstance(exc, core.NotFound):
+        body = error_body("not_found", exc.code, exc.message)
+    elif isinstance(exc, core.Locked):
+        body = error_body("locked", exc.code, exc.message)
+    elif isinstance(exc, core.InvalidInput):
+        body = error_body("error", exc.code, exc.message, issues=exc.issues)
+    else:
+        body = error_body("error", exc.code, exc.message)
+        if exc.details is not None:
+            body["details"] = exc.details
+    return Response(body, status_code=status_code)
+
+
+def handle_manager_error(request: Request[Any, Any, Any], exc: core.ManagerError) -> Response[Any]:
+    return manager_error_response(exc)
+
+
+def handle_runtime_unavailable(
+    request: Request[Any, Any, Any], exc: core.RuntimeUnavailable
+) -> Response[Any]:
+    return Response(
+        error_body("error", "runtime_unavailable", str(exc)),
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "1"},
+    )
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    issues: list[dict[str, Any]] = []
+    extra: list[Any] = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict):
+            key = item.get("key")
+            issues.append(
+                {
+                    "path": [key] if key else [],
+                    "message": str(item.get("message", "invalid")),
+                    "source": item.get("source"),
+                }
+            )
+    detail = str(exc.detail or "invalid request")
+    if not issues:
+        issues = [{"path": [], "message": detail}]
+    message = "; ".join(
+        f"{'.'.join(str(p) for p in issue['path']) or 'body'}: {issue['message']}"
+        for issue in issues
+    )
+    return Response(
+        error_body("error", "invalid_request", message, issues=issues),
+        status_code=HTTP_400_BAD_REQUEST,
+    )
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status_code = exc.status_code
+    detail = str(exc.detail or "")
+    if status_code == HTTP_400_BAD_REQUEST:
+        return Response(
+            error_body(
+                "error",
+                "invalid_request",
+                f"the request body is not valid JSON ({detail})"
+                if "JSON" in detail or "decode" in detail.lower() or "Malformed" in detail
+                else detail,
+                issues=[{"path": [], "message": detail or "bad request"}],
+            ),
+            status_code=status_code,
+        )
+    if status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return Response(
+            error_body(
+                "error", "payload_too_large", "the request body is larger than the server accepts"
+            ),
+            status_code=status_code,
+        )
+    if isinstance(exc, NotAuthorizedException) or status_code == HTTP_401_UNAUTHORIZED:
+        return Response(
+            error_body("error", "auth_required", detail or "a bearer token is required"),
+            status_code=HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": 'Bearer realm="codex-manager"'},
+        )
+    if status_code == HTTP_404_NOT_FOUND:
+        return Response(
+            error_body("not_found", "not_found", detail or "no such route"), status_code=status_code
+        )
+    if status_code == 405:
+        return Response(
+            error_body("error", "method_not_allowed", detail or "method not allowed"),
+            status_code=status_code,
+            headers=exc.headers,
+        )
+    return Response(
+        error_body("error", "http_error", detail or "error"),
+        status_code=status_code,
+        headers=exc.headers,
+    )
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return Response(
+        error_body(
+            "error", "internal_error", f"internal error: {type(exc).__name__}; see the server log"
+        ),
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    core.ManagerError: handle_manager_error,
+    core.RuntimeUnavailable: handle_runtime_unavailable,
+    ValidationException: handle_validation,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,132 @@
+"""Server settings: command-line options, with `CODEX_MANAGER_*` environment variables as
+defaults (documented in docs/configuration.md)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+ENV_PREFIX = "CODEX_MANAGER_"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3001
+DEFAULT_BODY_LIMIT = 2 * 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names it and says what is allowed."""
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@attrs.frozen
+class ServerSettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path(".data")
+    codex_bin: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)
+    demo: bool = False
+    body_limit: int = DEFAULT_BODY_LIMIT
+    """Largest request body in bytes (413 above it)."""
+    ws_buffer: int = 10_000
+    """Events a WebSocket client may fall behind before it gets `lagged`."""
+    ws_send_timeout: float = 10.0
+    """Seconds a single frame may take to send before the client is disconnected as stuck."""
+    defaults_locked: bool = False
+    request_timeout: float | None = None
+    log_level: str = "info"
+
+    def check(self) -> None:
+        """Refuse unsafe or impossible combinations (before anything starts)."""
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be 0-65535, got {self.port}")
+        if self.body_limit < 1024:
+            raise SettingsError(f"body limit must be at least 1024 bytes, got {self.body_limit}")
+        if self.token is not None and len(self.token) < 16:
+            raise SettingsError("the token must be at least 16 characters long")
+        if not is_loopback(self.host) and not self.token:
+            raise SettingsError(
+                f"refusing to listen on {self.host}: it is not a loopback address and no token "
+                "is set. Anyone who can reach it could drive codex on this machine. Pass "
+                "--token (or --token-file, or CODEX_MANAGER_TOKEN), or bind 127.0.0.1."
+            )
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {value!r}")
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _float(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {value!r}") from None
+
+
+def read_token_file(path: str | Path) -> str:
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the token file {path}: {exc.strerror}") from exc
+    if not token:
+        raise SettingsError(f"the token file {path} is empty")
+    return token
+
+
+def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Settings from CODEX_MANAGER_* variables (only those that are set)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+
+    def get(name: str) -> str | None:
+        value = environ.get(ENV_PREFIX + name)
+        return value if value not in (None, "") else None
+
+    if (value := get("HOST")) is not None:
+        values["host"] = value
+    if (value := get("PORT")) is not None:
+        values["port"] = _int(value, ENV_PREFIX + "PORT")
+    if (value := get("DATA_DIR")) is not None:
+        values["data_dir"] = Path(value)
+    if (value := get("CODEX_BIN")) is not None:
+        values["codex_bin"] = value
+    if (value := get("TOKEN")) is not None:
+        values["token"] = value
+    elif (value := get("TOKEN_FILE")) is not None:
+        values["token"] = read_token_file(value)
+    if (value := get("DEMO")) is not None:
+        values["demo"] = _bool(value, ENV_PREFIX + "DEMO")
+    if (value := get("BODY_LIMIT")) is not None:
+        values["body_limit"] = _int(value, ENV_PREFIX + "BODY_LIMIT")
+    if (value := get("WS_BUFFER")) is not None:
+        values["ws_buffer"] = _int(value, ENV_PREFIX + "WS_BUFFER")
+    if (value := get("DEFAULTS_LOCKED")) is not None:
+        values["defaults_locked"] = _bool(value, ENV_PREFIX + "DEFAULTS_LOCKED")
+    if (value := get("REQUEST_TIMEOUT")) is not None:
+        values["request_timeout"] = _float(value, ENV_PREFIX + "REQUEST_TIMEOUT")
+    if (value := get("LOG_LEVEL")) is not None:
+        values["log_level"] = value.lower()
+    return values
