@@ -79,7 +79,7 @@ def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
             f"codex app-server rejected the parameters of {method!r}: {exc.rpc_message}",
             code="invalid_params",
         )
-    if "unauthorized" in text or "not logged in" in text:
+    if "unauthorized" in text or "not logged in" in text or "authentication required" in text:
         return AuthRequired(f"codex is not logged in ({exc.rpc_message}); log in first")
     if "not found" in text or "no rollout" in text:
         return NotFound(f"codex app-server: {exc.rpc_message}", code="not_found")
@@ -148,7 +148,12 @@ class ManagerBase:
         raise NotImplementedError
 
     async def _expire_requests(
-        self, query: RequestQuery, reason: str, *, to_status: RequestStatus = RequestStatus.EXPIRED
+        self,
+        query: RequestQuery,
+        reason: str,
+        *,
+        to_status: RequestStatus = RequestStatus.EXPIRED,
+        statuses: tuple[RequestStatus, ...] = (RequestStatus.PENDING,),
     ) -> int:
         raise NotImplementedError
 

@@ -15,7 +15,8 @@ from codex_manager_core.runtime.supervisor import RestartPolicy
 @attrs.frozen
 class SystemRequestPolicy:
     """How interactive requests of system-owned (worker) sessions are answered, since no
-    person watches them: decline approvals, cancel questions, fail tool calls."""
+    person watches them: decline approvals, cancel questions, fail tool calls (a dynamic tool
+    with a registered Python function still answers itself)."""
 
     approval_decision: str = "decline"
     user_input_decision: str = "cancel"

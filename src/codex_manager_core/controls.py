@@ -209,26 +209,48 @@ class ControlsMixin(ManagerBase):
         "the runtime's default model" unless `keep_model`; omitting `settings` keeps them.
         The next turn uses the new controls."""
         record = await self._session(session_id, allow_system=False)
-        _check_scope(scope)
+        # Every invalid value is reported at once (one InvalidInput with all the issues).
+        issues: list[dict[str, Any]] = []
+        messages: list[str] = []
+
+        def check(value: Any, validate: Any, *args: Any) -> Any:
+            """`validate(value, *args)`, or None (and its issues noted) if invalid; None
+            stays None (keep the previous value)."""
+            if value is None:
+                return None
+            try:
+                return validate(value, *args)
+            except InvalidInput as exc:
+                issues.extend(exc.issues)
+                messages.append(exc.message)
+                return None
+
+        if scope is None:
+            issues.append({"path": ["scope"], "message": "required"})
+            messages.append("scope must be 'session' or 'default'")
+        check(scope, _check_scope)
+        new_model = None if keep_model else check(model, _model)
+        policy = check(approval_policy, _choice, APPROVAL_POLICIES, "approvalPolicy")
+        network = check(network_access, _choice, NETWORK_ACCESS_VALUES, "networkAccess")
+        sandbox = check(filesystem_sandbox, _choice, FILESYSTEM_SANDBOXES, "filesystemSandbox")
+        new_settings = check(settings, _settings)
+        for name, value in (("actor", actor), ("source", source)):
+            if value is not None and (not isinstance(value, str) or len(value) > 200):
+                issues.append({"path": [name], "message": "must be a string of at most 200"})
+                messages.append(f"{name} must be a string of at most 200 characters")
+        if issues:
+            raise InvalidInput("invalid controls: " + "; ".join(messages), issues=issues)
         if scope == "default":
             self._check_defaults_editable()
             previous = await self.default_controls()
         else:
             previous = record.controls
         applied = Controls(
-            model=previous.model if keep_model else _model(model),
-            approval_policy=_choice(approval_policy, APPROVAL_POLICIES, "approvalPolicy")  # type: ignore[arg-type]
-            if approval_policy is not None
-            else previous.approval_policy,
-            network_access=_choice(network_access, NETWORK_ACCESS_VALUES, "networkAccess")  # type: ignore[arg-type]
-            if network_access is not None
-            else previous.network_access,
-            filesystem_sandbox=_choice(  # type: ignore[arg-type]
-                filesystem_sandbox, FILESYSTEM_SANDBOXES, "filesystemSandbox"
-            )
-            if filesystem_sandbox is not None
-            else previous.filesystem_sandbox,
-            settings=_settings(settings) if settings is not None else previous.settings,
+            model=previous.model if keep_model else new_model,
+            approval_policy=policy or previous.approval_policy,
+            network_access=network or previous.network_access,
+            filesystem_sandbox=sandbox or previous.filesystem_sandbox,
+            settings=new_settings if new_settings is not None else previous.settings,
         )
         return await self._store_controls(record, scope, previous, applied, actor, source)
 
@@ -294,7 +316,8 @@ class ControlsMixin(ManagerBase):
         if scope == "default":
             await self._write([PutDefaultControls(applied), entry], [event])
         else:
-            self._sessions[record.session_id] = attrs.evolve(record, controls=applied)
+            current = self._sessions.get(record.session_id, record)  # may be newer than record
+            self._sessions[record.session_id] = attrs.evolve(current, controls=applied)
             await self._write(
                 [PatchSession(record.session_id, {"controls": applied}), entry], [event]
             )

@@ -234,9 +234,12 @@ class Manager(
                 try:
                     async with anyio.create_task_group() as background:
                         manager._tasks = background
+                        # Nothing a previous process left open can still be answered,
+                        # not even an answer that was being sent when it stopped.
                         await manager._expire_requests(
-                            RequestQuery(statuses=OPEN),
+                            RequestQuery(),
                             "codex-manager restarted; the runtime process that asked is gone",
+                            statuses=OPEN,
                         )
                         if config.delta_retention is not None:
                             background.start_soon(manager._compaction_loop)
@@ -288,8 +291,10 @@ class Manager(
         seq, then live ones, with no gap and no duplicate. Filters: thread ids (many) and
         type prefixes. A subscriber that falls `buffer` events behind receives
         `Lagged(seq)` and ends; subscribe again with `since=seq`."""
-        thread_list = None if thread_ids is None else [check_id(t, "threadId") for t in thread_ids]
-        type_list = None if types is None else [_check_type(t) for t in types]
+        thread_list = (
+            None if thread_ids is None else [check_id(t, "threadId") for t in _many(thread_ids)]
+        )
+        type_list = None if types is None else [_check_type(t) for t in _many(types, "types")]
         if since is not None and (
             not isinstance(since, int) or isinstance(since, bool) or since < 0
         ):
@@ -337,8 +342,10 @@ class Manager(
                 limit=limit,
                 thread_ids=None
                 if thread_ids is None
-                else frozenset(check_id(t, "threadId") for t in thread_ids),
-                type_prefixes=None if types is None else tuple(_check_type(t) for t in types),
+                else frozenset(check_id(t, "threadId") for t in _many(thread_ids)),
+                type_prefixes=None
+                if types is None
+                else tuple(_check_type(t) for t in _many(types, "types")),
             )
         )
 
@@ -414,6 +421,16 @@ class Manager(
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+
+def _many(values: Iterable[str], what: str = "threadIds") -> Iterable[str]:
+    """A list of strings: a lone string would otherwise be taken letter by letter."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise InvalidInput(
+            f"{what} must be a list of strings, got {values!r}",
+            issues=[{"path": [what], "message": "not a list"}],
+        )
+    return values
 
 
 def _check_type(value: object) -> str:

@@ -215,10 +215,11 @@ class RequestsMixin(ManagerBase):
         requested = self._event(
             REQUESTED_EVENT[kind], thread_id, request_view(record), system=system
         )
-        if system:
+        registered_tool = kind is RequestKind.TOOL_CALL and params.get("tool") in self.tools
+        if system and not registered_tool:
             return await self._resolve_by_policy(record, [passthrough, requested])
         await self._write([PutRequest(record)], [passthrough, requested])
-        if kind is RequestKind.TOOL_CALL and params.get("tool") in self.tools:
+        if registered_tool:
             self._spawn(f"tool {params.get('tool')}", self._run_registered_tool, record)
         elif record.expires_at is not None and timeout is not None:
             self._spawn(f"expire {request_id}", self._expire_after, request_id, timeout)
@@ -288,14 +289,23 @@ class RequestsMixin(ManagerBase):
         """Interactive requests, oldest first (by default: the pending ones). No side effects."""
         if session_id is not None:
             await self._session(session_id)
-        return await self.store.list_requests(
-            RequestQuery(
-                thread_id=session_id,
-                statuses=None
-                if statuses is None
-                else tuple(RequestStatus(status) for status in statuses),
-                kinds=None if kind is None else (RequestKind(kind).value,),
+        if isinstance(statuses, str):
+            statuses = [statuses]
+        try:
+            status_values = (
+                None if statuses is None else tuple(RequestStatus(status) for status in statuses)
             )
+            kinds = None if kind is None else (RequestKind(kind).value,)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(
+                f"{exc}: kind must be one of {[k.value for k in RequestKind]} and statuses "
+                f"a list of {[s.value for s in RequestStatus]}",
+                issues=[
+                    {"path": ["kind" if "Kind" in str(exc) else "statuses"], "message": str(exc)}
+                ],
+            ) from exc
+        return await self.store.list_requests(
+            RequestQuery(thread_id=session_id, statuses=status_values, kinds=kinds)
         )
 
     async def list_approvals(self, session_id: str) -> list[InteractiveRequest]:
@@ -524,16 +534,19 @@ class RequestsMixin(ManagerBase):
         reason: str,
         *,
         to_status: RequestStatus = RequestStatus.EXPIRED,
+        statuses: tuple[RequestStatus, ...] = (RequestStatus.PENDING,),
     ) -> int:
-        """Expire every open request matching `query` (no answer is sent: the runtime no
-        longer waits for one). Returns how many."""
+        """End every request matching `query` in one of `statuses` (no answer is sent: the
+        runtime no longer waits for one). By default only pending ones: an answer being
+        sent right now finishes on its own (its write is already queued ahead of ours).
+        Returns how many."""
         count = 0
-        for record in await self.store.list_requests(attrs.evolve(query, statuses=OPEN)):
+        for record in await self.store.list_requests(attrs.evolve(query, statuses=statuses)):
             ended = attrs.evolve(record, reason=reason)
             try:
                 await self._transition(
                     record,
-                    OPEN,
+                    statuses,
                     to_status,
                     [self._resolved_event(ended, to_status.value, {})],
                     resolved_at=self._now(),

@@ -16,7 +16,7 @@ from typing import Any, Final
 import anyio
 import attrs
 
-from codex_manager_core._base import ManagerBase, logger
+from codex_manager_core._base import ManagerBase, check_id, logger
 from codex_manager_core.controls import (
     ControlsMixin,
     approval_wire,
@@ -34,8 +34,8 @@ from codex_manager_core.models import (
     TitleSource,
     Tombstone,
 )
-from codex_manager_core.store.batch import DeleteSession, Page, RequestQuery, SessionQuery
 from codex_manager_core.serde import iso
+from codex_manager_core.store.batch import DeleteSession, Page, RequestQuery, SessionQuery
 from codex_manager_core.views import session_view
 
 MAX_TITLE: Final = 200
@@ -146,6 +146,11 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         are declared as dynamic tools and answered automatically. The title is set at once
         (the runtime is told in the background)."""
         clean_title = _clean_title(title) if title is not None else None
+        if not isinstance(system_owned, bool):
+            raise InvalidInput(
+                f"systemOwned must be a boolean, got {system_owned!r}",
+                issues=[{"path": ["systemOwned"], "message": "not a boolean"}],
+            )
         project = await self.get_project(project_id) if project_id is not None else None
         controls = self.resolve_controls(
             await self.default_controls(),
@@ -168,6 +173,13 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         if not isinstance(working_dir, str) or "\x00" in working_dir:
             raise InvalidInput(
                 "cwd must be a path string", issues=[{"path": ["cwd"], "message": "invalid"}]
+            )
+        # The runtime accepts any string (a relative one against its own cwd) and only fails
+        # at the first command: refuse what cannot work before a thread exists.
+        if not os.path.isabs(working_dir) or not await anyio.Path(working_dir).is_dir():
+            raise InvalidInput(
+                f"cwd must be the absolute path of an existing directory, got {working_dir!r}",
+                issues=[{"path": ["cwd"], "message": "not an existing absolute directory"}],
             )
         params: dict[str, Any] = {
             "cwd": working_dir,
@@ -246,6 +258,18 @@ class SessionsMixin(ControlsMixin, ManagerBase):
             raise InvalidInput(
                 "cursor is not valid", issues=[{"path": ["cursor"], "message": "invalid"}]
             )
+        if archived is not None and not isinstance(archived, bool):
+            raise InvalidInput(
+                f"archived must be true, false or null, got {archived!r}",
+                issues=[{"path": ["archived"], "message": "not a boolean"}],
+            )
+        if not isinstance(include_system_owned, bool):
+            raise InvalidInput(
+                f"includeSystemOwned must be a boolean, got {include_system_owned!r}",
+                issues=[{"path": ["includeSystemOwned"], "message": "not a boolean"}],
+            )
+        if project_id is not None and project_id != "":  # "": the unassigned sessions
+            check_id(project_id, "projectId")
         try:
             return await self.store.list_sessions(
                 SessionQuery(
@@ -273,11 +297,13 @@ class SessionsMixin(ControlsMixin, ManagerBase):
             result = await self._call(
                 "thread/read", {"threadId": session_id, "includeTurns": include_turns}
             )
-        except (NotFound, InvalidInput, Conflict) as exc:
+        except (NotFound, InvalidInput, Conflict, MethodNotSupported) as exc:
+            # codex 0.163 answers -32601 "list_turns is not supported yet" for a thread
+            # without a rollout.
             if record.materialized or not include_turns:
                 raise
             logger.debug("thread %s not materialized: %s", session_id, exc)
-            return {"thread": {"id": session_id, "turns": []}, "materialized": False}
+            return {"id": session_id, "turns": [], "materialized": False}
         thread = result.get("thread") if isinstance(result, Mapping) else None
         return thread if thread is not None else result
 
@@ -306,6 +332,8 @@ class SessionsMixin(ControlsMixin, ManagerBase):
 
     async def _archive(self, session_id: str) -> None:
         record = await self._session(session_id)
+        if record.archived:
+            return  # already archived (the runtime would answer "no rollout found")
         if not record.materialized:
             raise Conflict(
                 f"session {session_id} has no rollout yet (no message was sent); it cannot be "
@@ -323,7 +351,9 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         self._state.loaded_threads.discard(session_id)
 
     async def unarchive_session(self, session_id: str) -> SessionRecord:
-        await self._session(session_id, allow_system=False)
+        record = await self._session(session_id, allow_system=False)
+        if not record.archived:
+            return record  # nothing to do (the runtime would refuse a loaded thread)
         await self._call("thread/unarchive", {"threadId": session_id})
         updated = await self._patch_session(
             session_id, {"archived": False, "updated_at": self._now()}
@@ -338,6 +368,16 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         """Load the thread into the runtime again (after a restart, or to re-apply the stored
         approval policy and sandbox). Returns the runtime's thread."""
         record = await self._session(session_id, allow_system=False)
+        if not record.materialized:
+            # No rollout: the runtime cannot resume it (it fails listing its turns). It is
+            # loaded since it was created in this runtime process, or lost with an older one.
+            if session_id in self._state.loaded_threads:
+                return await self.read_thread(session_id, include_turns=False)
+            raise Conflict(
+                f"session {session_id} never got a message, so codex kept no rollout of it, "
+                "and the runtime process that held it is gone; create a new session",
+                code="not_materialized",
+            )
         return await self._resume(record)
 
     async def _resume(self, record: SessionRecord) -> Any:
@@ -389,6 +429,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
             RequestQuery(thread_id=session_id),
             "the session was deleted",
             to_status=RequestStatus.INVALIDATED,
+            statuses=(RequestStatus.PENDING, RequestStatus.RESOLVING),
         )
         tombstone = Tombstone(session_id, record.title, self._now())
         self._tombstones[session_id] = tombstone
@@ -417,6 +458,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
     async def fork_session(self, session_id: str, *, title: str | None = None) -> SessionRecord:
         """Fork the thread into a new session with the same controls and project."""
         record = await self._session(session_id, allow_system=False)
+        clean_title = _clean_title(title) if title is not None else None
         await self._ensure_loaded(record)
         params: dict[str, Any] = {
             "threadId": session_id,
@@ -433,7 +475,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         fork = attrs.evolve(
             record,
             session_id=str(thread["id"]),
-            title=_clean_title(title) if title else f"{record.title} (fork)"[:MAX_TITLE],
+            title=clean_title or f"{record.title} (fork)"[:MAX_TITLE],
             title_source=TitleSource.USER,
             archived=False,
             materialized=bool(thread.get("path")) or record.materialized,

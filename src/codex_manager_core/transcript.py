@@ -232,7 +232,9 @@ def decode_cursor(cursor: str) -> int:
         if not raw.startswith("o:"):
             raise ValueError(raw)
         offset = int(raw[2:])
-        if offset < 0:
+        # b64decode skips stray characters and int() takes "+1" or "1_0": only our own
+        # encoding of the offset is a valid cursor.
+        if offset < 0 or encode_cursor(offset) != cursor:
             raise ValueError(raw)
         return offset
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:

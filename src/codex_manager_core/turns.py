@@ -9,7 +9,7 @@ from typing import Any, Final
 import anyio
 import attrs
 
-from codex_manager_core._base import ManagerBase
+from codex_manager_core._base import ManagerBase, check_id
 from codex_manager_core.controls import approval_wire, sandbox_policy
 from codex_manager_core.errors import Conflict, InvalidInput, ManagerError, NotFound
 from codex_manager_core.events.bus import EventFilter
@@ -178,6 +178,11 @@ class TurnsMixin(SessionsMixin, ManagerBase):
                 )
             params["collaborationMode"] = dict(collaboration_mode)
         if output_schema is not None:
+            if not isinstance(output_schema, Mapping):
+                raise InvalidInput(
+                    "outputSchema must be a JSON Schema object",
+                    issues=[{"path": ["outputSchema"], "message": "not an object"}],
+                )
             params["outputSchema"] = dict(output_schema)
         since = self.bus.last_seq
         await self._ensure_loaded(record)
@@ -198,6 +203,7 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         """Wait until the turn ends; return its status and final assistant text. Driven by
         the ledger's events (a turn that already ended returns at once)."""
         await self._session(session_id)
+        check_id(turn_id, "turnId")
         event_filter = EventFilter.of([session_id], _TURN_END_TYPES)
         subscription = self.bus.subscribe(event_filter)
         try:
@@ -237,7 +243,7 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         return await self.wait_for_turn(session_id, handle.turn_id, timeout=timeout)
 
     async def get_turn(self, turn_id: str) -> TurnRecord:
-        stored = await self.store.get_turn(turn_id)
+        stored = await self.store.get_turn(check_id(turn_id, "turnId"))
         if stored is None:
             raise NotFound(f"no turn {turn_id!r} is known")
         return stored
@@ -245,7 +251,7 @@ class TurnsMixin(SessionsMixin, ManagerBase):
     async def interrupt_turn(self, session_id: str, turn_id: str | None = None) -> str:
         """Interrupt the given (or the active) turn; Conflict no_active_turn if none."""
         record = await self._session(session_id, allow_system=False)
-        target = turn_id or record.active_turn_id
+        target = check_id(turn_id, "turnId") if turn_id is not None else record.active_turn_id
         if not target:
             raise Conflict(f"session {session_id} has no active turn", code="no_active_turn")
         await self._call("turn/interrupt", {"threadId": session_id, "turnId": target})
@@ -256,6 +262,7 @@ class TurnsMixin(SessionsMixin, ManagerBase):
     ) -> Any:
         """Add input to a running turn (`turn/steer`, checked against `turn_id`)."""
         await self._session(session_id, allow_system=False)
+        check_id(turn_id, "turnId")
         items = normalize_input(input, self.config.max_input_bytes)
         return await self._call(
             "turn/steer", {"threadId": session_id, "input": items, "expectedTurnId": turn_id}

@@ -73,15 +73,18 @@ class EventFilter:
         types = self.types
         return types is None or event.type.startswith(types)
 
-    def store_query(self, since: int, until: int, limit: int) -> EventQuery:
-        """The store-side part of this filter (the store cannot express thread-less)."""
-        return EventQuery(
-            since=since,
-            until=until,
-            limit=limit,
-            thread_ids=None if self.include_thread_less else self.thread_ids,
-            type_prefixes=self.types,
+    def store_queries(self, since: int, until: int, limit: int) -> tuple[EventQuery, ...]:
+        """The store-side part of this filter (`matches` does the rest). A store query
+        cannot say "these threads or none": with `include_thread_less` and `thread_ids`,
+        one query reads the named threads (their system events included) and one every
+        non-system event (for the thread-less ones)."""
+        everything = EventQuery(
+            since=since, until=until, limit=limit, thread_ids=None, type_prefixes=self.types
         )
+        if self.thread_ids is None:
+            return (everything,)
+        named = attrs.evolve(everything, thread_ids=self.thread_ids)
+        return (named, everything) if self.include_thread_less else (named,)
 
 
 class Subscription:
@@ -160,13 +163,15 @@ class Subscription:
         if self._replay_cursor >= self._live_after:
             self._replay_page = None
             return None
-        query = self.filter.store_query(self._replay_cursor, self._live_after, REPLAY_PAGE)
-        events = await self._bus.store.read_events(query)
-        if len(events) < REPLAY_PAGE:
-            self._replay_cursor = self._live_after
-        else:
-            self._replay_cursor = events[-1].seq
-        self._replay_page = collections.deque(events)
+        end = self._live_after
+        merged: dict[int, Event] = {}
+        for query in self.filter.store_queries(self._replay_cursor, end, REPLAY_PAGE):
+            events = await self._bus.store.read_events(query)
+            if len(events) >= REPLAY_PAGE:
+                end = min(end, events[-1].seq)  # this query has more after its page
+            merged.update((event.seq, event) for event in events)
+        self._replay_cursor = end
+        self._replay_page = collections.deque(merged[seq] for seq in sorted(merged) if seq <= end)
         return None
 
     async def next(self, timeout: float | None = None) -> Event | Lagged:
