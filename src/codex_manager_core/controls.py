@@ -29,6 +29,16 @@ from codex_manager_core.serde import to_json
 from codex_manager_core.store.batch import PatchSession, PutDefaultControls, PutTranscriptEntry
 
 SCOPES: Final = ("session", "default")
+
+
+class Keep:
+    """The default of an argument that means "leave this as it is"."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = Keep()
 MAX_SETTINGS_BYTES: Final = 256 * 1024
 MAX_MODEL_NAME: Final = 200
 AUDIT_TURN: Final = "session-controls"
@@ -196,7 +206,7 @@ class ControlsMixin(ManagerBase):
         session_id: str,
         *,
         scope: str = "session",
-        model: str | None = None,
+        model: str | None | Keep = KEEP,
         approval_policy: str | None = None,
         network_access: str | None = None,
         filesystem_sandbox: str | None = None,
@@ -205,9 +215,12 @@ class ControlsMixin(ManagerBase):
         actor: str | None = None,
         source: str | None = None,
     ) -> ControlsChange:
-        """Apply a whole controls tuple to the session or the defaults. `model=None` means
-        "the runtime's default model" unless `keep_model`; omitting `settings` keeps them.
-        The next turn uses the new controls."""
+        """Apply controls to the session or the defaults; what you leave out is kept.
+        `model=None` explicitly means "the runtime's default model" (`keep_model=True`
+        keeps the model whatever `model` says). The next turn uses the new controls."""
+        if isinstance(model, Keep):
+            keep_model = True
+            model = None
         record = await self._session(session_id, allow_system=False)
         # Every invalid value is reported at once (one InvalidInput with all the issues).
         issues: list[dict[str, Any]] = []
@@ -389,6 +402,8 @@ class ControlsMixin(ManagerBase):
         """Remove one top-level key; returns whether it existed."""
         key = _key(key)
         existed = key in (await self.get_session_settings(session_id, scope=scope))
+        if scope == "default":
+            self._check_defaults_editable()  # locked: refused even when there is no such key
         if existed:
             await self._change_settings(
                 session_id,

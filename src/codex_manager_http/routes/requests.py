@@ -1,0 +1,320 @@
+"""Interactive requests: approvals, tool input (questions of the model) and dynamic tool calls
+(the original's sections 1.11 to 1.13).
+
+Each is answered exactly once. A second answer, one racing another that is being sent (in
+flight), or one for a request that expired gets 409; an unknown id gets 404. Listing has no
+side effects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict, cast
+
+from litestar import get, post
+
+from codex_manager_core import InteractiveRequest, Manager
+from codex_manager_core.errors import Conflict
+from codex_manager_core.views import request_view
+from codex_manager_http.routes.sessions import RESHAPED, Reshaped, error_responses, reshaped
+
+ApprovalDecision = Literal[
+    "accept",
+    "acceptForSession",
+    "decline",
+    "cancel",
+    "approved",
+    "approved_for_session",
+    "denied",
+    "abort",
+]
+
+
+class PendingBase(TypedDict):
+    method: str
+    threadId: str | None
+    turnId: str | None
+    itemId: str | None
+    summary: str
+    details: dict[str, Any]
+    """The runtime's request parameters."""
+    createdAt: str
+    status: str
+    expiresAt: NotRequired[str]
+    """When the optional server-side timeout expires it."""
+
+
+class PendingApproval(PendingBase):
+    approvalId: str
+
+
+class Question(TypedDict):
+    id: str | None
+    header: str | None
+    question: str | None
+    options: list[dict[str, Any]] | None
+    isOther: bool
+    isSecret: bool
+
+
+class PendingToolInput(PendingBase):
+    requestId: str
+    questions: list[Question]
+
+
+class PendingToolCall(PendingBase):
+    requestId: str
+    callId: str | None
+    tool: str | None
+    arguments: Any
+
+
+class ApprovalList(TypedDict):
+    status: str
+    sessionId: str
+    data: list[PendingApproval]
+
+
+class ToolInputList(TypedDict):
+    status: str
+    sessionId: str
+    data: list[PendingToolInput]
+
+
+class ToolCallList(TypedDict):
+    status: str
+    sessionId: str
+    data: list[PendingToolCall]
+
+
+class ApprovalDecided(TypedDict):
+    status: str
+    approvalId: str
+    threadId: str | None
+    decision: str
+    scope: str | None
+
+
+class ToolInputDecided(TypedDict):
+    status: str
+    requestId: str
+    threadId: str | None
+    decision: str
+
+
+class ToolCallAnswered(TypedDict):
+    status: str
+    requestId: str
+    threadId: str | None
+    success: bool
+
+
+class ApprovalDecisionBody(TypedDict):
+    decision: ApprovalDecision
+    scope: NotRequired[Literal["turn", "session"] | None]
+    """session: accept for the rest of the session (acceptForSession)."""
+    actor: NotRequired[str | None]
+
+
+class ToolInputDecisionBody(TypedDict):
+    decision: Literal["accept", "decline", "cancel"]
+    answers: NotRequired[dict[str, Any] | None]
+    """{questionId: {answers: [..]}} (a list or a string per question is accepted too)."""
+    response: NotRequired[Any]
+    """Sent to the runtime as is, instead of answers."""
+    actor: NotRequired[str | None]
+
+
+class ContentItem(TypedDict):
+    type: Literal["inputText", "inputImage"]
+    text: NotRequired[str]
+    imageUrl: NotRequired[str]
+
+
+class ToolCallResponseBody(TypedDict):
+    success: NotRequired[bool]
+    """Default true."""
+    contentItems: NotRequired[list[ContentItem] | None]
+    text: NotRequired[str | None]
+    """Appended as one inputText item."""
+    response: NotRequired[Any]
+    """Sent to the runtime as is, instead of the above."""
+    actor: NotRequired[str | None]
+
+
+async def _conflict(
+    manager: Manager, exc: Conflict, id_key: str, request_id: str, *, original_codes: bool
+) -> Reshaped:
+    """409 `{status: "reconciled", code, reason, requestStatus, threadId, ...}`. With
+    `original_codes` the code is one the original used for approvals (`already_resolved`,
+    or `conflict` while another answer is in flight); `reason` is always ours."""
+    current = await manager.get_request(request_id)
+    code = exc.code
+    if original_codes:
+        code = "conflict" if exc.code == "in_flight" else "already_resolved"
+    elif exc.code == "expired":
+        code = "already_resolved"
+    return reshaped(
+        exc,
+        "reconciled",
+        code=code,
+        reason=exc.code,
+        requestStatus=current.status.value,
+        threadId=current.thread_id,
+        **{id_key: request_id},
+    )
+
+
+def _views(requests: list[InteractiveRequest]) -> list[Any]:
+    return [request_view(request) for request in requests]
+
+
+# ---------------------------------------------------------------------- approvals
+
+
+@get(
+    "/api/sessions/{session_id:str}/approvals",
+    tags=["requests"],
+    summary="List pending approvals for a session",
+    responses=error_responses(404, 410),
+)
+async def list_approvals(manager: Manager, session_id: str) -> ApprovalList:
+    """Pending approvals, oldest first (no side effects)."""
+    pending = await manager.list_approvals(session_id)
+    return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
+
+
+@post(
+    "/api/approvals/{approval_id:str}/decision",
+    tags=["requests"],
+    summary="Submit approval decision",
+    status_code=200,
+    exception_handlers=RESHAPED,
+    responses=error_responses(400, 404, 409, 500),
+)
+async def decide_approval(
+    manager: Manager, approval_id: str, data: ApprovalDecisionBody
+) -> ApprovalDecided:
+    """accept / decline / cancel (acceptForSession, or scope "session"; the legacy names
+    approved / approved_for_session / denied / abort too). 409 `reconciled` when it was
+    already answered or expired (`code` already_resolved) or another answer is being sent
+    (`code` conflict); `reason` says which."""
+    try:
+        decided = await manager.decide_approval(
+            approval_id, data["decision"], scope=data.get("scope"), actor=data.get("actor")
+        )
+    except Conflict as exc:
+        raise await _conflict(manager, exc, "approvalId", approval_id, original_codes=True) from exc
+    resolution = decided.resolution or {}
+    return {
+        "status": "ok",
+        "approvalId": approval_id,
+        "threadId": decided.thread_id,
+        "decision": str(resolution.get("decision", data["decision"])),
+        "scope": data.get("scope"),
+    }
+
+
+# ---------------------------------------------------------------------- tool input
+
+
+@get(
+    "/api/sessions/{session_id:str}/tool-input",
+    tags=["requests"],
+    summary="List pending tool-input requests for a session",
+    responses=error_responses(404, 410),
+)
+async def list_tool_input(manager: Manager, session_id: str) -> ToolInputList:
+    """Pending questions of the model (request_user_input), with normalized `questions`."""
+    pending = await manager.list_user_input_requests(session_id)
+    return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
+
+
+@post(
+    "/api/tool-input/{request_id:str}/decision",
+    tags=["requests"],
+    summary="Submit tool-input decision",
+    status_code=200,
+    exception_handlers=RESHAPED,
+    responses=error_responses(400, 404, 409, 500),
+)
+async def decide_tool_input(
+    manager: Manager, request_id: str, data: ToolInputDecisionBody
+) -> ToolInputDecided:
+    """accept sends `answers`; decline / cancel send none; `response` is sent as is. 409 as
+    for approvals."""
+    try:
+        answered = await manager.answer_user_input(
+            request_id,
+            decision=data["decision"],
+            answers=data.get("answers"),
+            response=data.get("response"),
+            actor=data.get("actor"),
+        )
+    except Conflict as exc:
+        raise await _conflict(manager, exc, "requestId", request_id, original_codes=True) from exc
+    return {
+        "status": "ok",
+        "requestId": request_id,
+        "threadId": answered.thread_id,
+        "decision": data["decision"],
+    }
+
+
+# ---------------------------------------------------------------------- dynamic tool calls
+
+
+@get(
+    "/api/sessions/{session_id:str}/tool-calls",
+    tags=["requests"],
+    summary="List pending dynamic tool-call requests for a session",
+    responses=error_responses(404, 410),
+)
+async def list_tool_calls(manager: Manager, session_id: str) -> ToolCallList:
+    """Pending calls of the session's dynamic tools (declared on POST /api/sessions)."""
+    pending = await manager.list_tool_calls(session_id)
+    return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
+
+
+@post(
+    "/api/tool-calls/{request_id:str}/response",
+    tags=["requests"],
+    summary="Submit dynamic tool-call response",
+    status_code=200,
+    exception_handlers=RESHAPED,
+    responses=error_responses(400, 404, 409, 500),
+)
+async def respond_tool_call(
+    manager: Manager, request_id: str, data: ToolCallResponseBody | None = None
+) -> ToolCallAnswered:
+    """The tool's result: `text` and/or `contentItems` (success true unless said otherwise),
+    or a raw `response`. 409 `code` in_flight while another answer is being sent,
+    already_resolved once answered (or expired)."""
+    body = data or {}
+    try:
+        answered = await manager.respond_tool_call(
+            request_id,
+            success=body.get("success", True),
+            content_items=cast(Any, body.get("contentItems")),
+            text=body.get("text"),
+            response=body.get("response"),
+            actor=body.get("actor"),
+        )
+    except Conflict as exc:
+        raise await _conflict(manager, exc, "requestId", request_id, original_codes=False) from exc
+    resolution = answered.resolution or {}
+    return {
+        "status": "ok",
+        "requestId": request_id,
+        "threadId": answered.thread_id,
+        "success": bool(resolution.get("success", body.get("success", True))),
+    }
+
+
+ROUTES: list[Any] = [
+    list_approvals,
+    decide_approval,
+    list_tool_input,
+    decide_tool_input,
+    list_tool_calls,
+    respond_tool_call,
+]
