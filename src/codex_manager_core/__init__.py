@@ -16,6 +16,7 @@ from codex_manager_core._version import __version__
 from codex_manager_core.config import ManagerConfig, SystemRequestPolicy
 from codex_manager_core.controls import ControlsChange, ControlsView
 from codex_manager_core.errors import (
+    AuthRequired,
     BinaryNotFound,
     CallTimeout,
     CodexManagerError,
@@ -29,7 +30,9 @@ from codex_manager_core.errors import (
     MethodNotSupported,
     NotFound,
     RpcError,
+    RuntimeCallFailed,
     RuntimeExited,
+    RuntimeTimedOut,
     RuntimeUnavailable,
     SystemSessionForbidden,
 )
@@ -49,11 +52,13 @@ from codex_manager_core.models import (
     TurnRecord,
     TurnStatus,
 )
+from codex_manager_core.store import MemoryStore, SqliteStore
 from codex_manager_core.tools import ToolRegistry, ToolResult
 from codex_manager_core.transcript import TranscriptPage
 from codex_manager_core.turns import TurnHandle, TurnResult, TurnTimeout
 
 __all__ = [
+    "AuthRequired",
     "BinaryNotFound",
     "CallTimeout",
     "CodexManagerError",
@@ -74,15 +79,19 @@ __all__ = [
     "ManagerConfig",
     "ManagerError",
     "ManagerHealth",
+    "MemoryStore",
     "MethodNotSupported",
     "NotFound",
     "Project",
     "RequestKind",
     "RequestStatus",
     "RpcError",
+    "RuntimeCallFailed",
     "RuntimeExited",
+    "RuntimeTimedOut",
     "RuntimeUnavailable",
     "SessionRecord",
+    "SqliteStore",
     "Subscription",
     "SystemRequestPolicy",
     "SystemSessionForbidden",

@@ -18,6 +18,7 @@ import attrs
 
 from codex_manager_core.config import ManagerConfig
 from codex_manager_core.errors import (
+    AuthRequired,
     CallTimeout,
     Gone,
     InvalidInput,
@@ -26,6 +27,8 @@ from codex_manager_core.errors import (
     MethodNotSupported,
     NotFound,
     RpcError,
+    RuntimeCallFailed,
+    RuntimeTimedOut,
     SystemSessionForbidden,
 )
 from codex_manager_core.events.bus import EventBus
@@ -51,20 +54,6 @@ from codex_manager_core.store.batch import (
 from codex_manager_core.tools import ToolRegistry
 
 logger = logging.getLogger("codex_manager_core.manager")
-
-
-class RuntimeCallFailed(ManagerError):
-    """The runtime answered with an error we have no more specific class for."""
-
-    code = "codex_error"
-
-
-class RuntimeTimedOut(ManagerError):
-    code = "codex_timeout"
-
-
-class AuthRequired(ManagerError):
-    code = "auth_required"
 
 
 def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
@@ -216,9 +205,11 @@ class ManagerBase:
         record = self._sessions.get(session_id)
         if record is None:
             stored = await self.store.get_session(session_id)
-            # While we awaited, the cache may have got a newer record: it wins.
+            # While we awaited, the cache may have got a newer record: it wins. A delete
+            # may have begun meanwhile (tombstone set, its store write still queued): then
+            # the stored row is stale and must not come back into the cache.
             record = self._sessions.get(session_id)
-            if record is None and stored is not None:
+            if record is None and stored is not None and session_id not in self._tombstones:
                 record = self._sessions[session_id] = stored
         return record
 

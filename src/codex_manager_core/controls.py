@@ -206,7 +206,7 @@ class ControlsMixin(ManagerBase):
         session_id: str,
         *,
         scope: str = "session",
-        model: str | None | Keep = KEEP,
+        model: str | Keep | None = KEEP,
         approval_policy: str | None = None,
         network_access: str | None = None,
         filesystem_sandbox: str | None = None,

@@ -160,3 +160,21 @@ class MethodNotSupported(ManagerError):
             "upgrade codex (openai-codex-cli-bin) or avoid this call"
         )
         self.method = method
+
+
+class RuntimeCallFailed(ManagerError):
+    """The runtime answered with an error no more specific class describes."""
+
+    code = "codex_error"
+
+
+class RuntimeTimedOut(ManagerError):
+    """The runtime did not answer in time."""
+
+    code = "codex_timeout"
+
+
+class AuthRequired(ManagerError):
+    """codex is not logged in (or its login expired)."""
+
+    code = "auth_required"

@@ -368,16 +368,11 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         """Load the thread into the runtime again (after a restart, or to re-apply the stored
         approval policy and sandbox). Returns the runtime's thread."""
         record = await self._session(session_id, allow_system=False)
-        if not record.materialized:
-            # No rollout: the runtime cannot resume it (it fails listing its turns). It is
-            # loaded since it was created in this runtime process, or lost with an older one.
-            if session_id in self._state.loaded_threads:
-                return await self.read_thread(session_id, include_turns=False)
-            raise Conflict(
-                f"session {session_id} never got a message, so codex kept no rollout of it, "
-                "and the runtime process that held it is gone; create a new session",
-                code="not_materialized",
-            )
+        if not record.materialized and session_id in self._state.loaded_threads:
+            # No rollout yet and loaded (created by this runtime process): codex 0.163
+            # refuses thread/resume of it (-32601 "list_turns is not supported yet"), and
+            # there is nothing to load. After a restart thread/resume works.
+            return await self.read_thread(session_id, include_turns=False)
         return await self._resume(record)
 
     async def _resume(self, record: SessionRecord) -> Any:

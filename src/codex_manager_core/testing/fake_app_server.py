@@ -44,9 +44,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import IO, Any, Final, NoReturn, TypeAlias, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Final, NoReturn, TypeAlias, TypeVar
 
 import attrs
+
+if TYPE_CHECKING:
+    from codex_manager_core.runtime.stdio import StdioTransport
 
 MODULE: Final = "codex_manager_core.testing.fake_app_server"
 DEFAULT_USER_AGENT: Final = "fake_app_server/0.0.0-fake (fault injection)"
@@ -285,6 +288,15 @@ class FakeAppServer:
             "--config",
             self.to_json(),
         ]
+
+    def transport(self, **options: Any) -> StdioTransport:
+        """A RuntimeTransport running this fake, e.g.
+        `Manager.open(store=MemoryStore(), transport=FakeAppServer(...).transport())`.
+        `options` go to StdioTransport (env, cwd, log, stop_timeouts)."""
+        # Imported here: the fake itself runs as a subprocess with only the stdlib and attrs.
+        from codex_manager_core.runtime.stdio import StdioTransport
+
+        return StdioTransport(self.command(), **options)
 
 
 # ------------------------------------------------------------------------------- server
