@@ -26,6 +26,7 @@ from codex_manager_http.auth import token_middleware
 from codex_manager_http.errors import EXCEPTION_HANDLERS
 from codex_manager_http.metrics import Metrics, metrics_middleware
 from codex_manager_http.settings import ServerSettings
+from codex_manager_http.validation import strict_json_body
 
 logger = logging.getLogger("codex_manager_http")
 
@@ -85,9 +86,6 @@ def create_app(
 
     settings = settings or ServerSettings()
     host = HostState(manager, settings, Metrics(), demo=demo)
-    middleware: list[Any] = [metrics_middleware(host.metrics)]
-    if settings.token:
-        middleware.insert(0, token_middleware(settings.token))
     security: list[dict[str, list[str]]] = [{"bearer": []}] if settings.token else []
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
@@ -96,7 +94,7 @@ def create_app(
             "host": Provide(host_state, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=middleware,
+        before_request=strict_json_body,
         request_max_body_size=settings.body_limit,
         openapi_config=OpenAPIConfig(
             title="codex-manager",
@@ -135,4 +133,10 @@ def create_app(
         debug=False,
     )
     app.state.host = host
+    # Around the whole handler, not as route middleware: Litestar runs route middleware only
+    # for matched routes, and an unknown path must get 401 too (and be counted).
+    handler: Any = metrics_middleware(host.metrics)(app.asgi_handler)
+    if settings.token:
+        handler = token_middleware(settings.token)(handler)
+    app.asgi_handler = handler
     return app

@@ -8,6 +8,7 @@ Bodies keep the original's shapes (`{status: "error", code, ...}`, `{status: "no
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -88,8 +89,19 @@ def manager_error_response(exc: core.ManagerError) -> Response[Any]:
     return Response(body, status_code=status_code)
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 def handle_manager_error(request: Request[Any, Any, Any], exc: core.ManagerError) -> Response[Any]:
-    return manager_error_response(exc)
+    response = manager_error_response(exc)
+    # Like the original, echo the route's ids (`{status: "not_found", sessionId}`).
+    body = response.content
+    if isinstance(body, dict):
+        for name, value in request.path_params.items():
+            body.setdefault(_camel(name), value)
+    return response
 
 
 def handle_runtime_unavailable(
@@ -102,19 +114,47 @@ def handle_runtime_unavailable(
     )
 
 
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _wire_name(request: Request[Any, Any, Any], name: str) -> str:
+    """The name a client uses for handler parameter `name` (`include_layers` is the query
+    parameter `includeLayers`)."""
+    parameters = getattr(
+        getattr(request.route_handler, "parsed_fn_signature", None), "parameters", {}
+    )
+    kwarg = getattr(parameters.get(name), "kwarg_definition", None)
+    for attribute in ("query", "header", "cookie"):
+        if isinstance(wire := getattr(kwarg, attribute, None), str):
+            return wire
+    return name
+
+
+def _issue(request: Request[Any, Any, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """One Litestar/msgspec validation error as `{path, message, source}` with a zod-like
+    path (`edits[0].keyPath` -> ["edits", 0, "keyPath"]; the body itself is `[]`)."""
+    key = str(item.get("key") or "")
+    message = str(item.get("message", "invalid"))
+    source = item.get("source")
+    path: list[str | int] = [
+        name if name else int(index) for name, index in _PATH_PART.findall(key)
+    ]
+    if source != "body" and path and isinstance(path[0], str):
+        path[0] = _wire_name(request, path[0])
+    if source == "body" and path[:1] == ["data"]:
+        path = path[1:]
+        if not path and message == "'data'":  # no body at all
+            message = "a JSON body is required"
+    if missing := _MISSING_FIELD.search(message):
+        path.append(missing.group(1))
+        message = "required field missing"
+    return {"path": path, "message": message, "source": source}
+
+
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
-    issues: list[dict[str, Any]] = []
     extra: list[Any] = exc.extra if isinstance(exc.extra, list) else []
-    for item in extra:
-        if isinstance(item, dict):
-            key = item.get("key")
-            issues.append(
-                {
-                    "path": [key] if key else [],
-                    "message": str(item.get("message", "invalid")),
-                    "source": item.get("source"),
-                }
-            )
+    issues = [_issue(request, item) for item in extra if isinstance(item, dict)]
     detail = str(exc.detail or "invalid request")
     if not issues:
         issues = [{"path": [], "message": detail}]
@@ -161,8 +201,19 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
             error_body("not_found", "not_found", detail or "no such route"), status_code=status_code
         )
     if status_code == 405:
+        headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
+        allowed = headers.get("allow", "")
+        methods = ", ".join(
+            m.strip() for m in allowed.split(",") if m.strip() not in ("", "OPTIONS")
+        )
         return Response(
-            error_body("error", "method_not_allowed", detail or "method not allowed"),
+            error_body(
+                "error",
+                "method_not_allowed",
+                f"{request.method} is not allowed on {request.url.path}; use {methods}"
+                if methods
+                else detail or "method not allowed",
+            ),
             status_code=status_code,
             headers=exc.headers,
         )

@@ -132,6 +132,7 @@ class Ledger:
                     await self._apply(jobs)
         finally:
             self._running = False
+            self._receive.close()
 
     async def _apply(self, jobs: list[_Job]) -> None:
         if len(jobs) == 1:
