@@ -100,6 +100,8 @@ class ManagerState:
     """Supervisor epoch -> durable generation."""
     loaded_threads: set[str] = attrs.Factory(set)
     """Threads loaded in the current runtime process (others need thread/resume)."""
+    started_turns: dict[str, str] = attrs.Factory(dict)
+    """The last turn send_message started, per session (a hint for interrupt)."""
 
 
 class ManagerBase:
@@ -198,6 +200,21 @@ class ManagerBase:
             self._sessions.pop(session_id, None)
             raise
         return updated
+
+    async def _update_session(self, session_id: str, changes: Mapping[str, Any]) -> SessionRecord:
+        """Change a session and announce it (`session_updated`) in the same transaction."""
+        from codex_manager_core.views import session_view
+
+        current = await self._session(session_id)
+        updated = attrs.evolve(current, **changes)
+        event = self._event(
+            "session_updated",
+            session_id,
+            {"session": session_view(updated)},
+            system=updated.system_owned,
+        )
+        result = await self._patch_session(session_id, changes, [event])
+        return result if result is not None else updated
 
     # ------------------------------------------------------------------ reading
 

@@ -330,10 +330,11 @@ class ControlsMixin(ManagerBase):
             await self._write([PutDefaultControls(applied), entry], [event])
         else:
             current = self._sessions.get(record.session_id, record)  # may be newer than record
-            self._sessions[record.session_id] = attrs.evolve(current, controls=applied)
-            await self._write(
-                [PatchSession(record.session_id, {"controls": applied}), entry], [event]
-            )
+            changes: dict[str, Any] = {"controls": applied}
+            if applied.model and applied.model != current.model:
+                changes["model"] = applied.model  # the model the next turn runs
+            self._sessions[record.session_id] = attrs.evolve(current, **changes)
+            await self._write([PatchSession(record.session_id, changes), entry], [event])
         return ControlsChange("ok", scope, applied, previous, summary)
 
     # ------------------------------------------------------------------ settings

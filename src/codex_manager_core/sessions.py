@@ -312,13 +312,9 @@ class SessionsMixin(ControlsMixin, ManagerBase):
     async def rename_session(self, session_id: str, title: str) -> SessionRecord:
         await self._session(session_id, allow_system=False)
         clean = _clean_title(title)
-        updated = await self._patch_session(
+        updated = await self._update_session(
             session_id,
             {"title": clean, "title_source": TitleSource.USER, "updated_at": self._now()},
-        )
-        assert updated is not None
-        await self.ledger.emit(
-            self._event("session_updated", session_id, {"session": session_view(updated)})
         )
         self._spawn("thread/name/set", self._tell_runtime_title, session_id, clean)
         return updated
@@ -341,13 +337,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
                 code="not_materialized",
             )
         await self._call("thread/archive", {"threadId": session_id})
-        updated = await self._patch_session(
-            session_id, {"archived": True, "updated_at": self._now()}
-        )
-        if updated is not None:
-            await self.ledger.emit(
-                self._event("session_updated", session_id, {"session": session_view(updated)})
-            )
+        await self._update_session(session_id, {"archived": True, "updated_at": self._now()})
         self._state.loaded_threads.discard(session_id)
 
     async def unarchive_session(self, session_id: str) -> SessionRecord:
@@ -355,14 +345,9 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         if not record.archived:
             return record  # nothing to do (the runtime would refuse a loaded thread)
         await self._call("thread/unarchive", {"threadId": session_id})
-        updated = await self._patch_session(
+        return await self._update_session(
             session_id, {"archived": False, "updated_at": self._now()}
         )
-        assert updated is not None
-        await self.ledger.emit(
-            self._event("session_updated", session_id, {"session": session_view(updated)})
-        )
-        return updated
 
     async def resume_session(self, session_id: str) -> Any:
         """Load the thread into the runtime again (after a restart, or to re-apply the stored

