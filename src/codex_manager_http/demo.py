@@ -16,14 +16,20 @@ BANNER: Final = (
 )
 
 
-def demo_script(request: RecordedRequest) -> Step:
-    """The demo model's answer to one request."""
+DEFAULT_CHUNK_DELAY: Final = 0.02
+
+
+def demo_script(request: RecordedRequest, *, chunk_delay: float = DEFAULT_CHUNK_DELAY) -> Step:
+    """The demo model's answer to one request (`chunk_delay`: seconds between streamed
+    pieces, to make the streaming visible)."""
     outputs = request.function_call_outputs
     if outputs:
         # The follow-up after the command ran (or was declined).
         text = outputs[-1].get("output")
         shown = text if isinstance(text, str) else str(text)
-        return Reply(f"The command finished. Its output:\n\n{shown.strip()}", chunks=4, delay=0.02)
+        return Reply(
+            f"The command finished. Its output:\n\n{shown.strip()}", chunks=4, delay=chunk_delay
+        )
     said = (request.last_user_text or "").strip()
     if said.lower().startswith("run "):
         return exec_command(
@@ -35,7 +41,7 @@ def demo_script(request: RecordedRequest) -> Step:
         f"(demo model) You said: {words}. This answer is scripted and streamed in pieces; "
         'start a message with "run " to see an approval request.',
         chunks=6,
-        delay=0.02,
+        delay=chunk_delay,
     )
 
 

@@ -78,6 +78,10 @@ def render(metrics: Metrics, figures: dict[str, Any]) -> str:
         _line("codex_manager_websocket_open", metrics.websocket_open),
         "# TYPE codex_manager_websocket_lagged_total counter",
         _line("codex_manager_websocket_lagged_total", metrics.websocket_lagged),
+        "# TYPE codex_manager_websocket_disconnected_slow_total counter",
+        _line(
+            "codex_manager_websocket_disconnected_slow_total", metrics.websocket_disconnected_slow
+        ),
         "# TYPE codex_manager_websocket_frames_sent_total counter",
         _line("codex_manager_websocket_frames_sent_total", metrics.frames_sent),
     ]

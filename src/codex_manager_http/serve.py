@@ -75,6 +75,9 @@ async def running_server(
         ws="websockets-sansio",
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Compression costs each socket its own deflate of every frame (the shared frame
+        # cache cannot help it); for a local control plane CPU matters more than bytes.
+        ws_per_message_deflate=False,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         server_header=False,
@@ -139,7 +142,10 @@ async def serve(
         demo = None
         overrides: dict[str, Any] = {}
         if settings.demo:
-            model = await stack.enter_async_context(ScriptedModel(demo_script))
+            delay = settings.demo_chunk_delay
+            model = await stack.enter_async_context(
+                ScriptedModel(lambda request: demo_script(request, chunk_delay=delay))
+            )
             # Its own CODEX_HOME, so a later real run of the same data dir is untouched.
             codex_home = (settings.data_dir / "codex-home-demo").absolute()
             write_offline_config(codex_home, base_url=model.base_url, approval_policy="on-request")

@@ -46,11 +46,15 @@ class ServerSettings:
     defaults_locked: bool = False
     request_timeout: float | None = None
     log_level: str = "info"
+    demo_chunk_delay: float = 0.02
+    """Demo mode: seconds between the pieces of a streamed answer."""
 
     def check(self) -> None:
         """Refuse unsafe or impossible combinations (before anything starts)."""
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be 0-65535, got {self.port}")
+        if not 0 <= self.demo_chunk_delay <= 10:
+            raise SettingsError(f"demo chunk delay must be 0-10 s, got {self.demo_chunk_delay}")
         if self.body_limit < 1024:
             raise SettingsError(f"body limit must be at least 1024 bytes, got {self.body_limit}")
         if self.token is not None and len(self.token) < 16:
@@ -127,6 +131,8 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
         values["defaults_locked"] = _bool(value, ENV_PREFIX + "DEFAULTS_LOCKED")
     if (value := get("REQUEST_TIMEOUT")) is not None:
         values["request_timeout"] = _float(value, ENV_PREFIX + "REQUEST_TIMEOUT")
+    if (value := get("DEMO_CHUNK_DELAY")) is not None:
+        values["demo_chunk_delay"] = _float(value, ENV_PREFIX + "DEMO_CHUNK_DELAY")
     if (value := get("LOG_LEVEL")) is not None:
         values["log_level"] = value.lower()
     return values
