@@ -10,12 +10,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import anyio
 import attrs
 from litestar import Litestar, Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
@@ -64,6 +64,11 @@ async def _stats_refresher(app: Litestar) -> AsyncIterator[None]:
         tasks.start_soon(refresh)
         yield
         tasks.cancel_scope.cancel()
+
+
+#: Handler parameter types for the two dependencies every route may take.
+ManagerDep: TypeAlias = NamedDependency[Manager]
+HostDep: TypeAlias = NamedDependency[HostState]
 
 
 def host_state(request: Request[Any, Any, Any]) -> HostState:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NotRequired, TypedDict, cast
 import msgspec
 from litestar import get, post
 
-from codex_manager_core import Manager
+from codex_manager_http.app import ManagerDep
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
@@ -75,13 +75,13 @@ def _with_status(result: Any) -> dict[str, Any]:
 
 
 @get("/api/account", tags=["account"], summary="Read account state")
-async def read_account(manager: Manager) -> AccountView:
+async def read_account(manager: ManagerDep) -> AccountView:
     """`account/read`."""
     return cast(AccountView, _with_status(await manager.read_account()))
 
 
 @post("/api/account/login/start", tags=["account"], summary="Start account login", status_code=200)
-async def login_start(manager: Manager, data: LoginStartBody) -> AccountResult:
+async def login_start(manager: ManagerDep, data: LoginStartBody) -> AccountResult:
     """`account/login/start`, with a body discriminated by `type`."""
     params: dict[str, Any] = {
         key: value for key, value in msgspec.to_builtins(data).items() if value is not None
@@ -92,19 +92,19 @@ async def login_start(manager: Manager, data: LoginStartBody) -> AccountResult:
 @post(
     "/api/account/login/cancel", tags=["account"], summary="Cancel account login", status_code=200
 )
-async def login_cancel(manager: Manager, data: LoginCancelBody) -> AccountResult:
+async def login_cancel(manager: ManagerDep, data: LoginCancelBody) -> AccountResult:
     """`account/login/cancel`."""
     return {"status": "ok", "result": await manager.login_cancel(data["loginId"])}
 
 
 @post("/api/account/logout", tags=["account"], summary="Logout account", status_code=200)
-async def logout(manager: Manager) -> AccountResult:
+async def logout(manager: ManagerDep) -> AccountResult:
     """`account/logout`."""
     return {"status": "ok", "result": await manager.logout()}
 
 
 @get("/api/account/rate-limits", tags=["account"], summary="Read account rate limits")
-async def rate_limits(manager: Manager) -> RateLimitsView:
+async def rate_limits(manager: ManagerDep) -> RateLimitsView:
     """`account/rateLimits/read` (401 auth_required when codex is not logged in)."""
     return cast(RateLimitsView, _with_status(await manager.read_rate_limits()))
 

@@ -14,7 +14,7 @@ import msgspec
 from litestar import get, post
 from litestar.params import Parameter
 
-from codex_manager_core import Manager
+from codex_manager_http.app import ManagerDep
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 MergeStrategy = Literal["replace", "upsert"]
@@ -101,7 +101,7 @@ def _with_status(result: Any) -> dict[str, Any]:
 
 @get("/api/config", tags=["config"], summary="Read Codex config")
 async def read_config(
-    manager: Manager,
+    manager: ManagerDep,
     cwd: Annotated[
         str | None, Parameter(min_length=1, description="Resolve project layers for this directory")
     ] = None,
@@ -113,13 +113,13 @@ async def read_config(
 
 
 @get("/api/config/requirements", tags=["config"], summary="Read config requirements")
-async def read_config_requirements(manager: Manager) -> RequirementsView:
+async def read_config_requirements(manager: ManagerDep) -> RequirementsView:
     """`configRequirements/read`: the allowed approval policies, sandbox modes, ..."""
     return cast(RequirementsView, _with_status(await manager.read_config_requirements()))
 
 
 @post("/api/config/value", tags=["config"], summary="Write single config value", status_code=200)
-async def write_config_value(manager: Manager, data: ConfigValueBody) -> ConfigWriteResult:
+async def write_config_value(manager: ManagerDep, data: ConfigValueBody) -> ConfigWriteResult:
     """`config/value/write`: one key; with `expectedVersion` it fails if the file changed."""
     result = await manager.write_config_value(
         key_path=data["keyPath"],
@@ -132,7 +132,7 @@ async def write_config_value(manager: Manager, data: ConfigValueBody) -> ConfigW
 
 
 @post("/api/config/batch", tags=["config"], summary="Write config batch edits", status_code=200)
-async def write_config_batch(manager: Manager, data: ConfigBatchBody) -> ConfigWriteResult:
+async def write_config_batch(manager: ManagerDep, data: ConfigBatchBody) -> ConfigWriteResult:
     """`config/batchWrite`: several edits, applied together or not at all."""
     result = await manager.write_config_batch(
         edits=data["edits"],
@@ -143,7 +143,7 @@ async def write_config_batch(manager: Manager, data: ConfigBatchBody) -> ConfigW
 
 
 @post("/api/commands/exec", tags=["config"], summary="Execute one-off command", status_code=200)
-async def exec_command(manager: Manager, data: CommandBody) -> CommandResult:
+async def exec_command(manager: ManagerDep, data: CommandBody) -> CommandResult:
     """`command/exec`: run a command outside any thread (the runtime's sandbox applies)."""
     result = await manager.exec_command(
         data["command"], cwd=data.get("cwd"), timeout_ms=data.get("timeoutMs")
@@ -152,7 +152,7 @@ async def exec_command(manager: Manager, data: CommandBody) -> CommandResult:
 
 
 @post("/api/feedback", tags=["config"], summary="Upload feedback to Codex", status_code=200)
-async def upload_feedback(manager: Manager, data: FeedbackBody) -> FeedbackResult:
+async def upload_feedback(manager: ManagerDep, data: FeedbackBody) -> FeedbackResult:
     """`feedback/upload`."""
     result = await manager.upload_feedback(
         classification=data["classification"],

@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict, cast
 from litestar import delete, get, post
 from litestar.params import Parameter
 
-from codex_manager_core import Controls, ControlsView, Manager
+from codex_manager_core import Controls, ControlsView
 from codex_manager_core.errors import InvalidInput, Locked
 from codex_manager_core.serde import to_json
+from codex_manager_http.app import ManagerDep
 from codex_manager_http.routes.sessions import (
     RESHAPED,
     ApprovalPolicy,
@@ -147,7 +148,7 @@ def _state(view: ControlsView) -> ControlsState:
     summary="Read session/default controls tuple",
     responses=error_responses(403, 404, 410),
 )
-async def get_session_controls(manager: Manager, session_id: str) -> ControlsState:
+async def get_session_controls(manager: ManagerDep, session_id: str) -> ControlsState:
     return _state(await manager.get_session_controls(session_id))
 
 
@@ -160,7 +161,7 @@ async def get_session_controls(manager: Manager, session_id: str) -> ControlsSta
     responses=error_responses(400, 403, 404, 410, 423),
 )
 async def apply_session_controls(
-    manager: Manager, session_id: str, data: ApplyControlsBody
+    manager: ManagerDep, session_id: str, data: ApplyControlsBody
 ) -> ControlsApplied:
     """`status` is "unchanged" when the tuple was already so; the next turn uses it."""
     controls = data["controls"]
@@ -199,7 +200,7 @@ async def apply_session_controls(
     responses=error_responses(400, 403, 404, 410),
 )
 async def get_settings(
-    manager: Manager,
+    manager: ManagerDep,
     session_id: str,
     settings_scope: Annotated[Scope, SCOPE_QUERY] = "session",
     key: Annotated[str | None, Parameter(description="One top-level key")] = None,
@@ -214,7 +215,7 @@ async def get_settings(
 
 
 async def _locked_settings(
-    manager: Manager, session_id: str, scope: Scope, exc: Locked
+    manager: ManagerDep, session_id: str, scope: Scope, exc: Locked
 ) -> Reshaped:
     settings = await manager.get_session_settings(session_id, scope=scope)
     return reshaped(exc, "locked", scope=scope, sessionId=session_id, settings=settings)
@@ -228,7 +229,7 @@ async def _locked_settings(
     exception_handlers=RESHAPED,
     responses=error_responses(400, 403, 404, 410, 423),
 )
-async def set_settings(manager: Manager, session_id: str, data: SettingsBody) -> SettingsChanged:
+async def set_settings(manager: ManagerDep, session_id: str, data: SettingsBody) -> SettingsChanged:
     """`key` + `value` sets one top-level key; `settings` + `mode` merges (or replaces)
     top-level keys. The two styles are mutually exclusive (400)."""
     scope = data.get("scope", "session")
@@ -286,7 +287,7 @@ async def set_settings(manager: Manager, session_id: str, data: SettingsBody) ->
     responses=error_responses(400, 403, 404, 410, 423),
 )
 async def delete_setting(
-    manager: Manager,
+    manager: ManagerDep,
     session_id: str,
     key: str,
     settings_scope: Annotated[Scope, SCOPE_QUERY] = "session",
@@ -318,7 +319,7 @@ async def delete_setting(
     responses=error_responses(400, 403, 404, 410),
 )
 async def set_approval_policy(
-    manager: Manager, session_id: str, data: ApprovalPolicyBody
+    manager: ManagerDep, session_id: str, data: ApprovalPolicyBody
 ) -> ApprovalPolicyResult:
     """The legacy single-field setter (session-controls sets the whole tuple)."""
     change = await manager.set_approval_policy(session_id, data["approvalPolicy"])

@@ -14,7 +14,7 @@ import msgspec
 from litestar import get, post
 from litestar.params import Parameter
 
-from codex_manager_core import Manager
+from codex_manager_http.app import ManagerDep
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
@@ -85,14 +85,14 @@ def ok(result: Any) -> RuntimeResult:
 
 
 @get("/api/models", tags=["discovery"], summary="List available models")
-async def list_models(manager: Manager, cursor: Cursor = None, limit: Limit = None) -> Page:
+async def list_models(manager: ManagerDep, cursor: Cursor = None, limit: Limit = None) -> Page:
     """`model/list`."""
     return page(await manager.list_models(cursor=cursor, limit=limit))
 
 
 @get("/api/features/experimental", tags=["discovery"], summary="List experimental features")
 async def list_experimental_features(
-    manager: Manager, cursor: Cursor = None, limit: Limit = None
+    manager: ManagerDep, cursor: Cursor = None, limit: Limit = None
 ) -> Page:
     """`experimentalFeature/list`."""
     return page(await manager.list_experimental_features(cursor=cursor, limit=limit))
@@ -100,7 +100,7 @@ async def list_experimental_features(
 
 @get("/api/collaboration/modes", tags=["discovery"], summary="List collaboration modes")
 async def list_collaboration_modes(
-    manager: Manager, cursor: Cursor = None, limit: Limit = None
+    manager: ManagerDep, cursor: Cursor = None, limit: Limit = None
 ) -> Page:
     """`collaborationMode/list` (experimental API). The runtime returns every mode at once:
     `cursor` and `limit` are accepted (and checked) for compatibility."""
@@ -109,7 +109,7 @@ async def list_collaboration_modes(
 
 @get("/api/apps", tags=["discovery"], summary="List configured apps/connectors")
 async def list_apps(
-    manager: Manager,
+    manager: ManagerDep,
     cursor: Cursor = None,
     limit: Limit = None,
     thread_id: Annotated[str | None, Parameter(query="threadId", min_length=1)] = None,
@@ -124,7 +124,7 @@ async def list_apps(
 
 @get("/api/skills", tags=["discovery"], summary="List local skills")
 async def list_skills(
-    manager: Manager,
+    manager: ManagerDep,
     force_reload: Annotated[bool, Parameter(query="forceReload")] = False,
     cwd: Annotated[str | None, Parameter(min_length=1, description="Working directory")] = None,
 ) -> Page:
@@ -133,14 +133,14 @@ async def list_skills(
 
 
 @post("/api/skills/config", tags=["discovery"], summary="Write local skill config", status_code=200)
-async def write_skill_config(manager: Manager, data: SkillConfigBody) -> SkillConfigResult:
+async def write_skill_config(manager: ManagerDep, data: SkillConfigBody) -> SkillConfigResult:
     """`skills/config/write`: enable or disable a local skill."""
     result = await manager.write_skill_config(path=data["path"], enabled=data["enabled"])
     return {"status": "ok", "result": result}
 
 
 @get("/api/skills/remote", tags=["discovery"], summary="Read remote skill settings")
-async def read_remote_skills(manager: Manager) -> RuntimeResult:
+async def read_remote_skills(manager: ManagerDep) -> RuntimeResult:
     """`skills/remote/read` (absent from recent codex versions: 501)."""
     return ok(await manager.read_remote_skills())
 
@@ -148,7 +148,7 @@ async def read_remote_skills(manager: Manager) -> RuntimeResult:
 @post(
     "/api/skills/remote", tags=["discovery"], summary="Write remote skill settings", status_code=200
 )
-async def write_remote_skills(manager: Manager, data: RemoteSkillBody) -> RuntimeResult:
+async def write_remote_skills(manager: ManagerDep, data: RemoteSkillBody) -> RuntimeResult:
     """`skills/remote/write` (absent from recent codex versions: 501)."""
     result = await manager.write_remote_skills(
         hazelnut_id=data["hazelnutId"], is_preload=data["isPreload"]
@@ -157,13 +157,13 @@ async def write_remote_skills(manager: Manager, data: RemoteSkillBody) -> Runtim
 
 
 @get("/api/mcp/servers", tags=["discovery"], summary="List MCP server statuses")
-async def list_mcp_servers(manager: Manager, cursor: Cursor = None, limit: Limit = None) -> Page:
+async def list_mcp_servers(manager: ManagerDep, cursor: Cursor = None, limit: Limit = None) -> Page:
     """`mcpServerStatus/list`."""
     return page(await manager.list_mcp_servers(cursor=cursor, limit=limit))
 
 
 @post("/api/mcp/reload", tags=["discovery"], summary="Reload MCP configuration", status_code=200)
-async def reload_mcp(manager: Manager) -> RuntimeResult:
+async def reload_mcp(manager: ManagerDep) -> RuntimeResult:
     """`config/mcpServer/reload`."""
     return ok(await manager.reload_mcp())
 
@@ -175,7 +175,7 @@ async def reload_mcp(manager: Manager) -> RuntimeResult:
     status_code=200,
 )
 async def mcp_oauth_login(
-    manager: Manager, server_name: str, data: McpOauthLoginBody | None = None
+    manager: ManagerDep, server_name: str, data: McpOauthLoginBody | None = None
 ) -> McpOauthLoginResult:
     """`mcpServer/oauth/login`. The body is optional."""
     body = data or {}

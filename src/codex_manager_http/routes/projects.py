@@ -6,8 +6,8 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from litestar import delete, get, post
 
-from codex_manager_core import Manager
 from codex_manager_core.views import project_view, session_view
+from codex_manager_http.app import ManagerDep
 
 UNSET: Any = object()
 
@@ -51,13 +51,13 @@ class AgentSessions(TypedDict):
 
 
 @get("/api/projects", tags=["projects"], summary="List projects")
-async def list_projects(manager: Manager) -> ProjectList:
+async def list_projects(manager: ManagerDep) -> ProjectList:
     projects = await manager.list_projects()
     return {"status": "ok", "projects": [project_view(p) for p in projects]}  # type: ignore[misc]
 
 
 @post("/api/projects", tags=["projects"], summary="Create a project", status_code=200)
-async def create_project(manager: Manager, data: CreateProjectBody) -> ProjectResult:
+async def create_project(manager: ManagerDep, data: CreateProjectBody) -> ProjectResult:
     project = await manager.create_project(data["name"], data.get("workingDirectory"))
     return {"status": "ok", "project": project_view(project)}  # type: ignore[typeddict-item]
 
@@ -69,7 +69,7 @@ async def create_project(manager: Manager, data: CreateProjectBody) -> ProjectRe
     status_code=200,
 )
 async def rename_project(
-    manager: Manager, project_id: str, data: RenameProjectBody
+    manager: ManagerDep, project_id: str, data: RenameProjectBody
 ) -> ProjectResult:
     directory = data.get("workingDirectory", UNSET)
     project = await manager.rename_project(project_id, data["name"], directory)
@@ -79,7 +79,7 @@ async def rename_project(
 @delete(
     "/api/projects/{project_id:str}", tags=["projects"], summary="Delete a project", status_code=200
 )
-async def delete_project(manager: Manager, project_id: str) -> dict[str, Any]:
+async def delete_project(manager: ManagerDep, project_id: str) -> dict[str, Any]:
     await manager.delete_project(project_id)
     return {"status": "ok", "projectId": project_id}
 
@@ -89,7 +89,7 @@ async def delete_project(manager: Manager, project_id: str) -> dict[str, Any]:
     tags=["projects"],
     summary="List project-owned agent sessions",
 )
-async def agent_sessions(manager: Manager, project_id: str) -> AgentSessions:
+async def agent_sessions(manager: ManagerDep, project_id: str) -> AgentSessions:
     """System-owned (worker) sessions of the project."""
     await manager.get_project(project_id)
     page = await manager.list_sessions(
@@ -114,7 +114,7 @@ async def agent_sessions(manager: Manager, project_id: str) -> AgentSessions:
     summary="Move all project chats",
     status_code=200,
 )
-async def move_all(manager: Manager, project_id: str, data: MoveAllBody) -> dict[str, Any]:
+async def move_all(manager: ManagerDep, project_id: str, data: MoveAllBody) -> dict[str, Any]:
     result = await manager.move_project_sessions(project_id, data["destination"])
     return {"status": "ok", **result}
 
@@ -125,7 +125,7 @@ async def move_all(manager: Manager, project_id: str, data: MoveAllBody) -> dict
     summary="Delete all project chats",
     status_code=200,
 )
-async def delete_all(manager: Manager, project_id: str) -> dict[str, Any]:
+async def delete_all(manager: ManagerDep, project_id: str) -> dict[str, Any]:
     result = await manager.delete_project_sessions(project_id)
     return {"status": "ok", **result}
 

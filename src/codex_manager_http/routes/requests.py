@@ -12,9 +12,10 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from litestar import get, post
 
-from codex_manager_core import InteractiveRequest, Manager
+from codex_manager_core import InteractiveRequest
 from codex_manager_core.errors import Conflict
 from codex_manager_core.views import request_view
+from codex_manager_http.app import ManagerDep
 from codex_manager_http.routes.sessions import RESHAPED, Reshaped, error_responses, reshaped
 
 ApprovalDecision = Literal[
@@ -142,7 +143,7 @@ class ToolCallResponseBody(TypedDict):
 
 
 async def _conflict(
-    manager: Manager, exc: Conflict, id_key: str, request_id: str, *, original_codes: bool
+    manager: ManagerDep, exc: Conflict, id_key: str, request_id: str, *, original_codes: bool
 ) -> Reshaped:
     """409 `{status: "reconciled", code, reason, requestStatus, threadId, ...}`. With
     `original_codes` the code is one the original used for approvals (`already_resolved`,
@@ -177,7 +178,7 @@ def _views(requests: list[InteractiveRequest]) -> list[Any]:
     summary="List pending approvals for a session",
     responses=error_responses(404, 410),
 )
-async def list_approvals(manager: Manager, session_id: str) -> ApprovalList:
+async def list_approvals(manager: ManagerDep, session_id: str) -> ApprovalList:
     """Pending approvals, oldest first (no side effects)."""
     pending = await manager.list_approvals(session_id)
     return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
@@ -192,7 +193,7 @@ async def list_approvals(manager: Manager, session_id: str) -> ApprovalList:
     responses=error_responses(400, 404, 409, 500),
 )
 async def decide_approval(
-    manager: Manager, approval_id: str, data: ApprovalDecisionBody
+    manager: ManagerDep, approval_id: str, data: ApprovalDecisionBody
 ) -> ApprovalDecided:
     """accept / decline / cancel (acceptForSession, or scope "session"; the legacy names
     approved / approved_for_session / denied / abort too). 409 `reconciled` when it was
@@ -223,7 +224,7 @@ async def decide_approval(
     summary="List pending tool-input requests for a session",
     responses=error_responses(404, 410),
 )
-async def list_tool_input(manager: Manager, session_id: str) -> ToolInputList:
+async def list_tool_input(manager: ManagerDep, session_id: str) -> ToolInputList:
     """Pending questions of the model (request_user_input), with normalized `questions`."""
     pending = await manager.list_user_input_requests(session_id)
     return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
@@ -238,7 +239,7 @@ async def list_tool_input(manager: Manager, session_id: str) -> ToolInputList:
     responses=error_responses(400, 404, 409, 500),
 )
 async def decide_tool_input(
-    manager: Manager, request_id: str, data: ToolInputDecisionBody
+    manager: ManagerDep, request_id: str, data: ToolInputDecisionBody
 ) -> ToolInputDecided:
     """accept sends `answers`; decline / cancel send none; `response` is sent as is. 409 as
     for approvals."""
@@ -269,7 +270,7 @@ async def decide_tool_input(
     summary="List pending dynamic tool-call requests for a session",
     responses=error_responses(404, 410),
 )
-async def list_tool_calls(manager: Manager, session_id: str) -> ToolCallList:
+async def list_tool_calls(manager: ManagerDep, session_id: str) -> ToolCallList:
     """Pending calls of the session's dynamic tools (declared on POST /api/sessions)."""
     pending = await manager.list_tool_calls(session_id)
     return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
@@ -284,7 +285,7 @@ async def list_tool_calls(manager: Manager, session_id: str) -> ToolCallList:
     responses=error_responses(400, 404, 409, 500),
 )
 async def respond_tool_call(
-    manager: Manager, request_id: str, data: ToolCallResponseBody | None = None
+    manager: ManagerDep, request_id: str, data: ToolCallResponseBody | None = None
 ) -> ToolCallAnswered:
     """The tool's result: `text` and/or `contentItems` (success true unless said otherwise),
     or a raw `response`. 409 `code` in_flight while another answer is being sent,

@@ -17,11 +17,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from codex_manager_core import Manager, SessionRecord
+from codex_manager_core import SessionRecord
 from codex_manager_core.errors import Conflict, InvalidInput, ManagerError, NotFound
 from codex_manager_core.serde import iso
 from codex_manager_core.transcript import entry_row
 from codex_manager_core.views import session_view
+from codex_manager_http.app import ManagerDep
 from codex_manager_http.errors import manager_error_response
 
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
@@ -341,7 +342,7 @@ def _epoch(value: datetime) -> float:
     return value.timestamp()
 
 
-async def thread_of(manager: Manager, record: SessionRecord) -> dict[str, Any]:
+async def thread_of(manager: ManagerDep, record: SessionRecord) -> dict[str, Any]:
     """The runtime's thread (no turns); a stand-in built from our record when the runtime
     cannot read it (a thread without a rollout that an earlier runtime process held)."""
     try:
@@ -392,7 +393,7 @@ def _refuse_dynamic_tools(tools: list[DynamicTool] | None) -> None:
     responses=error_responses(400),
 )
 async def list_sessions(
-    manager: Manager,
+    manager: ManagerDep,
     archived: Annotated[
         bool, Parameter(description="Archived sessions instead of live ones")
     ] = False,
@@ -432,7 +433,7 @@ async def list_sessions(
     responses=error_responses(400, 404, 503),
 )
 async def create_session(
-    manager: Manager, data: CreateSessionBody | None = None
+    manager: ManagerDep, data: CreateSessionBody | None = None
 ) -> SessionWithThread:
     """Starts a codex thread. Controls start as a copy of the defaults with these overrides."""
     body = data or {}
@@ -455,7 +456,7 @@ async def create_session(
     summary="Read a session transcript",
     responses=error_responses(404, 410, 503),
 )
-async def get_session(manager: Manager, session_id: str) -> SessionDetail:
+async def get_session(manager: ManagerDep, session_id: str) -> SessionDetail:
     """The session, the runtime's thread and the whole transcript (also for a session with
     no message yet: `materialized` false and an empty transcript)."""
     transcript = await manager.get_transcript(session_id, limit=None)
@@ -475,7 +476,7 @@ async def get_session(manager: Manager, session_id: str) -> SessionDetail:
     responses=error_responses(400, 404, 410, 503),
 )
 async def get_transcript(
-    manager: Manager,
+    manager: ManagerDep,
     session_id: str,
     cursor: Annotated[str | None, Parameter(description="nextCursor of the previous page")] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
@@ -498,7 +499,7 @@ async def get_transcript(
     status_code=200,
     responses=error_responses(403, 404, 410),
 )
-async def delete_session(manager: Manager, session_id: str) -> DeleteResult:
+async def delete_session(manager: ManagerDep, session_id: str) -> DeleteResult:
     """Interrupts, removes the thread's files from CODEX_HOME and leaves a tombstone: the id
     answers 410 from then on, also after a restart."""
     record = await manager.get_session(session_id)
@@ -521,7 +522,7 @@ async def delete_session(manager: Manager, session_id: str) -> DeleteResult:
     status_code=200,
     responses=error_responses(400, 403, 404, 410),
 )
-async def rename_session(manager: Manager, session_id: str, data: RenameBody) -> SessionResult:
+async def rename_session(manager: ManagerDep, session_id: str, data: RenameBody) -> SessionResult:
     record = await manager.rename_session(session_id, data["title"])
     return {"status": "ok", "session": view(record)}
 
@@ -534,7 +535,7 @@ async def rename_session(manager: Manager, session_id: str, data: RenameBody) ->
     status_code=200,
     responses=error_responses(403, 404, 409, 410),
 )
-async def archive_session(manager: Manager, session_id: str) -> ArchiveResult:
+async def archive_session(manager: ManagerDep, session_id: str) -> ArchiveResult:
     """409 `not_materialized` before the first message (codex has no rollout to archive)."""
     try:
         record = await manager.archive_session(session_id)
@@ -552,7 +553,7 @@ async def archive_session(manager: Manager, session_id: str) -> ArchiveResult:
     status_code=200,
     responses=error_responses(403, 404, 410),
 )
-async def unarchive_session(manager: Manager, session_id: str) -> SessionWithThread:
+async def unarchive_session(manager: ManagerDep, session_id: str) -> SessionWithThread:
     record = await manager.unarchive_session(session_id)
     return {"status": "ok", "session": view(record), "thread": await thread_of(manager, record)}
 
@@ -565,7 +566,7 @@ async def unarchive_session(manager: Manager, session_id: str) -> SessionWithThr
     responses=error_responses(400, 403, 404, 409, 410),
 )
 async def resume_session(
-    manager: Manager, session_id: str, data: ResumeBody | None = None
+    manager: ManagerDep, session_id: str, data: ResumeBody | None = None
 ) -> SessionWithThread:
     """Loads the thread into the runtime with the stored approval policy and sandbox."""
     _refuse_dynamic_tools((data or {}).get("dynamicTools"))
@@ -587,7 +588,7 @@ async def resume_session(
     responses=error_responses(400, 403, 404, 410),
 )
 async def set_session_project(
-    manager: Manager, session_id: str, data: ProjectBody
+    manager: ManagerDep, session_id: str, data: ProjectBody
 ) -> ProjectAssignment:
     """404 `project_not_found` for an unknown project; `projectId: null` unassigns."""
     previous = await manager.get_session(session_id)
@@ -616,7 +617,7 @@ async def set_session_project(
     responses=error_responses(400, 404, 410),
 )
 async def upsert_transcript_entry(
-    manager: Manager, session_id: str, data: TranscriptEntryBody
+    manager: ManagerDep, session_id: str, data: TranscriptEntryBody
 ) -> EntryResult:
     """Insert or replace (by messageId) a row of the transcript; announced as
     `transcript_updated`. Allowed on worker sessions (extensions write there)."""
@@ -639,7 +640,7 @@ async def upsert_transcript_entry(
     responses=error_responses(400, 403, 404, 410, 501),
 )
 async def fork_session(
-    manager: Manager, session_id: str, data: ForkBody | None = None
+    manager: ManagerDep, session_id: str, data: ForkBody | None = None
 ) -> ForkResult:
     """A new session with the thread's history, controls and project."""
     record = await manager.fork_session(session_id, title=(data or {}).get("title"))
@@ -658,7 +659,7 @@ async def fork_session(
     status_code=200,
     responses=error_responses(403, 404, 410, 501),
 )
-async def compact_session(manager: Manager, session_id: str) -> ActionResult:
+async def compact_session(manager: ManagerDep, session_id: str) -> ActionResult:
     result = await manager.compact_session(session_id)
     return {"status": "ok", "sessionId": session_id, "result": result}
 
@@ -671,7 +672,7 @@ async def compact_session(manager: Manager, session_id: str) -> ActionResult:
     responses=error_responses(400, 403, 404, 409, 410, 501),
 )
 async def rollback_session(
-    manager: Manager, session_id: str, data: RollbackBody | None = None
+    manager: ManagerDep, session_id: str, data: RollbackBody | None = None
 ) -> RollbackResult:
     """Drops the last `numTurns` (default 1) turns from the history; 409 while a turn runs."""
     num_turns = (data or {}).get("numTurns", 1)
@@ -686,7 +687,7 @@ async def rollback_session(
     status_code=200,
     responses=error_responses(403, 404, 410, 501),
 )
-async def clean_background_terminals(manager: Manager, session_id: str) -> ActionResult:
+async def clean_background_terminals(manager: ManagerDep, session_id: str) -> ActionResult:
     result = await manager.clean_background_terminals(session_id)
     return {"status": "ok", "sessionId": session_id, "result": result}
 
@@ -699,7 +700,7 @@ async def clean_background_terminals(manager: Manager, session_id: str) -> Actio
     responses=error_responses(400, 403, 404, 410, 501),
 )
 async def review_session(
-    manager: Manager, session_id: str, data: ReviewBody | None = None
+    manager: ManagerDep, session_id: str, data: ReviewBody | None = None
 ) -> ActionResult:
     """Reviews uncommitted changes (default), a base branch, a commit or custom instructions."""
     body = data or {}
@@ -724,7 +725,7 @@ async def review_session(
     responses=error_responses(400, 403, 404, 409, 410, 501),
 )
 async def steer_turn(
-    manager: Manager, session_id: str, turn_id: str, data: SteerBody
+    manager: ManagerDep, session_id: str, turn_id: str, data: SteerBody
 ) -> SteerResult:
     """Adds input to the running turn `turnId` (409 when it is not the running one)."""
     result = await manager.steer_turn(session_id, turn_id, cast(Any, data["input"]))
@@ -741,7 +742,7 @@ async def steer_turn(
     status_code=HTTP_202_ACCEPTED,
     responses=error_responses(400, 403, 404, 409, 410, 503),
 )
-async def send_message(manager: Manager, session_id: str, data: MessageBody) -> Accepted:
+async def send_message(manager: ManagerDep, session_id: str, data: MessageBody) -> Accepted:
     """Starts a turn and answers at once; follow it on /api/stream (or /api/events). The
     overrides apply to this turn; the session's controls stay as they are."""
     _refuse_dynamic_tools(data.get("dynamicTools"))
@@ -776,7 +777,7 @@ async def send_message(manager: Manager, session_id: str, data: MessageBody) -> 
     responses=error_responses(403, 404, 409, 410),
 )
 async def interrupt_turn(
-    manager: Manager, session_id: str, data: InterruptBody | None = None
+    manager: ManagerDep, session_id: str, data: InterruptBody | None = None
 ) -> Interrupted:
     """Interrupts the given turn, or the running one; 409 `no_active_turn` if none."""
     try:

@@ -51,7 +51,7 @@ from litestar.exceptions import WebSocketDisconnect
 from codex_manager_core.errors import InvalidInput
 from codex_manager_core.events.bus import Subscription
 from codex_manager_core.models import Lagged
-from codex_manager_http.app import HostState
+from codex_manager_http.app import HostDep
 from codex_manager_http.frames import (
     CommandError,
     FrameCache,
@@ -96,7 +96,7 @@ def frame_cache(socket: WebSocket[Any, Any, Any]) -> FrameCache:
 
 
 class _Connection:
-    def __init__(self, socket: WebSocket[Any, Any, Any], host: HostState) -> None:
+    def __init__(self, socket: WebSocket[Any, Any, Any], host: HostDep) -> None:
         self.socket = socket
         self.manager = host.manager
         self.metrics = host.metrics
@@ -344,7 +344,7 @@ class _Connection:
 async def stream(socket: WebSocket[Any, Any, Any]) -> None:
     """Events as they are written to the ledger (frames and commands: the module
     docstring here and in `codex_manager_http.frames`)."""
-    host: HostState = socket.app.state.host
+    host: HostDep = socket.app.state.host
     await socket.accept()
     host.metrics.websocket_connections += 1
     host.metrics.websocket_open += 1

@@ -9,9 +9,9 @@ from typing import Annotated, Any, TypedDict
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
-from codex_manager_core import Manager, __version__
+from codex_manager_core import __version__
 from codex_manager_core.serde import iso, to_json
-from codex_manager_http.app import HostState
+from codex_manager_http.app import HostDep, ManagerDep
 from codex_manager_http.metrics import render
 
 
@@ -78,7 +78,7 @@ def banner() -> Banner:
 
 
 @get("/api/health", tags=["system"], summary="Health check", cache=False)
-async def health(manager: Manager, host: HostState) -> Health:
+async def health(manager: ManagerDep, host: HostDep) -> Health:
     """Answers at once, also while the runtime is starting, restarting or has failed."""
     runtime = manager.supervisor.health
     last_exit = runtime.last_exit
@@ -140,7 +140,7 @@ async def health(manager: Manager, host: HostState) -> Health:
 
 @get("/api/capabilities", tags=["system"], summary="Read Codex capabilities")
 async def capabilities(
-    manager: Manager,
+    manager: ManagerDep,
     refresh: Annotated[bool, Parameter(description="Re-read the runtime's schema")] = False,
 ) -> dict[str, Any]:
     """Which app-server methods the installed codex offers (read from its own protocol
@@ -155,7 +155,7 @@ async def capabilities(
     summary="Prometheus metrics",
     media_type="text/plain; version=0.0.4",
 )
-async def metrics(manager: Manager, host: HostState) -> str:
+async def metrics(manager: ManagerDep, host: HostDep) -> str:
     runtime = manager.supervisor.health
     stats = host.store_stats
     figures: dict[str, Any] = {
@@ -231,7 +231,7 @@ def openapi_document(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/api/events", tags=["events"], summary="Replay events from the durable ledger")
 async def events(
-    manager: Manager,
+    manager: ManagerDep,
     since: Annotated[int, Parameter(ge=0, description="Events with seq > since")] = 0,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     thread_id: Annotated[list[str] | None, Parameter(query="threadId")] = None,
