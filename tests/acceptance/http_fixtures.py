@@ -46,13 +46,19 @@ class Host:
 
     @asynccontextmanager
     async def websocket(
-        self, path: str = "/api/stream", *, token: str | None = None, headers: dict[str, str] | None = None
+        self,
+        path: str = "/api/stream",
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> AsyncIterator[ClientConnection]:
         all_headers = dict(headers or {})
         use = token if token is not None else self.token
         if use is not None and "Authorization" not in all_headers:
             all_headers["Authorization"] = f"Bearer {use}"
-        async with connect(self.server.ws_url + path, additional_headers=all_headers, max_size=None) as ws:
+        async with connect(
+            self.server.ws_url + path, additional_headers=all_headers, max_size=None
+        ) as ws:
             yield ws
 
 
@@ -103,5 +109,7 @@ async def running_host(
             app = create_app(manager, server_settings)
             async with running_server(app) as server:
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
-                async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30.0) as http:
+                async with httpx.AsyncClient(
+                    base_url=server.url, headers=headers, timeout=30.0
+                ) as http:
                     yield Host(manager, model, server, http, root, token)

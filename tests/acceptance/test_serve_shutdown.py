@@ -64,7 +64,9 @@ async def _drain(process: anyio.abc.Process, lines: list[str]) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-async def test_signal_while_a_turn_streams_exits_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+async def test_signal_while_a_turn_streams_exits_cleanly(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     process, url, lines = await _start_server(tmp_path)
     try:
         async with anyio.create_task_group() as tasks:
@@ -115,8 +117,15 @@ async def test_signal_while_a_turn_streams_exits_cleanly(tmp_path: Path, sig: si
         assert seqs == list(range(1, len(seqs) + 1))
         assert seqs[-1] == await store.last_seq()
         types = {event.type for event in events}
-        assert {"session_created", "app_server.turn.started", "app_server.item.agent_message.delta"} <= types
-        assert any(event.type == "runtime_state_changed" and event.payload["state"] == "stopped" for event in events)
+        assert {
+            "session_created",
+            "app_server.turn.started",
+            "app_server.item.agent_message.delta",
+        } <= types
+        assert any(
+            event.type == "runtime_state_changed" and event.payload["state"] == "stopped"
+            for event in events
+        )
         assert await store.get_session(session) is not None
     finally:
         await store.close()
