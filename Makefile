@@ -30,7 +30,10 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict
 
 bench: $(STAMP)
-	$(BIN)/python bench/runtime_turns.py
+	$(BIN)/python bench/runtime_turns.py --turns 10 --spawns 3
+	$(BIN)/python bench/store_ops.py
+	$(BIN)/python bench/event_pipeline.py --events 20000
+	$(BIN)/python bench/sessions.py --creates 10 --sizes 10,1000,10000 --calls 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
