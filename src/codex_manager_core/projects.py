@@ -128,7 +128,9 @@ class ProjectsMixin(ManagerBase):
             if (record := self._sessions.get(session_id)) is not None:
                 self._sessions[session_id] = attrs.evolve(record, project_id=None)
         await self._write(
-            mutations, [self._event("project_deleted", None, {"projectId": project_id})]
+            mutations,
+            # `sessionIds`: the original's field (its delete unassigned no user session).
+            [self._event("project_deleted", None, {"projectId": project_id, "sessionIds": []})],
         )
 
     async def assign_session(self, session_id: str, project_id: str | None) -> None:

@@ -27,7 +27,9 @@ def iso(value: datetime | None) -> str | None:
     """`2026-11-25T01:02:03.456Z`: UTC with milliseconds."""
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # the hot path (every event) is already UTC
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_iso(value: str) -> datetime:

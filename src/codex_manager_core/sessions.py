@@ -34,9 +34,8 @@ from codex_manager_core.models import (
     TitleSource,
     Tombstone,
 )
-from codex_manager_core.serde import iso
 from codex_manager_core.store.batch import DeleteSession, Page, RequestQuery, SessionQuery
-from codex_manager_core.views import session_view
+from codex_manager_core.views import deleted_view, session_view
 
 MAX_TITLE: Final = 200
 MAX_DYNAMIC_TOOLS: Final = 128
@@ -222,7 +221,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
                 self._event(
                     "session_created",
                     thread_id,
-                    {"session": session_view(record)},
+                    {"session": session_view(record, thread)},
                     system=system_owned,
                 )
             ],
@@ -422,9 +421,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
                     "session_deleted",
                     session_id,
                     {
-                        "sessionId": session_id,
-                        "title": record.title,
-                        "deletedAt": iso(tombstone.deleted_at),
+                        **deleted_view(session_id, record.title, tombstone.deleted_at),
                         "deletedFileCount": removed,
                     },
                     system=record.system_owned,
@@ -472,7 +469,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
                 self._event(
                     "session_created",
                     fork.session_id,
-                    {"session": session_view(fork), "forkedFrom": session_id},
+                    {"session": session_view(fork, thread), "forkedFrom": session_id},
                 )
             ],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -16,12 +17,11 @@ from codex_manager_core.errors import InvalidInput
 from codex_manager_core.models import (
     InteractiveRequest,
     RequestKind,
-    RequestStatus,
     TranscriptEntry,
 )
-from codex_manager_core.serde import iso, parse_iso
+from codex_manager_core.serde import parse_iso
 from codex_manager_core.store.batch import PutTranscriptEntry, RequestQuery
-from codex_manager_core.views import request_view
+from codex_manager_core.views import coerce_epoch_ms, details_text, epoch_ms, request_view
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
@@ -85,10 +85,13 @@ def _item_status(item: Mapping[str, Any], turn_status: str) -> str:
     return "complete" if turn_status in ("complete", "streaming") and raw else turn_status
 
 
-def _ts(value: Any) -> str | None:
-    if isinstance(value, int | float):
-        return iso(datetime.fromtimestamp(value, UTC))
-    return None
+def _wire(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as the original sends it: no `details`, `startedAt` or `completedAt` key
+    when there is none (its TranscriptEntry has them optional, never null)."""
+    for key in ("details", "startedAt", "completedAt"):
+        if row.get(key) is None:
+            row.pop(key, None)
+    return row
 
 
 def turns_to_rows(turns: Sequence[Any]) -> list[dict[str, Any]]:
@@ -99,7 +102,8 @@ def turns_to_rows(turns: Sequence[Any]) -> list[dict[str, Any]]:
             continue
         turn_id = str(turn.get("id"))
         turn_status = _TURN_STATUS.get(str(turn.get("status")), "complete")
-        started, completed = _ts(turn.get("startedAt")), _ts(turn.get("completedAt"))
+        started = coerce_epoch_ms(turn.get("startedAt"))
+        completed = coerce_epoch_ms(turn.get("completedAt"))
         for item in turn.get("items") or []:
             if not isinstance(item, Mapping):
                 continue
@@ -112,70 +116,85 @@ def turns_to_rows(turns: Sequence[Any]) -> list[dict[str, Any]]:
             else:
                 role, content, status = "system", _summary(item), _item_status(item, turn_status)
             rows.append(
-                {
-                    "messageId": str(item.get("id")),
-                    "turnId": turn_id,
-                    "role": role,
-                    "type": str(kind),
-                    "content": content,
-                    "details": dict(item) if role == "system" else None,
-                    "status": status,
-                    "startedAt": started,
-                    "completedAt": completed,
-                    "source": "runtime",
-                }
+                _wire(
+                    {
+                        "messageId": str(item.get("id")),
+                        "turnId": turn_id,
+                        "role": role,
+                        "type": str(kind),
+                        "content": content,
+                        "details": details_text(dict(item)) if role == "system" else None,
+                        "status": status,
+                        "startedAt": started,
+                        "completedAt": completed,
+                        "source": "runtime",
+                    }
+                )
             )
     return rows
 
 
 def entry_row(entry: TranscriptEntry) -> dict[str, Any]:
-    return {
-        "messageId": entry.message_id,
-        "turnId": entry.turn_id,
-        "role": entry.role,
-        "type": entry.type,
-        "content": entry.content,
-        "details": entry.details,
-        "status": entry.status,
-        "startedAt": iso(entry.started_at),
-        "completedAt": iso(entry.completed_at),
-        "anchorItemId": entry.anchor_item_id,
-        "source": "manager",
-    }
+    """A supplemental entry as a transcript row (the original's TranscriptEntry: `details`
+    JSON text, times in epoch milliseconds; plus our `anchorItemId` and `source`)."""
+    return _wire(
+        {
+            "messageId": entry.message_id,
+            "turnId": entry.turn_id,
+            "role": entry.role,
+            "type": entry.type,
+            "content": entry.content,
+            "details": details_text(entry.details),
+            "status": entry.status,
+            "startedAt": epoch_ms(entry.started_at),
+            "completedAt": epoch_ms(entry.completed_at),
+            "anchorItemId": entry.anchor_item_id,
+            "source": "manager",
+        }
+    )
+
+
+#: (messageId prefix, type prefix, content noun, turnId fallback) of a request's row, as
+#: the original wrote them (`approval-<id>` rows of type approval.request, then
+#: approval.resolved once answered or expired).
+_REQUEST_ROW: Final = {
+    RequestKind.APPROVAL: ("approval", "approval", "Approval", "approval"),
+    RequestKind.USER_INPUT: ("tool-input", "tool_input", "Tool input", "tool-input"),
+    RequestKind.TOOL_CALL: ("tool-call", "tool_call", "Tool call", "tool-call"),
+}
 
 
 def request_row(request: InteractiveRequest) -> dict[str, Any]:
+    """The row of an interactive request: `<kind>.request` while it waits, `<kind>.resolved`
+    once answered, expired or invalidated (one row, by messageId, as in the original)."""
     view = request_view(request)
-    label = {
-        RequestKind.APPROVAL: "approval.request",
-        RequestKind.USER_INPUT: "tool_input.request",
-        RequestKind.TOOL_CALL: "tool_call.request",
-    }[request.kind]
-    status = {
-        RequestStatus.PENDING: "streaming",
-        RequestStatus.RESOLVING: "streaming",
-        RequestStatus.RESOLVED: "complete",
-        RequestStatus.EXPIRED: "canceled",
-        RequestStatus.INVALIDATED: "canceled",
-    }[request.status]
-    content = view["summary"]
-    if request.resolution:
-        content += f" -> {dict(request.resolution).get('decision') or request.status.value}"
-    elif not request.status.open:
-        content += f" -> {request.status.value}"
-    return {
-        "messageId": f"request-{request.request_id}",
-        "turnId": request.turn_id or "requests",
-        "role": "system",
-        "type": label,
-        "content": content,
-        "details": {**view, "status": request.status.value, "resolution": request.resolution},
-        "status": status,
-        "startedAt": iso(request.created_at),
-        "completedAt": iso(request.resolved_at),
-        "anchorItemId": request.item_id,
-        "source": "manager",
-    }
+    prefix, kind, noun, turn = _REQUEST_ROW[request.kind]
+    if request.status.open:
+        label, content = f"{kind}.request", view["summary"]
+    else:
+        resolution = dict(request.resolution or {})
+        outcome = resolution.get("decision")
+        if outcome is None and "success" in resolution:
+            outcome = "success" if resolution["success"] else "failure"
+        label = f"{kind}.resolved"
+        content = f"{noun} {request.status.value}" + (f" ({outcome})" if outcome else "")
+    return _wire(
+        {
+            "messageId": f"{prefix}-{request.request_id}",
+            "turnId": request.turn_id or turn,
+            "role": "system",
+            "type": label,
+            "content": content,
+            "details": details_text(
+                {**view, "status": request.status.value, "resolution": request.resolution}
+            ),
+            "status": "complete",
+            "startedAt": epoch_ms(request.created_at),
+            "completedAt": epoch_ms(request.resolved_at),
+            "anchorItemId": request.item_id,
+            "source": "manager",
+        }
+    )
 
 
 def _richer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -218,7 +237,7 @@ def merge_rows(runtime: list[dict[str, Any]], extra: list[dict[str, Any]]) -> li
             position = assistants[-1] if assistants else turn_rows[-1] + 1
         merged.insert(position, row)
         index = {(r["turnId"], r["messageId"]): i for i, r in enumerate(merged)}
-    orphans.sort(key=lambda row: row.get("startedAt") or "")
+    orphans.sort(key=lambda row: row.get("startedAt") or 0)
     return merged + orphans
 
 
@@ -246,9 +265,16 @@ def decode_cursor(cursor: str) -> int:
 
 class TranscriptMixin(ManagerBase):
     async def get_transcript(
-        self, session_id: str, *, cursor: str | None = None, limit: int | None = DEFAULT_LIMIT
+        self,
+        session_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int | None = DEFAULT_LIMIT,
+        thread: Mapping[str, Any] | None = None,
     ) -> TranscriptPage:
-        """The session's transcript, oldest first, `limit` rows from `cursor` (None: all)."""
+        """The session's transcript, oldest first, `limit` rows from `cursor` (None: all).
+        `thread`: the session's thread as `read_thread` returned it (with turns), when the
+        caller has read it already (saves reading it again)."""
         await self._session(session_id)
         if limit is not None and (
             not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT
@@ -258,15 +284,18 @@ class TranscriptMixin(ManagerBase):
                 issues=[{"path": ["limit"], "message": "out of range"}],
             )
         offset = decode_cursor(cursor) if cursor else 0
-        rows = await self._transcript_rows(session_id)
+        rows = await self._transcript_rows(session_id, thread)
         end = len(rows) if limit is None else offset + limit
         page = rows[offset:end]
         return TranscriptPage(
             tuple(page), encode_cursor(end) if end < len(rows) else None, len(rows)
         )
 
-    async def _transcript_rows(self, session_id: str) -> list[dict[str, Any]]:
-        thread = await self.read_thread(session_id, include_turns=True)
+    async def _transcript_rows(
+        self, session_id: str, thread: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        if thread is None:
+            thread = await self.read_thread(session_id, include_turns=True)
         turns = thread.get("turns") if isinstance(thread, Mapping) else None
         runtime = turns_to_rows(turns or [])
         extra = [entry_row(e) for e in await self.store.list_transcript_entries(session_id)]
@@ -321,9 +350,14 @@ def parse_entry(entry: Mapping[str, Any]) -> TranscriptEntry:
         if value is None:
             return None
         try:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                # The original's form: epoch milliseconds.
+                return datetime.fromtimestamp(value / 1000, UTC)
             return parse_iso(str(value))
-        except ValueError:
-            issues.append({"path": [name], "message": "must be an ISO-8601 time"})
+        except (ValueError, OverflowError, OSError):
+            issues.append(
+                {"path": [name], "message": "must be an ISO-8601 time or epoch milliseconds"}
+            )
             return None
 
     message_id, turn_id, kind = text("messageId"), text("turnId"), text("type")
@@ -335,6 +369,8 @@ def parse_entry(entry: Mapping[str, Any]) -> TranscriptEntry:
     if status not in STATUSES:
         issues.append({"path": ["status"], "message": f"must be one of {list(STATUSES)}"})
     anchor = text("anchorItemId", required=False)
+    if anchor is None:
+        anchor = _anchor_in_details(entry.get("details"))
     started, completed = time("startedAt"), time("completedAt")
     if issues:
         raise InvalidInput(
@@ -354,3 +390,14 @@ def parse_entry(entry: Mapping[str, Any]) -> TranscriptEntry:
         completed_at=completed,
         anchor_item_id=anchor,
     )
+
+
+def _anchor_in_details(details: Any) -> str | None:
+    """The original's clients put `anchorItemId` inside the `details` JSON text."""
+    if isinstance(details, str) and details.strip():
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return None
+    anchor = details.get("anchorItemId") if isinstance(details, Mapping) else None
+    return anchor.strip() if isinstance(anchor, str) and anchor.strip() else None

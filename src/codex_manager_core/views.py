@@ -2,20 +2,87 @@
 
 Events carry these dicts as payloads and the HTTP host returns them, so a client of the
 original sees the same objects whether it reads a list or listens on the stream.
+
+The original's types are kept where it had them (apps/api/openapi/openapi.json of
+jmillpps/codex-manager): session times are unix seconds (numbers, like codex's own Thread),
+transcript times are epoch milliseconds, transcript `details` is JSON text. Our own fields
+come after the original's and never reuse one of its names.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from codex_manager_core.models import (
+    Controls,
     InteractiveRequest,
     Project,
     RequestKind,
     SessionRecord,
 )
 from codex_manager_core.serde import iso, to_json
+
+#: `modelProvider` of a session whose runtime thread is not at hand (codex's default
+#: provider). A route that has the thread passes it, and its value wins.
+DEFAULT_MODEL_PROVIDER: Final = "openai"
+#: `source` of a session whose thread is not at hand: app-server threads report "vscode".
+DEFAULT_SOURCE: Final = "vscode"
+#: The original's message for a hard-deleted session (410 bodies, `session_deleted`).
+DELETED_MESSAGE: Final = "This chat was permanently deleted and is no longer available."
+
+
+def epoch_seconds(value: datetime) -> int:
+    """Unix seconds (codex's Thread.createdAt/updatedAt; the original's session times)."""
+    return int(value.timestamp())
+
+
+def epoch_ms(value: datetime | None) -> int | None:
+    """Epoch milliseconds (the original's transcript times)."""
+    return None if value is None else round(value.timestamp() * 1000)
+
+
+def coerce_epoch_ms(value: Any) -> int | None:
+    """A runtime time as epoch milliseconds, like the original's `coerceEpochMs`: numbers up
+    to 1e10 are seconds, larger ones milliseconds; numeric or ISO-8601 strings too."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if value <= 0 or value != value:  # NaN
+            return None
+        return round(value) if value > 10_000_000_000 else round(value * 1000)
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            return coerce_epoch_ms(float(text))
+        except ValueError:
+            pass
+        try:
+            return epoch_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None
+
+
+def details_text(value: Any) -> str | None:
+    """Transcript `details` as the original sends it: JSON text (a string stays as is)."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def source_label(source: Any) -> str:
+    """The original's `sourceLabel`: codex's thread source as one word."""
+    if isinstance(source, str):
+        return source
+    if isinstance(source, Mapping) and "subAgent" in source:
+        return "subAgent"
+    return "unknown"
 
 
 def project_view(project: Project) -> dict[str, Any]:
@@ -28,23 +95,51 @@ def project_view(project: Project) -> dict[str, Any]:
     }
 
 
-def session_view(record: SessionRecord) -> dict[str, Any]:
+def controls_view(controls: Controls) -> dict[str, Any]:
+    """`{model, approvalPolicy, networkAccess, filesystemSandbox, settings}`."""
+    data: dict[str, Any] = to_json(controls)
+    return data
+
+
+def session_view(record: SessionRecord, thread: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The original's SessionSummary, then ours. `thread` (the runtime's, when the caller
+    has it) supplies `modelProvider` and `source`, which we do not store."""
+    provider = thread.get("modelProvider") if thread is not None else None
     return {
+        # The original's SessionSummary.
         "sessionId": record.session_id,
-        "threadId": record.session_id,
         "title": record.title,
-        "preview": record.preview,
-        "cwd": record.cwd,
+        "materialized": record.materialized,
+        "modelProvider": provider if isinstance(provider, str) else DEFAULT_MODEL_PROVIDER,
+        "approvalPolicy": record.controls.approval_policy,
+        "sessionControls": controls_view(record.controls),
+        "createdAt": epoch_seconds(record.created_at),
+        "updatedAt": epoch_seconds(record.updated_at),
+        "cwd": record.cwd or "",
+        "source": source_label(thread["source"])
+        if thread is not None and "source" in thread
+        else DEFAULT_SOURCE,
         "projectId": record.project_id,
+        # Ours.
+        "threadId": record.session_id,
+        "preview": record.preview,
         "archived": record.archived,
         "systemOwned": record.system_owned,
-        "materialized": record.materialized,
         "status": record.status,
         "model": record.model,
-        "createdAt": iso(record.created_at),
-        "updatedAt": iso(record.updated_at),
         "activeTurnId": record.active_turn_id,
         "lastTurnId": record.last_turn_id,
+    }
+
+
+def deleted_view(session_id: str, title: str | None, deleted_at: datetime) -> dict[str, Any]:
+    """The original's DeletedSessionPayload (410 bodies and the `session_deleted` event)."""
+    return {
+        "status": "deleted",
+        "sessionId": session_id,
+        "title": title,
+        "message": DELETED_MESSAGE,
+        "deletedAt": iso(deleted_at),
     }
 
 
@@ -108,6 +203,10 @@ def _summary(request: InteractiveRequest) -> str:
     return f"Call tool {params.get('tool')}"
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
 def normalize_questions(params: Any) -> list[dict[str, Any]]:
     questions = params.get("questions") if isinstance(params, dict) else None
     result = []
@@ -117,11 +216,15 @@ def normalize_questions(params: Any) -> list[dict[str, Any]]:
         options = question.get("options")
         result.append(
             {
-                "id": question.get("id"),
-                "header": question.get("header"),
-                "question": question.get("question"),
+                # Strings, as the original's ToolUserInputQuestion has them.
+                "id": _text(question.get("id")),
+                "header": _text(question.get("header")),
+                "question": _text(question.get("question")),
                 "options": [
-                    {"label": option.get("label"), "description": option.get("description")}
+                    {
+                        "label": _text(option.get("label")),
+                        "description": _text(option.get("description")),
+                    }
                     for option in options
                     if isinstance(option, dict)
                 ]

@@ -461,7 +461,7 @@ async def test_ledger_merges_queued_event_only_writes_into_one_transaction() -> 
         assert sorted(seq for events in results for seq in seqs(events)) == list(range(1, 13))
 
 
-async def test_ledger_applies_a_write_with_mutations_on_its_own() -> None:
+async def test_ledger_merges_plain_mutations_but_applies_compare_and_set_alone() -> None:
     store = RecordingStore()
     async with ledger_env(store) as env:
         subscription = env.bus.subscribe()
@@ -469,16 +469,24 @@ async def test_ledger_applies_a_write_with_mutations_on_its_own() -> None:
         await env.ledger.append([draft("first")])
         await store.entered.wait()
         await env.ledger.append([draft("e1")])
-        await env.ledger.append([draft("e2")])
         await env.ledger.submit(Batch((SetMeta("k", "v"),), (draft("m"),)))
+        await env.ledger.append([draft("e2")])
+        await env.ledger.submit(Batch((SetMeta("k2", "v2"), _transition("r1")), (draft("cas"),)))
         await env.ledger.append([draft("e3")])
-        await env.ledger.append([draft("e4")])
         store.gate.set()
-        events = await take(subscription, 6)
-        assert [event.type for event in events] == ["first", "e1", "e2", "m", "e3", "e4"]
-        assert seqs(events) == list(range(1, 7))
-        assert store.applied == [(0, 1), (0, 2), (1, 1), (0, 2)]
+        events = await take(subscription, 5)
+        assert [event.type for event in events] == ["first", "e1", "m", "e2", "e3"]
+        assert seqs(events) == list(range(1, 6))
+        # first alone (it was in flight); e1 + m + e2 merged (a plain mutation may share a
+        # transaction); the compare-and-set alone, and it fails (no such request: nothing
+        # committed); e3 after it.
+        assert store.applied == [(0, 1), (1, 3), (0, 1)]
         assert await store.get_meta("k") == "v"
+        assert await store.get_meta("k2") is None  # the failed CAS batch wrote nothing
+
+
+def _transition(request_id: str) -> TransitionRequest:
+    return TransitionRequest(request_id, (RequestStatus.PENDING,), RequestStatus.RESOLVED)
 
 
 async def test_store_conflict_fails_only_its_own_write() -> None:

@@ -115,15 +115,20 @@ class Subscription:
         """The seq of the last event this subscription yielded (its resume cursor)."""
         return self._last_consumed
 
-    def offer(self, event: Event) -> None:
-        """Called by the bus for every published event (synchronous, never blocks)."""
-        if self._lagged or self._closed or not self.filter.matches(event):
+    def offer(self, events: Sequence[Event]) -> None:
+        """Called by the bus with each published batch (synchronous, never blocks): keep the
+        matching events, wake the consumer once."""
+        if self._lagged or self._closed:
             return
-        if len(self._buffer) >= self._capacity:
+        matches = self.filter.matches
+        accepted = [event for event in events if matches(event)]
+        if not accepted:
+            return
+        if len(self._buffer) + len(accepted) > self._capacity:
             self._lagged = True
             self._buffer.clear()
         else:
-            self._buffer.append(event)
+            self._buffer.extend(accepted)
         self._wakeup.set()
 
     def __aiter__(self) -> Self:
@@ -237,9 +242,7 @@ class EventBus:
             return
         self.last_seq = events[-1].seq
         for subscription in tuple(self._subscriptions):
-            offer = subscription.offer
-            for event in events:
-                offer(event)
+            subscription.offer(events)
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)

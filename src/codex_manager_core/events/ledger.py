@@ -5,10 +5,11 @@ Every state change and every event goes through `Ledger.write` (wait for the com
 `seq` is assigned in one place and published in seq order right after each commit: an event
 is never seen by a subscriber before it is durable, and never out of order.
 
-Throughput comes from batching: while one transaction commits, later event-only writes
-queue up and the next transaction takes all of them at once (streaming deltas arrive in
-bursts). Writes that carry mutations are applied on their own, so a compare-and-set
-conflict fails only its own caller.
+Throughput comes from batching: while one transaction commits, later writes queue up and
+the next transaction takes all of them at once (streaming deltas arrive in bursts). A
+compare-and-set (and compaction) is applied on its own, so its conflict fails only its
+caller; if a merged transaction fails, each of its writes is retried alone, so a bad write
+fails only itself.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from codex_manager_core.events.bus import EventBus
 from codex_manager_core.models import Event, EventDraft
 from codex_manager_core.ports import Store
-from codex_manager_core.store.batch import Batch
+from codex_manager_core.store.batch import Batch, CompactDeltas, TransitionRequest
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,18 @@ MAX_MERGED_EVENTS = 2000
 #: Queued writes before `append` waits (back-pressure on the runtime reader, not on
 #: subscribers: it only engages when the disk cannot keep up).
 QUEUE_SIZE = 20_000
+
+
+def _mergeable(job: _Job) -> bool:
+    """Whether a write may share a transaction with others. A compare-and-set must fail
+    alone (its conflict is its caller's answer), and compaction is slow maintenance."""
+    return not any(
+        isinstance(mutation, TransitionRequest | CompactDeltas) for mutation in job.batch.mutations
+    )
+
+
+def _size(job: _Job) -> int:
+    return len(job.batch.events) + len(job.batch.mutations)
 
 
 class _Job:
@@ -90,7 +103,13 @@ class Ledger:
         """Queue a write without waiting for its commit (the runtime's notification path).
         Order is kept with every other write; a failure is logged."""
         if batch.mutations or batch.events:
-            await self._send.send(_Job(batch, wait=False))
+            job = _Job(batch, wait=False)
+            try:
+                # No yield to the event loop while there is room: the reader keeps going
+                # and the writer then takes many writes in one transaction.
+                self._send.send_nowait(job)
+            except anyio.WouldBlock:
+                await self._send.send(job)
 
     async def append(self, drafts: Sequence[EventDraft]) -> None:
         """Queue events (no state change) without waiting for the commit."""
@@ -114,18 +133,18 @@ class Ledger:
                     except anyio.EndOfStream:
                         return
                 jobs = [first]
-                if not first.batch.mutations:
-                    count = len(first.batch.events)
+                if _mergeable(first):
+                    count = _size(first)
                     while count < MAX_MERGED_EVENTS:
                         try:
                             job = receive.receive_nowait()
                         except (anyio.WouldBlock, anyio.EndOfStream):
                             break
-                        if job.batch.mutations:
+                        if not _mergeable(job):
                             carry = job
                             break
                         jobs.append(job)
-                        count += len(job.batch.events)
+                        count += _size(job)
                 # Shielded: a write that started is finished and published even while the
                 # manager shuts down; the caller's transaction must not be half-reported.
                 with anyio.CancelScope(shield=True):
@@ -138,7 +157,10 @@ class Ledger:
         if len(jobs) == 1:
             await self._apply_one(jobs[0])
             return
-        merged = Batch(events=tuple(draft for job in jobs for draft in job.batch.events))
+        merged = Batch(
+            tuple(mutation for job in jobs for mutation in job.batch.mutations),
+            tuple(draft for job in jobs for draft in job.batch.events),
+        )
         try:
             events = await self.store.apply(merged)
         except Exception:
