@@ -19,7 +19,7 @@ import pytest
 from codex_manager_core.events import bus as bus_module
 from codex_manager_core.events.bus import EventBus, EventFilter, Subscription
 from codex_manager_core.events.ledger import Ledger
-from codex_manager_core.models import Event, EventDraft, Lagged, RequestStatus
+from codex_manager_core.models import Event, EventDraft, Lagged, RequestStatus, utcnow
 from codex_manager_core.store.batch import (
     Batch,
     EventQuery,
@@ -606,3 +606,18 @@ async def test_close_drains_the_queue_before_run_returns() -> None:
     events = await take(subscription, 51)
     assert seqs(events) == list(range(1, 52))
     assert events[-1].type == "mutation"
+
+
+def test_broadcast_session_events_reach_subscribers_of_other_threads() -> None:
+    def event(type_: str, thread: str | None, *, system: bool = False) -> Event:
+        return Event(1, type_, thread, {}, utcnow(), system=system)
+
+    following_a = EventFilter.of(["a"], include_thread_less=True)
+    strictly_a = EventFilter.of(["a"])
+    for type_ in bus_module.BROADCAST_TYPES:
+        assert following_a.matches(event(type_, "b"))
+        assert not strictly_a.matches(event(type_, "b"))
+        # A system-owned session's events stay with subscribers that name it.
+        assert not following_a.matches(event(type_, "b", system=True))
+    assert not following_a.matches(event("session_updated", "b"))
+    assert following_a.matches(event("project_upserted", None))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
 import anyio
 import attrs
@@ -30,6 +30,12 @@ DEFAULT_BUFFER = 10_000
 REPLAY_PAGE = 1000
 
 
+#: Events about one session that every subscriber asking for thread-less events also gets,
+#: as the original broadcast them: a list view must learn that a session it does not follow
+#: was deleted or moved to another project.
+BROADCAST_TYPES: Final = frozenset({"session_deleted", "session_project_updated"})
+
+
 @attrs.frozen
 class EventFilter:
     """Which events a subscriber wants.
@@ -37,7 +43,8 @@ class EventFilter:
     - `thread_ids`: only events of these threads (None: every thread). Events of
       system-owned sessions are delivered only to subscribers naming their thread.
     - `include_thread_less`: with `thread_ids`, also deliver events that belong to no
-      thread (project and runtime events).
+      thread (project and runtime events) and the broadcast session events
+      (`BROADCAST_TYPES`).
     - `types`: type prefixes, e.g. ("app_server.item.", "approval"); None: all.
     """
 
@@ -67,7 +74,10 @@ class EventFilter:
         elif (
             thread_ids is not None
             and event.thread_id not in thread_ids
-            and not (self.include_thread_less and event.thread_id is None)
+            and not (
+                self.include_thread_less
+                and (event.thread_id is None or event.type in BROADCAST_TYPES)
+            )
         ):
             return False
         types = self.types
