@@ -47,7 +47,6 @@ from codex_manager_core.store.batch import (
     CompactDeltas,
     EventQuery,
     RequestQuery,
-    SessionQuery,
     StoreStats,
 )
 from codex_manager_core.tools import ToolRegistry
@@ -407,20 +406,6 @@ class Manager(
                 await self.compact_ledger()
             except Exception:
                 logger.exception("ledger compaction failed")
-
-    async def _reconcile_open_turns(self) -> None:
-        cursor = None
-        while True:
-            page = await self.store.list_sessions(
-                SessionQuery(archived=None, include_system_owned=True, cursor=cursor, limit=200)
-            )
-            for record in page.items:
-                if record.active_turn_id is not None:
-                    self._sessions.setdefault(record.session_id, record)
-                    await self._reconcile_turn(record.session_id, record.active_turn_id)
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
 
 
 def _many(values: Iterable[str], what: str = "threadIds") -> Iterable[str]:

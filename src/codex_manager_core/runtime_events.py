@@ -36,6 +36,7 @@ from codex_manager_core.store.batch import (
     PatchTurn,
     PutTurn,
     RequestQuery,
+    SessionQuery,
     SetMeta,
 )
 from codex_manager_core.views import app_server_envelope
@@ -167,9 +168,18 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
     async def _reconcile_open_turns(self) -> None:
         """Turns the store still shows in progress (the runtime died mid-turn, or the manager
         restarted): re-read their threads; the runtime is the authority."""
-        for session in list(self._sessions.values()):
-            if session.active_turn_id is not None:
-                await self._reconcile_turn(session.session_id, session.active_turn_id)
+        cursor = None
+        while True:
+            page = await self.store.list_sessions(
+                SessionQuery(archived=None, include_system_owned=True, cursor=cursor, limit=200)
+            )
+            for record in page.items:
+                if record.active_turn_id is not None:
+                    self._sessions.setdefault(record.session_id, record)
+                    await self._reconcile_turn(record.session_id, record.active_turn_id)
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     async def _reconcile_turn(self, thread_id: str, turn_id: str) -> None:
         status = TurnStatus.INTERRUPTED
