@@ -35,7 +35,6 @@ from codex_manager_core.models import (
     InteractiveRequest,
     RequestKind,
     RequestStatus,
-    SessionRecord,
 )
 from codex_manager_core.runtime.client import DEFERRED, ServerRequestError
 from codex_manager_core.store.batch import (
@@ -342,7 +341,8 @@ class RequestsMixin(ManagerBase):
             record,
             reply,
             {"decision": canonical, "scope": scope, "actor": actor},
-            {"decision": canonical, "scope": scope},
+            # The original's approval_resolved always names the scope (default turn).
+            {"decision": canonical, "scope": scope or "turn"},
         )
 
     async def answer_user_input(
@@ -617,9 +617,6 @@ class RequestsMixin(ManagerBase):
                 resolved_at=self._now(),
                 reason=ended.reason,
             )
-
-    def _session_is_system(self, session: SessionRecord | None) -> bool:
-        return bool(session and session.system_owned)
 
 
 def _normalize_answers(answers: Mapping[str, Any]) -> dict[str, Any]:

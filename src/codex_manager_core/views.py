@@ -266,9 +266,3 @@ def request_view(request: InteractiveRequest) -> dict[str, Any]:
         "tool": request.params.get("tool"),
         "arguments": request.params.get("arguments"),
     }
-
-
-def request_record_view(request: InteractiveRequest) -> dict[str, Any]:
-    """Every field of a request (for our own APIs), camelCase."""
-    data: dict[str, Any] = to_json(request)
-    return data

@@ -76,8 +76,11 @@ def host_state(request: Request[Any, Any, Any]) -> HostState:
     return state
 
 
-def manager_dependency(request: Request[Any, Any, Any]) -> Manager:
-    return host_state(request).manager
+def manager_dependency(host: HostDep) -> Manager:
+    # Through `host`, not from the request: two independent dependencies of one handler
+    # (`manager` and `host`, e.g. /api/health) make Litestar resolve them in a task group,
+    # two tasks per request, which costs more than the handler itself.
+    return host.manager
 
 
 def create_app(
@@ -87,7 +90,9 @@ def create_app(
     demo: dict[str, Any] | None = None,
 ) -> Litestar:
     """The HTTP/WebSocket application for `manager` (which the caller opened and closes)."""
+    from codex_manager_http.openapi import TypedDictSchemaPlugin, document_errors
     from codex_manager_http.routes import ROUTE_HANDLERS
+    from codex_manager_http.routes.sessions import ErrorBody
 
     settings = settings or ServerSettings()
     host = HostState(manager, settings, Metrics(), demo=demo)
@@ -135,9 +140,11 @@ def create_app(
             ],
         ),
         lifespan=[_stats_refresher],
+        plugins=[TypedDictSchemaPlugin()],
         debug=False,
     )
     app.state.host = host
+    document_errors(app, ErrorBody)
     # Around the whole handler, not as route middleware: Litestar runs route middleware only
     # for matched routes, and an unknown path must get 401 too (and be counted).
     handler: Any = metrics_middleware(host.metrics)(app.asgi_handler)

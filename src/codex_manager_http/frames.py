@@ -95,8 +95,15 @@ def event_frames(event: Event) -> list[dict[str, Any]]:
         )
         alias = ALIASES.get(method) if isinstance(method, str) else None
         if alias is not None:
+            # The original sent `params ?? {}`.
             frames.append(
-                {"type": alias, "threadId": thread_id, "payload": params, "seq": seq, "at": at}
+                {
+                    "type": alias,
+                    "threadId": thread_id,
+                    "payload": params if params is not None else {},
+                    "seq": seq,
+                    "at": at,
+                }
             )
     return frames
 

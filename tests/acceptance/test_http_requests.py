@@ -6,10 +6,11 @@
   409 `reconciled`. Two racing decisions: exactly one wins.
 - Tool input: in plan mode the model calls request_user_input; the question arrives as
   `tool_user_input_requested`, is answered with POST /api/tool-input/{id}/decision, the model
-  receives the answers, and a second answer gets 409.
+  receives the answers, and a second answer gets 404 (as the original: it forgot answered
+  requests).
 - A dynamic tool declared on POST /api/sessions: the call arrives as `tool_call_requested`,
   is answered with POST /api/tool-calls/{id}/response, the model receives the output, and a
-  second answer gets 409.
+  second answer gets 404.
 """
 
 from __future__ import annotations
@@ -274,14 +275,17 @@ async def test_tool_input_over_http(tmp_path: Path) -> None:
         output = host.model.requests[1].output_for("call_ask")
         assert output is not None
         assert json.loads(output) == {"answers": {"color": {"answers": ["Blue"]}}}
+        # Answered already: 404 not_found, as the original (it had forgotten the request),
+        # with our code and reason.
         again = ok(
             await http.post(f"/api/tool-input/{request_id}/decision", json={"decision": "cancel"}),
-            409,
+            404,
         )
-        assert (again["status"], again["code"], again["requestId"]) == (
-            "reconciled",
+        assert (again["status"], again["code"], again["requestId"], again["threadId"]) == (
+            "not_found",
             "already_resolved",
             request_id,
+            sid,
         )
         assert ok(await http.get(f"/api/sessions/{sid}/tool-input"))["data"] == []
         unknown = ok(
@@ -342,11 +346,12 @@ async def test_dynamic_tool_call_over_http(tmp_path: Path) -> None:
             assert await finish(host, sid, turn_id) == "thanks"
 
         assert host.model.requests[1].output_for("call_op") == "ship it"
+        # Answered already: 404 not_found (the original's Python client counts it as done).
         again = ok(
-            await http.post(f"/api/tool-calls/{request_id}/response", json={"text": "again"}), 409
+            await http.post(f"/api/tool-calls/{request_id}/response", json={"text": "again"}), 404
         )
         assert (again["status"], again["code"], again["requestStatus"]) == (
-            "reconciled",
+            "not_found",
             "already_resolved",
             "resolved",
         )

@@ -255,7 +255,7 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
                 },
             )
         )
-        assert upserted["entry"]["startedAt"] == "2025-11-24T16:00:00.000Z"
+        assert upserted["entry"]["startedAt"] == 1_764_000_000_000
         rows = ok(await http.get(f"/api/sessions/{sid}"))["transcript"]
         assert [row["content"] for row in rows if row["messageId"] == "note-1"] == ["looks fine"]
         bad_row = ok(

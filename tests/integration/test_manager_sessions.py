@@ -7,6 +7,7 @@ end to end. Waits are event-driven (`next_event`, `wait_for_turn`), always bound
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -453,11 +454,13 @@ async def test_controls_apply_to_the_next_turn(tmp_path: Path) -> None:
             for row in (await manager.get_transcript(sid, limit=None)).entries
             if row["type"] == "session.controls.updated"
         ]
-        assert [row["details"]["applied"]["approvalPolicy"] for row in rows] == [
+        # `details` is JSON text, as the original's transcript rows carry it.
+        details = [json.loads(row["details"]) for row in rows]
+        assert [detail["applied"]["approvalPolicy"] for detail in details] == [
             "never",
             "on-request",
         ]
-        assert rows[0]["details"]["actor"] == "alice"
+        assert details[0]["actor"] == "alice"
         assert "approval=untrusted" in rows[0]["content"]
         assert "approval=never" in rows[0]["content"]
         controls_events = await all_events(

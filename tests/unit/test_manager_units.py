@@ -3,6 +3,7 @@ dynamic tool specs, ids, error mapping, transcript rows and merging, cursors, vi
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -300,11 +301,14 @@ def test_turns_to_rows() -> None:
     ]
     assert rows[0]["content"] == "hello\n[image /tmp/p.png]"
     assert rows[1]["content"] == "$ ls"
-    assert rows[1]["details"]["command"] == "ls"
-    assert rows[2]["details"] is None
+    # The original's TranscriptEntry: details is the item as JSON text (system rows only),
+    # times are epoch milliseconds, and a row without one has no such key.
+    assert json.loads(rows[1]["details"])["command"] == "ls"
+    assert "details" not in rows[2]
     assert rows[5]["content"] == "Edited 2 file(s)"
-    assert rows[0]["startedAt"] == "2026-01-02T03:04:05.000Z"
-    assert rows[3]["startedAt"] is None
+    assert (rows[0]["startedAt"], rows[0]["completedAt"]) == (1_767_323_045_000, 1_767_323_046_000)
+    assert "startedAt" not in rows[3]
+    assert "completedAt" not in rows[3]
     assert {r["source"] for r in rows} == {"runtime"}
 
 
@@ -331,8 +335,8 @@ def test_merge_rows_places_supplemental_rows() -> None:
     anchored = _extra("turn-1", "approval-1", anchorItemId="c1")
     unanchored = _extra("turn-1", "note-1")
     no_assistant = _extra("turn-2", "note-2")
-    orphan_late = _extra("turn-x", "late", startedAt="2026-01-02T00:00:02.000Z")
-    orphan_early = _extra("turn-y", "early", startedAt="2026-01-02T00:00:01.000Z")
+    orphan_late = _extra("turn-x", "late", startedAt=1_767_312_002_000)
+    orphan_early = _extra("turn-y", "early", startedAt=1_767_312_001_000)
     merged = merge_rows(
         runtime,
         [
@@ -397,11 +401,25 @@ def test_parse_entry_round_trips_and_lists_every_problem() -> None:
         anchor_item_id="i1",
     )
     row = entry_row(entry)
-    assert (row["startedAt"], row["completedAt"], row["source"]) == (
-        "2026-01-02T03:04:05.678Z",
+    # Epoch milliseconds and JSON text on the wire (the original's TranscriptEntry).
+    assert (row["startedAt"], row.get("completedAt"), row["source"]) == (
+        1_767_323_045_678,
         None,
         "manager",
     )
+    assert "completedAt" not in row
+    assert json.loads(row["details"]) == {"k": 1}
+    # The original's form of input: epoch milliseconds, details JSON text holding the anchor.
+    original = parse_entry(
+        {
+            **raw,
+            "startedAt": 1_767_323_045_678,
+            "details": '{"anchorItemId": "i2"}',
+            "anchorItemId": None,
+        }
+    )
+    assert (original.started_at, original.anchor_item_id) == (T0, "i2")
+    assert entry_row(original)["details"] == '{"anchorItemId": "i2"}'
     with pytest.raises(InvalidInput) as info:
         parse_entry(
             {"messageId": 5, "turnId": "", "role": "bot", "status": "done", "startedAt": "x"}
@@ -448,22 +466,43 @@ def _record(**changes: Any) -> SessionRecord:
 
 def test_session_and_project_views() -> None:
     assert session_view(_record()) == {
+        # The original's SessionSummary: unix seconds, the controls tuple, provider, source.
         "sessionId": "s1",
-        "threadId": "s1",
         "title": "Title",
-        "preview": "hello",
+        "materialized": True,
+        "modelProvider": "openai",
+        "approvalPolicy": "on-request",
+        "sessionControls": {
+            "model": None,
+            "approvalPolicy": "on-request",
+            "networkAccess": "restricted",
+            "filesystemSandbox": "read-only",
+            "settings": {},
+        },
+        "createdAt": 1_767_323_045,
+        "updatedAt": 1_767_323_045,
         "cwd": "/w",
+        "source": "vscode",
         "projectId": "p1",
+        # Ours.
+        "threadId": "s1",
+        "preview": "hello",
         "archived": False,
         "systemOwned": False,
-        "materialized": True,
         "status": "idle",
         "model": "mock-model",
-        "createdAt": "2026-01-02T03:04:05.678Z",
-        "updatedAt": "2026-01-02T03:04:05.678Z",
         "activeTurnId": "t2",
         "lastTurnId": "t1",
     }
+    # The runtime's thread, when at hand, says which provider and source.
+    from_thread = session_view(
+        _record(cwd=None), {"modelProvider": "scripted", "source": {"subAgent": "review"}}
+    )
+    assert (from_thread["modelProvider"], from_thread["source"], from_thread["cwd"]) == (
+        "scripted",
+        "subAgent",
+        "",
+    )
     assert project_view(Project("p1", "Name", None, T0, T0)) == {
         "projectId": "p1",
         "name": "Name",
@@ -535,7 +574,7 @@ def test_request_views_by_kind() -> None:
             "id": "q1",
             "header": "H",
             "question": "Which?",
-            "options": [{"label": "A", "description": None}],
+            "options": [{"label": "A", "description": ""}],  # strings, as the original has them
             "isOther": False,
             "isSecret": False,
         }
@@ -565,11 +604,14 @@ def test_request_rows_in_the_transcript() -> None:
     )
     row = request_row(pending)
     assert (row["messageId"], row["type"], row["status"], row["anchorItemId"]) == (
-        "request-3-7",
+        "approval-3-7",
         "approval.request",
-        "streaming",
+        "complete",
         "i1",
     )
+    assert row["content"] == "Run command: ls"
+    assert json.loads(row["details"])["approvalId"] == "3-7"
+    assert "completedAt" not in row
     resolved = request_row(
         _request(
             RequestKind.APPROVAL,
@@ -580,7 +622,12 @@ def test_request_rows_in_the_transcript() -> None:
             resolved_at=T0,
         )
     )
-    assert (resolved["content"], resolved["status"]) == ("Run command: ls -> decline", "complete")
+    assert (resolved["content"], resolved["status"], resolved["type"]) == (
+        "Approval resolved (decline)",
+        "complete",
+        "approval.resolved",
+    )
+    assert resolved["completedAt"] == 1_767_323_045_678
     expired = request_row(
         _request(
             RequestKind.USER_INPUT,
@@ -590,12 +637,13 @@ def test_request_rows_in_the_transcript() -> None:
             turn_id=None,
         )
     )
-    assert (expired["turnId"], expired["status"], expired["type"]) == (
-        "requests",
-        "canceled",
-        "tool_input.request",
+    assert (expired["messageId"], expired["turnId"], expired["status"], expired["type"]) == (
+        "tool-input-3-7",
+        "tool-input",
+        "complete",
+        "tool_input.resolved",
     )
-    assert expired["content"].endswith("-> expired")
+    assert expired["content"] == "Tool input expired"
 
 
 # --------------------------------------------------------------------------- session cache

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import attrs
 
 from codex_manager_core import rpc
@@ -179,6 +180,9 @@ class RuntimeClient:
                         break
                     for event in self._connection.receive_data(data):
                         await self._dispatch(event, requests)
+                    # A read returns at once while output is buffered; let the rest of the
+                    # program (the ledger's commits, subscribers, HTTP) run between chunks.
+                    await anyio.lowlevel.checkpoint()
                 for event in self._connection.receive_eof():
                     await self._dispatch(event, requests)
                 # The runtime is gone; handlers still answering it have nobody to answer.

@@ -8,20 +8,26 @@ the file runs SQLite's WAL recovery; there is nothing for us to repair.
 
 Concurrency model:
 
-- ONE writer. Every `apply()` runs on a worker thread holding the single write connection,
-  serialized by a `CapacityLimiter(1)`. A batch is one `BEGIN IMMEDIATE ... COMMIT` that is
-  opened and closed inside that one synchronous call, so no transaction ever stays open
-  across an `await`. Values are encoded before `BEGIN`, keeping the write lock short.
+- ONE writer. Every `apply()` runs on the event loop's own thread, holding the single
+  write connection; a batch is one `BEGIN IMMEDIATE ... COMMIT` inside that one
+  synchronous call, so no transaction ever stays open across an `await`. Values are
+  encoded before `BEGIN`, keeping the write lock short. Why not a worker thread: a commit
+  without fsync (WAL, synchronous=NORMAL) takes well under a millisecond, while a worker
+  thread fighting the busy event loop for the GIL around every SQLite step (a "GIL convoy")
+  made 500-event commits take 50-100 ms (measured with bench/event_pipeline.py).
   Event seqs are assigned inside the transaction from `ledger_state.last_seq` (read there,
   not cached, so even a second process writing the same file cannot make us reuse a seq);
   a rolled-back batch consumes none.
+- Checkpoints (moving the WAL into the main file, with fsync) are taken off the commit
+  path: the writer's auto-checkpoint is off, and a background thread with its own
+  connection runs PASSIVE checkpoints (which never block writers) about once a second
+  while there are writes. Left inside commits, they turned one commit in a few hundred
+  into a 7-9 ms stall.
 - Readers use their own connections (WAL readers never block the writer nor wait for it):
   queries that may touch many rows run on worker threads from a small pool; point lookups
   by primary key run inline (see `_point_read` for why that is safe and faster).
-- Cancelling a task in `apply()` never abandons the worker thread: cancelled while
-  waiting for the writer, nothing is written; once its batch started, it commits or rolls
-  back and `apply()` still returns (or raises) its outcome, the cancellation is delivered
-  at the caller's next checkpoint.
+- Cancelling a task in `apply()`: cancelled before the batch started, nothing is
+  written; once started it runs to its commit or rollback without awaiting.
 
 Only anyio APIs are used, so the store runs under asyncio and trio. An instance belongs to
 one event loop (the one that opened it).
@@ -31,8 +37,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import logging
 import os
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar, cast
@@ -147,6 +156,56 @@ def _one(conn: apsw.Connection, sql: str, params: tuple[Any, ...] = ()) -> codec
     return tuple(rows[0]) if rows else None
 
 
+logger = logging.getLogger(__name__)
+
+
+class _Checkpointer:
+    """Runs PASSIVE WAL checkpoints on its own thread and connection, at most once per
+    `interval` seconds while writes come in, so commits never pay for them."""
+
+    def __init__(
+        self, connect: Callable[[], apsw.Connection], name: str, interval: float = 1.0
+    ) -> None:
+        self._connect = connect
+        self._interval = interval
+        self._wakeup = threading.Event()
+        self._stopping = False
+        self._last = 0.0
+        self._thread = threading.Thread(
+            target=self._run, name=f"sqlite-checkpoint {name}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def nudge(self) -> None:
+        """Called after each commit (cheap: at most one real wake-up per interval)."""
+        now = time.monotonic()
+        if now - self._last >= self._interval:
+            self._last = now
+            self._wakeup.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        conn = self._connect()
+        try:
+            while True:
+                self._wakeup.wait()
+                self._wakeup.clear()
+                if self._stopping:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except apsw.Error as exc:  # busy or closing: the next nudge tries again
+                    logger.debug("WAL checkpoint skipped: %s", exc)
+        finally:
+            conn.close()
+
+
 class SqliteStore:
     """The `Store` port on a SQLite file (see the module docstring for the design)."""
 
@@ -170,6 +229,7 @@ class SqliteStore:
         self._write_limiter: anyio.CapacityLimiter | None = None
         self._read_limiter: anyio.CapacityLimiter | None = None
         self._closing = False
+        self._checkpointer: _Checkpointer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -198,6 +258,8 @@ class SqliteStore:
             writer.execute("PRAGMA synchronous = NORMAL")
             # After a checkpoint, shrink a WAL that grew past 64 MiB during a burst.
             writer.execute("PRAGMA journal_size_limit = 67108864")
+            # Checkpoints run on the checkpointer thread, not inside our commits.
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
             self._migrate(writer)
             inline = self._connect(0)
             inline.execute("PRAGMA query_only = ON")
@@ -215,6 +277,8 @@ class SqliteStore:
                     conn.close()
             raise
         self._writer, self._inline = writer, inline
+        self._checkpointer = _Checkpointer(lambda: self._connect(self._busy_ms), str(self.path))
+        self._checkpointer.start()
 
     def _connect(self, busy_ms: int) -> apsw.Connection:
         conn = apsw.Connection(str(self.path))
@@ -287,6 +351,9 @@ class SqliteStore:
                 self._write_limiter.release()
 
     def _close_sync(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         for conn in self._all_readers:
             conn.close()
         self._all_readers.clear()
@@ -308,10 +375,16 @@ class SqliteStore:
     async def apply(self, batch: Batch) -> list[Event]:
         self._check_open()
         assert self._write_limiter is not None
+        await anyio.lowlevel.checkpoint()
         if not batch.mutations and not batch.events:
-            await anyio.lowlevel.checkpoint()
             return []
-        return await anyio.to_thread.run_sync(self._apply_sync, batch, limiter=self._write_limiter)
+        # The limiter only orders us with close(); the commit runs here (module docstring).
+        async with self._write_limiter:
+            self._check_open()
+            events = self._apply_sync(batch)
+        if self._checkpointer is not None:
+            self._checkpointer.nudge()
+        return events
 
     def _apply_sync(self, batch: Batch) -> list[Event]:
         conn = self._writer

@@ -1,9 +1,17 @@
 """Interactive requests: approvals, tool input (questions of the model) and dynamic tool calls
 (the original's sections 1.11 to 1.13).
 
-Each is answered exactly once. A second answer, one racing another that is being sent (in
-flight), or one for a request that expired gets 409; an unknown id gets 404. Listing has no
-side effects.
+Each is answered exactly once; an unknown id gets 404. Listing has no side effects. A late
+answer gets what the original's clients expect:
+
+- approvals: 409 `{status: "reconciled", approvalId, threadId, code}` (code
+  `already_resolved`, or `conflict` while another answer is being sent);
+- tool input and tool calls: 404 `{status: "not_found", requestId, code:
+  "already_resolved"}` once answered or expired (the original had forgotten them), 409
+  `{status: "conflict", code: "in_flight", requestId}` while another answer is being sent
+  (the original's Python client treats both as "someone else answered").
+
+`reason`, `requestStatus` and `threadId` say more (ours).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from litestar import get, post
+from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from codex_manager_core import InteractiveRequest
 from codex_manager_core.errors import Conflict
@@ -48,11 +57,16 @@ class PendingApproval(PendingBase):
     approvalId: str
 
 
+class QuestionOption(TypedDict):
+    label: str
+    description: str
+
+
 class Question(TypedDict):
-    id: str | None
-    header: str | None
-    question: str | None
-    options: list[dict[str, Any]] | None
+    id: str
+    header: str
+    question: str
+    options: list[QuestionOption] | None
     isOther: bool
     isSecret: bool
 
@@ -142,26 +156,36 @@ class ToolCallResponseBody(TypedDict):
     actor: NotRequired[str | None]
 
 
-async def _conflict(
-    manager: ManagerDep, exc: Conflict, id_key: str, request_id: str, *, original_codes: bool
-) -> Reshaped:
-    """409 `{status: "reconciled", code, reason, requestStatus, threadId, ...}`. With
-    `original_codes` the code is one the original used for approvals (`already_resolved`,
-    or `conflict` while another answer is in flight); `reason` is always ours."""
-    current = await manager.get_request(request_id)
-    code = exc.code
-    if original_codes:
-        code = "conflict" if exc.code == "in_flight" else "already_resolved"
-    elif exc.code == "expired":
-        code = "already_resolved"
+async def _reconciled(manager: ManagerDep, exc: Conflict, approval_id: str) -> Reshaped:
+    """A late approval decision: 409 `{status: "reconciled", approvalId, threadId, code}`,
+    code `conflict` while another answer is in flight, else `already_resolved`."""
+    current = await manager.get_request(approval_id)
     return reshaped(
         exc,
         "reconciled",
-        code=code,
+        code="conflict" if exc.code == "in_flight" else "already_resolved",
         reason=exc.code,
         requestStatus=current.status.value,
         threadId=current.thread_id,
-        **{id_key: request_id},
+        approvalId=approval_id,
+    )
+
+
+async def _late_answer(manager: ManagerDep, exc: Conflict, request_id: str) -> Reshaped:
+    """A late tool-input or tool-call answer: 409 `{status: "conflict", code: "in_flight"}`
+    while another answer is being sent, else 404 `{status: "not_found", code:
+    "already_resolved"}`."""
+    current = await manager.get_request(request_id)
+    extra: dict[str, Any] = {
+        "reason": exc.code,
+        "requestStatus": current.status.value,
+        "threadId": current.thread_id,
+        "requestId": request_id,
+    }
+    if exc.code == "in_flight":
+        return reshaped(exc, "conflict", code="in_flight", **extra)
+    return reshaped(
+        exc, "not_found", status_code=HTTP_404_NOT_FOUND, code="already_resolved", **extra
     )
 
 
@@ -204,7 +228,7 @@ async def decide_approval(
             approval_id, data["decision"], scope=data.get("scope"), actor=data.get("actor")
         )
     except Conflict as exc:
-        raise await _conflict(manager, exc, "approvalId", approval_id, original_codes=True) from exc
+        raise await _reconciled(manager, exc, approval_id) from exc
     resolution = decided.resolution or {}
     return {
         "status": "ok",
@@ -241,8 +265,8 @@ async def list_tool_input(manager: ManagerDep, session_id: str) -> ToolInputList
 async def decide_tool_input(
     manager: ManagerDep, request_id: str, data: ToolInputDecisionBody
 ) -> ToolInputDecided:
-    """accept sends `answers`; decline / cancel send none; `response` is sent as is. 409 as
-    for approvals."""
+    """accept sends `answers`; decline / cancel send none; `response` is sent as is. A late
+    answer: 404 `already_resolved`, or 409 `in_flight`."""
     try:
         answered = await manager.answer_user_input(
             request_id,
@@ -252,7 +276,7 @@ async def decide_tool_input(
             actor=data.get("actor"),
         )
     except Conflict as exc:
-        raise await _conflict(manager, exc, "requestId", request_id, original_codes=True) from exc
+        raise await _late_answer(manager, exc, request_id) from exc
     return {
         "status": "ok",
         "requestId": request_id,
@@ -288,8 +312,9 @@ async def respond_tool_call(
     manager: ManagerDep, request_id: str, data: ToolCallResponseBody | None = None
 ) -> ToolCallAnswered:
     """The tool's result: `text` and/or `contentItems` (success true unless said otherwise),
-    or a raw `response`. 409 `code` in_flight while another answer is being sent,
-    already_resolved once answered (or expired)."""
+    or a raw `response`. 409 `{status: "conflict", code: "in_flight"}` while another answer
+    is being sent; 404 `{status: "not_found", code: "already_resolved"}` once answered (or
+    expired)."""
     body = data or {}
     try:
         answered = await manager.respond_tool_call(
@@ -301,7 +326,7 @@ async def respond_tool_call(
             actor=body.get("actor"),
         )
     except Conflict as exc:
-        raise await _conflict(manager, exc, "requestId", request_id, original_codes=False) from exc
+        raise await _late_answer(manager, exc, request_id) from exc
     resolution = answered.resolution or {}
     return {
         "status": "ok",

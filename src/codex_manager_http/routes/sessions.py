@@ -7,9 +7,7 @@ body (`not_materialized`, `no_active_turn`, `project_not_found`) the route resha
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired, TypedDict, cast
 
 from litestar import Request, Response, delete, get, post
@@ -19,7 +17,6 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from codex_manager_core import SessionRecord
 from codex_manager_core.errors import Conflict, InvalidInput, ManagerError, NotFound
-from codex_manager_core.serde import iso
 from codex_manager_core.transcript import entry_row
 from codex_manager_core.views import session_view
 from codex_manager_http.app import ManagerDep
@@ -79,35 +76,57 @@ def error_responses(*codes: int) -> dict[int, ResponseSpec]:
     }
 
 
+class SessionControlsTuple(TypedDict):
+    model: str | None
+    approvalPolicy: ApprovalPolicy
+    networkAccess: NetworkAccess
+    filesystemSandbox: FilesystemSandbox
+    settings: dict[str, Any]
+
+
 class SessionView(TypedDict):
+    """The original's SessionSummary (sessionId ... projectId), then ours."""
+
     sessionId: str
-    threadId: str
     title: str
-    preview: str
-    cwd: str | None
-    projectId: str | None
-    archived: bool
-    systemOwned: bool
     materialized: bool
     """False until the first message (codex keeps no rollout before it)."""
+    modelProvider: str
+    approvalPolicy: ApprovalPolicy
+    sessionControls: SessionControlsTuple
+    createdAt: int
+    """Unix seconds (as codex's Thread)."""
+    updatedAt: int
+    """Unix seconds."""
+    cwd: str
+    source: str
+    projectId: str | None
+    threadId: str
+    preview: str
+    archived: bool
+    systemOwned: bool
     status: str
+    """The runtime's thread status: idle, active, notLoaded, systemError."""
     model: str | None
-    createdAt: str
-    updatedAt: str
     activeTurnId: str | None
     lastTurnId: str | None
 
 
 class TranscriptRow(TypedDict):
+    """The original's TranscriptEntry, plus our `source` and `anchorItemId`."""
+
     messageId: str
     turnId: str
     role: Literal["user", "assistant", "system"]
     type: str
     content: str
-    details: Any
+    details: NotRequired[str]
+    """JSON text (the item, the request, the audit record...)."""
     status: Literal["streaming", "complete", "canceled", "error"]
-    startedAt: str | None
-    completedAt: str | None
+    startedAt: NotRequired[int]
+    """Epoch milliseconds."""
+    completedAt: NotRequired[int]
+    """Epoch milliseconds."""
     source: Literal["runtime", "manager"]
     anchorItemId: NotRequired[str | None]
 
@@ -130,7 +149,7 @@ class SessionWithThread(TypedDict):
     status: str
     session: SessionView
     thread: dict[str, Any]
-    """The runtime's thread (`thread/read` without turns)."""
+    """The runtime's thread (codex's Thread: id, preview, modelProvider, createdAt, ...)."""
 
 
 class ForkResult(SessionWithThread):
@@ -141,6 +160,7 @@ class SessionDetail(TypedDict):
     status: str
     session: SessionView
     thread: dict[str, Any]
+    """The runtime's thread with its turns (`thread/read` includeTurns)."""
     transcript: list[TranscriptRow]
     """The whole transcript (GET .../transcript pages it)."""
 
@@ -234,7 +254,8 @@ class RenameBody(TypedDict):
 
 class ResumeBody(TypedDict):
     dynamicTools: NotRequired[list[DynamicTool] | None]
-    """Not supported: dynamic tools are declared when the session is created."""
+    """Declared when the session is created: the same catalog again is accepted (and changes
+    nothing), another one is refused (400)."""
 
 
 class ProjectBody(TypedDict):
@@ -284,7 +305,8 @@ class MessageBody(TypedDict):
     """E.g. {mode: "plan", settings: {...}}: plan mode offers the model request_user_input."""
     outputSchema: NotRequired[dict[str, Any] | None]
     dynamicTools: NotRequired[list[DynamicTool] | None]
-    """Not supported: dynamic tools are declared when the session is created."""
+    """Declared when the session is created: the same catalog again is accepted (and changes
+    nothing), another one is refused (400)."""
 
 
 class InterruptBody(TypedDict):
@@ -300,7 +322,7 @@ class TranscriptEntryBody(TypedDict):
     details: NotRequired[Any]
     status: NotRequired[Literal["streaming", "complete", "canceled", "error"]]
     startedAt: NotRequired[str | int | float | None]
-    """ISO-8601, or epoch milliseconds (the original's form)."""
+    """Epoch milliseconds (the original's form), or ISO-8601."""
     completedAt: NotRequired[str | int | float | None]
     anchorItemId: NotRequired[str | None]
 
@@ -308,8 +330,8 @@ class TranscriptEntryBody(TypedDict):
 # ---------------------------------------------------------------------- helpers
 
 
-def view(record: SessionRecord) -> SessionView:
-    return cast(SessionView, session_view(record))
+def view(record: SessionRecord, thread: Mapping[str, Any] | None = None) -> SessionView:
+    return cast(SessionView, session_view(record, thread))
 
 
 class Reshaped(Exception):
@@ -328,54 +350,70 @@ def _answer_reshaped(request: Request[Any, Any, Any], exc: Reshaped) -> Response
 RESHAPED: dict[Any, Any] = {Reshaped: _answer_reshaped}
 
 
-def reshaped(exc: ManagerError, status: str | None = None, **extra: Any) -> Reshaped:
-    """The Manager error's response with the original's `status` word and extra fields."""
+def reshaped(
+    exc: ManagerError, status: str | None = None, *, status_code: int | None = None, **extra: Any
+) -> Reshaped:
+    """The Manager error's response with the original's `status` word and extra fields
+    (and, where the original answered another one, its HTTP status code)."""
     response = manager_error_response(exc)
     body = dict(cast(Mapping[str, Any], response.content))
     if status is not None:
         body["status"] = status
     body.update(extra)
-    return Reshaped(Response(body, status_code=response.status_code, headers=response.headers))
+    return Reshaped(
+        Response(body, status_code=status_code or response.status_code, headers=response.headers)
+    )
 
 
-def _epoch(value: datetime) -> float:
-    return value.timestamp()
+def _is_thread(thread: Any, session_id: str) -> bool:
+    """A real codex Thread (not the stand-in `read_thread` gives for a thread it cannot read
+    with turns)."""
+    return (
+        isinstance(thread, Mapping)
+        and thread.get("id") == session_id
+        and "modelProvider" in thread
+        and "createdAt" in thread
+    )
 
 
-async def thread_of(manager: ManagerDep, record: SessionRecord) -> dict[str, Any]:
-    """The runtime's thread (no turns); a stand-in built from our record when the runtime
-    cannot read it (a thread without a rollout that an earlier runtime process held)."""
-    try:
-        thread = await manager.read_thread(record.session_id, include_turns=False)
-    except ManagerError:
-        thread = None
-    if isinstance(thread, Mapping) and thread.get("id") == record.session_id:
-        return dict(thread)
+def stand_in_thread(record: SessionRecord) -> dict[str, Any]:
+    """A codex Thread built from our record, for a thread the runtime cannot read (one
+    without a rollout that an earlier runtime process held)."""
+    summary = session_view(record)
     return {
         "id": record.session_id,
         "preview": record.preview,
-        "cwd": record.cwd,
-        "createdAt": _epoch(record.created_at),
-        "updatedAt": _epoch(record.updated_at),
+        "modelProvider": summary["modelProvider"],
+        "createdAt": summary["createdAt"],
+        "updatedAt": summary["updatedAt"],
+        "cwd": summary["cwd"],
+        "source": summary["source"],
         "turns": [],
         "materialized": record.materialized,
     }
 
 
-def _iso_times(entry: TranscriptEntryBody) -> dict[str, Any]:
-    """The entry with the original's epoch-millisecond times as ISO-8601."""
-    converted: dict[str, Any] = dict(entry)
-    for name in ("startedAt", "completedAt"):
-        value = converted.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            # Out of range: left as is, the Manager reports it as invalid.
-            with contextlib.suppress(OverflowError, OSError, ValueError):
-                converted[name] = iso(datetime.fromtimestamp(value / 1000, UTC))
-    return converted
+async def thread_of(manager: ManagerDep, record: SessionRecord) -> dict[str, Any]:
+    """The runtime's thread (no turns), or a stand-in when the runtime cannot read it."""
+    try:
+        thread = await manager.read_thread(record.session_id, include_turns=False)
+    except ManagerError:
+        thread = None
+    if _is_thread(thread, record.session_id):
+        return dict(thread)
+    return stand_in_thread(record)
 
 
-def _refuse_dynamic_tools(tools: list[DynamicTool] | None) -> None:
-    if tools:
+async def _check_dynamic_tools(
+    manager: ManagerDep, session_id: str, tools: list[DynamicTool] | None
+) -> None:
+    """The original re-declared `dynamicTools` on resume and send; ours are fixed when the
+    session is created. The same catalog again (what the original's Python client sends
+    with every message) is accepted and changes nothing; another one is refused."""
+    if not tools:
+        return
+    declared = {spec.get("name") for spec in (await manager.get_session(session_id)).dynamic_tools}
+    if {tool.get("name") for tool in tools} != declared:
         raise InvalidInput(
             "dynamicTools can only be declared when the session is created "
             "(POST /api/sessions); create a new session to change them",
@@ -447,7 +485,8 @@ async def create_session(
         filesystem_sandbox=body.get("filesystemSandbox"),
         dynamic_tools=cast(Any, body.get("dynamicTools")),
     )
-    return {"status": "ok", "session": view(record), "thread": await thread_of(manager, record)}
+    thread = await thread_of(manager, record)
+    return {"status": "ok", "session": view(record, thread), "thread": thread}
 
 
 @get(
@@ -457,14 +496,17 @@ async def create_session(
     responses=error_responses(404, 410, 503),
 )
 async def get_session(manager: ManagerDep, session_id: str) -> SessionDetail:
-    """The session, the runtime's thread and the whole transcript (also for a session with
-    no message yet: `materialized` false and an empty transcript)."""
-    transcript = await manager.get_transcript(session_id, limit=None)
+    """The session, the runtime's thread with its turns and the whole transcript (also for
+    a session with no message yet: `materialized` false and an empty transcript)."""
+    thread = await manager.read_thread(session_id, include_turns=True)
+    transcript = await manager.get_transcript(session_id, limit=None, thread=thread)
     record = await manager.get_session(session_id)
+    if not _is_thread(thread, session_id):  # no rollout yet: the thread without turns
+        thread = await thread_of(manager, record)
     return {
         "status": "ok",
-        "session": view(record),
-        "thread": await thread_of(manager, record),
+        "session": view(record, thread),
+        "thread": dict(thread),
         "transcript": cast(list[TranscriptRow], list(transcript.entries)),
     }
 
@@ -555,7 +597,8 @@ async def archive_session(manager: ManagerDep, session_id: str) -> ArchiveResult
 )
 async def unarchive_session(manager: ManagerDep, session_id: str) -> SessionWithThread:
     record = await manager.unarchive_session(session_id)
-    return {"status": "ok", "session": view(record), "thread": await thread_of(manager, record)}
+    thread = await thread_of(manager, record)
+    return {"status": "ok", "session": view(record, thread), "thread": thread}
 
 
 @post(
@@ -569,14 +612,11 @@ async def resume_session(
     manager: ManagerDep, session_id: str, data: ResumeBody | None = None
 ) -> SessionWithThread:
     """Loads the thread into the runtime with the stored approval policy and sandbox."""
-    _refuse_dynamic_tools((data or {}).get("dynamicTools"))
-    thread = await manager.resume_session(session_id)
+    await _check_dynamic_tools(manager, session_id, (data or {}).get("dynamicTools"))
+    resumed = await manager.resume_session(session_id)
     record = await manager.get_session(session_id)
-    return {
-        "status": "ok",
-        "session": view(record),
-        "thread": dict(thread) if isinstance(thread, Mapping) else {"id": session_id},
-    }
+    thread = dict(resumed) if _is_thread(resumed, session_id) else stand_in_thread(record)
+    return {"status": "ok", "session": view(record, thread), "thread": thread}
 
 
 @post(
@@ -621,7 +661,7 @@ async def upsert_transcript_entry(
 ) -> EntryResult:
     """Insert or replace (by messageId) a row of the transcript; announced as
     `transcript_updated`. Allowed on worker sessions (extensions write there)."""
-    entry = await manager.upsert_transcript_entry(session_id, _iso_times(data))
+    entry = await manager.upsert_transcript_entry(session_id, data)
     return {
         "status": "ok",
         "sessionId": session_id,
@@ -644,11 +684,12 @@ async def fork_session(
 ) -> ForkResult:
     """A new session with the thread's history, controls and project."""
     record = await manager.fork_session(session_id, title=(data or {}).get("title"))
+    thread = await thread_of(manager, record)
     return {
         "status": "ok",
         "sourceSessionId": session_id,
-        "session": view(record),
-        "thread": await thread_of(manager, record),
+        "session": view(record, thread),
+        "thread": thread,
     }
 
 
@@ -745,7 +786,7 @@ async def steer_turn(
 async def send_message(manager: ManagerDep, session_id: str, data: MessageBody) -> Accepted:
     """Starts a turn and answers at once; follow it on /api/stream (or /api/events). The
     overrides apply to this turn; the session's controls stay as they are."""
-    _refuse_dynamic_tools(data.get("dynamicTools"))
+    await _check_dynamic_tools(manager, session_id, data.get("dynamicTools"))
     text = data.get("text")
     items: list[Any] = [{"type": "text", "text": text}] if text is not None else []
     items.extend(data.get("input") or [])

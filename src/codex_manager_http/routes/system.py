@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Final, TypedDict
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
@@ -138,15 +138,43 @@ async def health(manager: ManagerDep, host: HostDep) -> Health:
     }
 
 
+#: The original's feature names that ours lacks, and the methods each needs.
+ORIGINAL_FEATURES: Final[dict[str, tuple[str, ...]]] = {
+    "threadCompact": ("thread/compact/start",),
+    "threadBackgroundTerminalClean": ("thread/backgroundTerminals/clean",),
+    "feedbackUpload": ("feedback/upload",),
+    "mcpReload": ("config/mcpServer/reload",),
+    "accountLifecycle": ("account/read", "account/login/start", "account/logout"),
+    "configRead": ("config/read",),
+    "configRequirements": ("configRequirements/read",),
+}
+#: Features of the manager itself (not of one app-server method).
+ALWAYS_FEATURES: Final = ("toolUserInput", "planUpdates", "diffUpdates", "tokenUsage")
+
+
 @get("/api/capabilities", tags=["system"], summary="Read Codex capabilities")
 async def capabilities(
     manager: ManagerDep,
     refresh: Annotated[bool, Parameter(description="Re-read the runtime's schema")] = False,
 ) -> dict[str, Any]:
     """Which app-server methods the installed codex offers (read from its own protocol
-    schema: nothing is called on the runtime to find out)."""
+    schema: nothing is called on the runtime to find out), and the features they make.
+    `features` has every name the original's web UI reads (ours are added)."""
     result: dict[str, Any] = await manager.capabilities(refresh=refresh)
-    return result
+    methods: dict[str, Any] = result.get("methods") or {}
+    features: dict[str, Any] = dict(result.get("features") or {})
+    for name, needed in ORIGINAL_FEATURES.items():
+        features.setdefault(
+            name, bool(methods) and all(methods.get(m) == "available" for m in needed)
+        )
+    # Our rollback uses thread/revert where codex has it (and thread/rollback otherwise).
+    features.setdefault(
+        "threadRollback",
+        any(methods.get(m) == "available" for m in ("thread/rollback", "thread/revert")),
+    )
+    for name in ALWAYS_FEATURES:
+        features.setdefault(name, True)
+    return {"status": "ok", **result, "features": features}
 
 
 @get(
@@ -232,7 +260,7 @@ def openapi_document(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/api/events", tags=["events"], summary="Replay events from the durable ledger")
 async def events(
     manager: ManagerDep,
-    since: Annotated[int, Parameter(ge=0, description="Events with seq > since")] = 0,
+    since: Annotated[int, Parameter(ge=0, le=2**63 - 1, description="Events with seq > since")] = 0,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     thread_id: Annotated[list[str] | None, Parameter(query="threadId")] = None,
     types: Annotated[list[str] | None, Parameter(description="Type prefixes")] = None,
