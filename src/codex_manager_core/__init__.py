@@ -52,6 +52,7 @@ from codex_manager_core.models import (
     TurnRecord,
     TurnStatus,
 )
+from codex_manager_core.sessions import StartedSession
 from codex_manager_core.store import MemoryStore, SqliteStore
 from codex_manager_core.tools import ToolRegistry, ToolResult
 from codex_manager_core.transcript import TranscriptPage
@@ -92,6 +93,7 @@ __all__ = [
     "RuntimeUnavailable",
     "SessionRecord",
     "SqliteStore",
+    "StartedSession",
     "Subscription",
     "SystemRequestPolicy",
     "SystemSessionForbidden",

@@ -121,6 +121,14 @@ def _remove_files(files: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
+@attrs.frozen
+class StartedSession:
+    """A new session and the runtime's thread as `thread/start` returned it."""
+
+    record: SessionRecord
+    thread: JsonObject
+
+
 class SessionsMixin(ControlsMixin, ManagerBase):
     _unknown_threads: set[str]
 
@@ -143,7 +151,37 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         """Start a new thread and record it. Controls start as a copy of the defaults with
         the given overrides. `tools` names functions registered in `manager.tools`; they
         are declared as dynamic tools and answered automatically. The title is set at once
-        (the runtime is told in the background)."""
+        (the runtime is told in the background). `start_session` also returns the
+        runtime's thread."""
+        started = await self.start_session(
+            cwd=cwd,
+            title=title,
+            project_id=project_id,
+            model=model,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+            dynamic_tools=dynamic_tools,
+            tools=tools,
+            system_owned=system_owned,
+        )
+        return started.record
+
+    async def start_session(
+        self,
+        *,
+        cwd: str | None = None,
+        title: str | None = None,
+        project_id: str | None = None,
+        model: str | None = None,
+        approval_policy: str | None = None,
+        network_access: str | None = None,
+        filesystem_sandbox: str | None = None,
+        dynamic_tools: Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[str] | None = None,
+        system_owned: bool = False,
+    ) -> StartedSession:
+        """`create_session`, returning the runtime's thread (from `thread/start`) too."""
         clean_title = _clean_title(title) if title is not None else None
         if not isinstance(system_owned, bool):
             raise InvalidInput(
@@ -228,7 +266,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         )
         if clean_title:
             self._spawn("thread/name/set", self._tell_runtime_title, thread_id, clean_title)
-        return record
+        return StartedSession(record, dict(thread))
 
     async def _tell_runtime_title(self, thread_id: str, title: str) -> None:
         try:

@@ -160,13 +160,13 @@ async def serve(
         config = manager_config(settings, **overrides)
         manager = await stack.enter_async_context(Manager.open(settings.data_dir, config=config))
         app = create_app(manager, settings, demo=demo)
-        # Start-up objects (modules, the app, routes) live as long as the process: keep them
-        # out of the garbage collector's full scans, which then stay short.
-        gc.collect()
-        gc.freeze()
         async with running_server(
             app, host=settings.host, port=settings.port, log_level=settings.log_level
         ) as running:
+            # Start-up objects (modules, the app, routes) live as long as the process: keep
+            # them out of the garbage collector's full scans, which then stay short.
+            gc.collect()
+            gc.freeze()
             say(
                 f"codex-manager listening on {running.url}  (API {running.url}/api, docs {running.url}/api/docs)"
             )

@@ -1,7 +1,5 @@
 """Route handlers, one module per domain. `ROUTE_HANDLERS` is every handler of the app."""
 
-from __future__ import annotations
-
 import importlib
 from typing import Any
 

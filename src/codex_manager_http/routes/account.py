@@ -6,8 +6,6 @@ Completion of a browser login arrives on the stream as `account_login_completed`
 changes as `account_updated`.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, NotRequired, TypedDict, cast
 
 import msgspec

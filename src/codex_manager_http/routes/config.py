@@ -6,8 +6,6 @@ Reads answer the runtime's result plus `status: "ok"`; writes `{status: "ok", re
 like the original. A method the installed codex does not have answers 501.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, NotRequired, TypedDict, cast
 
 import msgspec

@@ -5,8 +5,6 @@ scopes: `session` and `default` (the template of new sessions; 423 `locked` when
 configuration locks it). Every change is audited in the session's transcript.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, NotRequired, TypedDict, cast
 
 from litestar import delete, get, post

@@ -6,8 +6,6 @@ nextCursor}`) plus `status: "ok"`; writes answer `{status: "ok", result}` like t
 A method the installed codex does not have answers `501 method_not_supported`.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, NotRequired, TypedDict, cast
 
 import msgspec

@@ -5,8 +5,6 @@ with the original's `status` word (`duplicate_name`, `project_not_empty`,
 `not_materialized_sessions`) and its fields.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from litestar import delete, get, post

@@ -14,8 +14,6 @@ answer gets what the original's clients expect:
 `reason`, `requestStatus` and `threadId` say more (ours).
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from litestar import get, post

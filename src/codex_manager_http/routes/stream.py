@@ -35,8 +35,6 @@ subscriber whose buffer is full. When the client goes away (or the server shuts 
 closes every socket) the handler cancels its tasks and returns.
 """
 
-from __future__ import annotations
-
 import contextlib
 import logging
 import time

@@ -1,7 +1,5 @@
 """System routes: banner, health, capabilities, metrics, OpenAPI, and REST event replay."""
 
-from __future__ import annotations
-
 import os
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, TypedDict
