@@ -291,3 +291,59 @@ async def test_a_handler_that_falls_behind_resumes_without_gap(
         assert slow_seen == wanted
         assert quick_seen[: len(wanted)] == wanted
         assert any("fell behind" in r.getMessage() for r in caplog.records)
+
+
+async def test_retention_drops_deltas_of_completed_items_and_keeps_their_final_state(
+    tmp_path: Path,
+) -> None:
+    """`compact_ledger`: the streaming deltas of a completed item go, the completed item
+    (with the full text) and every other event stay; the transcript is unchanged. A stalled
+    turn's deltas (its item never completed) are kept."""
+    from codex_manager_core.testing.scripted_model import Stall
+
+    async with running_manager(tmp_path, [Reply(TEXT, chunks=8), Stall("partial")]) as env:
+        manager = env.manager
+        session = await manager.create_session()
+        done = await manager.send_and_wait(session.session_id, "stream it", timeout=WAIT)
+        assert done.status is TurnStatus.COMPLETED
+        stalled = await manager.send_message(session.session_id, "and stall")
+        async with manager.subscribe(
+            thread_ids=[session.session_id], since=stalled.since_seq
+        ) as sub:
+            with anyio.fail_after(WAIT):
+                async for item in sub:
+                    assert not isinstance(item, Lagged)
+                    if item.type == "app_server.item.agent_message.delta":
+                        break  # the stalled turn has streamed its partial text
+
+        def stored() -> Any:
+            return manager.read_events(limit=1000, thread_ids=[session.session_id])
+
+        before = await stored()
+        transcript_before = (await manager.get_transcript(session.session_id)).entries
+        deltas = [e for e in before if e.type == "app_server.item.agent_message.delta"]
+        completed_items = {
+            e.item_id for e in before if e.type == "app_server.item.completed" and e.item_id
+        }
+        doomed = [e for e in deltas if e.item_id in completed_items]
+        kept_deltas = [e for e in deltas if e.item_id not in completed_items]
+        assert len(doomed) == 8, "the completed answer streamed in 8 deltas"
+        assert kept_deltas, "the stalled turn's delta belongs to an item that never completed"
+
+        await manager.compact_ledger(older_than=0)
+
+        after = await stored()
+        assert [e.seq for e in after] == [e.seq for e in before if e not in doomed]
+        assert not any(e.seq in {d.seq for d in doomed} for e in after)
+        final = [
+            e
+            for e in after
+            if e.type == "app_server.item.completed"
+            and e.payload["params"]["item"].get("type") == "agentMessage"
+        ]
+        assert [e.payload["params"]["item"]["text"] for e in final] == [TEXT]
+        assert (await manager.get_transcript(session.session_id)).entries == transcript_before
+        # With the default retention (a week) nothing this young is dropped.
+        await manager.compact_ledger()
+        assert [e.seq for e in await stored()] == [e.seq for e in after]
+        await manager.interrupt_turn(session.session_id, stalled.turn_id)
