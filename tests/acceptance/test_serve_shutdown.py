@@ -72,11 +72,22 @@ async def test_signal_while_a_turn_streams_exits_cleanly(
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_drain, process, lines)
             async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+                # The runtime announces itself ready on the event stream; replaying from
+                # seq 0 means the announcement cannot be missed, however early it came.
+                stream = (
+                    url.replace("http", "ws") + "/api/stream?since=0&types=runtime_state_changed"
+                )
+                async with connect(stream) as events:
+                    with anyio.fail_after(30):
+                        while True:
+                            frame = json.loads(await events.recv())
+                            if (
+                                frame.get("type") == "runtime_state_changed"
+                                and frame["payload"]["state"] == "ready"
+                            ):
+                                break
                 health = (await http.get("/api/health")).json()
-                with anyio.fail_after(30):
-                    while health["codex"]["state"] != "ready":
-                        await anyio.sleep(0.05)
-                        health = (await http.get("/api/health")).json()
+                assert health["codex"]["state"] == "ready", health["codex"]
                 runtime_pid = health["codex"]["pid"]
                 assert health["demo"]["enabled"] is True
                 session = (await http.post("/api/sessions", json={})).json()["session"]["sessionId"]
