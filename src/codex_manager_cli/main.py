@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Any
 
 import click
 
-from codex_manager_core import __version__
+
+def main() -> None:
+    """The console script. Start-up imports allocate many long-lived objects and would
+    trigger dozens of pointless garbage collections: collection stays off until the
+    command has started (`serve` turns it back on once it listens)."""
+    gc.disable()
+    try:
+        cli()
+    finally:
+        gc.enable()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="codex-manager")
+@click.version_option(package_name="codex-manager", prog_name="codex-manager")
 def cli() -> None:
     """A local-first control plane for the Codex runtime (codex app-server)."""
 

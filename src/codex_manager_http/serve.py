@@ -164,9 +164,11 @@ async def serve(
             app, host=settings.host, port=settings.port, log_level=settings.log_level
         ) as running:
             # Start-up objects (modules, the app, routes) live as long as the process: keep
-            # them out of the garbage collector's full scans, which then stay short.
+            # them out of the garbage collector's full scans, which then stay short. (The
+            # console script starts with collection off; from here on it runs.)
             gc.collect()
             gc.freeze()
+            gc.enable()
             say(
                 f"codex-manager listening on {running.url}  (API {running.url}/api, docs {running.url}/api/docs)"
             )
