@@ -51,6 +51,7 @@ from codex_manager_core.store.batch import (
     PutSession,
     RequestQuery,
 )
+from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
 
 logger = logging.getLogger("codex_manager_core.manager")
@@ -121,6 +122,7 @@ class ManagerBase:
     _sessions: dict[str, SessionRecord]
     _tombstones: dict[str, Tombstone]
     _unknown_threads: set[str]
+    _threads: ThreadIds
 
     # ------------------------------------------------------------------ cross-domain
     # Implemented by the domain mixins (which come before this base in the Manager's MRO);
@@ -172,6 +174,7 @@ class ManagerBase:
         self, record: SessionRecord, events: Sequence[EventDraft] = (), *extra: Mutation
     ) -> list[Event]:
         self._sessions[record.session_id] = record
+        self._threads.bind(record.session_id, record.runtime_thread_id)
         self._unknown_threads.discard(record.session_id)
         try:
             return await self._write([PutSession(record), *extra], events)
@@ -228,6 +231,7 @@ class ManagerBase:
             record = self._sessions.get(session_id)
             if record is None and stored is not None and session_id not in self._tombstones:
                 record = self._sessions[session_id] = stored
+                self._threads.bind(session_id, stored.runtime_thread_id)
         return record
 
     async def _tombstone(self, session_id: str) -> Tombstone | None:
@@ -257,11 +261,16 @@ class ManagerBase:
     # ------------------------------------------------------------------ runtime
 
     async def _call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
-        """Call the runtime, mapping its errors to the Manager's typed errors."""
+        """Call the runtime, mapping its errors to the Manager's typed errors. A session's
+        thread is addressed by the session id; `ThreadIds` translates both ways."""
+        threads = self._threads
         try:
-            return await self.supervisor.request(method, params, timeout=timeout)
+            result = await self.supervisor.request(
+                method, threads.outgoing(params), timeout=timeout
+            )
         except (RpcError, CallTimeout) as exc:
             raise map_runtime_error(method, exc) from exc
+        return threads.incoming(result)
 
     def _spawn(self, name: str, coro_fn: Any, *args: Any) -> None:
         """Run background work owned by the Manager (ends with it); failures are logged."""

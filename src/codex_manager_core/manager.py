@@ -49,6 +49,7 @@ from codex_manager_core.store.batch import (
     RequestQuery,
     StoreStats,
 )
+from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
 from codex_manager_core.transcript import TranscriptMixin
 from codex_manager_core.turns import TurnsMixin
@@ -208,6 +209,8 @@ class Manager(
             manager._sessions = {}
             manager._tombstones = {}
             manager._unknown_threads = set()
+            manager._threads = ThreadIds()
+            manager._thread_locks = {}
             manager._capabilities = None
             manager.bus = EventBus(
                 store, last_seq=await store.last_seq(), buffer=config.subscriber_buffer

@@ -93,6 +93,14 @@ class SessionRecord:
     last_turn_id: str | None = None
     dynamic_tools: tuple[JsonObject, ...] = ()
     """The dynamic tools declared on thread/start (re-declared on thread/resume)."""
+    runtime_thread_id: str | None = None
+    """The runtime's thread when it is not `session_id` (None: the same id). A thread lost
+    before its first turn is started anew for the session (see `thread_ids`)."""
+
+    @property
+    def runtime_thread(self) -> str:
+        """The id of the runtime thread behind this session."""
+        return self.runtime_thread_id or self.session_id
 
 
 @attrs.frozen

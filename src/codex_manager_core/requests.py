@@ -154,7 +154,8 @@ class RequestsMixin(ManagerBase):
 
     async def _on_server_request(self, epoch: int, request: rpc.ServerRequest) -> Any:
         generation = self._state.generations.get(epoch, self._state.generation)
-        params = _params(request.params)
+        raw_params = self._threads.incoming(request.params)
+        params = _params(raw_params)
         thread_id = params.get("threadId") if isinstance(params.get("threadId"), str) else None
         session = await self._find_session(thread_id) if thread_id else None
         if thread_id and session is None and await self._tombstone(thread_id) is not None:
@@ -174,7 +175,7 @@ class RequestsMixin(ManagerBase):
                 event_type=request_event_type(request.method),
                 method=request.method,
                 received_at=now,
-                params=request.params,
+                params=raw_params,
                 session=session,
                 thread_id=thread_id,
                 turn_id=turn_id,
@@ -187,7 +188,7 @@ class RequestsMixin(ManagerBase):
             raw = EventDraft(
                 "server_request",
                 thread_id,
-                {"id": request.id, "method": request.method, "params": request.params},
+                {"id": request.id, "method": request.method, "params": raw_params},
                 now,
                 system=system,
             )

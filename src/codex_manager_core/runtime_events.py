@@ -176,6 +176,7 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
             for record in page.items:
                 if record.active_turn_id is not None:
                     self._sessions.setdefault(record.session_id, record)
+                    self._threads.bind(record.session_id, record.runtime_thread_id)
                     await self._reconcile_turn(record.session_id, record.active_turn_id)
             if page.next_cursor is None:
                 return
@@ -222,7 +223,8 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
     # ------------------------------------------------------------------ notifications
 
     async def _on_notification(self, epoch: int, notification: rpc.Notification) -> None:
-        params = notification.params if isinstance(notification.params, dict) else {}
+        raw_params = self._threads.incoming(notification.params)
+        params = raw_params if isinstance(raw_params, Mapping) else {}
         method = notification.method
         thread_id = thread_id_of(params)
         session = await self._notification_session(thread_id)
@@ -239,7 +241,7 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
                 event_type=event_type,
                 method=method,
                 received_at=now,
-                params=notification.params,
+                params=raw_params,
                 session=session,
                 thread_id=thread_id,
                 turn_id=turn_id,

@@ -24,6 +24,7 @@ from codex_manager_core.controls import (
 from codex_manager_core.errors import (
     Conflict,
     InvalidInput,
+    InvalidState,
     MethodNotSupported,
     NotFound,
 )
@@ -33,6 +34,11 @@ from codex_manager_core.models import (
     SessionRecord,
     TitleSource,
     Tombstone,
+)
+from codex_manager_core.session_threads import (
+    SessionThreadsMixin,
+    started_thread,
+    thread_start_params,
 )
 from codex_manager_core.store.batch import DeleteSession, Page, RequestQuery, SessionQuery
 from codex_manager_core.views import deleted_view, session_view
@@ -129,7 +135,7 @@ class StartedSession:
     thread: JsonObject
 
 
-class SessionsMixin(ControlsMixin, ManagerBase):
+class SessionsMixin(ControlsMixin, SessionThreadsMixin, ManagerBase):
     _unknown_threads: set[str]
 
     # ------------------------------------------------------------------ create / list / get
@@ -218,19 +224,8 @@ class SessionsMixin(ControlsMixin, ManagerBase):
                 f"cwd must be the absolute path of an existing directory, got {working_dir!r}",
                 issues=[{"path": ["cwd"], "message": "not an existing absolute directory"}],
             )
-        params: dict[str, Any] = {
-            "cwd": working_dir,
-            "approvalPolicy": approval_wire(controls.approval_policy),
-            "sandbox": controls.filesystem_sandbox,
-        }
-        if controls.model:
-            params["model"] = controls.model
-        if specs:
-            params["dynamicTools"] = list(specs)
-        result = await self._call("thread/start", params)
-        thread = result.get("thread") if isinstance(result, Mapping) else None
-        if not isinstance(thread, Mapping) or not isinstance(thread.get("id"), str):
-            raise InvalidInput(f"thread/start returned no thread id: {result!r}")
+        result = await self._call("thread/start", thread_start_params(working_dir, controls, specs))
+        thread = started_thread("thread/start", result)
         thread_id = str(thread["id"])
         now = self._now()
         status = thread.get("status")
@@ -267,13 +262,6 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         if clean_title:
             self._spawn("thread/name/set", self._tell_runtime_title, thread_id, clean_title)
         return StartedSession(record, dict(thread))
-
-    async def _tell_runtime_title(self, thread_id: str, title: str) -> None:
-        try:
-            await self._call("thread/name/set", {"threadId": thread_id, "name": title})
-        except Exception as exc:
-            # Our title stands either way; the runtime's copy is a convenience.
-            logger.info("thread/name/set for %s failed: %s", thread_id, exc)
 
     async def list_sessions(
         self,
@@ -334,9 +322,11 @@ class SessionsMixin(ControlsMixin, ManagerBase):
             result = await self._call(
                 "thread/read", {"threadId": session_id, "includeTurns": include_turns}
             )
-        except (NotFound, InvalidInput, Conflict, MethodNotSupported) as exc:
+        except (NotFound, InvalidInput, InvalidState, Conflict, MethodNotSupported) as exc:
             # codex 0.163 answers -32601 "list_turns is not supported yet" for a thread
-            # without a rollout.
+            # without a rollout, and "thread not loaded" (-32600) for one that a runtime
+            # before a restart held: its session gets a new thread on first use
+            # (session_threads.py); reading it must not start one.
             if record.materialized or not include_turns:
                 raise
             logger.debug("thread %s not materialized: %s", session_id, exc)
@@ -390,30 +380,15 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         """Load the thread into the runtime again (after a restart, or to re-apply the stored
         approval policy and sandbox). Returns the runtime's thread."""
         record = await self._session(session_id, allow_system=False)
-        if not record.materialized and session_id in self._state.loaded_threads:
-            # No rollout yet and loaded (created by this runtime process): codex 0.163
-            # refuses thread/resume of it (-32601 "list_turns is not supported yet"), and
-            # there is nothing to load. After a restart thread/resume works.
-            return await self.read_thread(session_id, include_turns=False)
-        return await self._resume(record)
-
-    async def _resume(self, record: SessionRecord) -> Any:
-        params: dict[str, Any] = {
-            "threadId": record.session_id,
-            "approvalPolicy": approval_wire(record.controls.approval_policy),
-            "sandbox": record.controls.filesystem_sandbox,
-            "excludeTurns": True,
-        }
-        if record.controls.model:
-            params["model"] = record.controls.model
-        result = await self._call("thread/resume", params)
-        self._state.loaded_threads.add(record.session_id)
-        return result.get("thread") if isinstance(result, Mapping) else result
-
-    async def _ensure_loaded(self, record: SessionRecord) -> None:
-        """A thread from before the current runtime process must be resumed first."""
-        if record.session_id not in self._state.loaded_threads and record.materialized:
-            await self._resume(record)
+        if session_id not in self._state.loaded_threads:
+            # Resumed, or started anew when the runtime lost it (session_threads.py).
+            await self._ensure_thread(record)
+        elif record.materialized:
+            return await self._resume(record)
+        # No rollout yet and loaded (created by this runtime process): codex 0.163 refuses
+        # thread/resume of it (-32601 "list_turns is not supported yet"), and there is
+        # nothing to load.
+        return await self.read_thread(session_id, include_turns=False)
 
     async def delete_session(self, session_id: str) -> int:
         """Hard delete: interrupt, remove the thread's files from CODEX_HOME, drop our
@@ -432,7 +407,8 @@ class SessionsMixin(ControlsMixin, ManagerBase):
                 logger.info("interrupting %s before delete failed: %s", session_id, exc)
         files: list[Path] = []
         if self.codex_home is not None:
-            files = await anyio.to_thread.run_sync(_thread_files, self.codex_home, session_id)
+            for thread_id in {session_id, record.runtime_thread}:
+                files += await anyio.to_thread.run_sync(_thread_files, self.codex_home, thread_id)
         try:
             await self._call("thread/delete", {"threadId": session_id})
         except (MethodNotSupported, NotFound, InvalidInput, Conflict) as exc:
@@ -452,6 +428,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         self._tombstones[session_id] = tombstone
         self._sessions.pop(session_id, None)
         self._state.loaded_threads.discard(session_id)
+        self._threads.forget(session_id)
         await self._write(
             [DeleteSession(tombstone)],
             [
@@ -474,7 +451,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         """Fork the thread into a new session with the same controls and project."""
         record = await self._session(session_id, allow_system=False)
         clean_title = _clean_title(title) if title is not None else None
-        await self._ensure_loaded(record)
+        record = await self._ensure_thread(record)
         params: dict[str, Any] = {
             "threadId": session_id,
             "approvalPolicy": approval_wire(record.controls.approval_policy),
@@ -482,10 +459,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
         }
         if record.controls.model:
             params["model"] = record.controls.model
-        result = await self._call("thread/fork", params)
-        thread = result.get("thread") if isinstance(result, Mapping) else None
-        if not isinstance(thread, Mapping) or not isinstance(thread.get("id"), str):
-            raise InvalidInput(f"thread/fork returned no thread id: {result!r}")
+        thread = started_thread("thread/fork", await self._call("thread/fork", params))
         now = self._now()
         fork = attrs.evolve(
             record,
@@ -498,6 +472,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
             created_at=now,
             updated_at=now,
             active_turn_id=None,
+            runtime_thread_id=None,
         )
         self._unknown_threads.discard(fork.session_id)
         self._state.loaded_threads.add(fork.session_id)
@@ -515,7 +490,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
 
     async def compact_session(self, session_id: str) -> Any:
         record = await self._session(session_id, allow_system=False)
-        await self._ensure_loaded(record)
+        record = await self._ensure_thread(record)
         return await self._call("thread/compact/start", {"threadId": session_id})
 
     async def rollback_session(self, session_id: str, num_turns: int = 1) -> Any:
@@ -531,7 +506,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
                 f"session {session_id} has a turn in progress; interrupt it first",
                 code="invalid_state",
             )
-        await self._ensure_loaded(record)
+        record = await self._ensure_thread(record)
         thread = await self.read_thread(session_id, include_turns=True)
         turns = thread.get("turns") if isinstance(thread, Mapping) else None
         if not turns or len(turns) < num_turns:
@@ -575,7 +550,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
                 "delivery must be inline or detached",
                 issues=[{"path": ["delivery"], "message": "invalid"}],
             )
-        await self._ensure_loaded(record)
+        record = await self._ensure_thread(record)
         params: dict[str, Any] = {"threadId": session_id, "target": target}
         if delivery:
             params["delivery"] = delivery
@@ -583,7 +558,7 @@ class SessionsMixin(ControlsMixin, ManagerBase):
 
     async def clean_background_terminals(self, session_id: str) -> Any:
         record = await self._session(session_id, allow_system=False)
-        await self._ensure_loaded(record)
+        record = await self._ensure_thread(record)
         return await self._call("thread/backgroundTerminals/clean", {"threadId": session_id})
 
 

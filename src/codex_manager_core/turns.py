@@ -189,12 +189,14 @@ class TurnsMixin(SessionsMixin, ManagerBase):
                 )
             params["outputSchema"] = dict(output_schema)
         since = self.bus.last_seq
-        await self._ensure_loaded(record)
+        record = await self._ensure_thread(record)
         try:
             result = await self._call("turn/start", params)
         except NotFound:
-            # "thread not found" / "no rollout": the runtime lost it; resume once and retry.
-            await self._resume(record)
+            # "thread not found": the runtime lost it although we thought it loaded (it
+            # restarted meanwhile); load it again (resume, or a new thread) and retry once.
+            self._state.loaded_threads.discard(record.session_id)
+            record = await self._ensure_thread(record)
             result = await self._call("turn/start", params)
         turn = result.get("turn") if isinstance(result, Mapping) else None
         if not isinstance(turn, Mapping) or not isinstance(turn.get("id"), str):

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from codex_manager_core.models import Controls, RequestStatus, Tombstone, TurnStatus
 from codex_manager_core.ports import Store
+from codex_manager_core.store import _codec as codec
 from codex_manager_core.store.batch import (
     Batch,
     CompactDeltas,
@@ -41,7 +42,13 @@ from codex_manager_core.store.batch import (
     TransitionRequest,
 )
 from codex_manager_core.store.memory import MemoryStore
-from codex_manager_core.store.sqlite import SCHEMA_VERSION, SqliteStore, events_sql, sessions_sql
+from codex_manager_core.store.sqlite import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SqliteStore,
+    events_sql,
+    sessions_sql,
+)
 from tests.contract.test_store_contract import (
     at,
     draft,
@@ -134,6 +141,38 @@ async def test_schema_version_and_a_newer_schema_is_refused(tmp_path: Path) -> N
         await newer.open()
     assert str(path) in str(caught.value)
     await newer.close()
+
+
+@anyio_mark
+async def test_a_store_of_schema_1_is_migrated_in_place(tmp_path: Path) -> None:
+    """A data dir written before migration 2 opens; its sessions keep their threads."""
+    path = tmp_path / "store.db"
+    conn = apsw.Connection(str(path))
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT")
+    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+    conn.execute(MIGRATIONS[1])
+    old = session("s1")
+    conn.execute(
+        f"INSERT INTO sessions ({', '.join(codec.SESSION_COLUMNS[:-1])}) "
+        f"VALUES ({', '.join('?' * (len(codec.SESSION_COLUMNS) - 1))})",
+        codec.encode_session(old)[:-1],
+    )
+    conn.close()
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await store.get_session("s1") == old
+        assert old.runtime_thread == "s1"
+        await store.apply(Batch(mutations=(PatchSession("s1", {"runtime_thread_id": "t2"}),)))
+        moved = await store.get_session("s1")
+        assert moved is not None
+        assert (moved.runtime_thread_id, moved.runtime_thread) == ("t2", "t2")
+    finally:
+        await store.close()
+    check = apsw.Connection(str(path))
+    assert check.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    check.close()
 
 
 @anyio_mark

@@ -646,6 +646,7 @@ async def test_put_and_patch_session(store: Store) -> None:
         "last_turn_id": "turn1",
         "dynamic_tools": (),
         "project_id": None,
+        "runtime_thread_id": "t-replacement",
     }
     await store.apply(Batch(mutations=(PatchSession("s1", changes),)))
     assert await store.get_session("s1") == attrs.evolve(original, **changes)

@@ -1,0 +1,142 @@
+"""A session's runtime thread: started, resumed, and started again when the runtime lost it.
+
+The runtime process changes (a crash, a restart of codex-manager, `restart_runtime`), and a
+thread must be loaded into the current process before a turn or a thread action. One that
+has a rollout on disk is resumed (`thread/resume`). One that has none yet, because nothing
+was sent in it, did not survive: codex kept it only in memory. Its session was acknowledged
+to the user all the same, with a title, a project, controls and settings that all live in
+our store, so the session gets a new thread with the same working directory, controls and
+dynamic tools, and keeps its id (`thread_ids.py` translates between the two ids). Nothing
+else is lost: a thread without a rollout had no turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from codex_manager_core._base import ManagerBase, logger
+from codex_manager_core.controls import approval_wire
+from codex_manager_core.errors import InvalidInput, NotFound
+from codex_manager_core.models import Controls, JsonObject, SessionRecord, TitleSource
+
+#: Our event when a session got a new runtime thread (its old one was lost).
+THREAD_REPLACED_EVENT = "session_thread_replaced"
+
+
+def thread_start_params(
+    cwd: str, controls: Controls, dynamic_tools: Sequence[JsonObject]
+) -> dict[str, Any]:
+    """`thread/start` params for a session's thread."""
+    params: dict[str, Any] = {
+        "cwd": cwd,
+        "approvalPolicy": approval_wire(controls.approval_policy),
+        "sandbox": controls.filesystem_sandbox,
+    }
+    if controls.model:
+        params["model"] = controls.model
+    if dynamic_tools:
+        params["dynamicTools"] = list(dynamic_tools)
+    return params
+
+
+def started_thread(method: str, result: Any) -> Mapping[str, Any]:
+    """The thread object of a `thread/start` (or `thread/fork`) result."""
+    thread = result.get("thread") if isinstance(result, Mapping) else None
+    if not isinstance(thread, Mapping) or not isinstance(thread.get("id"), str):
+        raise InvalidInput(f"{method} returned no thread id: {result!r}")
+    return thread
+
+
+class SessionThreadsMixin(ManagerBase):
+    """Loading a session's thread into the current runtime process."""
+
+    _thread_locks: dict[str, anyio.Lock]
+
+    async def _ensure_thread(self, record: SessionRecord) -> SessionRecord:
+        """Make the session's thread loaded in the current runtime process (resume it, or
+        start a new one when the runtime lost it) and return the session as it is now."""
+        session_id = record.session_id
+        if session_id in self._state.loaded_threads:
+            return record
+        # One load per session at a time: two first messages after a restart must not
+        # start two threads.
+        lock = self._thread_locks.setdefault(session_id, anyio.Lock())
+        try:
+            async with lock:
+                record = self._sessions.get(session_id, record)
+                if session_id not in self._state.loaded_threads:
+                    record = await self._load_thread(record)
+        finally:
+            if not lock.locked() and not lock.statistics().tasks_waiting:
+                self._thread_locks.pop(session_id, None)
+        return record
+
+    async def _load_thread(self, record: SessionRecord) -> SessionRecord:
+        try:
+            await self._resume(record)
+        except NotFound as exc:
+            # "no rollout found": codex never wrote the thread down. Only a thread that
+            # had no turn can be replaced without losing anything; a materialized one
+            # whose files are gone is an error the caller must see.
+            if record.materialized:
+                raise
+            logger.info("session %s lost its runtime thread (%s)", record.session_id, exc)
+            return await self._replace_thread(record)
+        return record
+
+    async def _resume(self, record: SessionRecord) -> Any:
+        params: dict[str, Any] = {
+            "threadId": record.session_id,
+            "approvalPolicy": approval_wire(record.controls.approval_policy),
+            "sandbox": record.controls.filesystem_sandbox,
+            "excludeTurns": True,
+        }
+        if record.controls.model:
+            params["model"] = record.controls.model
+        result = await self._call("thread/resume", params)
+        self._state.loaded_threads.add(record.session_id)
+        return result.get("thread") if isinstance(result, Mapping) else result
+
+    async def _replace_thread(self, record: SessionRecord) -> SessionRecord:
+        """Start a new runtime thread for the session, with its settings, and record it."""
+        session_id = record.session_id
+        cwd = record.cwd or str(self.config.default_cwd or Path.cwd())
+        result = await self._call(
+            "thread/start", thread_start_params(cwd, record.controls, record.dynamic_tools)
+        )
+        runtime_id = str(started_thread("thread/start", result)["id"])
+        self._threads.bind(session_id, runtime_id)
+        self._state.loaded_threads.add(session_id)
+        event = self._event(
+            THREAD_REPLACED_EVENT,
+            session_id,
+            {
+                "sessionId": session_id,
+                "runtimeThreadId": runtime_id,
+                "replacedRuntimeThreadId": record.runtime_thread,
+                "reason": "the runtime lost the thread (it had no rollout yet) when it restarted",
+            },
+            system=record.system_owned,
+        )
+        try:
+            updated = await self._patch_session(
+                session_id, {"runtime_thread_id": runtime_id}, [event]
+            )
+        except BaseException:
+            self._threads.bind(session_id, record.runtime_thread_id)
+            self._state.loaded_threads.discard(session_id)
+            raise
+        if record.title_source is TitleSource.USER:
+            self._spawn("thread/name/set", self._tell_runtime_title, session_id, record.title)
+        return updated if updated is not None else record
+
+    async def _tell_runtime_title(self, session_id: str, title: str) -> None:
+        try:
+            await self._call("thread/name/set", {"threadId": session_id, "name": title})
+        except Exception as exc:
+            # Our title stands either way; the runtime's copy is a convenience.
+            logger.info("thread/name/set for %s failed: %s", session_id, exc)
