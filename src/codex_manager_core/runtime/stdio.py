@@ -24,7 +24,7 @@ import attrs
 
 from codex_manager_core.errors import BinaryNotFound, TransportClosed
 from codex_manager_core.ports import ExitStatus
-from codex_manager_core.runtime import process_tree
+from codex_manager_core.runtime import pid_file, process_tree
 from codex_manager_core.runtime.binary import find_codex_binary
 from codex_manager_core.runtime.rotating_log import RotatingLog
 
@@ -35,6 +35,8 @@ READ_CHUNK = 256 * 1024
 _SWEEP_POLL = 0.02
 #: After the stop, how long to wait for the rest of stderr (its last lines say why it died).
 _STDERR_GRACE = 0.5
+#: The pid file of the running app-server, in its CODEX_HOME (see pid_file.py).
+RUNTIME_PID_FILE = "codex-manager-runtime.pid"
 
 
 @attrs.frozen
@@ -199,7 +201,10 @@ class StdioTransport:
         cwd: Path | None = None,
         log: LogSettings | None = None,
         stop_timeouts: StopTimeouts | None = None,
+        pid_file: Path | None = None,
     ) -> None:
+        """`pid_file`: where to record the running child, so that the next transport with
+        the same file ends it if its manager died without stopping it (see pid_file.py)."""
         if not command:
             raise ValueError("command must not be empty")
         self.command = list(command)
@@ -207,10 +212,17 @@ class StdioTransport:
         self.cwd = cwd
         self.log = log or LogSettings()
         self.stop_timeouts = stop_timeouts or StopTimeouts()
+        self.pid_file = pid_file
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[StdioProcess]:
         log = RotatingLog(self.log.path, max_bytes=self.log.max_bytes, backups=self.log.backups)
+        if self.pid_file is not None:
+            await pid_file.end_leftover(
+                self.pid_file,
+                terminate=self.stop_timeouts.terminate,
+                kill=self.stop_timeouts.kill,
+            )
         try:
             try:
                 process = await anyio.open_process(
@@ -225,6 +237,8 @@ class StdioTransport:
             except (FileNotFoundError, PermissionError, OSError) as exc:
                 raise BinaryNotFound(self.command[0], exc.strerror or repr(exc)) from exc
             runtime = StdioProcess(process, log, self.stop_timeouts)
+            if self.pid_file is not None:
+                pid_file.record(self.pid_file, process.pid)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(runtime.drain_stderr)
                 try:
@@ -238,6 +252,8 @@ class StdioTransport:
                             await runtime._stderr_closed.wait()
                     finally:
                         runtime._drain_scope.cancel()
+                        if self.pid_file is not None:
+                            pid_file.clear(self.pid_file)
         finally:
             log.close()
 
@@ -273,4 +289,12 @@ def codex_app_server_transport(
     command.extend(extra_args)
     if log is None:
         log = LogSettings(path=codex_home / "log" / "app-server.stderr.log")
-    return StdioTransport(command, env=base_env, cwd=cwd, log=log, stop_timeouts=stop_timeouts)
+    return StdioTransport(
+        command,
+        env=base_env,
+        cwd=cwd,
+        log=log,
+        stop_timeouts=stop_timeouts,
+        # One runtime per CODEX_HOME: codex locks the threads a runtime loaded.
+        pid_file=codex_home / RUNTIME_PID_FILE,
+    )
