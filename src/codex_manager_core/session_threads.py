@@ -109,6 +109,9 @@ class SessionThreadsMixin(ManagerBase):
             "thread/start", thread_start_params(cwd, record.controls, record.dynamic_tools)
         )
         runtime_id = str(started_thread("thread/start", result)["id"])
+        # From here on the runtime's reports about the new thread carry the session id. Its
+        # `thread/started`, which may come before this answer, stays filed under the
+        # runtime's id: `session_thread_replaced` is what announces the thread.
         self._threads.bind(session_id, runtime_id)
         self._state.loaded_threads.add(session_id)
         event = self._event(

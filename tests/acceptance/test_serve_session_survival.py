@@ -1,9 +1,10 @@
-"""Acknowledged sessions survive kill -9 of `codex-manager serve` (issue 7, point 2).
+"""Acknowledged sessions survive a restart of `codex-manager serve`, also after kill -9
+(issue 7, point 2).
 
-Sessions created over HTTP and never used are still there after the server was killed and
-started again on the same data dir, with their title, project, controls and settings, and
-they answer `GET /api/sessions/{id}` and take messages. (A graceful restart and a crash of
-app-server: tests/integration/test_manager_session_survival.py.)
+Sessions created over HTTP and never used are still there after the server was killed (or
+stopped with SIGTERM) and started again on the same data dir, with their title, project,
+controls and settings, and they answer `GET /api/sessions/{id}` and take messages. (A crash
+of app-server, and the embedded Manager: tests/integration/test_manager_session_survival.py.)
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ def _overlay(session: dict[str, Any]) -> dict[str, Any]:
     return {key: session.get(key) for key in ("sessionId", "title", "projectId", "cwd")}
 
 
-async def test_sessions_survive_kill_9_of_serve(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "graceful restart"]
+)
+async def test_sessions_survive_a_restart_of_serve(tmp_path: Path, stop: signal.Signals) -> None:
     data_dir = tmp_path / "data"
     env = serve_env(tmp_path)
     work = tmp_path / "work"
@@ -104,9 +108,9 @@ async def test_sessions_survive_kill_9_of_serve(tmp_path: Path) -> None:
                 ).json()
                 for s in created
             }
-        server.process.send_signal(signal.SIGKILL)
+        server.process.send_signal(stop)
         with anyio.fail_after(WAIT):
-            assert await server.process.wait() == -signal.SIGKILL
+            assert await server.process.wait() == (-stop if stop == signal.SIGKILL else 0)
 
     async with (
         serve_process(data_dir, env=env) as server,
