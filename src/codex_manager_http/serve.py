@@ -88,7 +88,8 @@ async def running_server(
         port=port,
         log_level=log_level,
         log_config=None,
-        limit_concurrency=max_connections,
+        # uvicorn counts the connection asking, too: `max_connections` others may be open.
+        limit_concurrency=max_connections + 1,
         lifespan="on",
         ws="websockets-sansio",
         access_log=False,
