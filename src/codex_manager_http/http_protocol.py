@@ -1,16 +1,21 @@
-"""uvicorn's HTTP protocol with a request-header timeout and a bound on WebSocket upgrades.
+"""uvicorn's HTTP protocol with a request-header timeout and a connection bound that covers
+WebSockets and answers in the API's error shape.
 
 Why: uvicorn (0.55) has no timeout for a request's headers. Its keep-alive timeout starts
 only after a response, so a connection that sends nothing, or half a request line, stays
 open for ever; 500 such connections were seen holding the server's sockets. Its
-`limit_concurrency` answers 503 to a request over the bound, but a WebSocket upgrade skips
-that check.
+`limit_concurrency` answers a bare `503 Service Unavailable` to a request over the bound,
+and lets WebSocket upgrades through unchecked.
 
-`HeaderTimeoutProtocol` subclasses uvicorn's httptools protocol: a timer starts when a
-connection opens and when a request begins on a kept-alive connection, stops when the
-request's headers are complete, and when it fires the connection gets `408` and is closed.
-An upgrade to WebSocket while the server holds `limit_concurrency` connections gets `503`.
-`ServerConfig` is uvicorn's Config plus the timeout, which the protocol reads.
+`GuardedHttpProtocol` subclasses uvicorn's httptools protocol:
+
+- a timer starts when a connection opens, and when a request begins on a kept-alive one; it
+  stops when the request's headers are complete; when it fires, the connection gets `408`
+  and is closed;
+- a request or a WebSocket upgrade that arrives while `max_connections` other connections
+  are open (or as many requests are running) gets `503 too_many_connections`.
+
+`ServerConfig` is uvicorn's Config plus these two settings, which the protocol reads.
 """
 
 from __future__ import annotations
@@ -24,13 +29,17 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from codex_manager_http.settings import DEFAULT_HEADER_TIMEOUT
+from codex_manager_http.asgi import Receive, Scope, Send
+from codex_manager_http.settings import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 
 logger = logging.getLogger("codex_manager_http.server")
 
 
-def _raw_response(status: int, reason: str, code: str, message: str) -> bytes:
-    body = json.dumps({"status": "error", "code": code, "message": message}).encode()
+def _body(code: str, message: str) -> bytes:
+    return json.dumps({"status": "error", "code": code, "message": message}).encode()
+
+
+def _raw_response(status: int, reason: str, body: bytes) -> bytes:
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
@@ -38,17 +47,31 @@ def _raw_response(status: int, reason: str, code: str, message: str) -> bytes:
     return head.encode("latin-1") + body
 
 
+def _too_many(limit: int) -> bytes:
+    return _body(
+        "too_many_connections",
+        f"the server has its limit of {limit} connections open; retry shortly (the limit "
+        "is --max-connections / CODEX_MANAGER_MAX_CONNECTIONS)",
+    )
+
+
 class ServerConfig(uvicorn.Config):
-    """uvicorn's Config, serving with `HeaderTimeoutProtocol` and its `header_timeout`."""
+    """uvicorn's Config, serving with `GuardedHttpProtocol` and its two settings."""
 
     def __init__(
-        self, app: Any, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **kwargs: Any
+        self,
+        app: Any,
+        *,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(app, http=HeaderTimeoutProtocol, **kwargs)
+        super().__init__(app, http=GuardedHttpProtocol, **kwargs)
         self.header_timeout = header_timeout
+        self.max_connections = max_connections
 
 
-class HeaderTimeoutProtocol(HttpToolsProtocol):
+class GuardedHttpProtocol(HttpToolsProtocol):
     """See the module's docstring."""
 
     def __init__(
@@ -60,6 +83,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.header_timeout: float = getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT)
+        self.max_connections: int = getattr(config, "max_connections", DEFAULT_MAX_CONNECTIONS)
         self._header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(  # type: ignore[override]
@@ -78,28 +102,49 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._stop_header_timer()
-        super().on_headers_complete()
+        upgrading = self.parser.should_upgrade() and self._should_upgrade()
+        if upgrading or not self._over_limit():
+            super().on_headers_complete()
+            return
+        # uvicorn runs `self.app` for the request it builds here: make that the refusal.
+        app, self.app = self.app, self._refusal
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = app
 
     def handle_websocket_upgrade(self) -> None:
-        # uvicorn checks `limit_concurrency` for plain requests only (the same way: this
-        # connection counts).
-        if self.limit_concurrency is not None and len(self.connections) >= self.limit_concurrency:
-            logger.warning(
-                "refused a WebSocket: %d connections open (limit %d)",
-                len(self.connections),
-                self.limit_concurrency,
+        if self._over_limit():
+            self.transport.write(
+                _raw_response(503, "Service Unavailable", _too_many(self.max_connections))
             )
-            self._close_with(
-                _raw_response(
-                    503,
-                    "Service Unavailable",
-                    "too_many_connections",
-                    f"the server holds its limit of {self.limit_concurrency} connections; "
-                    "retry later (the limit is CODEX_MANAGER_MAX_CONNECTIONS)",
-                )
-            )
+            self.transport.close()
             return
         super().handle_websocket_upgrade()
+
+    def _over_limit(self) -> bool:
+        # `connections` includes this one; `tasks` are the requests running.
+        over = (
+            len(self.connections) > self.max_connections or len(self.tasks) >= self.max_connections
+        )
+        if over:
+            logger.warning(
+                "refused a request: %d connections open, %d requests running (limit %d)",
+                len(self.connections) - 1,
+                len(self.tasks),
+                self.max_connections,
+            )
+        return over
+
+    async def _refusal(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = _too_many(self.max_connections)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _start_header_timer(self) -> None:
         if self._header_timer is None:
@@ -120,15 +165,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
             client,
             self.header_timeout,
         )
-        self._close_with(
-            _raw_response(
-                408,
-                "Request Timeout",
-                "request_timeout",
-                f"the request's headers did not arrive within {self.header_timeout:g} s",
-            )
+        body = _body(
+            "request_timeout",
+            f"the request's headers did not arrive within {self.header_timeout:g} s",
         )
-
-    def _close_with(self, response: bytes) -> None:
-        self.transport.write(response)
+        self.transport.write(_raw_response(408, "Request Timeout", body))
         self.transport.close()

@@ -84,12 +84,11 @@ async def running_server(
     config = ServerConfig(
         app,
         header_timeout=header_timeout,
+        max_connections=max_connections,
         host=host,
         port=port,
         log_level=log_level,
         log_config=None,
-        # uvicorn counts the connection asking, too: `max_connections` others may be open.
-        limit_concurrency=max_connections + 1,
         lifespan="on",
         ws="websockets-sansio",
         access_log=False,

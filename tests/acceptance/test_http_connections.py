@@ -134,7 +134,10 @@ async def test_the_connection_bound_is_enforced() -> None:
         # A third gets 503, for a request and for a WebSocket.
         extra = await connect(server)
         await extra.send(REQUEST)
-        assert (await read_until_closed(extra)).startswith(b"HTTP/1.1 503 ")
+        refused = await read_until_closed(extra)
+        assert refused.startswith(b"HTTP/1.1 503 "), refused
+        assert b'"code": "too_many_connections"' in refused, refused
+        assert b"CODEX_MANAGER_MAX_CONNECTIONS" in refused, refused
         extra = await connect(server)
         await extra.send(UPGRADE)
         refused = await read_until_closed(extra)
