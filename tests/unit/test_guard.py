@@ -334,3 +334,39 @@ def test_json_nesting_depth() -> None:
     assert not nested_too_deep(text)
     # Wide is fine, deep is not.
     assert not nested_too_deep(json.dumps([[1, [2]]] * 10_000).encode())
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_serve_options_reach_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import codex_manager_http.logging_setup as logging_setup
+    import codex_manager_http.serve as serve_module
+    from codex_manager_cli.main import cli
+
+    seen: list[ServerSettings] = []
+
+    async def fake_serve(settings: ServerSettings, **kwargs: Any) -> None:
+        seen.append(settings)
+
+    monkeypatch.setattr(serve_module, "serve", fake_serve)
+    monkeypatch.setattr(logging_setup, "configure_logging", lambda level: None)
+    for name in ("ALLOWED_HOSTS", "ALLOWED_ORIGINS", "HEADER_TIMEOUT", "MAX_CONNECTIONS"):
+        monkeypatch.delenv("CODEX_MANAGER_" + name, raising=False)
+    options = ["serve", "--demo", "--allow-host", "devbox.local", "--allow-host", "10.0.0.7"]
+    options += ["--allow-origin", "http://localhost:5173", "--header-timeout", "3"]
+    options += ["--max-connections", "20"]
+    result = CliRunner().invoke(cli, options, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    [settings] = seen
+    assert settings.allowed_hosts == ("devbox.local", "10.0.0.7")
+    assert settings.allowed_origins == ("http://localhost:5173",)
+    assert settings.header_timeout == 3
+    assert settings.max_connections == 20
+    # A bad entry stops the command with a message naming it, before anything starts.
+    result = CliRunner().invoke(cli, ["serve", "--allow-origin", "*"])
+    assert result.exit_code == 2, result.output
+    assert "any web page" in result.output, result.output
+    assert len(seen) == 1
