@@ -114,7 +114,11 @@ def create_app(
             description=(
                 "A local-first control plane for the Codex runtime. Wire-compatible with the "
                 "original Codex Manager's /api, plus seq/replay on the event stream, "
-                "/api/events, a paginated transcript, /api/metrics and bearer-token auth."
+                "/api/events, a paginated transcript, /api/metrics and bearer-token auth. "
+                "Request bodies must be JSON (`Content-Type: application/json`; 415 "
+                "otherwise); a browser page may change state or open the WebSocket only from "
+                "the server's own origin or an allowed one, and only allowed Host names are "
+                "served (403 otherwise; see docs/security.md)."
             ),
             path="/api/docs",
             render_plugins=[docs_render_plugin()],
