@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,32 @@ def cli() -> None:
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level."
 )
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also accept this Host name (repeatable; '*': any). Loopback names always pass.",
+)
+@click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Let web pages from this origin (scheme://host[:port]) call the API (repeatable).",
+)
+@click.option(
+    "--header-timeout",
+    type=float,
+    metavar="SECONDS",
+    help="Close a connection whose request headers take longer (default 10).",
+)
+@click.option(
+    "--max-connections",
+    type=int,
+    metavar="N",
+    help="Answer 503 above this many open connections (default 1000).",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -63,14 +88,21 @@ def serve(
     demo: bool | None,
     auto_demo: bool,
     log_level: str | None,
+    allow_hosts: tuple[str, ...],
+    allow_origins: tuple[str, ...],
+    header_timeout: float | None,
+    max_connections: int | None,
 ) -> None:
     """Run the HTTP/WebSocket server (the original Codex Manager's /api).
 
     Options default to CODEX_MANAGER_* environment variables (docs/configuration.md).
     SIGINT/SIGTERM shut it down gracefully.
     """
+    import functools
+
     import anyio
 
+    from codex_manager_http.logging_setup import announce, configure_logging
     from codex_manager_http.serve import choose_demo
     from codex_manager_http.serve import serve as run
     from codex_manager_http.settings import (
@@ -89,6 +121,10 @@ def serve(
             "codex_bin": codex_bin,
             "demo": demo,
             "log_level": log_level,
+            "allowed_hosts": allow_hosts or None,
+            "allowed_origins": allow_origins or None,
+            "header_timeout": header_timeout,
+            "max_connections": max_connections,
         }
         values.update({key: value for key, value in given.items() if value is not None})
         if token is not None and token_file is not None:
@@ -104,8 +140,6 @@ def serve(
         settings.check()
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    click.echo(why, err=True)
-    anyio.run(run, settings)
+    configure_logging(settings.log_level)
+    announce(why)
+    anyio.run(functools.partial(run, settings, say=announce))

@@ -29,7 +29,13 @@ from codex_manager_core import Manager, ManagerConfig
 from codex_manager_core.testing import ScriptedModel, offline_env, write_offline_config
 from codex_manager_http.app import create_app
 from codex_manager_http.demo import BANNER, demo_info, demo_script
-from codex_manager_http.settings import ServerSettings
+from codex_manager_http.http_protocol import ServerConfig
+from codex_manager_http.logging_setup import install_redaction
+from codex_manager_http.settings import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    ServerSettings,
+)
 
 logger = logging.getLogger("codex_manager_http.serve")
 
@@ -64,15 +70,26 @@ async def running_server(
     host: str = "127.0.0.1",
     port: int = 0,
     log_level: str = "warning",
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> AsyncIterator[RunningServer]:
-    """Serve `app` until the block ends (then shut down gracefully). Port 0: ephemeral."""
-    config = uvicorn.Config(
+    """Serve `app` until the block ends (then shut down gracefully). Port 0: ephemeral.
+
+    A connection gets `header_timeout` seconds to send each request's headers; above
+    `max_connections` open connections, new requests and WebSockets get 503
+    (http_protocol.py). Logging is the process's (logging_setup.py): uvicorn installs no
+    handlers of its own, and its request lines have `token=` redacted.
+    """
+    install_redaction()
+    config = ServerConfig(
         app,
+        header_timeout=header_timeout,
+        max_connections=max_connections,
         host=host,
         port=port,
         log_level=log_level,
+        log_config=None,
         lifespan="on",
-        http="httptools",
         ws="websockets-sansio",
         access_log=False,
         timeout_graceful_shutdown=10,
@@ -161,7 +178,12 @@ async def serve(
         manager = await stack.enter_async_context(Manager.open(settings.data_dir, config=config))
         app = create_app(manager, settings, demo=demo)
         async with running_server(
-            app, host=settings.host, port=settings.port, log_level=settings.log_level
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            header_timeout=settings.header_timeout,
+            max_connections=settings.max_connections,
         ) as running:
             # Start-up objects (modules, the app, routes) live as long as the process: keep
             # them out of the garbage collector's full scans, which then stay short. (The

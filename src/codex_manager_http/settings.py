@@ -10,10 +10,14 @@ from pathlib import Path
 
 import attrs
 
+from codex_manager_http.guard import GuardPolicy
+
 ENV_PREFIX = "CODEX_MANAGER_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001
 DEFAULT_BODY_LIMIT = 2 * 1024 * 1024
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_MAX_CONNECTIONS = 1000
 
 
 class SettingsError(ValueError):
@@ -27,6 +31,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """A list setting: a sequence, or one string of names separated by commas or spaces."""
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if not isinstance(value, list | tuple | set | frozenset):
+        raise SettingsError(f"expected a list of names, got {value!r}")
+    return tuple(str(item).strip() for item in value if str(item).strip())
 
 
 @attrs.frozen
@@ -48,6 +61,14 @@ class ServerSettings:
     log_level: str = "info"
     demo_chunk_delay: float = 0.02
     """Demo mode: seconds between the pieces of a streamed answer."""
+    allowed_hosts: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    """Host header names accepted besides the loopback names and `host` (`*`: any)."""
+    allowed_origins: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    """Origins (`scheme://host[:port]`) whose pages may call the API, besides the server's own."""
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    """Seconds a connection may take to send a request's headers before it is closed."""
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Open connections (WebSockets included) above which new requests get 503."""
 
     def check(self) -> None:
         """Refuse unsafe or impossible combinations (before anything starts)."""
@@ -59,6 +80,16 @@ class ServerSettings:
             raise SettingsError(f"body limit must be at least 1024 bytes, got {self.body_limit}")
         if self.token is not None and len(self.token) < 16:
             raise SettingsError("the token must be at least 16 characters long")
+        if not 0 < self.header_timeout <= 3600:
+            raise SettingsError(
+                f"the header timeout must be more than 0 and at most 3600 s, got {self.header_timeout}"
+            )
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise SettingsError(f"max connections must be 1-1000000, got {self.max_connections}")
+        try:
+            GuardPolicy.from_lists(self.host, self.allowed_hosts, self.allowed_origins)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         if not is_loopback(self.host) and not self.token:
             raise SettingsError(
                 f"refusing to listen on {self.host}: it is not a loopback address and no token "
@@ -133,6 +164,14 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
         values["request_timeout"] = _float(value, ENV_PREFIX + "REQUEST_TIMEOUT")
     if (value := get("DEMO_CHUNK_DELAY")) is not None:
         values["demo_chunk_delay"] = _float(value, ENV_PREFIX + "DEMO_CHUNK_DELAY")
+    if (value := get("ALLOWED_HOSTS")) is not None:
+        values["allowed_hosts"] = _names(value)
+    if (value := get("ALLOWED_ORIGINS")) is not None:
+        values["allowed_origins"] = _names(value)
+    if (value := get("HEADER_TIMEOUT")) is not None:
+        values["header_timeout"] = _float(value, ENV_PREFIX + "HEADER_TIMEOUT")
+    if (value := get("MAX_CONNECTIONS")) is not None:
+        values["max_connections"] = _int(value, ENV_PREFIX + "MAX_CONNECTIONS")
     if (value := get("LOG_LEVEL")) is not None:
         values["log_level"] = value.lower()
     return values
