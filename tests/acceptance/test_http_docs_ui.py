@@ -1,6 +1,6 @@
 """Issue 7.7: the docs UI (`/api/docs`) works offline. Its page references only this
 server's own URLs, and each of them answers 200 with the right content type (Swagger UI's
-files, from the swagger-ui-py package). On real uvicorn + the real codex binary."""
+files, from the openapi-ui-bundles package). On real uvicorn + the real codex binary."""
 
 from __future__ import annotations
 
