@@ -35,6 +35,7 @@ from codex_manager_core.errors import (
     RuntimeTimedOut,
     RuntimeUnavailable,
     SystemSessionForbidden,
+    TurnInProgress,
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.manager import Manager, ManagerHealth
@@ -103,6 +104,7 @@ __all__ = [
     "TranscriptEntry",
     "TranscriptPage",
     "TurnHandle",
+    "TurnInProgress",
     "TurnRecord",
     "TurnResult",
     "TurnStatus",

@@ -45,6 +45,8 @@ class ManagerConfig:
     """How long a call waits for a (re)starting runtime before RuntimeUnavailable."""
     restart: RestartPolicy = RestartPolicy()
     retry: RetryPolicy = RetryPolicy()
+    feedback_timeout: float = 30.0
+    """Longest wait for `upload_feedback` (codex sends it to OpenAI over the network)."""
     log_max_bytes: int = 5 * 1024 * 1024
     log_backups: int = 3
 

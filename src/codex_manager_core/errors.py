@@ -145,6 +145,22 @@ class InvalidState(ManagerError):
     code = "invalid_state"
 
 
+class TurnInProgress(InvalidState):
+    """A message was sent while a turn of the session runs. The runtime would fold the text
+    into the running turn without saying so (and ignore this message's overrides), so it is
+    refused: steer the running turn (`steer_turn`), or wait for it to end."""
+
+    def __init__(self, session_id: str, turn_id: str) -> None:
+        super().__init__(
+            f"session {session_id} has a turn in progress ({turn_id}); add your text to it "
+            f"with POST /api/sessions/{session_id}/turns/{turn_id}/steer (embedded: "
+            "steer_turn), or wait until it completes (or interrupt it) and send again",
+            details={"activeTurnId": turn_id},
+        )
+        self.session_id = session_id
+        self.turn_id = turn_id
+
+
 class Locked(ManagerError):
     code = "locked"
 
@@ -175,6 +191,7 @@ class RuntimeTimedOut(ManagerError):
 
 
 class AuthRequired(ManagerError):
-    """codex is not logged in (or its login expired)."""
+    """codex is not logged in (or its login expired). Not `auth_required`, the code of a
+    missing or wrong server token (HTTP 401): this is the runtime's state (HTTP 409)."""
 
-    code = "auth_required"
+    code = "codex_auth_required"

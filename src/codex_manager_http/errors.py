@@ -28,6 +28,7 @@ from litestar.status_codes import (
     HTTP_423_LOCKED,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_501_NOT_IMPLEMENTED,
+    HTTP_502_BAD_GATEWAY,
     HTTP_503_SERVICE_UNAVAILABLE,
     HTTP_504_GATEWAY_TIMEOUT,
 )
@@ -47,11 +48,15 @@ _STATUS: dict[type[core.ManagerError], int] = {
     core.Locked: HTTP_423_LOCKED,
     core.MethodNotSupported: HTTP_501_NOT_IMPLEMENTED,
 }
+#: By code, where the class alone does not say. `codex_auth_required` (codex is not logged
+#: in) is the runtime's state, so 409 as the original answered it, never the 401 of a
+#: missing server token (`auth_required`, with WWW-Authenticate: auth.py); `codex_error` is
+#: a failure of the runtime, i.e. upstream: 502, not an internal error of ours.
 _BY_CODE: dict[str, int] = {
-    "auth_required": HTTP_401_UNAUTHORIZED,
+    "codex_auth_required": HTTP_409_CONFLICT,
     "codex_timeout": HTTP_504_GATEWAY_TIMEOUT,
     "timeout": HTTP_504_GATEWAY_TIMEOUT,
-    "codex_error": HTTP_500_INTERNAL_SERVER_ERROR,
+    "codex_error": HTTP_502_BAD_GATEWAY,
 }
 
 
