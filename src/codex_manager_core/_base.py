@@ -133,6 +133,8 @@ class ManagerState:
     """The last turn send_message started, per session, and when (clock.monotonic())."""
     turn_start_locks: dict[str, anyio.Lock] = attrs.Factory(dict)
     """Held while a message of the session starts its turn (one at a time)."""
+    kept_rollouts_lock: anyio.Lock = attrs.Factory(anyio.Lock)
+    """Serializes changes to the list of rollouts kept for forks (thread_files.py)."""
 
 
 class ManagerBase:

@@ -64,6 +64,8 @@ class ManagerConfig:
     default_title: str = "New chat"
     max_input_bytes: int = 1024 * 1024
     """Largest text a message may carry (UTF-8 bytes)."""
+    max_settings_bytes: int = 256 * 1024
+    """Largest settings document of a session (or of the defaults), as compact JSON."""
 
     # --- interactive requests
     request_timeout: float | None = None

@@ -107,6 +107,22 @@ class InvalidInput(ManagerError):
         self.issues = issues or [{"path": [], "message": message}]
 
 
+class SettingsTooLarge(InvalidInput):
+    """A settings document would be larger than the configured bound."""
+
+    code = "settings_too_large"
+
+    def __init__(self, field: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{field} would be {size} bytes of JSON; the limit is {limit} bytes per session "
+            "(ManagerConfig.max_settings_bytes): remove keys you no longer need, or keep large "
+            "data elsewhere and store a reference",
+            issues=[{"path": [field], "message": f"larger than {limit} bytes"}],
+        )
+        self.size = size
+        self.limit = limit
+
+
 class NotFound(ManagerError):
     code = "not_found"
 

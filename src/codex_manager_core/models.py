@@ -93,6 +93,9 @@ class SessionRecord:
     last_turn_id: str | None = None
     dynamic_tools: tuple[JsonObject, ...] = ()
     """The dynamic tools declared on thread/start (re-declared on thread/resume)."""
+    model_provider: str | None = None
+    """The runtime's model provider of the thread (`modelProvider` of thread/start or
+    thread/fork), e.g. "openai" or a configured one; None if it never said."""
 
 
 @attrs.frozen

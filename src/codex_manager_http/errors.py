@@ -51,12 +51,14 @@ _STATUS: dict[type[core.ManagerError], int] = {
 #: By code, where the class alone does not say. `codex_auth_required` (codex is not logged
 #: in) is the runtime's state, so 409 as the original answered it, never the 401 of a
 #: missing server token (`auth_required`, with WWW-Authenticate: auth.py); `codex_error` is
-#: a failure of the runtime, i.e. upstream: 502, not an internal error of ours.
+#: a failure of the runtime, i.e. upstream: 502, not an internal error of ours. A settings
+#: document over its bound is 413 (it names the limit).
 _BY_CODE: dict[str, int] = {
     "codex_auth_required": HTTP_409_CONFLICT,
     "codex_timeout": HTTP_504_GATEWAY_TIMEOUT,
     "timeout": HTTP_504_GATEWAY_TIMEOUT,
     "codex_error": HTTP_502_BAD_GATEWAY,
+    "settings_too_large": HTTP_413_REQUEST_ENTITY_TOO_LARGE,
 }
 
 

@@ -236,6 +236,7 @@ SESSION_ENCODERS: dict[str, Encoder] = {
     "active_turn_id": _str_or_none,
     "last_turn_id": _str_or_none,
     "dynamic_tools": _tools,
+    "model_provider": _str_or_none,
 }
 SESSION_COLUMNS = tuple(SESSION_ENCODERS)
 
@@ -344,6 +345,7 @@ def decode_session(row: Row) -> SessionRecord:
         active_turn_id,
         last_turn_id,
         dynamic_tools,
+        model_provider,
     ) = row
     return SessionRecord(
         session_id=session_id,
@@ -363,6 +365,7 @@ def decode_session(row: Row) -> SessionRecord:
         active_turn_id=active_turn_id,
         last_turn_id=last_turn_id,
         dynamic_tools=tuple(json.loads(dynamic_tools)),
+        model_provider=model_provider,
     )
 
 
