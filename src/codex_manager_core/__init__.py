@@ -34,6 +34,7 @@ from codex_manager_core.errors import (
     RuntimeExited,
     RuntimeTimedOut,
     RuntimeUnavailable,
+    SettingsTooLarge,
     SystemSessionForbidden,
     TurnInProgress,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "RuntimeTimedOut",
     "RuntimeUnavailable",
     "SessionRecord",
+    "SettingsTooLarge",
     "SqliteStore",
     "StartedSession",
     "Subscription",
