@@ -58,7 +58,7 @@ class ServerSettings:
             raise SettingsError(f"port must be 0-65535, got {self.port}")
         if not 0 <= self.demo_chunk_delay <= 10:
             raise SettingsError(f"demo chunk delay must be 0-10 s, got {self.demo_chunk_delay}")
-        if self.runtime_retry_interval is not None and not 1 <= self.runtime_retry_interval:
+        if self.runtime_retry_interval is not None and not self.runtime_retry_interval >= 1:
             raise SettingsError(
                 "the runtime retry interval must be at least 1 s (or off), got "
                 f"{self.runtime_retry_interval}"

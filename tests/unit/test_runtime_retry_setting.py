@@ -28,5 +28,5 @@ def test_the_variable_sets_it(raw: str, seconds: float | None) -> None:
 
 @pytest.mark.parametrize("raw", ["soon", "0.1", "-5"])
 def test_bad_values_name_the_setting(raw: str) -> None:
-    with pytest.raises(SettingsError, match="retry interval|RUNTIME_RETRY_INTERVAL"):
+    with pytest.raises(SettingsError, match=r"retry interval|RUNTIME_RETRY_INTERVAL"):
         ServerSettings(**env_defaults({VARIABLE: raw})).check()  # type: ignore[arg-type]
