@@ -30,7 +30,15 @@ class BinaryNotFound(CodexRuntimeError):
 
 
 class RuntimeUnavailable(CodexRuntimeError):
-    """The runtime is not running (starting, restarting, failed or stopped)."""
+    """The runtime is not running (starting, restarting, failed or stopped).
+
+    `retry_after`: seconds after which a retry may succeed (about 1 while it starts or
+    restarts; until the next automatic attempt when it has failed), or None when only an
+    action (a restart, a fix) can help."""
+
+    def __init__(self, message: str, *, retry_after: float | None = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RuntimeExited(RuntimeUnavailable):

@@ -8,6 +8,7 @@ Bodies keep the original's shapes (`{status: "error", code, ...}`, `{status: "no
 from __future__ import annotations
 
 import logging
+import math
 import re
 from typing import Any
 
@@ -114,10 +115,13 @@ def handle_manager_error(request: Request[Any, Any, Any], exc: core.ManagerError
 def handle_runtime_unavailable(
     request: Request[Any, Any, Any], exc: core.RuntimeUnavailable
 ) -> Response[Any]:
+    """503; `Retry-After` only when waiting helps (not for a failed runtime that is not
+    retried by itself: the message says how to restart it)."""
+    retry_after = getattr(exc, "retry_after", 1.0)
     return Response(
         error_body("error", "runtime_unavailable", str(exc)),
         status_code=HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": "1"},
+        headers={} if retry_after is None else {"Retry-After": str(math.ceil(retry_after))},
     )
 
 

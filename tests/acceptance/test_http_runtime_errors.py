@@ -24,7 +24,7 @@ import anyio
 import httpx
 import pytest
 
-from codex_manager_core import Manager, ManagerConfig, TurnStatus
+from codex_manager_core import Manager, ManagerConfig, RuntimeUnavailable, TurnStatus
 from codex_manager_core.runtime import RestartPolicy, RuntimeState
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.testing import Delay, FakeAppServer, FakeClock, Reply
@@ -149,9 +149,14 @@ async def test_a_failed_runtime_says_how_to_restart_and_the_route_does(tmp_path:
     async with fake_host(tmp_path, fake, config, clock) as (manager, http):
         await clock.wait_for_sleepers(1)
         assert manager.supervisor.state is RuntimeState.FAILED
-        unavailable = await answer(http, "POST", "/api/sessions", 503, json={})
+        with anyio.fail_after(WAIT):
+            response = await http.post("/api/sessions", json={})
+        assert response.status_code == 503, response.text
+        unavailable = response.json()
         assert unavailable["code"] == "runtime_unavailable", unavailable
         assert "POST /api/runtime/restart" in unavailable["message"], unavailable
+        # Not "retry in 1 s": the next automatic attempt is 300 s away (the fake clock).
+        assert response.headers["retry-after"] == "300"
 
         restarted = await answer(http, "POST", "/api/runtime/restart", 200)
         assert (restarted["status"], restarted["state"], restarted["epoch"]) == ("ok", "ready", 4)
@@ -166,10 +171,17 @@ async def test_a_failed_runtime_says_how_to_restart_and_the_route_does(tmp_path:
 async def test_a_restart_that_fails_again_answers_503(tmp_path: Path) -> None:
     clock = FakeClock()
     fake = FakeAppServer(crash_on="initialize")  # crashes forever
-    policy = RestartPolicy(max_restarts=1, initial_backoff=0.0, max_backoff=0.0)
+    policy = RestartPolicy(
+        max_restarts=1, initial_backoff=0.0, max_backoff=0.0, failed_retry_interval=None
+    )
     config = ManagerConfig(restart=policy, ready_timeout=WAIT)
     async with fake_host(tmp_path, fake, config, clock) as (manager, http):
-        await clock.wait_for_sleepers(1)
+        with pytest.raises(RuntimeUnavailable, match="has failed"):
+            await manager.wait_ready(WAIT)  # returns (raising) once it has failed
+        with anyio.fail_after(WAIT):
+            response = await http.post("/api/sessions", json={})
+        assert response.status_code == 503, response.text
+        assert "retry-after" not in response.headers, "no automatic retry: only a restart helps"
         failed = await answer(http, "POST", "/api/runtime/restart", 503)
         assert failed["code"] == "runtime_unavailable", failed
         assert "crashing on purpose" in failed["message"], "the reason is quoted"

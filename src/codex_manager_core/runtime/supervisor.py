@@ -303,7 +303,7 @@ class Supervisor:
                 if self._state is RuntimeState.STOPPED or (
                     newer and self._state is RuntimeState.FAILED
                 ):
-                    raise RuntimeUnavailable(self._unavailable_message())
+                    raise self._unavailable()
                 await self._changed.wait()
         raise RuntimeUnavailable(
             f"codex app-server is still {self._state} {timeout:g} s after the restart"
@@ -321,24 +321,29 @@ class Supervisor:
                 if state is RuntimeState.READY and self._client is not None:
                     return self._client
                 if state in (RuntimeState.FAILED, RuntimeState.STOPPED):
-                    raise RuntimeUnavailable(self._unavailable_message())
+                    raise self._unavailable()
                 await self._changed.wait()
         raise RuntimeUnavailable(
             f"codex app-server is still {self._state} after {timeout:g} s"
             + (f"; last error: {self._last_error}" if self._last_error else "")
         )
 
-    def _unavailable_message(self) -> str:
+    def _unavailable(self) -> RuntimeUnavailable:
+        """The error of a call while the runtime is stopped or failed."""
         if self._state is RuntimeState.STOPPED:
-            return "codex app-server is stopped (the manager is shut down)"
+            return RuntimeUnavailable(
+                "codex app-server is stopped (the manager is shut down)", retry_after=None
+            )
         retry = ""
+        seconds = None
         if self._next_retry_at is not None:
-            seconds = max(0.0, self._next_retry_at - self._clock.now())
+            seconds = max(1.0, self._next_retry_at - self._clock.now())
             retry = f"; it is tried again automatically in {seconds:.0f} s"
-        return (
+        return RuntimeUnavailable(
             f"codex app-server has failed: {self._last_error or 'it kept exiting'}; "
             f"fix the cause, then restart the runtime (restart_runtime(); over HTTP POST "
-            f"/api/runtime/restart){retry}"
+            f"/api/runtime/restart){retry}",
+            retry_after=seconds,
         )
 
     # ------------------------------------------------------------------ calls
