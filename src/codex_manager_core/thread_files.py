@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
@@ -63,13 +64,17 @@ def _still_referenced(exc: ManagerError) -> bool:
 
 
 class ThreadFilesMixin(ManagerBase):
-    async def _delete_thread_files(self, session_id: str) -> tuple[int, bool]:
-        """Delete the thread in the runtime and its files, but keep its rollout if a fork
-        reads it. Returns how many files went, and whether the rollout was kept (then call
+    async def _delete_thread_files(
+        self, session_id: str, file_ids: Iterable[str] = ()
+    ) -> tuple[int, bool]:
+        """Delete the thread in the runtime and its files (those named with `session_id`
+        or one of `file_ids`), but keep its rollout if a fork reads it. Returns how many
+        files went, and whether the rollout was kept (then call
         `_settle_kept_rollouts(session_id)` once the session's tombstone is written)."""
         files: list[Path] = []
         if self.codex_home is not None:
-            files = await anyio.to_thread.run_sync(thread_files, self.codex_home, session_id)
+            for thread_id in dict.fromkeys([session_id, *file_ids]):
+                files += await anyio.to_thread.run_sync(thread_files, self.codex_home, thread_id)
         kept = False
         try:
             await self._call("thread/delete", {"threadId": session_id})
