@@ -34,7 +34,9 @@ from codex_manager_core.errors import (
     RuntimeExited,
     RuntimeTimedOut,
     RuntimeUnavailable,
+    SettingsTooLarge,
     SystemSessionForbidden,
+    TurnInProgress,
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.manager import Manager, ManagerHealth
@@ -92,6 +94,7 @@ __all__ = [
     "RuntimeTimedOut",
     "RuntimeUnavailable",
     "SessionRecord",
+    "SettingsTooLarge",
     "SqliteStore",
     "StartedSession",
     "Subscription",
@@ -103,6 +106,7 @@ __all__ = [
     "TranscriptEntry",
     "TranscriptPage",
     "TurnHandle",
+    "TurnInProgress",
     "TurnRecord",
     "TurnResult",
     "TurnStatus",

@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import anyio.abc
 import attrs
@@ -57,8 +57,25 @@ from codex_manager_core.tools import ToolRegistry
 logger = logging.getLogger("codex_manager_core.manager")
 
 
+#: Words in a runtime error that say the call conflicts with the thread's state (a turn is
+#: running, or the call does not fit it): 409 like the original's "turn in progress".
+_STATE_CONFLICTS: Final = (
+    "turn is in progress",
+    "turn in progress",
+    "already in progress",
+    "activeturn",  # e.g. "failed to submit turn input: ActiveTurnOutputSchemaMismatch"
+)
+#: Words of a codex "internal error" (-32603) that is in fact about the request's values,
+#: e.g. command/exec with a missing `cwd` or a NUL byte ("failed to spawn command: No such
+#: file or directory", "... nul byte found in provided data").
+_REQUEST_FAULTS: Final = ("failed to spawn command", "nul byte")
+
+
 def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
-    """Turn a runtime error into the Manager's typed error (the original's mapping)."""
+    """Turn a runtime error into the Manager's typed error, following the original's
+    mapping (unknown method 501, bad params 400, runtime state 409, timeout 504) with one
+    difference: what the runtime cannot do for reasons of its own is `RuntimeCallFailed`
+    (HTTP 502, a failure upstream), never an internal error of ours."""
     if isinstance(exc, CallTimeout):
         return RuntimeTimedOut(str(exc))
     text = exc.rpc_message.lower()
@@ -70,9 +87,19 @@ def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
             code="invalid_params",
         )
     if "unauthorized" in text or "not logged in" in text or "authentication required" in text:
-        return AuthRequired(f"codex is not logged in ({exc.rpc_message}); log in first")
+        return AuthRequired(
+            f"codex is not logged in ({exc.rpc_message}); log in first (account login: an "
+            "API key or ChatGPT), then retry"
+        )
     if "not found" in text or "no rollout" in text:
         return NotFound(f"codex app-server: {exc.rpc_message}", code="not_found")
+    if any(words in text for words in _STATE_CONFLICTS):
+        return InvalidState(f"codex app-server refused {method!r}: {exc.rpc_message}")
+    if any(words in text for words in _REQUEST_FAULTS):
+        return InvalidInput(
+            f"codex app-server could not do {method!r} with these values: {exc.rpc_message}",
+            code="invalid_params",
+        )
     if exc.code == -32600:
         return InvalidState(f"codex app-server refused {method!r}: {exc.rpc_message}")
     return RuntimeCallFailed(f"codex app-server failed {method!r}: {exc.rpc_message}")
@@ -103,6 +130,12 @@ class ManagerState:
     """Threads loaded in the current runtime process (others need thread/resume)."""
     started_turns: dict[str, str] = attrs.Factory(dict)
     """The last turn send_message started, per session (a hint for interrupt)."""
+    pending_turns: dict[str, tuple[str, float]] = attrs.Factory(dict)
+    """The last turn send_message started, per session, and when (clock.monotonic())."""
+    turn_start_locks: dict[str, anyio.Lock] = attrs.Factory(dict)
+    """Held while a message of the session starts its turn (one at a time)."""
+    kept_rollouts_lock: anyio.Lock = attrs.Factory(anyio.Lock)
+    """Serializes changes to the list of rollouts kept for forks (thread_files.py)."""
 
 
 class ManagerBase:

@@ -45,6 +45,8 @@ class ManagerConfig:
     """How long a call waits for a (re)starting runtime before RuntimeUnavailable."""
     restart: RestartPolicy = RestartPolicy()
     retry: RetryPolicy = RetryPolicy()
+    feedback_timeout: float = 30.0
+    """Longest wait for `upload_feedback` (codex sends it to OpenAI over the network)."""
     log_max_bytes: int = 5 * 1024 * 1024
     log_backups: int = 3
 
@@ -62,6 +64,8 @@ class ManagerConfig:
     default_title: str = "New chat"
     max_input_bytes: int = 1024 * 1024
     """Largest text a message may carry (UTF-8 bytes)."""
+    max_settings_bytes: int = 256 * 1024
+    """Largest settings document of a session (or of the defaults), as compact JSON."""
 
     # --- interactive requests
     request_timeout: float | None = None

@@ -3,7 +3,11 @@
 Two scopes: `session` (one thread) and `default` (the template copied into new sessions;
 read-only when the configuration locks it). Every change is audited: an event
 `session_controls_updated` / `session_settings_updated` and a transcript row
-`session.controls.updated` saying who changed what, from what, to what.
+`session.controls.updated` (as the original wrote) saying who changed what, from what, to
+what. Both carry the change, never the whole settings document: the settings are an
+open-ended JSON object written key by key, and a copy of all of it per write made the
+ledger grow with the square of the number of writes. The document itself is bounded
+(`ManagerConfig.max_settings_bytes`, SettingsTooLarge).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any, Final
 import attrs
 
 from codex_manager_core._base import ManagerBase
-from codex_manager_core.errors import InvalidInput, Locked
+from codex_manager_core.errors import InvalidInput, Locked, SettingsTooLarge
 from codex_manager_core.models import (
     APPROVAL_POLICIES,
     FILESYSTEM_SANDBOXES,
@@ -40,8 +44,11 @@ class Keep:
 
 KEEP: Final = Keep()
 MAX_SETTINGS_BYTES: Final = 256 * 1024
+"""The default bound of one settings document (its compact JSON), per session and scope."""
 MAX_MODEL_NAME: Final = 200
 AUDIT_TURN: Final = "session-controls"
+#: Setting names a change summary lists before "and N more".
+SUMMARY_KEYS: Final = 10
 
 
 def approval_wire(policy: str) -> str:
@@ -81,25 +88,56 @@ def _model(value: object) -> str | None:
     return value.strip()
 
 
-def _settings(value: object, field: str = "settings") -> dict[str, Any]:
+def _settings(
+    value: object, field: str = "settings", limit: int = MAX_SETTINGS_BYTES
+) -> dict[str, Any]:
+    """A JSON copy of a settings object, at most `limit` bytes of compact JSON."""
     if not isinstance(value, Mapping):
         raise InvalidInput(
             f"{field} must be a JSON object", issues=[{"path": [field], "message": "not an object"}]
         )
     try:
-        encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidInput(
             f"{field} must be JSON-serialisable: {exc}",
             issues=[{"path": [field], "message": "not JSON"}],
         ) from exc
-    if len(encoded) > MAX_SETTINGS_BYTES:
-        raise InvalidInput(
-            f"{field} is {len(encoded)} bytes of JSON; the limit is {MAX_SETTINGS_BYTES}",
-            issues=[{"path": [field], "message": "too large"}],
-        )
+    size = len(encoded.encode())
+    if size > limit:
+        raise SettingsTooLarge(field, size, limit)
     result: dict[str, Any] = json.loads(encoded)
     return result
+
+
+def settings_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """What changed between two settings objects, by top-level key: `{set: {key: new value},
+    removed: [key, ...]}` (what an audit record carries instead of both documents)."""
+    return {
+        "set": {key: value for key, value in new.items() if key not in old or old[key] != value},
+        "removed": [key for key in old if key not in new],
+    }
+
+
+def _describe_change(change: Mapping[str, Any]) -> str:
+    def names(keys: list[str]) -> str:
+        shown = ", ".join(keys[:SUMMARY_KEYS])
+        more = len(keys) - SUMMARY_KEYS
+        return shown + (f" and {more} more" if more > 0 else "")
+
+    parts = []
+    if change["set"]:
+        parts.append(f"set {names(list(change['set']))}")
+    if change["removed"]:
+        parts.append(f"removed {names(list(change['removed']))}")
+    return "; ".join(parts)
+
+
+def _tuple_json(controls: Controls) -> dict[str, Any]:
+    """The controls tuple without its settings (an audit record carries their change)."""
+    data: dict[str, Any] = to_json(controls)
+    data.pop("settings", None)
+    return data
 
 
 def _key(key: object) -> str:
@@ -225,6 +263,7 @@ class ControlsMixin(ManagerBase):
         # Every invalid value is reported at once (one InvalidInput with all the issues).
         issues: list[dict[str, Any]] = []
         messages: list[str] = []
+        errors: list[InvalidInput] = []
 
         def check(value: Any, validate: Any, *args: Any) -> Any:
             """`validate(value, *args)`, or None (and its issues noted) if invalid; None
@@ -234,6 +273,7 @@ class ControlsMixin(ManagerBase):
             try:
                 return validate(value, *args)
             except InvalidInput as exc:
+                errors.append(exc)
                 issues.extend(exc.issues)
                 messages.append(exc.message)
                 return None
@@ -246,11 +286,13 @@ class ControlsMixin(ManagerBase):
         policy = check(approval_policy, _choice, APPROVAL_POLICIES, "approvalPolicy")
         network = check(network_access, _choice, NETWORK_ACCESS_VALUES, "networkAccess")
         sandbox = check(filesystem_sandbox, _choice, FILESYSTEM_SANDBOXES, "filesystemSandbox")
-        new_settings = check(settings, _settings)
+        new_settings = check(settings, _settings, "settings", self.config.max_settings_bytes)
         for name, value in (("actor", actor), ("source", source)):
             if value is not None and (not isinstance(value, str) or len(value) > 200):
                 issues.append({"path": [name], "message": "must be a string of at most 200"})
                 messages.append(f"{name} must be a string of at most 200 characters")
+        if len(errors) == 1 and isinstance(errors[0], SettingsTooLarge):
+            raise errors[0]  # the only problem: keep its code (HTTP 413)
         if issues:
             raise InvalidInput("invalid controls: " + "; ".join(messages), issues=issues)
         if scope == "default":
@@ -293,8 +335,20 @@ class ControlsMixin(ManagerBase):
             f"{'Default' if scope == 'default' else 'Session'} controls updated by "
             f"{actor or 'unknown'} via {source or 'api'}: {describe(previous)} -> {describe(applied)}"
         )
+        change = None
         if previous.settings != applied.settings:
-            summary += " (settings changed)"
+            change = settings_change(previous.settings, applied.settings)
+            summary += f" (settings changed: {_describe_change(change)})"
+        # The tuples without the settings document, and the settings' change: a record
+        # whose size does not grow with the document.
+        audited = {
+            "scope": scope,
+            "previous": _tuple_json(previous),
+            "applied": _tuple_json(applied),
+            "settingsChange": change,
+            "actor": actor,
+            "source": source,
+        }
         now = self._now()
         audit = TranscriptEntry(
             message_id=f"controls-{uuid.uuid4()}",
@@ -302,13 +356,7 @@ class ControlsMixin(ManagerBase):
             role="system",
             type="session.controls.updated",
             content=summary,
-            details={
-                "scope": scope,
-                "previous": to_json(previous),
-                "applied": to_json(applied),
-                "actor": actor,
-                "source": source,
-            },
+            details=audited,
             started_at=now,
             completed_at=now,
         )
@@ -318,8 +366,9 @@ class ControlsMixin(ManagerBase):
             {
                 "sessionId": record.session_id,
                 "scope": scope,
-                "controls": to_json(applied),
-                "previous": to_json(previous),
+                "controls": audited["applied"],
+                "previous": audited["previous"],
+                "settingsChange": change,
                 "actor": actor,
                 "source": source,
                 "summary": summary,
@@ -382,7 +431,7 @@ class ControlsMixin(ManagerBase):
     ) -> dict[str, Any]:
         """Merge top-level keys into the settings, or replace them all (`mode`)."""
         _choice(mode, ("merge", "replace"), "mode")
-        new = _settings(settings)
+        new = _settings(settings, "settings", self.config.max_settings_bytes)
         return await self._change_settings(
             session_id,
             scope,
@@ -430,7 +479,9 @@ class ControlsMixin(ManagerBase):
             previous = await self.default_controls()
         else:
             previous = record.controls
-        new_settings = _settings(change(dict(previous.settings)))
+        new_settings = _settings(
+            change(dict(previous.settings)), "settings", self.config.max_settings_bytes
+        )
         applied = attrs.evolve(previous, settings=new_settings)
         await self._store_controls(
             record, scope, previous, applied, actor, source, event_type="session_settings_updated"

@@ -30,7 +30,15 @@ class BinaryNotFound(CodexRuntimeError):
 
 
 class RuntimeUnavailable(CodexRuntimeError):
-    """The runtime is not running (starting, restarting, failed or stopped)."""
+    """The runtime is not running (starting, restarting, failed or stopped).
+
+    `retry_after`: seconds after which a retry may succeed (about 1 while it starts or
+    restarts; until the next automatic attempt when it has failed), or None when only an
+    action (a restart, a fix) can help."""
+
+    def __init__(self, message: str, *, retry_after: float | None = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RuntimeExited(RuntimeUnavailable):
@@ -107,6 +115,22 @@ class InvalidInput(ManagerError):
         self.issues = issues or [{"path": [], "message": message}]
 
 
+class SettingsTooLarge(InvalidInput):
+    """A settings document would be larger than the configured bound."""
+
+    code = "settings_too_large"
+
+    def __init__(self, field: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{field} would be {size} bytes of JSON; the limit is {limit} bytes per session "
+            "(ManagerConfig.max_settings_bytes): remove keys you no longer need, or keep large "
+            "data elsewhere and store a reference",
+            issues=[{"path": [field], "message": f"larger than {limit} bytes"}],
+        )
+        self.size = size
+        self.limit = limit
+
+
 class NotFound(ManagerError):
     code = "not_found"
 
@@ -145,6 +169,22 @@ class InvalidState(ManagerError):
     code = "invalid_state"
 
 
+class TurnInProgress(InvalidState):
+    """A message was sent while a turn of the session runs. The runtime would fold the text
+    into the running turn without saying so (and ignore this message's overrides), so it is
+    refused: steer the running turn (`steer_turn`), or wait for it to end."""
+
+    def __init__(self, session_id: str, turn_id: str) -> None:
+        super().__init__(
+            f"session {session_id} has a turn in progress ({turn_id}); add your text to it "
+            f"with POST /api/sessions/{session_id}/turns/{turn_id}/steer (embedded: "
+            "steer_turn), or wait until it completes (or interrupt it) and send again",
+            details={"activeTurnId": turn_id},
+        )
+        self.session_id = session_id
+        self.turn_id = turn_id
+
+
 class Locked(ManagerError):
     code = "locked"
 
@@ -175,6 +215,7 @@ class RuntimeTimedOut(ManagerError):
 
 
 class AuthRequired(ManagerError):
-    """codex is not logged in (or its login expired)."""
+    """codex is not logged in (or its login expired). Not `auth_required`, the code of a
+    missing or wrong server token (HTTP 401): this is the runtime's state (HTTP 409)."""
 
-    code = "auth_required"
+    code = "codex_auth_required"

@@ -274,9 +274,18 @@ class Manager(
             codex_home=str(self.codex_home) if self.codex_home else None,
         )
 
-    async def restart_runtime(self) -> None:
-        """Restart the runtime process now (history survives; threads resume on demand)."""
+    async def restart_runtime(
+        self, *, wait: bool = False, timeout: float | None = None
+    ) -> RuntimeHealth:
+        """Restart the runtime process now (history survives; threads resume on demand).
+        From `failed` this starts a new round of attempts at once (the restart cap counts
+        afresh). With `wait`, return once the new process is ready (RuntimeUnavailable if
+        it fails, or is not ready within `timeout`, default `ready_timeout`)."""
+        before = self.supervisor.epoch
         await self.supervisor.restart()
+        if wait:
+            return await self.supervisor.wait_restarted(before, timeout)
+        return self.supervisor.health
 
     # ------------------------------------------------------------------ events
 

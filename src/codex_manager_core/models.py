@@ -96,6 +96,9 @@ class SessionRecord:
     runtime_thread_id: str | None = None
     """The runtime's thread when it is not `session_id` (None: the same id). A thread lost
     before its first turn is started anew for the session (see `thread_ids`)."""
+    model_provider: str | None = None
+    """The runtime's model provider of the thread (`modelProvider` of thread/start or
+    thread/fork), e.g. "openai" or a configured one; None if it never said."""
 
     @property
     def runtime_thread(self) -> str:

@@ -78,6 +78,21 @@ def _page(cursor: Any, limit: Any) -> dict[str, Any]:
     return params
 
 
+async def _existing_directory(value: object, field: str) -> str:
+    """`value` if it is the absolute path of an existing directory, else InvalidInput."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise InvalidInput(
+            f"{field} must be a path string, got {value!r}",
+            issues=[{"path": [field], "message": "not a path"}],
+        )
+    if not os.path.isabs(value) or not await anyio.Path(value).is_dir():
+        raise InvalidInput(
+            f"{field} must be the absolute path of an existing directory, got {value!r}",
+            issues=[{"path": [field], "message": "not an existing absolute directory"}],
+        )
+    return value
+
+
 class PassthroughMixin(ManagerBase):
     _capabilities: dict[str, Any] | None
 
@@ -308,20 +323,36 @@ class PassthroughMixin(ManagerBase):
     async def exec_command(
         self, command: Sequence[str], *, cwd: str | None = None, timeout_ms: int | None = None
     ) -> Any:
-        """Run a one-off command outside any thread (`command/exec`)."""
+        """Run a one-off command outside any thread (`command/exec`). Values the runtime
+        cannot run (a `cwd` that is no directory, a NUL byte) are refused here, naming the
+        field, instead of as a runtime failure."""
         if (
             isinstance(command, str)
             or not isinstance(command, Sequence)
             or not command
             or not all(isinstance(part, str) for part in command)
+            or not command[0]
         ):
             raise InvalidInput(
-                "command must be a non-empty list of strings (argv)",
+                "command must be a non-empty list of strings (argv), the first one the program",
                 issues=[{"path": ["command"], "message": "invalid"}],
             )
+        for index, part in enumerate(command):
+            if "\x00" in part:
+                raise InvalidInput(
+                    f"command[{index}] contains a NUL byte, which no program argument can hold",
+                    issues=[{"path": ["command", index], "message": "NUL byte"}],
+                )
         params: dict[str, Any] = {"command": list(command)}
-        _opt(params, "cwd", cwd)
-        _opt(params, "timeoutMs", timeout_ms)
+        if cwd is not None:
+            params["cwd"] = await _existing_directory(cwd, "cwd")
+        if timeout_ms is not None:
+            if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or timeout_ms < 1:
+                raise InvalidInput(
+                    f"timeoutMs must be a positive integer (milliseconds), got {timeout_ms!r}",
+                    issues=[{"path": ["timeoutMs"], "message": "not a positive integer"}],
+                )
+            params["timeoutMs"] = timeout_ms
         return await self._call("command/exec", params)
 
     async def upload_feedback(
@@ -332,10 +363,14 @@ class PassthroughMixin(ManagerBase):
         reason: str | None = None,
         thread_id: str | None = None,
     ) -> Any:
+        """Send feedback to OpenAI (`feedback/upload`). codex makes one HTTPS request to its
+        feedback service; where that host cannot be reached the call fails (RuntimeCallFailed,
+        HTTP 502) once the resolver or the connection gives up, about 5 s when no DNS server
+        answers. `ManagerConfig.feedback_timeout` bounds the wait."""
         params: dict[str, Any] = {"classification": classification, "includeLogs": include_logs}
         _opt(params, "reason", reason)
         _opt(params, "threadId", thread_id)
-        return await self._call("feedback/upload", params)
+        return await self._call("feedback/upload", params, timeout=self.config.feedback_timeout)
 
     # ------------------------------------------------------------------ account
 

@@ -10,6 +10,7 @@ import time
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
+import anyio
 import attrs
 
 from codex_manager_core.models import (
@@ -99,6 +100,10 @@ class Clock(Protocol):
         """Monotonic seconds (for durations and deadlines)."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait until `monotonic()` has advanced by `seconds` (backoffs, retry timers)."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -108,6 +113,9 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
 
 
 @runtime_checkable

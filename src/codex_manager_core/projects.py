@@ -1,20 +1,27 @@
-"""Projects: a manager-side grouping of sessions with an optional working directory."""
+"""Projects: a manager-side grouping of sessions with an optional working directory.
+
+The working directory is where the project's new sessions run, so it must be the absolute
+path of an existing directory when it is set: a relative or missing one would only fail
+later, at session creation, with an error about a field the user never sent.
+"""
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any, Final
 
+import anyio
 import attrs
 
 from codex_manager_core._base import ManagerBase, check_id
+from codex_manager_core.controls import KEEP, Keep
 from codex_manager_core.errors import Conflict, InvalidInput, NotFound
 from codex_manager_core.models import Project
 from codex_manager_core.store.batch import DeleteProject, PatchSession, PutProject, SessionQuery
 from codex_manager_core.views import project_view
 
 MAX_PROJECT_NAME: Final = 120
-UNSET: Final[Any] = object()
 
 
 def _clean_name(name: object) -> str:
@@ -32,7 +39,9 @@ def _clean_name(name: object) -> str:
     return name
 
 
-def _clean_directory(value: object) -> str | None:
+async def _clean_directory(value: object) -> str | None:
+    """None, or the absolute path of an existing directory (InvalidInput naming
+    `workingDirectory` otherwise)."""
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
@@ -40,14 +49,25 @@ def _clean_directory(value: object) -> str | None:
             "workingDirectory must be a non-empty path string or null",
             issues=[{"path": ["workingDirectory"], "message": "invalid path"}],
         )
-    return value.strip()
+    directory = value.strip()
+    if not os.path.isabs(directory):
+        raise InvalidInput(
+            f"workingDirectory must be an absolute path, got {directory!r}",
+            issues=[{"path": ["workingDirectory"], "message": "not an absolute path"}],
+        )
+    if not await anyio.Path(directory).is_dir():
+        raise InvalidInput(
+            f"workingDirectory {directory!r} is not an existing directory",
+            issues=[{"path": ["workingDirectory"], "message": "not an existing directory"}],
+        )
+    return directory
 
 
 class ProjectsMixin(ManagerBase):
     async def create_project(self, name: str, working_directory: str | None = None) -> Project:
         """A new project; names are unique case-insensitively (Conflict duplicate_name)."""
         clean = _clean_name(name)
-        directory = _clean_directory(working_directory)
+        directory = await _clean_directory(working_directory)
         if await self.store.find_project_by_name(clean) is not None:
             raise Conflict(f"a project named {clean!r} already exists", code="duplicate_name")
         now = self._now()
@@ -70,17 +90,18 @@ class ProjectsMixin(ManagerBase):
         return project
 
     async def rename_project(
-        self, project_id: str, name: str, working_directory: str | None = UNSET
+        self, project_id: str, name: str, working_directory: str | Keep | None = KEEP
     ) -> Project:
-        """Rename a project and/or change its working directory (omit it to keep it)."""
+        """Rename a project and/or change its working directory (leave it out, or KEEP, to
+        keep it; None clears it)."""
         project = await self.get_project(project_id)
         clean = _clean_name(name)
         other = await self.store.find_project_by_name(clean)
         if other is not None and other.project_id != project_id:
             raise Conflict(f"a project named {clean!r} already exists", code="duplicate_name")
         changes: dict[str, Any] = {"name": clean, "updated_at": self._now()}
-        if working_directory is not UNSET:
-            changes["working_directory"] = _clean_directory(working_directory)
+        if not isinstance(working_directory, Keep):
+            changes["working_directory"] = await _clean_directory(working_directory)
         updated = attrs.evolve(project, **changes)
         await self._write(
             [PutProject(updated)],

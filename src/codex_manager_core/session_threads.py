@@ -51,6 +51,15 @@ def started_thread(method: str, result: Any) -> Mapping[str, Any]:
     return thread
 
 
+def provider_of(result: Any, thread: Mapping[str, Any]) -> str | None:
+    """The model provider thread/start (or thread/fork) reported for the thread."""
+    for source in (thread, result):
+        provider = source.get("modelProvider") if isinstance(source, Mapping) else None
+        if isinstance(provider, str) and provider:
+            return provider
+    return None
+
+
 class SessionThreadsMixin(ManagerBase):
     """Loading a session's thread into the current runtime process."""
 
@@ -108,7 +117,8 @@ class SessionThreadsMixin(ManagerBase):
         result = await self._call(
             "thread/start", thread_start_params(cwd, record.controls, record.dynamic_tools)
         )
-        runtime_id = str(started_thread("thread/start", result)["id"])
+        thread = started_thread("thread/start", result)
+        runtime_id = str(thread["id"])
         # From here on the runtime's reports about the new thread carry the session id. Its
         # `thread/started`, which may come before this answer, stays filed under the
         # runtime's id: `session_thread_replaced` is what announces the thread.
@@ -126,9 +136,11 @@ class SessionThreadsMixin(ManagerBase):
             system=record.system_owned,
         )
         try:
-            updated = await self._patch_session(
-                session_id, {"runtime_thread_id": runtime_id}, [event]
-            )
+            changes = {
+                "runtime_thread_id": runtime_id,
+                "model_provider": provider_of(result, thread) or record.model_provider,
+            }
+            updated = await self._patch_session(session_id, changes, [event])
         except BaseException:
             self._threads.bind(session_id, record.runtime_thread_id)
             self._state.loaded_threads.discard(session_id)

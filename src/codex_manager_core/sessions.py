@@ -2,8 +2,9 @@
 
 A session id is the runtime's thread id. Listing is served from our store (kept current by
 the runtime's notifications), never by asking the runtime per session. Hard delete removes
-the thread's files under CODEX_HOME and leaves a durable tombstone, so the id answers Gone
-forever, also after a restart.
+the thread's files under CODEX_HOME (but a rollout a fork still reads stays until no fork
+does: thread_files.py) and leaves a durable tombstone, so the id answers Gone forever, also
+after a restart.
 """
 
 from __future__ import annotations
@@ -37,17 +38,17 @@ from codex_manager_core.models import (
 )
 from codex_manager_core.session_threads import (
     SessionThreadsMixin,
+    provider_of,
     started_thread,
     thread_start_params,
 )
 from codex_manager_core.store.batch import DeleteSession, Page, RequestQuery, SessionQuery
+from codex_manager_core.thread_files import ThreadFilesMixin
 from codex_manager_core.views import deleted_view, session_view
 
 MAX_TITLE: Final = 200
 MAX_DYNAMIC_TOOLS: Final = 128
 MAX_PAGE: Final = 200
-#: Folders of CODEX_HOME that hold a thread's files (rollouts, archives, shell snapshots).
-THREAD_FILE_DIRS: Final = ("sessions", "archived_sessions", "shell_snapshots")
 
 
 def _clean_title(title: object) -> str:
@@ -111,22 +112,6 @@ def check_dynamic_tools(specs: object) -> tuple[JsonObject, ...]:
     return tuple(result)
 
 
-def _thread_files(codex_home: Path, thread_id: str) -> list[Path]:
-    """Every file under CODEX_HOME's thread folders whose name contains the id."""
-    found: list[Path] = []
-    for folder in THREAD_FILE_DIRS:
-        root = codex_home / folder
-        if root.is_dir():
-            for dirpath, _dirnames, filenames in os.walk(root):
-                found.extend(Path(dirpath) / name for name in filenames if thread_id in name)
-    return found
-
-
-def _remove_files(files: list[Path]) -> None:
-    for path in files:
-        path.unlink(missing_ok=True)
-
-
 @attrs.frozen
 class StartedSession:
     """A new session and the runtime's thread as `thread/start` returned it."""
@@ -135,7 +120,7 @@ class StartedSession:
     thread: JsonObject
 
 
-class SessionsMixin(ControlsMixin, SessionThreadsMixin, ManagerBase):
+class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, ManagerBase):
     _unknown_threads: set[str]
 
     # ------------------------------------------------------------------ create / list / get
@@ -220,6 +205,17 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ManagerBase):
         # The runtime accepts any string (a relative one against its own cwd) and only fails
         # at the first command: refuse what cannot work before a thread exists.
         if not os.path.isabs(working_dir) or not await anyio.Path(working_dir).is_dir():
+            if project is not None and not cwd and working_dir == project.working_directory:
+                # The user sent no cwd: name what is wrong, the project's directory.
+                raise InvalidState(
+                    f"project {project.name!r} ({project.project_id}) has the working "
+                    f"directory {working_dir!r}, which is not an existing directory any more; "
+                    "create it again, change the project's workingDirectory, or pass cwd",
+                    details={
+                        "projectId": project.project_id,
+                        "workingDirectory": working_dir,
+                    },
+                )
             raise InvalidInput(
                 f"cwd must be the absolute path of an existing directory, got {working_dir!r}",
                 issues=[{"path": ["cwd"], "message": "not an existing absolute directory"}],
@@ -245,6 +241,7 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ManagerBase):
             updated_at=now,
             controls=controls,
             dynamic_tools=specs,
+            model_provider=provider_of(result, thread),
         )
         self._unknown_threads.discard(thread_id)
         self._state.loaded_threads.add(thread_id)
@@ -392,7 +389,8 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ManagerBase):
 
     async def delete_session(self, session_id: str) -> int:
         """Hard delete: interrupt, remove the thread's files from CODEX_HOME, drop our
-        overlay and leave a tombstone (later calls: Gone). Returns the files removed."""
+        overlay and leave a tombstone (later calls: Gone). Returns the files removed. Its
+        forks keep working: the rollout they read stays until the last of them is deleted."""
         record = await self._session(session_id, allow_system=False)
         return await self._delete(record)
 
@@ -405,19 +403,9 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ManagerBase):
                 )
             except Exception as exc:
                 logger.info("interrupting %s before delete failed: %s", session_id, exc)
-        files: list[Path] = []
-        if self.codex_home is not None:
-            for thread_id in {session_id, record.runtime_thread}:
-                files += await anyio.to_thread.run_sync(_thread_files, self.codex_home, thread_id)
-        try:
-            await self._call("thread/delete", {"threadId": session_id})
-        except (MethodNotSupported, NotFound, InvalidInput, Conflict) as exc:
-            logger.info("thread/delete %s: %s (removing files ourselves)", session_id, exc)
-        except Exception as exc:
-            logger.warning("thread/delete %s failed: %s", session_id, exc)
-        # Whatever thread/delete left (or all of it, on a codex without thread/delete).
-        await anyio.to_thread.run_sync(_remove_files, files)
-        removed = len(files)
+        # Its files, except the rollout while a fork reads it (thread_files.py). A session
+        # whose thread was replaced has files under both ids.
+        removed, kept = await self._delete_thread_files(session_id, [record.runtime_thread])
         await self._expire_requests(
             RequestQuery(thread_id=session_id),
             "the session was deleted",
@@ -443,6 +431,9 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ManagerBase):
                 )
             ],
         )
+        # Kept under the runtime's thread id: the session id means nothing to codex once
+        # the session is gone.
+        await self._settle_kept_rollouts(record.runtime_thread if kept else None)
         return removed
 
     # ------------------------------------------------------------------ thread actions
@@ -459,7 +450,8 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ManagerBase):
         }
         if record.controls.model:
             params["model"] = record.controls.model
-        thread = started_thread("thread/fork", await self._call("thread/fork", params))
+        result = await self._call("thread/fork", params)
+        thread = started_thread("thread/fork", result)
         now = self._now()
         fork = attrs.evolve(
             record,
@@ -473,6 +465,7 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ManagerBase):
             updated_at=now,
             active_turn_id=None,
             runtime_thread_id=None,
+            model_provider=provider_of(result, thread) or record.model_provider,
         )
         self._unknown_threads.discard(fork.session_id)
         self._state.loaded_threads.add(fork.session_id)

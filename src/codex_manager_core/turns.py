@@ -11,7 +11,14 @@ import attrs
 
 from codex_manager_core._base import ManagerBase, check_id
 from codex_manager_core.controls import approval_wire, sandbox_policy
-from codex_manager_core.errors import Conflict, InvalidInput, InvalidState, ManagerError, NotFound
+from codex_manager_core.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidState,
+    ManagerError,
+    NotFound,
+    TurnInProgress,
+)
 from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.models import Event, Lagged, SessionRecord, TurnRecord, TurnStatus
 from codex_manager_core.runtime_events import final_text_of, turn_error_of
@@ -23,6 +30,8 @@ _TURN_END_TYPES: Final = ("app_server.turn.completed", "turn_reconciled")
 
 #: How long an interrupt waits for the runtime to announce a turn it just started.
 INTERRUPT_GRACE: Final = 5.0
+#: How long a turn we started counts as running before the runtime announces it.
+UNANNOUNCED_TURN_GRACE: Final = 30.0
 
 
 class TurnTimeout(ManagerError):
@@ -124,19 +133,55 @@ class TurnsMixin(SessionsMixin, ManagerBase):
     ) -> TurnHandle:
         """Start a turn and return its id at once. The session's controls apply, with these
         per-call overrides (not persisted). Resumes the thread first when the runtime was
-        restarted since it was last used."""
+        restarted since it was last used. While a turn of the session runs, TurnInProgress
+        (the runtime would fold the text into that turn and drop the overrides): steer it
+        with `steer_turn`, or wait for it to end."""
         record = await self._session(session_id, allow_system=False)
-        return await self._start_turn(
-            record,
-            input,
-            model=model,
-            effort=effort,
-            approval_policy=approval_policy,
-            network_access=network_access,
-            filesystem_sandbox=filesystem_sandbox,
-            collaboration_mode=collaboration_mode,
-            output_schema=output_schema,
-        )
+        # One start at a time per session, so a second message sees the first one's turn.
+        lock = self._state.turn_start_locks.setdefault(session_id, anyio.Lock())
+        try:
+            async with lock:
+                running = await self._running_turn(session_id)
+                if running is not None:
+                    raise TurnInProgress(session_id, running)
+                handle = await self._start_turn(
+                    record,
+                    input,
+                    model=model,
+                    effort=effort,
+                    approval_policy=approval_policy,
+                    network_access=network_access,
+                    filesystem_sandbox=filesystem_sandbox,
+                    collaboration_mode=collaboration_mode,
+                    output_schema=output_schema,
+                )
+                self._state.pending_turns[session_id] = (handle.turn_id, self.clock.monotonic())
+                return handle
+        finally:
+            if not lock.statistics().tasks_waiting and not lock.locked():
+                self._state.turn_start_locks.pop(session_id, None)
+
+    async def _running_turn(self, session_id: str) -> str | None:
+        """The turn of the session the runtime is running now, as far as we know: the one it
+        announced (`turn/started`), or one we started that it has not announced yet. A
+        thread not loaded in the current runtime process runs nothing."""
+        if session_id not in self._state.loaded_threads:
+            return None
+        current = self._sessions.get(session_id)
+        if current is not None and current.active_turn_id:
+            return current.active_turn_id
+        pending = self._state.pending_turns.get(session_id)
+        if pending is None:
+            return None
+        turn_id, started = pending
+        if current is not None and current.last_turn_id == turn_id:
+            return None  # announced, and ended since (active_turn_id is clear)
+        if self.clock.monotonic() - started > UNANNOUNCED_TURN_GRACE:
+            return None  # never announced: not running (the runtime announces at once)
+        stored = await self.store.get_turn(turn_id)
+        if stored is not None and stored.status.terminal:
+            return None
+        return turn_id
 
     async def _start_turn(
         self,

@@ -25,8 +25,9 @@ from codex_manager_core.models import (
 )
 from codex_manager_core.serde import iso, to_json
 
-#: `modelProvider` of a session whose runtime thread is not at hand (codex's default
-#: provider). A route that has the thread passes it, and its value wins.
+#: `modelProvider` of a session the runtime never reported one for (a session stored
+#: before we kept it): codex's default provider. The thread's own value (from the runtime,
+#: or stored with the session) always wins.
 DEFAULT_MODEL_PROVIDER: Final = "openai"
 #: `source` of a session whose thread is not at hand: app-server threads report "vscode".
 DEFAULT_SOURCE: Final = "vscode"
@@ -103,14 +104,17 @@ def controls_view(controls: Controls) -> dict[str, Any]:
 
 def session_view(record: SessionRecord, thread: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The original's SessionSummary, then ours. `thread` (the runtime's, when the caller
-    has it) supplies `modelProvider` and `source`, which we do not store."""
+    has it) supplies `source`, which we do not store, and `modelProvider`, which we store
+    from thread/start (or thread/fork)."""
     provider = thread.get("modelProvider") if thread is not None else None
+    if not isinstance(provider, str) or not provider:
+        provider = record.model_provider
     return {
         # The original's SessionSummary.
         "sessionId": record.session_id,
         "title": record.title,
         "materialized": record.materialized,
-        "modelProvider": provider if isinstance(provider, str) else DEFAULT_MODEL_PROVIDER,
+        "modelProvider": provider or DEFAULT_MODEL_PROVIDER,
         "approvalPolicy": record.controls.approval_policy,
         "sessionControls": controls_view(record.controls),
         "createdAt": epoch_seconds(record.created_at),

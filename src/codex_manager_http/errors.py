@@ -8,6 +8,7 @@ Bodies keep the original's shapes (`{status: "error", code, ...}`, `{status: "no
 from __future__ import annotations
 
 import logging
+import math
 import re
 from typing import Any
 
@@ -28,6 +29,7 @@ from litestar.status_codes import (
     HTTP_423_LOCKED,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_501_NOT_IMPLEMENTED,
+    HTTP_502_BAD_GATEWAY,
     HTTP_503_SERVICE_UNAVAILABLE,
     HTTP_504_GATEWAY_TIMEOUT,
 )
@@ -47,11 +49,17 @@ _STATUS: dict[type[core.ManagerError], int] = {
     core.Locked: HTTP_423_LOCKED,
     core.MethodNotSupported: HTTP_501_NOT_IMPLEMENTED,
 }
+#: By code, where the class alone does not say. `codex_auth_required` (codex is not logged
+#: in) is the runtime's state, so 409 as the original answered it, never the 401 of a
+#: missing server token (`auth_required`, with WWW-Authenticate: auth.py); `codex_error` is
+#: a failure of the runtime, i.e. upstream: 502, not an internal error of ours. A settings
+#: document over its bound is 413 (it names the limit).
 _BY_CODE: dict[str, int] = {
-    "auth_required": HTTP_401_UNAUTHORIZED,
+    "codex_auth_required": HTTP_409_CONFLICT,
     "codex_timeout": HTTP_504_GATEWAY_TIMEOUT,
     "timeout": HTTP_504_GATEWAY_TIMEOUT,
-    "codex_error": HTTP_500_INTERNAL_SERVER_ERROR,
+    "codex_error": HTTP_502_BAD_GATEWAY,
+    "settings_too_large": HTTP_413_REQUEST_ENTITY_TOO_LARGE,
 }
 
 
@@ -107,10 +115,13 @@ def handle_manager_error(request: Request[Any, Any, Any], exc: core.ManagerError
 def handle_runtime_unavailable(
     request: Request[Any, Any, Any], exc: core.RuntimeUnavailable
 ) -> Response[Any]:
+    """503; `Retry-After` only when waiting helps (not for a failed runtime that is not
+    retried by itself: the message says how to restart it)."""
+    retry_after = getattr(exc, "retry_after", 1.0)
     return Response(
         error_body("error", "runtime_unavailable", str(exc)),
         status_code=HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": "1"},
+        headers={} if retry_after is None else {"Retry-After": str(math.ceil(retry_after))},
     )
 
 

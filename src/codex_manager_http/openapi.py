@@ -8,8 +8,8 @@
   msgspec.Meta(...)]`. msgspec, which validates the requests, knows both: ask it.
 - `document_errors`: a handler that takes input answers 400 with our `ErrorBody` (errors.py),
   not Litestar's `{status_code, detail, extra}`; one with ids in its path can answer 404; one
-  that calls app-server can answer whatever errors.py maps a runtime error to (401, 409, 500,
-  501, 503, 504). Say so wherever the handler does not declare these statuses itself.
+  that calls app-server can answer whatever errors.py maps a runtime error to (400, 409, 501,
+  502, 503, 504). Say so wherever the handler does not declare these statuses itself.
 """
 
 from __future__ import annotations
@@ -66,15 +66,15 @@ class TypedDictSchemaPlugin(OpenAPISchemaPlugin):
 PASSTHROUGH_TAGS = frozenset({"discovery", "config", "account"})
 _DESCRIPTIONS = {
     400: "Invalid request (body, query or values)",
-    401: "codex is not logged in (code auth_required)",
     404: "Not found",
-    409: "The runtime refused the call in its current state (code invalid_state)",
-    500: "The runtime failed the call (code codex_error)",
+    409: "The runtime refused the call in its current state (code invalid_state; "
+    "codex_auth_required when codex is not logged in)",
+    502: "The runtime failed the call (code codex_error)",
     501: "The installed codex does not support this method (code method_not_supported)",
     503: "The runtime is not running (retry shortly)",
     504: "The runtime did not answer in time (code codex_timeout)",
 }
-RUNTIME_ERRORS = (400, 401, 409, 500, 501, 503, 504)
+RUNTIME_ERRORS = (400, 409, 501, 502, 503, 504)
 
 
 def document_errors(app: Litestar, error_body: type[Any]) -> None:

@@ -58,6 +58,9 @@ class ServerSettings:
     """Seconds a single frame may take to send before the client is disconnected as stuck."""
     defaults_locked: bool = False
     request_timeout: float | None = None
+    runtime_retry_interval: float | None = 300.0
+    """Seconds between automatic attempts to start a runtime that has `failed` (crashed
+    more often than the restart policy allows); None: only POST /api/runtime/restart."""
     log_level: str = "info"
     demo_chunk_delay: float = 0.02
     """Demo mode: seconds between the pieces of a streamed answer."""
@@ -76,6 +79,11 @@ class ServerSettings:
             raise SettingsError(f"port must be 0-65535, got {self.port}")
         if not 0 <= self.demo_chunk_delay <= 10:
             raise SettingsError(f"demo chunk delay must be 0-10 s, got {self.demo_chunk_delay}")
+        if self.runtime_retry_interval is not None and not self.runtime_retry_interval >= 1:
+            raise SettingsError(
+                "the runtime retry interval must be at least 1 s (or off), got "
+                f"{self.runtime_retry_interval}"
+            )
         if self.body_limit < 1024:
             raise SettingsError(f"body limit must be at least 1024 bytes, got {self.body_limit}")
         if self.token is not None and len(self.token) < 16:
@@ -162,6 +170,11 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
         values["defaults_locked"] = _bool(value, ENV_PREFIX + "DEFAULTS_LOCKED")
     if (value := get("REQUEST_TIMEOUT")) is not None:
         values["request_timeout"] = _float(value, ENV_PREFIX + "REQUEST_TIMEOUT")
+    if (value := get("RUNTIME_RETRY_INTERVAL")) is not None:
+        name = ENV_PREFIX + "RUNTIME_RETRY_INTERVAL"
+        values["runtime_retry_interval"] = (
+            None if value.strip().lower() in ("off", "none") else _float(value, name)
+        )
     if (value := get("DEMO_CHUNK_DELAY")) is not None:
         values["demo_chunk_delay"] = _float(value, ENV_PREFIX + "DEMO_CHUNK_DELAY")
     if (value := get("ALLOWED_HOSTS")) is not None:

@@ -7,7 +7,7 @@ server. Each operation gets its own test: `FUZZ_EXAMPLES` positive and negative 
 ids, plus a real session/project id where the path has one), each checked for
 
 - no server error (`not_a_server_error`): the only 5xx answers allowed are the contract's
-  `501 method_not_supported` (codex lacks the method) and `500 codex_error` (codex failed the
+  `501 method_not_supported` (codex lacks the method) and `502 codex_error` (codex failed the
   call), and only where the operation documents them;
 - conformance to the document: status code, content type, headers and body schema;
 - negative data rejected (a schema-violating request must not be accepted);
@@ -66,7 +66,7 @@ EXCLUDED = {
 NOT_IN_DOCUMENT = {"GET /api/openapi.json", "GET /api/stream"}
 
 #: 5xx answers the contract prescribes (shared/api-contract.md, the original's mapCodexError).
-CONTRACT_5XX = {501: "method_not_supported", 500: "codex_error"}
+CONTRACT_5XX = {501: "method_not_supported", 502: "codex_error"}
 
 #: The checks run on every response. Left out on purpose: `positive_data_acceptance`, because
 #: the request schemas do not express every rule the server enforces (ids must match

@@ -2,7 +2,7 @@
 
 Each route proxies one app-server method and answers like the original: reads the runtime's
 result plus `status: "ok"`, writes `{status: "ok", result}`; the runtime's refusals map to
-the original's codes (409 stale `expectedVersion`, 401 not logged in, 501 missing method).
+the original's codes (409 stale `expectedVersion`, 409 not logged in, 501 missing method).
 `POST /api/feedback` and `POST /api/account/login/start` are not called: they would reach
 OpenAI's servers.
 """
@@ -137,8 +137,8 @@ async def test_account_routes(tmp_path: Path) -> None:
         account = await call(host, "GET", "/api/account")
         assert account["account"] is None, account
         assert "requiresOpenaiAuth" in account, account
-        limits = await call(host, "GET", "/api/account/rate-limits", 401)
-        assert limits["code"] == "auth_required", limits
+        limits = await call(host, "GET", "/api/account/rate-limits", 409)
+        assert limits["code"] == "codex_auth_required", limits
         refused = await call(
             host, "POST", "/api/account/login/cancel", 409, json={"loginId": "nope"}
         )

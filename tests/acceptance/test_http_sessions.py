@@ -270,7 +270,9 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
         # Hard delete: 200 once, then 410 with the original's body, everywhere.
         deleted = ok(await http.delete(f"/api/sessions/{sid}"))
         assert (deleted["status"], deleted["sessionId"], deleted["title"]) == ("ok", sid, "Renamed")
-        assert deleted["deletedFileCount"] >= 1
+        # Its rollout stays while the fork reads its history from it (codex forks by
+        # reference; see test_http_wire_defects.py), so nothing was removed yet.
+        assert deleted["deletedFileCount"] == 0
         for response in (
             await http.get(f"/api/sessions/{sid}"),
             await http.post(f"/api/sessions/{sid}/messages", json={"text": "anyone?"}),
@@ -287,8 +289,11 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
             "message": "no session 'no-such-session'; list sessions to see the ids",
             "sessionId": "no-such-session",
         }
-        # The fork does not depend on the deleted original.
+        # The fork does not depend on the deleted original being a session; deleting it
+        # removes what was kept.
         assert await send_and_wait(host, fork_id, "still here") == "echo: still here"
+        assert ok(await http.delete(f"/api/sessions/{fork_id}"))["deletedFileCount"] >= 1
+        assert not [p for p in (host.root / "codex-home").rglob(f"*{sid}*") if p.is_file()]
         assert host.model.errors == []
 
 

@@ -319,11 +319,14 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
         with pytest.raises(InvalidInput, match="cannot roll back"):
             await manager.rollback_session(sid, len(after) + 1)
 
-        # Hard delete: files gone, Gone (with the title) from then on.
+        # Hard delete: Gone (with the title) from then on. Its rollout stays while the
+        # fork reads its history from it (codex forks by reference), and goes with the fork.
         files = thread_files(env.codex_home, sid)
         assert files
-        assert await manager.delete_session(sid) >= 1
-        assert [path for path in files if path.exists()] == []
+        assert await manager.delete_session(sid) == 0
+        rollout = [path for path in files if path.suffix == ".jsonl"]
+        assert rollout
+        assert all(path.exists() for path in rollout)
         with pytest.raises(Gone) as gone:
             await manager.get_session(sid)
         assert (gone.value.session_id, gone.value.title, gone.value.code) == (
@@ -336,9 +339,13 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
         deleted = await next_event(events, of_type("session_deleted", sid), message="deleted")
         assert deleted.payload["title"] == "Renamed chat"
         assert sid not in await all_session_ids(manager, limit=200, archived=None)
-        # The fork does not depend on the deleted original.
+        # The fork does not depend on the deleted original being a session.
         result = await manager.send_and_wait(fork.session_id, "still here", timeout=TURN_TIMEOUT)
         assert result.status is TurnStatus.COMPLETED
+        assert len((await manager.read_thread(fork.session_id))["turns"]) >= 2
+        fork_files = thread_files(env.codex_home, fork.session_id)
+        assert await manager.delete_session(fork.session_id) >= 1
+        assert [path for path in [*files, *fork_files] if path.exists()] == []
 
 
 def stall_or_echo(request: RecordedRequest) -> Step:
@@ -499,15 +506,17 @@ async def test_settings_by_key_and_whole(tmp_path: Path) -> None:
         assert (await manager.set_session_setting(sid, "k", 1)) == {"k": 1}  # unchanged
         assert (await manager.get_session(sid)).controls.settings == {"k": 1}
 
-        # One event and one transcript row per actual change (5), none for no-ops.
+        # One event and one transcript row per actual change (5), none for no-ops; each
+        # carries the change, not the whole document.
         audit = await all_events(manager, thread_ids=[sid], types=["session_settings_updated"])
-        assert [e.payload["controls"]["settings"] for e in audit] == [
-            {"theme": "dark"},
-            {"theme": "dark", "size": 3, "nested": {"a": [1]}},
-            {"only": True},
-            {},
-            {"k": 1},
+        assert [e.payload["settingsChange"] for e in audit] == [
+            {"set": {"theme": "dark"}, "removed": []},
+            {"set": {"size": 3, "nested": {"a": [1]}}, "removed": []},
+            {"set": {"only": True}, "removed": ["theme", "size", "nested"]},
+            {"set": {}, "removed": ["only"]},
+            {"set": {"k": 1}, "removed": []},
         ]
+        assert all("settings" not in e.payload["controls"] for e in audit)
         assert audit[0].payload["actor"] == "bob"
         rows = [
             row

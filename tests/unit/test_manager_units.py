@@ -43,6 +43,7 @@ from codex_manager_core.controls import (
 from codex_manager_core.errors import CallTimeout
 from codex_manager_core.models import TitleSource
 from codex_manager_core.sessions import _clean_title, check_dynamic_tools
+from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.transcript import (
     decode_cursor,
     encode_cursor,
@@ -241,11 +242,42 @@ def test_runtime_errors_map_to_typed_errors() -> None:
     assert invalid.code == "invalid_params"
     assert isinstance(mapped(-32600, "no rollout found for thread id t"), NotFound)
     assert isinstance(mapped(-32600, "thread t already has an active writer"), InvalidState)
-    assert mapped(-32000, "not logged in").code == "auth_required"
+    assert mapped(-32000, "not logged in").code == "codex_auth_required"
+    # codex 0.163's words for rate limits without a login (a -32600).
+    auth = mapped(-32600, "codex account authentication required to read rate limits")
+    assert auth.code == "codex_auth_required"
     other = mapped(-32603, "boom")
     assert isinstance(other, RuntimeCallFailed)
     assert "boom" in str(other)
     assert isinstance(map_runtime_error("m", CallTimeout("m", 1.0)), RuntimeTimedOut)
+
+
+def test_runtime_internal_errors_caused_by_the_request_are_4xx() -> None:
+    """codex answers -32603 ("internal error") also for bad values and for a running turn:
+    the words tell them apart from real failures of the runtime (observed with 0.163)."""
+
+    def mapped(method: str, message: str) -> Any:
+        return map_runtime_error(method, RpcError(method, -32603, message))
+
+    for message in (
+        "failed to spawn command: No such file or directory (os error 2)",
+        "failed to spawn command: nul byte found in provided data",
+    ):
+        refused = mapped("command/exec", message)
+        assert isinstance(refused, InvalidInput), message
+        assert refused.code == "invalid_params"
+        assert message in refused.message
+    busy = mapped("turn/start", "failed to submit turn input: ActiveTurnOutputSchemaMismatch")
+    assert isinstance(busy, InvalidState)
+    assert busy.code == "invalid_state"
+    upstream = mapped(
+        "feedback/upload",
+        "failed to upload feedback: failed to upload feedback to Sentry: error sending request "
+        "for url (https://o33249.ingest.us.sentry.io/api/1/envelope/): client error (Connect): "
+        "dns error: failed to lookup address information: Try again",
+    )
+    assert isinstance(upstream, RuntimeCallFailed)
+    assert upstream.code == "codex_error"
 
 
 # --------------------------------------------------------------------------- transcript
@@ -668,6 +700,7 @@ async def test_a_session_being_deleted_is_not_cached_again() -> None:
     base.store = _OneSessionStore(record)
     base._sessions = {}
     base._tombstones = {}
+    base._threads = ThreadIds()
     assert await base._find_session("s1") == record
     assert base._sessions == {"s1": record}
 

@@ -2,9 +2,13 @@
 
 It starts the runtime through a `RuntimeTransport`, runs the `initialize` handshake, and
 when the process exits unexpectedly starts it again after an exponential backoff, at most
-`RestartPolicy.max_restarts` times per `window` seconds; past that it reports `failed`
-until `restart()` is called. Each start is a new *epoch*: server requests are identified by
-(epoch, JSON-RPC id), because ids restart from 0 in every process.
+`RestartPolicy.max_restarts` times per `window` seconds; past that it reports `failed`.
+`failed` is not forever: `restart()` starts a new round at once, and every
+`RestartPolicy.failed_retry_interval` seconds the supervisor tries once more by itself (a
+cause that went away, e.g. a full disk or a missing binary, then heals without anyone).
+Each start is a new *epoch*: server requests are identified by (epoch, JSON-RPC id),
+because ids restart from 0 in every process. All waiting goes through the `Clock`, so
+tests drive backoffs and retries with a fake one.
 
 Calls made while the runtime is (re)starting wait for it to be ready (bounded); calls in
 flight when it dies fail at once with `RuntimeExited`.
@@ -85,6 +89,9 @@ class RuntimeHealth:
     last_exit: ExitRecord | None
     last_error: str | None
     ready_since: float | None
+    next_retry_at: float | None = None
+    """While `failed`: when (wall-clock, epoch seconds) the supervisor tries again by
+    itself; None when it will not (no automatic retry configured, or not failed)."""
 
 
 @attrs.frozen
@@ -98,6 +105,9 @@ class RestartPolicy:
     window: float = 60.0
     healthy_after: float = 10.0
     """A runtime that ran this long resets the backoff to `initial_backoff`."""
+    failed_retry_interval: float | None = 300.0
+    """While `failed`, try one start again after this many seconds (and again, and again);
+    None: only `restart()` leaves `failed`."""
 
     def backoff(self, consecutive_failures: int, rng: random.Random) -> float:
         delay: float = min(self.max_backoff, self.initial_backoff * (2**consecutive_failures))
@@ -175,6 +185,8 @@ class Supervisor:
         self._intentional_restart = False
         self._run_scope: anyio.CancelScope | None = None
         self._process: RuntimeProcess | None = None
+        self._next_retry_at: float | None = None
+        self._probing = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -217,9 +229,11 @@ class Supervisor:
             self._set_state(RuntimeState.STOPPED)
 
     async def restart(self) -> None:
-        """Restart now: stop the running process (not counted as a crash) or leave `failed`."""
+        """Restart now: stop the running process (not counted as a crash), or leave `failed`
+        with a new round of attempts (the restart cap counts afresh)."""
         self._last_error = None
         if self._state is RuntimeState.FAILED:
+            self._probing = False
             # Leave `failed` now, so that a call made right after this waits for the new
             # attempt instead of failing at once on the old state.
             self._set_state(RuntimeState.RESTARTING)
@@ -253,6 +267,7 @@ class Supervisor:
             last_exit=self._last_exit,
             last_error=self._last_error,
             ready_since=self._ready_since,
+            next_retry_at=self._next_retry_at if self._state is RuntimeState.FAILED else None,
         )
 
     @property
@@ -275,6 +290,26 @@ class Supervisor:
         await self._ready_client(timeout)
         return self.health
 
+    async def wait_restarted(self, epoch: int, timeout: float | None = None) -> RuntimeHealth:
+        """Wait until a process newer than `epoch` is ready (after `restart()`). Raises
+        RuntimeUnavailable when that one fails too, or after `timeout` (default
+        `ready_timeout`)."""
+        timeout = self.ready_timeout if timeout is None else timeout
+        with anyio.move_on_after(timeout):
+            while True:
+                newer = self._epoch > epoch
+                if newer and self._state is RuntimeState.READY and self._client is not None:
+                    return self.health
+                if self._state is RuntimeState.STOPPED or (
+                    newer and self._state is RuntimeState.FAILED
+                ):
+                    raise self._unavailable()
+                await self._changed.wait()
+        raise RuntimeUnavailable(
+            f"codex app-server is still {self._state} {timeout:g} s after the restart"
+            + (f"; last error: {self._last_error}" if self._last_error else "")
+        )
+
     async def _ready_client(self, timeout: float | None = None) -> RuntimeClient:
         client = self._client
         if self._state is RuntimeState.READY and client is not None:
@@ -286,19 +321,29 @@ class Supervisor:
                 if state is RuntimeState.READY and self._client is not None:
                     return self._client
                 if state in (RuntimeState.FAILED, RuntimeState.STOPPED):
-                    raise RuntimeUnavailable(self._unavailable_message())
+                    raise self._unavailable()
                 await self._changed.wait()
         raise RuntimeUnavailable(
             f"codex app-server is still {self._state} after {timeout:g} s"
             + (f"; last error: {self._last_error}" if self._last_error else "")
         )
 
-    def _unavailable_message(self) -> str:
+    def _unavailable(self) -> RuntimeUnavailable:
+        """The error of a call while the runtime is stopped or failed."""
         if self._state is RuntimeState.STOPPED:
-            return "codex app-server is stopped (the manager is shut down)"
-        return (
+            return RuntimeUnavailable(
+                "codex app-server is stopped (the manager is shut down)", retry_after=None
+            )
+        retry = ""
+        seconds = None
+        if self._next_retry_at is not None:
+            seconds = max(1.0, self._next_retry_at - self._clock.now())
+            retry = f"; it is tried again automatically in {seconds:.0f} s"
+        return RuntimeUnavailable(
             f"codex app-server has failed: {self._last_error or 'it kept exiting'}; "
-            "fix the cause, then restart the runtime"
+            f"fix the cause, then restart the runtime (restart_runtime(); over HTTP POST "
+            f"/api/runtime/restart){retry}",
+            retry_after=seconds,
         )
 
     # ------------------------------------------------------------------ calls
@@ -356,17 +401,19 @@ class Supervisor:
                 raise
             ran_for = self._clock.monotonic() - started
             intentional, self._intentional_restart = self._intentional_restart, False
+            probing, self._probing = self._probing, False
             await self._record_exit(epoch, status, error, intentional=intentional)
             if self._stopping:
                 return
-            if fatal:
-                self._set_state(RuntimeState.FAILED)
-                await self._wait_for_manual_restart(recent_restarts)
-                consecutive_failures = 0
-                continue
             if intentional:
                 self._restart_count += 1
                 self._set_state(RuntimeState.RESTARTING)
+                continue
+            if fatal or (probing and ran_for < self.restart_policy.healthy_after):
+                # A missing binary, or the automatic retry of a failed runtime that failed
+                # again: back to `failed` (one attempt per interval, never a loop).
+                await self._wait_while_failed(recent_restarts)
+                consecutive_failures = 0
                 continue
             if ran_for >= self.restart_policy.healthy_after:
                 consecutive_failures = 0
@@ -378,9 +425,8 @@ class Supervisor:
                     f"codex app-server exited {len(recent_restarts) + 1} times within "
                     f"{self.restart_policy.window:g} s; last: {self._last_error}"
                 )
-                logger.error("%s; giving up until restart() is called", self._last_error)
-                self._set_state(RuntimeState.FAILED)
-                await self._wait_for_manual_restart(recent_restarts)
+                logger.error("%s; giving up until restart() or the next retry", self._last_error)
+                await self._wait_while_failed(recent_restarts)
                 consecutive_failures = 0
                 continue
             recent_restarts.append(now)
@@ -389,7 +435,7 @@ class Supervisor:
             delay = self.restart_policy.backoff(consecutive_failures, self._rng)
             consecutive_failures += 1
             logger.warning("restarting codex app-server in %.2f s (%s)", delay, self._last_error)
-            await anyio.sleep(delay)
+            await self._clock.sleep(delay)
 
     async def _record_exit(
         self, epoch: int, status: ExitStatus, error: str | None, *, intentional: bool = False
@@ -411,9 +457,31 @@ class Supervisor:
             except Exception:
                 logger.exception("on_exit callback failed")
 
-    async def _wait_for_manual_restart(self, recent_restarts: collections.deque[float]) -> None:
-        self._restart_now = anyio.Event()
-        await self._restart_now.wait()
+    async def _wait_while_failed(self, recent_restarts: collections.deque[float]) -> None:
+        """Report `failed` until `restart()` is called or, every `failed_retry_interval`
+        seconds, for one automatic attempt (`_probing`: if it fails, straight back here)."""
+        self._restart_now = restart_now = anyio.Event()
+        interval = self.restart_policy.failed_retry_interval
+        self._next_retry_at = None if interval is None else self._clock.now() + interval
+        self._set_state(RuntimeState.FAILED)
+        try:
+            async with anyio.create_task_group() as waiting:
+
+                async def retry_later(interval: float) -> None:
+                    await self._clock.sleep(interval)
+                    logger.warning(
+                        "codex app-server failed %.0f s ago; trying to start it again", interval
+                    )
+                    self._probing = True
+                    self._set_state(RuntimeState.RESTARTING)
+                    restart_now.set()
+
+                if interval is not None:
+                    waiting.start_soon(retry_later, interval)
+                await restart_now.wait()
+                waiting.cancel_scope.cancel()
+        finally:
+            self._next_retry_at = None
         recent_restarts.clear()
 
     async def _run_once(self, epoch: int) -> tuple[ExitStatus, str | None, bool]:

@@ -237,6 +237,7 @@ SESSION_ENCODERS: dict[str, Encoder] = {
     "last_turn_id": _str_or_none,
     "dynamic_tools": _tools,
     "runtime_thread_id": _str_or_none,
+    "model_provider": _str_or_none,
 }
 SESSION_COLUMNS = tuple(SESSION_ENCODERS)
 
@@ -346,6 +347,7 @@ def decode_session(row: Row) -> SessionRecord:
         last_turn_id,
         dynamic_tools,
         runtime_thread_id,
+        model_provider,
     ) = row
     return SessionRecord(
         session_id=session_id,
@@ -366,6 +368,7 @@ def decode_session(row: Row) -> SessionRecord:
         last_turn_id=last_turn_id,
         dynamic_tools=tuple(json.loads(dynamic_tools)),
         runtime_thread_id=runtime_thread_id,
+        model_provider=model_provider,
     )
 
 

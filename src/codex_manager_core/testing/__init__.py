@@ -4,8 +4,10 @@
   (`Reply`, `CallTool`, `Fail`, ...), so the real `codex app-server` runs fully offline.
 - `write_offline_config` / `offline_env`: the CODEX_HOME config.toml and the environment
   that point codex at such a model and nowhere else.
+- `FakeClock`: a Clock that moves only when the test says, for backoffs and retry timers.
 """
 
+from codex_manager_core.testing.clock import FakeClock
 from codex_manager_core.testing.fake_app_server import FakeAppServer
 from codex_manager_core.testing.offline_config import offline_env, write_offline_config
 from codex_manager_core.testing.scripted_model import (
@@ -30,6 +32,7 @@ __all__ = [
     "Fail",
     "FailResponse",
     "FakeAppServer",
+    "FakeClock",
     "RecordedRequest",
     "Reply",
     "ScriptFunction",

@@ -103,7 +103,8 @@ async def logout(manager: ManagerDep) -> AccountResult:
 
 @get("/api/account/rate-limits", tags=["account"], summary="Read account rate limits")
 async def rate_limits(manager: ManagerDep) -> RateLimitsView:
-    """`account/rateLimits/read` (401 auth_required when codex is not logged in)."""
+    """`account/rateLimits/read`. 409 `codex_auth_required` when codex is not logged in (not
+    401, which means a missing server token)."""
     return cast(RateLimitsView, _with_status(await manager.read_rate_limits()))
 
 

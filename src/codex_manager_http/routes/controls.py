@@ -8,6 +8,7 @@ configuration locks it). Every change is audited in the session's transcript.
 from typing import Annotated, Any, Literal, NotRequired, TypedDict, cast
 
 from litestar import delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from codex_manager_core import Controls, ControlsView
@@ -17,6 +18,7 @@ from codex_manager_http.app import ManagerDep
 from codex_manager_http.routes.sessions import (
     RESHAPED,
     ApprovalPolicy,
+    ErrorBody,
     FilesystemSandbox,
     NetworkAccess,
     Reshaped,
@@ -125,6 +127,16 @@ class ApprovalPolicyBody(TypedDict):
     approvalPolicy: ApprovalPolicy
 
 
+#: The answer to a write that would make a settings document larger than its bound.
+TOO_LARGE = {
+    413: ResponseSpec(
+        data_container=ErrorBody,
+        description="The settings would exceed their size limit (code settings_too_large; "
+        "the message names the limit)",
+    )
+}
+
+
 def _tuple(controls: Controls) -> ControlsTuple:
     return cast(ControlsTuple, to_json(controls))
 
@@ -156,7 +168,7 @@ async def get_session_controls(manager: ManagerDep, session_id: str) -> Controls
     summary="Apply session/default controls tuple",
     status_code=200,
     exception_handlers=RESHAPED,
-    responses=error_responses(400, 403, 404, 410, 423),
+    responses={**error_responses(400, 403, 404, 410, 423), **TOO_LARGE},
 )
 async def apply_session_controls(
     manager: ManagerDep, session_id: str, data: ApplyControlsBody
@@ -225,11 +237,12 @@ async def _locked_settings(
     summary="Upsert session settings",
     status_code=200,
     exception_handlers=RESHAPED,
-    responses=error_responses(400, 403, 404, 410, 423),
+    responses={**error_responses(400, 403, 404, 410, 423), **TOO_LARGE},
 )
 async def set_settings(manager: ManagerDep, session_id: str, data: SettingsBody) -> SettingsChanged:
     """`key` + `value` sets one top-level key; `settings` + `mode` merges (or replaces)
-    top-level keys. The two styles are mutually exclusive (400)."""
+    top-level keys. The two styles are mutually exclusive (400). 413 `settings_too_large`
+    when the resulting document would exceed the limit (256 KiB by default)."""
     scope = data.get("scope", "session")
     by_key = "key" in data or "value" in data
     by_object = "settings" in data or "mode" in data

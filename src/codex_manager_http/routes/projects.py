@@ -9,12 +9,11 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from litestar import delete, get, post
 
+from codex_manager_core.controls import KEEP
 from codex_manager_core.errors import Conflict
 from codex_manager_core.views import project_view, session_view
 from codex_manager_http.app import ManagerDep
 from codex_manager_http.routes.sessions import RESHAPED, error_responses, reshaped
-
-UNSET: Any = object()
 
 
 class ProjectView(TypedDict):
@@ -52,11 +51,13 @@ class ProjectDeleted(TypedDict):
 class CreateProjectBody(TypedDict):
     name: str
     workingDirectory: NotRequired[str | None]
+    """Where the project's sessions run: the absolute path of an existing directory."""
 
 
 class RenameProjectBody(TypedDict):
     name: str
     workingDirectory: NotRequired[str | None]
+    """Leave it out to keep the current one; null clears it."""
 
 
 class MoveAllBody(TypedDict):
@@ -145,7 +146,8 @@ async def create_project(manager: ManagerDep, data: CreateProjectBody) -> Projec
 async def rename_project(
     manager: ManagerDep, project_id: str, data: RenameProjectBody
 ) -> ProjectResult:
-    directory = data.get("workingDirectory", UNSET)
+    # Left out: keep the directory (the core's own "keep" value); null clears it.
+    directory = data.get("workingDirectory", KEEP)
     try:
         project = await manager.rename_project(project_id, data["name"], directory)
     except Conflict as exc:

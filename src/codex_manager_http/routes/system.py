@@ -1,16 +1,18 @@
-"""System routes: banner, health, capabilities, metrics, OpenAPI, and REST event replay."""
+"""System routes: banner, health, capabilities, metrics, OpenAPI, REST event replay, and
+restarting the runtime."""
 
 import os
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, TypedDict
 
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
 from codex_manager_core import __version__
 from codex_manager_core.serde import iso, to_json
 from codex_manager_http.app import HostDep, ManagerDep
 from codex_manager_http.metrics import render
+from codex_manager_http.routes.sessions import error_responses
 
 
 class Banner(TypedDict):
@@ -283,4 +285,39 @@ async def events(
     }
 
 
-ROUTES = [banner, health, capabilities, metrics, openapi_document, events]
+class RuntimeRestarted(TypedDict):
+    status: str
+    state: str
+    """`ready`."""
+    epoch: int
+    """The new process's number (one more per start)."""
+    pid: int | None
+    version: str | None
+    restartCount: int
+
+
+@post(
+    "/api/runtime/restart",
+    tags=["system"],
+    summary="Restart the codex runtime",
+    status_code=200,
+    responses=error_responses(503),
+)
+async def restart_runtime(manager: ManagerDep) -> RuntimeRestarted:
+    """Ours. Restarts codex app-server and answers once the new process is ready. Also
+    the way out of `failed` (the runtime crashed more often than the restart policy
+    allows; it is otherwise retried automatically every few minutes): 503
+    `runtime_unavailable` with the reason if it fails again. Sessions and history survive;
+    running turns end as interrupted."""
+    runtime = await manager.restart_runtime(wait=True)
+    return {
+        "status": "ok",
+        "state": runtime.state.value,
+        "epoch": runtime.epoch,
+        "pid": runtime.pid,
+        "version": runtime.codex_version,
+        "restartCount": runtime.restart_count,
+    }
+
+
+ROUTES = [banner, health, capabilities, metrics, openapi_document, events, restart_runtime]

@@ -1,0 +1,141 @@
+"""Removing a deleted session's files from CODEX_HOME, except what its forks still read.
+
+codex (0.163) writes a fork's rollout as a reference into its source's rollout (the fork's
+`session_meta` names `forked_from_id` and an ordinal), not as a copy. Removing the source's
+files would leave the fork unreadable ("invalid paginated history lineage ... missing source
+rollout"), and codex's own `thread/delete` refuses such a source ("forked history still
+references it"). So a deleted session whose history a fork still reads keeps its rollout
+on disk, and nothing else: it is gone from every list and answers 410 like any deleted
+session. The manager remembers it (store meta `retained_rollouts`) and, after each later
+delete, asks codex again; once no fork references it any more, its files go too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+import anyio
+
+from codex_manager_core._base import ManagerBase, logger
+from codex_manager_core.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidState,
+    ManagerError,
+    MethodNotSupported,
+    NotFound,
+)
+from codex_manager_core.store.batch import SetMeta
+
+#: Folders of CODEX_HOME that hold a thread's files (rollouts, archives, shell snapshots).
+THREAD_FILE_DIRS: Final = ("sessions", "archived_sessions", "shell_snapshots")
+#: The folders a fork reads its source's history from.
+HISTORY_DIRS: Final = ("sessions", "archived_sessions")
+#: Store meta key: ids of deleted sessions whose rollout is kept for their forks.
+RETAINED_KEY: Final = "retained_rollouts"
+
+
+def thread_files(codex_home: Path, thread_id: str) -> list[Path]:
+    """Every file under CODEX_HOME's thread folders whose name contains the id."""
+    found: list[Path] = []
+    for folder in THREAD_FILE_DIRS:
+        root = codex_home / folder
+        if root.is_dir():
+            for dirpath, _dirnames, filenames in os.walk(root):
+                found.extend(Path(dirpath) / name for name in filenames if thread_id in name)
+    return found
+
+
+def remove_files(files: list[Path]) -> None:
+    for path in files:
+        path.unlink(missing_ok=True)
+
+
+def _is_history(codex_home: Path, path: Path) -> bool:
+    return path.relative_to(codex_home).parts[0] in HISTORY_DIRS
+
+
+def _still_referenced(exc: ManagerError) -> bool:
+    return "still references" in exc.message.lower()
+
+
+class ThreadFilesMixin(ManagerBase):
+    async def _delete_thread_files(
+        self, session_id: str, file_ids: Iterable[str] = ()
+    ) -> tuple[int, bool]:
+        """Delete the thread in the runtime and its files (those named with `session_id`
+        or one of `file_ids`), but keep its rollout if a fork reads it. Returns how many
+        files went, and whether the rollout was kept (then call
+        `_settle_kept_rollouts(session_id)` once the session's tombstone is written)."""
+        files: list[Path] = []
+        if self.codex_home is not None:
+            for thread_id in dict.fromkeys([session_id, *file_ids]):
+                files += await anyio.to_thread.run_sync(thread_files, self.codex_home, thread_id)
+        kept = False
+        try:
+            await self._call("thread/delete", {"threadId": session_id})
+        except (InvalidState, Conflict) as exc:
+            if not _still_referenced(exc):
+                logger.info("thread/delete %s: %s (removing files ourselves)", session_id, exc)
+            elif self.codex_home is not None:
+                codex_home = self.codex_home
+                files = [path for path in files if not _is_history(codex_home, path)]
+                kept = True
+                logger.info("keeping the rollout of deleted %s: a fork reads it", session_id)
+        except (MethodNotSupported, NotFound, InvalidInput) as exc:
+            logger.info("thread/delete %s: %s (removing files ourselves)", session_id, exc)
+        except Exception as exc:
+            logger.warning("thread/delete %s failed: %s", session_id, exc)
+        # Whatever thread/delete left (or all of it, on a codex without thread/delete).
+        await anyio.to_thread.run_sync(remove_files, files)
+        return len(files), kept
+
+    async def _retained(self) -> list[str]:
+        raw = await self.store.get_meta(RETAINED_KEY)
+        try:
+            ids = json.loads(raw) if raw else []
+        except ValueError:
+            return []
+        return [str(value) for value in ids] if isinstance(ids, list) else []
+
+    async def _settle_kept_rollouts(self, kept: str | None = None) -> None:
+        """After a delete (its tombstone written): remember `kept`, the deleted session
+        whose rollout stays for its forks, and delete the kept rollouts no fork reads any
+        more (a fork of a fork keeps its source's source: loop until nothing changes)."""
+        async with self._state.kept_rollouts_lock:
+            retained = await self._retained()
+            remaining = [*retained, kept] if kept and kept not in retained else list(retained)
+            try:
+                await self._purge_kept(remaining)
+            finally:
+                if remaining != retained:
+                    await self._write([SetMeta(RETAINED_KEY, json.dumps(remaining))])
+
+    async def _purge_kept(self, remaining: list[str]) -> None:
+        """Remove from `remaining` (and from disk) what no fork reads any more."""
+        progress = True
+        while progress and remaining:
+            progress = False
+            for session_id in list(remaining):
+                try:
+                    await self._call("thread/delete", {"threadId": session_id})
+                except (InvalidState, Conflict) as exc:
+                    if _still_referenced(exc):
+                        continue
+                    logger.info("kept rollout %s: thread/delete: %s", session_id, exc)
+                except (NotFound, MethodNotSupported, InvalidInput) as exc:
+                    logger.info("kept rollout %s: thread/delete: %s", session_id, exc)
+                except Exception as exc:
+                    logger.warning("kept rollout %s: thread/delete failed: %s", session_id, exc)
+                    return  # the runtime is not well: try again after the next delete
+                if self.codex_home is not None:
+                    files = await anyio.to_thread.run_sync(
+                        thread_files, self.codex_home, session_id
+                    )
+                    await anyio.to_thread.run_sync(remove_files, files)
+                remaining.remove(session_id)
+                progress = True
