@@ -27,7 +27,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 # Byte-compile our sources (an editable install leaves that to the first import, which
 # never happens where PYTHONDONTWRITEBYTECODE is set): saves ~70 ms of every start.
-.venv/.compiled: $(RUN_STAMP) $(shell find src -name '*.py')
+$(VENV)/.compiled: $(RUN_STAMP) $(shell find src -name '*.py')
 	@echo "==> byte-compiling src"
 	$(BIN)/python -m compileall -q src
 	touch $@
@@ -36,7 +36,7 @@ install: $(STAMP)
 
 # Serves on http://127.0.0.1:3001 with the demo model unless Codex credentials are found
 # (it prints which). Override with e.g. `make run ARGS="--port 4000 --demo"`.
-run: $(RUN_STAMP) .venv/.compiled
+run: $(RUN_STAMP) $(VENV)/.compiled
 	@echo "==> starting the server"
 	$(BIN)/codex-manager serve --auto-demo $(ARGS)
 
