@@ -158,6 +158,8 @@ class EventFrames:
         """The texts a socket following `thread_ids` (None: every thread) gets, after part
         `after_part` when it resumes in the middle of this event."""
         if thread_ids is None or self.thread_id in thread_ids:
+            if after_part is None:
+                return self.texts  # the common case: everything, nothing to compute
             parts: Iterable[int] = range(len(self.texts))
         else:
             parts = self.broadcast

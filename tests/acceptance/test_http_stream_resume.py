@@ -9,7 +9,9 @@ point 6), over real sockets: real uvicorn, real codex (offline, ScriptedModel).
   script uses), compared frame by frame with an uninterrupted subscriber;
 - a socket following one thread gets, of the events of other threads or of none, only what
   the original broadcast: the manager's thread-less events and the account aliases, not the
-  runtime's other thread-less notifications.
+  runtime's other thread-less notifications;
+- frames before `subscribed` belong to the previous subscription (without a query filter:
+  every thread, as in the original); a filter in the query applies from the first frame.
 """
 
 from __future__ import annotations
@@ -195,3 +197,38 @@ async def test_a_thread_filter_gets_only_the_broadcast_frames_of_other_events(
     # Of its own thread the filtered socket misses nothing.
     mine = [frame_id(f) for f in unfiltered if f["threadId"] == session_id]
     assert [frame_id(f) for f in filtered if f["threadId"] == session_id] == mine
+
+
+async def test_frames_before_subscribed_belong_to_the_previous_subscription(
+    tmp_path: Path,
+) -> None:
+    """As the original: a socket opened without `threadId` follows every thread until the
+    client subscribes; from `subscribed` on, only the new subscription. A socket with the
+    filter in its query gets no other thread's frame at all."""
+    async with running_host(tmp_path, [Reply("hello", chunks=2)] * 2) as host:
+        mine = await create_session(host)
+        other = await create_session(host)
+        async with (
+            host.websocket() as default,
+            host.websocket(f"/api/stream?threadId={mine}") as filtered,
+        ):
+            for ws in (default, filtered):
+                assert (await recv_json(ws))["type"] == "ready"
+            first = await post_message(host, other, "before")
+            _, before = await recv_until(default, ends_turn(first), timeout=WAIT)
+            assert {f["threadId"] for f in events_of(before)} >= {other}
+            await send(default, {"type": "subscribe", "threadId": mine})
+            await recv_until(default, is_type("subscribed"), timeout=WAIT)
+
+            second = await post_message(host, other, "after")
+            await host.manager.wait_for_turn(other, second, timeout=WAIT)
+            response = await host.http.post("/api/projects", json={"name": "sentinel"})
+            assert response.status_code == 200, response.text
+
+            def sentinel(frame: Frame) -> bool:
+                return frame["type"] == "project_upserted"
+
+            _, after = await recv_until(default, sentinel, timeout=WAIT)
+            _, only_mine = await recv_until(filtered, sentinel, timeout=WAIT)
+        assert {f["threadId"] for f in events_of(after)} == {None}
+        assert {f["threadId"] for f in events_of(only_mine)} == {None}
