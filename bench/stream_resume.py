@@ -6,9 +6,9 @@ also when the cut fell between the frames of one event (docs/stream.md). This mo
 that easy to check against a real server:
 
     base = "http://127.0.0.1:3001"                  # or ws://...; token= if one is set
-    steady = await collect_frames(base, thread_id=sid, since=start, until=ends_turn(turn_id))
+    steady = await collect_frames(base, thread_id=sid, since=start, until=turn_end(turn_id))
     flaky = await resume_repeatedly(base, thread_id=sid, since=start,
-                                    until=ends_turn(turn_id), cut=lambda: rng.randint(1, 5))
+                                    until=turn_end(turn_id), cut=lambda: rng.randint(1, 5))
     diff = compare_frames(steady, flaky.frames)   # diff.lost == 0, diff.duplicated == 0 ...
     print(flaky.connections - 1, "resumes")
 
@@ -53,6 +53,22 @@ class Cursor:
     def after(cls, frame: Mapping[str, Any]) -> Cursor:
         part = frame.get("part")
         return cls(int(frame["seq"]), part if isinstance(part, int) else None)
+
+
+def turn_end(turn_id: str | None = None) -> FramePredicate:
+    """The last frame of a turn for a subscriber of its thread: the raw `notification`
+    frame (part 1) of `turn/completed` (of `turn_id`, or of any turn)."""
+
+    def matches(frame: Frame) -> bool:
+        payload = frame.get("payload")
+        if frame.get("type") != "notification" or not isinstance(payload, dict):
+            return False
+        if payload.get("method") != "turn/completed":
+            return False
+        turn = (payload.get("params") or {}).get("turn") or {}
+        return turn_id is None or turn.get("id") == turn_id
+
+    return matches
 
 
 def stream_url(

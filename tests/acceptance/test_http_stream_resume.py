@@ -23,7 +23,13 @@ from typing import Any
 
 import anyio
 import pytest
-from bench.stream_resume import collect_frames, compare_frames, frame_id, resume_repeatedly
+from bench.stream_resume import (
+    collect_frames,
+    compare_frames,
+    frame_id,
+    resume_repeatedly,
+    turn_end,
+)
 
 from codex_manager_core.testing.scripted_model import Reply
 from tests.acceptance.http_fixtures import recv_json, recv_until, running_host
@@ -125,7 +131,7 @@ async def test_many_resumes_during_a_streaming_turn_lose_no_frame(tmp_path: Path
         session_id = await create_session(host)
         base = host.url
         start = host.manager.bus.last_seq
-        until: Callable[[Frame], bool] = ends_turn(None)
+        until: Callable[[Frame], bool] = turn_end(None)
         async with anyio.create_task_group() as tasks:
             results: dict[str, Any] = {}
 
