@@ -1,22 +1,34 @@
 # Every target creates .venv on first use, so a fresh clone needs only `make test` or `make run`.
+# `make run` installs only what running needs; test, lint, bench and fuzz add the test extra
+# (pytest, ruff, mypy, Jupyter, schemathesis: most of the download). Each step says what it
+# does, and pip shows its own progress.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-test
+PIP := $(BIN)/python -m pip install --disable-pip-version-check
 
 .PHONY: install run test lint bench fuzz clean
 
 $(BIN)/python:
+	@echo "==> creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	@echo "==> installing codex-manager and what it needs to run, into $(VENV)"
+	$(PIP) -e .
+	touch $@
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "==> installing codex-manager with the test and lint tools, into $(VENV)"
+	$(PIP) -e '.[test]'
+	touch $@ $(RUN_STAMP)
 
 # Byte-compile our sources (an editable install leaves that to the first import, which
 # never happens where PYTHONDONTWRITEBYTECODE is set): saves ~70 ms of every start.
-.venv/.compiled: $(STAMP) $(shell find src -name '*.py')
+$(VENV)/.compiled: $(RUN_STAMP) $(shell find src -name '*.py')
+	@echo "==> byte-compiling src"
 	$(BIN)/python -m compileall -q src
 	touch $@
 
@@ -24,7 +36,8 @@ install: $(STAMP)
 
 # Serves on http://127.0.0.1:3001 with the demo model unless Codex credentials are found
 # (it prints which). Override with e.g. `make run ARGS="--port 4000 --demo"`.
-run: $(STAMP) .venv/.compiled
+run: $(RUN_STAMP) $(VENV)/.compiled
+	@echo "==> starting the server"
 	$(BIN)/codex-manager serve --auto-demo $(ARGS)
 
 test: $(STAMP)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import anyio
 
-from codex_manager_core import Event, Lagged, Manager, ManagerConfig
+from codex_manager_core import Event, Lagged, Manager, ManagerConfig, TurnFailed
 from codex_manager_core.testing import (
     RecordedRequest,
     Reply,
@@ -129,6 +129,15 @@ async def run(
                     elif event.type == "app_server.item.completed":
                         if params["item"]["type"] == "agentMessage":
                             print()  # end of one assistant message
+                    elif event.type == "app_server.error":
+                        # The runtime's trouble with the model: retries ("Reconnecting...
+                        # 2/5"), then, if it gives up, the final error (the turn fails).
+                        error = params.get("error") or {}
+                        details = error.get("additionalDetails")
+                        print(
+                            f"[runtime] {error.get('message')}"
+                            + (f" ({details})" if details else "")
+                        )
                     elif event.type in ("app_server.turn.completed", "turn_reconciled"):
                         break
         if waited.cancelled_caught:
@@ -136,8 +145,13 @@ async def run(
             await manager.interrupt_turn(session.session_id, turn.turn_id)
 
         # The turn has ended (or is ending), so this returns at once (or very soon) with
-        # its status and final text.
-        result = await manager.wait_for_turn(session.session_id, turn.turn_id, timeout=60)
+        # its status and final text, or raises TurnFailed with the runtime's message.
+        try:
+            result = await manager.wait_for_turn(session.session_id, turn.turn_id, timeout=60)
+        except TurnFailed as failed:
+            print(f"the turn failed: {failed.runtime_message}")
+            print("check your codex login (`codex login`) and network, or run with --demo")
+            return 1
         print(f"turn {result.status}")
         if result.final_text is None:
             print("no reply" + (f": {result.error}" if result.error else ""))

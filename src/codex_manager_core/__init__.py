@@ -58,7 +58,13 @@ from codex_manager_core.sessions import StartedSession
 from codex_manager_core.store import MemoryStore, SqliteStore
 from codex_manager_core.tools import ToolRegistry, ToolResult
 from codex_manager_core.transcript import TranscriptPage
-from codex_manager_core.turns import TurnHandle, TurnResult, TurnTimeout
+from codex_manager_core.turns import (
+    TurnErrorNotice,
+    TurnFailed,
+    TurnHandle,
+    TurnResult,
+    TurnTimeout,
+)
 
 __all__ = [
     "AuthRequired",
@@ -105,6 +111,8 @@ __all__ = [
     "ToolResult",
     "TranscriptEntry",
     "TranscriptPage",
+    "TurnErrorNotice",
+    "TurnFailed",
     "TurnHandle",
     "TurnInProgress",
     "TurnRecord",

@@ -15,27 +15,38 @@ from codex_manager_core.errors import (
     Conflict,
     InvalidInput,
     InvalidState,
-    ManagerError,
     NotFound,
     TurnInProgress,
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
-from codex_manager_core.models import Event, Lagged, SessionRecord, TurnRecord, TurnStatus
-from codex_manager_core.runtime_events import final_text_of, turn_error_of
+from codex_manager_core.models import Lagged, SessionRecord, TurnRecord
 from codex_manager_core.sessions import SessionsMixin
+from codex_manager_core.turn_waits import (
+    RetryCallback,
+    TurnErrorNotice,
+    TurnFailed,
+    TurnResult,
+    TurnTimeout,
+    wait_for_turn_end,
+)
+
+__all__ = [
+    "TurnErrorNotice",
+    "TurnFailed",
+    "TurnHandle",
+    "TurnResult",
+    "TurnTimeout",
+    "TurnsMixin",
+    "normalize_input",
+]
 
 INPUT_TYPES: Final = ("text", "image", "localImage")
-_TURN_END_TYPES: Final = ("app_server.turn.completed", "turn_reconciled")
 
 
 #: How long an interrupt waits for the runtime to announce a turn it just started.
 INTERRUPT_GRACE: Final = 5.0
 #: How long a turn we started counts as running before the runtime announces it.
 UNANNOUNCED_TURN_GRACE: Final = 30.0
-
-
-class TurnTimeout(ManagerError):
-    code = "timeout"
 
 
 @attrs.frozen
@@ -46,16 +57,6 @@ class TurnHandle:
     turn_id: str
     since_seq: int
     """The ledger position just before the turn started (subscribe from here to see it all)."""
-
-
-@attrs.frozen
-class TurnResult:
-    session_id: str
-    turn_id: str
-    status: TurnStatus
-    final_text: str | None
-    """The last assistant message of the turn (None if it produced none)."""
-    error: str | None = None
 
 
 InputItem = Mapping[str, Any]
@@ -253,36 +254,24 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         return TurnHandle(record.session_id, turn_id, since)
 
     async def wait_for_turn(
-        self, session_id: str, turn_id: str, *, timeout: float | None = None
+        self,
+        session_id: str,
+        turn_id: str,
+        *,
+        timeout: float | None = None,
+        on_retry: RetryCallback | None = None,
     ) -> TurnResult:
         """Wait until the turn ends; return its status and final assistant text. Driven by
-        the ledger's events (a turn that already ended returns at once)."""
+        the ledger's events (a turn that already ended returns at once).
+
+        Raises `TurnFailed` (with the runtime's message) as soon as the runtime gives up on
+        the turn or the turn ends `failed`, and `TurnTimeout` after `timeout` seconds (the
+        turn goes on). Each retry the runtime announces ("Reconnecting... 2/5") is logged as
+        a warning and passed to `on_retry` (a function or an async function) if given."""
         await self._session(session_id)
         check_id(turn_id, "turnId")
-        event_filter = EventFilter.of([session_id], _TURN_END_TYPES)
-        subscription = self.bus.subscribe(event_filter)
-        try:
-            stored = await self.store.get_turn(turn_id)
-            if stored is not None and stored.status.terminal:
-                return _result(stored)
-            with anyio.move_on_after(timeout if timeout is not None else float("inf")):
-                while True:
-                    item = await subscription.next()
-                    if isinstance(item, Lagged):
-                        # Fell behind (a flood of other events): resume from the cursor.
-                        subscription = self.bus.subscribe(event_filter, since=item.seq)
-                        continue
-                    result = _from_event(item, session_id, turn_id)
-                    if result is not None:
-                        stored = await self.store.get_turn(turn_id)
-                        if stored is not None and stored.status.terminal:
-                            return _result(stored)
-                        return result
-        finally:
-            subscription.close()
-        raise TurnTimeout(
-            f"turn {turn_id} of session {session_id} did not finish within {timeout:g} s; "
-            "it may still be running (interrupt it, or wait again)"
+        return await wait_for_turn_end(
+            self.bus, self.store, session_id, turn_id, timeout=timeout, on_retry=on_retry
         )
 
     async def send_and_wait(
@@ -291,11 +280,21 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         input: str | Sequence[InputItem],
         *,
         timeout: float | None = None,
+        on_retry: RetryCallback | None = None,
         **overrides: Any,
     ) -> TurnResult:
-        """send_message + wait_for_turn."""
+        """send_message + wait_for_turn (every retry of the turn is reported, also those
+        announced before the wait began)."""
         handle = await self.send_message(session_id, input, **overrides)
-        return await self.wait_for_turn(session_id, handle.turn_id, timeout=timeout)
+        return await wait_for_turn_end(
+            self.bus,
+            self.store,
+            session_id,
+            handle.turn_id,
+            timeout=timeout,
+            since=handle.since_seq,
+            on_retry=on_retry,
+        )
 
     async def get_turn(self, turn_id: str) -> TurnRecord:
         stored = await self.store.get_turn(check_id(turn_id, "turnId"))
@@ -360,22 +359,3 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         return await self._call(
             "turn/steer", {"threadId": session_id, "input": items, "expectedTurnId": turn_id}
         )
-
-
-def _result(turn: TurnRecord) -> TurnResult:
-    return TurnResult(turn.thread_id, turn.turn_id, turn.status, turn.final_text, turn.error)
-
-
-def _from_event(event: Event, session_id: str, turn_id: str) -> TurnResult | None:
-    payload = event.payload if isinstance(event.payload, Mapping) else {}
-    if event.type == "turn_reconciled":
-        if payload.get("turnId") != turn_id:
-            return None
-        return TurnResult(session_id, turn_id, TurnStatus(payload["status"]), None, None)
-    params = payload.get("params")
-    turn = params.get("turn") if isinstance(params, Mapping) else None
-    if not isinstance(turn, Mapping) or turn.get("id") != turn_id:
-        return None
-    raw = str(turn.get("status"))
-    status = TurnStatus(raw) if raw in TurnStatus._value2member_map_ else TurnStatus.FAILED
-    return TurnResult(session_id, turn_id, status, final_text_of(turn), turn_error_of(turn))

@@ -1,13 +1,23 @@
 """The frames of `GET /api/stream`: rendering ledger events, parsing client commands.
 
-Every ledger event becomes one frame `{type, threadId, payload, seq, at}` (the original's
-envelope plus our `seq` and `at`). A notification from the runtime (`app_server.*` with
-`signalType: notification`) also becomes the original's raw `notification` frame
-`{method, params}` and, for a few methods, an alias frame whose payload is the params. The
-frames of one event share its seq: a frame is identified by (seq, type).
+Every ledger event becomes one frame `{type, threadId, payload, seq, part, at}` (the
+original's envelope plus our `seq`, `part` and `at`). A notification from the runtime
+(`app_server.*` with `signalType: notification`) also becomes the original's raw
+`notification` frame `{method, params}` and, for a few methods, an alias frame whose payload
+is the params. The frames of one event share its seq and are numbered by `part` (0, 1, 2 in
+the order they are sent), so (seq, part) identifies a frame and is a client's exact resume
+point: `since=seq&part=part` sends what follows that frame, also the rest of a half-received
+event (`since` alone: what follows the whole event).
+
+A socket following some threads gets every frame of their events, and of the events of other
+threads or of none only the frames the original broadcast to every socket
+(`EventFrames.broadcast`): the manager's own thread-less events (projects, runtime state),
+`session_deleted`/`session_project_updated` of any session, and the account/app/MCP alias
+frames. The runtime's other thread-less notifications (config warnings, remote-control
+status, the raw frames of account notifications) go only to sockets following every thread.
 
 Frames are encoded once per event, not once per socket: `FrameCache` keeps the encoded
-texts of the most recent events, so fanning one event out to many sockets encodes it once.
+frames of the most recent events, so fanning one event out to many sockets encodes it once.
 
 Commands (`parse_command`) are validated here completely, so the handler only acts on
 well-formed ones; anything else raises `CommandError` whose `detail` says what was wrong.
@@ -23,6 +33,7 @@ from typing import Any, Final
 import attrs
 import msgspec
 
+from codex_manager_core.events.bus import BROADCAST_TYPES
 from codex_manager_core.models import Event
 from codex_manager_core.serde import iso
 
@@ -69,13 +80,20 @@ def encode(frame: Mapping[str, Any]) -> str:
 
 
 def event_frames(event: Event) -> list[dict[str, Any]]:
-    """The frames of one ledger event, in the order they are sent."""
+    """The frames of one ledger event, in the order they are sent (`part` 0, 1, ...)."""
     thread_id = event.thread_id
     seq = event.seq
     at = iso(event.at)
     payload = event.payload
     frames: list[dict[str, Any]] = [
-        {"type": event.type, "threadId": thread_id, "payload": payload, "seq": seq, "at": at}
+        {
+            "type": event.type,
+            "threadId": thread_id,
+            "payload": payload,
+            "seq": seq,
+            "part": 0,
+            "at": at,
+        }
     ]
     if (
         event.type.startswith("app_server.")
@@ -90,6 +108,7 @@ def event_frames(event: Event) -> list[dict[str, Any]]:
                 "threadId": thread_id,
                 "payload": {"method": method, "params": params},
                 "seq": seq,
+                "part": 1,
                 "at": at,
             }
         )
@@ -102,14 +121,62 @@ def event_frames(event: Event) -> list[dict[str, Any]]:
                     "threadId": thread_id,
                     "payload": params if params is not None else {},
                     "seq": seq,
+                    "part": 2,
                     "at": at,
                 }
             )
     return frames
 
 
-def encode_event(event: Event) -> tuple[str, ...]:
-    return tuple(encode(frame) for frame in event_frames(event))
+def broadcast_parts(event: Event, frames: Sequence[Mapping[str, Any]]) -> tuple[int, ...]:
+    """The parts of `event` that reach a socket whose thread filter leaves its thread out."""
+    if (event.thread_id is None and not event.type.startswith("app_server.")) or (
+        event.type in BROADCAST_TYPES
+    ):
+        return tuple(range(len(frames)))  # the manager's own broadcast events
+    return tuple(
+        part for part, frame in enumerate(frames) if frame["type"] in _BROADCAST_ALIAS_TYPES
+    )
+
+
+_BROADCAST_ALIAS_TYPES: Final = frozenset(BROADCAST_ALIASES.values())
+
+
+@attrs.frozen
+class EventFrames:
+    """The encoded frames of one event (`texts[part]`)."""
+
+    seq: int
+    thread_id: str | None
+    texts: tuple[str, ...]
+    broadcast: tuple[int, ...]
+    """The parts sent to a socket that follows other threads (`broadcast_parts`)."""
+
+    def parts_for(
+        self, thread_ids: frozenset[str] | None, after_part: int | None = None
+    ) -> tuple[str, ...]:
+        """The texts a socket following `thread_ids` (None: every thread) gets, after part
+        `after_part` when it resumes in the middle of this event."""
+        if thread_ids is None or self.thread_id in thread_ids:
+            if after_part is None:
+                return self.texts  # the common case: everything, nothing to compute
+            parts: Iterable[int] = range(len(self.texts))
+        else:
+            parts = self.broadcast
+        if after_part is not None:
+            parts = (part for part in parts if part > after_part)
+        texts = self.texts
+        return tuple(texts[part] for part in parts)
+
+
+def encode_event(event: Event) -> EventFrames:
+    frames = event_frames(event)
+    return EventFrames(
+        event.seq,
+        event.thread_id,
+        tuple(encode(frame) for frame in frames),
+        broadcast_parts(event, frames),
+    )
 
 
 class FrameCache:
@@ -123,14 +190,14 @@ class FrameCache:
         if capacity < 1:
             raise ValueError("capacity must be positive")
         self.capacity = capacity
-        self._frames: dict[int, tuple[str, ...]] = {}
+        self._frames: dict[int, EventFrames] = {}
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
         return len(self._frames)
 
-    def frames(self, event: Event) -> tuple[str, ...]:
+    def frames(self, event: Event) -> EventFrames:
         found = self._frames.get(event.seq)
         if found is not None:
             self.hits += 1
@@ -161,11 +228,16 @@ def error_frame(detail: str) -> str:
 
 
 def lagged_frame(seq: int) -> str:
+    """Sent between two events (never inside one): `since=seq` resumes exactly."""
     return encode({"type": "lagged", "seq": seq})
 
 
 def subscribed_frame(
-    thread_ids: Sequence[str] | None, types: Sequence[str] | None, since: int | None, seq: int
+    thread_ids: Sequence[str] | None,
+    types: Sequence[str] | None,
+    since: int | None,
+    seq: int,
+    part: int | None = None,
 ) -> str:
     return encode(
         {
@@ -173,6 +245,7 @@ def subscribed_frame(
             "threadIds": None if thread_ids is None else list(thread_ids),
             "types": None if types is None else list(types),
             "since": since,
+            "part": part,
             "seq": seq,
         }
     )
@@ -203,12 +276,14 @@ class Subscribe:
 
     `thread_ids`: the threads (None: every thread; KEEP: as before). `types`: type
     prefixes (None: every type; KEEP: as before). `since`: replay the events after this
-    seq first (None: live events only).
+    seq first (None: live events only). `part`: with `since`, first the frames of event
+    `since` after this part (the client got the event only up to that frame).
     """
 
     thread_ids: tuple[str, ...] | Keep | None = KEEP
     types: tuple[str, ...] | Keep | None = KEEP
     since: int | None = None
+    part: int | None = None
 
 
 @attrs.frozen
@@ -293,7 +368,14 @@ def _since(value: object, where: str = "since") -> int | None:
     return value
 
 
-_SUBSCRIBE_FIELDS: Final = frozenset({"type", "threadId", "threadIds", "types", "since"})
+def _part(value: object, since: int | None, where: str = "part") -> int | None:
+    checked = _since(value, where)
+    if checked is not None and since is None:
+        raise CommandError(f"{where} needs since (the seq of the event it is a part of)")
+    return checked
+
+
+_SUBSCRIBE_FIELDS: Final = frozenset({"type", "threadId", "threadIds", "types", "since", "part"})
 
 
 def parse_command(raw: str | bytes) -> Command:
@@ -336,7 +418,8 @@ def parse_command(raw: str | bytes) -> Command:
     types: tuple[str, ...] | Keep | None = KEEP
     if "types" in message:
         types = _types(message["types"])
-    return Subscribe(thread_ids, types, _since(message.get("since")))
+    since = _since(message.get("since"))
+    return Subscribe(thread_ids, types, since, _part(message.get("part"), since))
 
 
 @attrs.frozen
@@ -346,6 +429,7 @@ class StreamQuery:
     thread_id: str | None = None
     types: tuple[str, ...] | None = None
     since: int | None = None
+    part: int | None = None
 
     @property
     def thread_ids(self) -> tuple[str, ...] | None:
@@ -353,7 +437,8 @@ class StreamQuery:
 
 
 def parse_query(get_all: Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]) -> StreamQuery:
-    """`threadId` (the original's), `since` and `types` (comma-separated, may repeat)."""
+    """`threadId` (the original's), `since`, `part` and `types` (comma-separated, may
+    repeat)."""
     values: dict[str, list[str]] = collections.defaultdict(list)
     items = get_all.items() if isinstance(get_all, Mapping) else get_all
     for key, value in items:
@@ -367,17 +452,24 @@ def parse_query(get_all: Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
         raise CommandError("give threadId once (subscribe with threadIds for many threads)")
     if threads and threads[0] != "":
         thread_id = _thread_id(threads[0], "threadId")
-    since: int | None = None
-    given_since = values.get("since", [])
-    if len(given_since) > 1:
-        raise CommandError("give since once")
-    if given_since and given_since[0] != "":
-        text = given_since[0].strip()
-        if not text.isascii() or not text.isdigit() or len(text) > 19:
-            raise CommandError(f"since must be a non-negative integer, got {given_since[0][:50]!r}")
-        since = int(text)
+    since = _query_int(values, "since")
+    part = _query_int(values, "part")
+    if part is not None and since is None:
+        raise CommandError("part needs since (the seq of the event it is a part of)")
     types: tuple[str, ...] | None = None
     if "types" in values:
         prefixes = [part.strip() for value in values["types"] for part in value.split(",")]
         types = _types([prefix for prefix in prefixes if prefix]) or None
-    return StreamQuery(thread_id, types, since)
+    return StreamQuery(thread_id, types, since, part)
+
+
+def _query_int(values: Mapping[str, list[str]], name: str) -> int | None:
+    given = values.get(name, [])
+    if len(given) > 1:
+        raise CommandError(f"give {name} once")
+    if not given or given[0] == "":
+        return None
+    text = given[0].strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        raise CommandError(f"{name} must be a non-negative integer, got {given[0][:50]!r}")
+    return int(text)

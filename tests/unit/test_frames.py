@@ -1,5 +1,6 @@
 """Frames of `GET /api/stream`: event rendering, the original's compatibility frames and
-aliases, the frame cache, and command/query validation."""
+aliases, part numbering and resume inside an event, which frames a thread filter lets
+through, the frame cache, and command/query validation."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from codex_manager_http.frames import (
     MAX_THREAD_IDS,
     THREAD_ALIASES,
     CommandError,
+    EventFrames,
     FrameCache,
     Ping,
     StreamQuery,
@@ -66,6 +68,7 @@ def test_a_manager_event_is_one_frame_with_seq_and_at() -> None:
             "threadId": None,
             "payload": {"projectId": "p1", "name": "x"},
             "seq": 12,
+            "part": 0,
             "at": AT_ISO,
         }
     ]
@@ -82,6 +85,7 @@ def test_a_notification_also_becomes_the_raw_notification_frame_with_the_same_se
         "threadId": "thr-1",
         "payload": {"method": "item/agentMessage/delta", "params": params},
         "seq": 7,
+        "part": 1,
         "at": AT_ISO,
     }
 
@@ -109,6 +113,7 @@ def test_aliases_carry_the_params_and_the_events_thread(method: str, alias: str)
         "threadId": thread_id,
         "payload": params,
         "seq": 7,
+        "part": 2,
         "at": AT_ISO,
     }
 
@@ -130,7 +135,7 @@ def test_the_alias_table_is_the_originals() -> None:
 
 def test_encoded_frames_are_compact_json_equal_to_the_frames() -> None:
     event = notification("turn/diff/updated", {"diff": 'ü\n"quoted"', "n": [1, 2.5, None]})
-    encoded = encode_event(event)
+    encoded = encode_event(event).texts
     assert [json.loads(text) for text in encoded] == event_frames(event)
     assert all(", " not in text and "\\u00fc" not in text for text in encoded)
 
@@ -142,11 +147,106 @@ class Opaque:
 
 def test_payloads_that_are_not_plain_json_still_encode() -> None:
     event = Event(1, "custom", None, {"when": AT, "what": Opaque()}, AT)
-    (text,) = encode_event(event)
+    (text,) = encode_event(event).texts
     frame = json.loads(text)
     assert frame["seq"] == 1
     assert frame["payload"]["what"] == "opaque"
     assert frame["payload"]["when"].startswith("2026-01-02")
+
+
+# ---------------------------------------------------------------------- parts and resume
+
+
+def test_the_frames_of_an_event_are_numbered_by_part() -> None:
+    event = notification("turn/plan/updated", {"threadId": "thr-1", "plan": []})
+    assert [(frame["seq"], frame["part"]) for frame in event_frames(event)] == [
+        (7, 0),
+        (7, 1),
+        (7, 2),
+    ]
+
+
+def event_stream(events: list[Event]) -> list[EventFrames]:
+    return [encode_event(event) for event in events]
+
+
+def identities(texts: list[str]) -> list[tuple[int, int]]:
+    return [(json.loads(text)["seq"], json.loads(text)["part"]) for text in texts]
+
+
+def test_a_client_cut_between_sibling_frames_resumes_with_seq_and_part_losslessly() -> None:
+    """Cut the stream after every single frame; resuming with (seq, part) of the last frame
+    received gives exactly the rest, in order, with nothing twice."""
+    events = [
+        notification("item/agentMessage/delta", {"delta": "a"}, seq=1),
+        Event(2, "transcript_updated", "thr-1", {"n": 1}, AT),
+        notification("turn/diff/updated", {"diff": "d"}, seq=3),
+        notification("account/updated", {"authMode": None}, seq=4, thread_id=None),
+        notification("item/agentMessage/delta", {"delta": "b"}, seq=5),
+    ]
+    stream = event_stream(events)
+    for following in (None, frozenset({"thr-1"}), frozenset({"thr-2"})):
+        everything = [text for frames in stream for text in frames.parts_for(following)]
+        for cut in range(len(everything) + 1):
+            received = everything[:cut]
+            if received:
+                seq, part = identities(received)[-1]
+            else:
+                seq, part = 0, 0  # nothing yet: since=0 (no event 0)
+            rest = [
+                text
+                for frames in stream
+                if frames.seq >= seq
+                for text in frames.parts_for(following, part if frames.seq == seq else None)
+            ]
+            assert received + rest == everything, (following, cut)
+    # Resuming with the seq alone (as before `part` existed) loses the siblings after the
+    # cut: of the 2 + 1 + 3 + 3 + 2 frames, cut after each in turn, 1 + 0 + 3 + 3 + 1 = 8.
+    everything = [text for frames in stream for text in frames.parts_for(None)]
+    lost = 0
+    for cut in range(1, len(everything) + 1):
+        seq = identities(everything[:cut])[-1][0]
+        rest = [text for frames in stream if frames.seq > seq for text in frames.parts_for(None)]
+        lost += len(everything) - cut - len(rest)
+    assert lost == 8
+
+
+def test_resume_after_the_last_part_or_past_the_event_sends_nothing_of_it() -> None:
+    frames = encode_event(notification("turn/plan/updated", {"plan": []}))
+    assert identities(list(frames.parts_for(None, 0))) == [(7, 1), (7, 2)]
+    assert frames.parts_for(None, 2) == ()
+    assert frames.parts_for(None, 99) == ()
+
+
+def test_a_socket_following_other_threads_gets_only_the_originals_broadcast_frames() -> None:
+    other = frozenset({"thr-2"})
+    # The runtime's thread-less notification with a broadcast alias: only the alias.
+    account = encode_event(notification("account/updated", {"x": 1}, thread_id=None))
+    assert [json.loads(t)["type"] for t in account.parts_for(other)] == ["account_updated"]
+    assert [json.loads(t)["type"] for t in account.parts_for(None)] == [
+        "app_server.test",
+        "notification",
+        "account_updated",
+    ]
+    # A thread-less notification without an alias (configWarning, ...): nothing.
+    warning = encode_event(notification("configWarning", {"summary": "x"}, thread_id=None))
+    assert warning.parts_for(other) == ()
+    assert len(warning.parts_for(None)) == 2
+    # Another thread's notification, even one with a thread-scoped alias: nothing.
+    plan = encode_event(notification("turn/plan/updated", {"plan": []}))
+    assert plan.parts_for(other) == ()
+    assert len(plan.parts_for(frozenset({"thr-1", "thr-2"}))) == 3
+    # The manager's own thread-less events and session deletions/moves: the event frame.
+    for event in (
+        Event(1, "project_upserted", None, {"project": {}}, AT),
+        Event(2, "runtime_state_changed", None, {"state": "ready"}, AT),
+        Event(3, "session_deleted", "thr-1", {"sessionId": "thr-1"}, AT),
+        Event(4, "session_project_updated", "thr-1", {"sessionId": "thr-1"}, AT),
+    ):
+        assert identities(list(encode_event(event).parts_for(other))) == [(event.seq, 0)]
+    # Other manager events of another thread: nothing.
+    transcript = encode_event(Event(5, "transcript_updated", "thr-1", {}, AT))
+    assert transcript.parts_for(other) == ()
 
 
 # ---------------------------------------------------------------------- cache
@@ -191,8 +291,10 @@ def test_control_frames() -> None:
         "threadIds": ["a", "b"],
         "types": None,
         "since": 3,
+        "part": None,
         "seq": 10,
     }
+    assert json.loads(subscribed_frame(None, None, 3, 10, 1))["part"] == 1
     assert json.loads(subscribed_frame(None, ("x.",), None, 10))["types"] == ["x."]
 
 
@@ -225,6 +327,10 @@ def test_our_subscribe_command() -> None:
         None, None, None
     )
     assert parse_command('{"type":"subscribe","threadIds":[]}') == Subscribe((), KEEP, None)
+    assert parse_command('{"type":"subscribe","since":7,"part":1}') == Subscribe(KEEP, KEEP, 7, 1)
+    assert parse_command('{"type":"subscribe","since":7,"part":null}') == Subscribe(
+        KEEP, KEEP, 7, None
+    )
 
 
 @pytest.mark.parametrize(
@@ -252,6 +358,9 @@ def test_our_subscribe_command() -> None:
         ('{"type": "subscribe", "since": 1.5}', "since must be a non-negative integer"),
         ('{"type": "subscribe", "since": true}', "got a boolean"),
         ('{"type": "subscribe", "threadid": "a"}', "unknown subscribe fields: 'threadid'"),
+        ('{"type": "subscribe", "part": 1}', "part needs since"),
+        ('{"type": "subscribe", "since": 3, "part": -1}', "part must be a non-negative integer"),
+        ('{"type": "subscribe", "since": 3, "part": "1"}', "part must be a non-negative integer"),
     ],
 )
 def test_invalid_commands_say_what_is_wrong(raw: str | bytes, detail: str) -> None:
@@ -283,6 +392,8 @@ def test_query_parameters() -> None:
     assert query == StreamQuery(None, ("app_server.turn.", "approval", "notification"), 12)
     assert parse_query({"types": [","]}).types is None
     assert parse_query({"token": ["secret"], "since": ["0"]}).since == 0
+    assert parse_query([("since", "12"), ("part", "1")]) == StreamQuery(None, None, 12, 1)
+    assert parse_query([("since", "12"), ("part", "")]).part is None
 
 
 @pytest.mark.parametrize(
@@ -293,6 +404,9 @@ def test_query_parameters() -> None:
         ([("since", "1"), ("since", "2")], "give since once"),
         ([("threadId", "a"), ("threadId", "b")], "give threadId once"),
         ([("threadId", "a b")], "letters, digits"),
+        ([("part", "1")], "part needs since"),
+        ([("since", "3"), ("part", "x")], "part must be a non-negative integer"),
+        ([("since", "3"), ("part", "1"), ("part", "2")], "give part once"),
     ],
 )
 def test_invalid_queries(query: list[tuple[str, str]], detail: str) -> None:

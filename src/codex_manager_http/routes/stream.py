@@ -12,22 +12,31 @@ One connection is two tasks and a watchdog:
   completed within `ws_send_timeout` (the client stopped reading and the socket buffers are
   full). It costs one timer per socket instead of one per frame.
 
-Protocol (the original's, plus ours; old clients ignore what they do not know):
+Protocol (the original's, plus ours; old clients ignore what they do not know; the whole
+of it with examples: docs/stream.md):
 
-- query `threadId` (one thread), `since` (replay after that seq), `types` (comma-separated
-  type prefixes, may repeat). The server answers `{"type":"ready","threadId","seq"}` at
-  once, `seq` being the ledger head (live events come after it). An invalid query gets the
-  ready frame, an error frame and no subscription until a valid subscribe.
+- query `threadId` (one thread), `since` (replay after that seq), `part` (with `since`: the
+  client got event `since` only up to this part; its later parts come first), `types`
+  (comma-separated type prefixes, may repeat). The server answers
+  `{"type":"ready","threadId","seq"}` at once, `seq` being the ledger head (live events come
+  after it). An invalid query gets the ready frame, an error frame and no subscription until
+  a valid subscribe. Without `threadId` the socket follows every thread until the client
+  subscribes otherwise, as the original's did.
 - `{"type":"subscribe","threadId":"…"}` or `{"type":"subscribe","threadIds":[…],
-  "types":[…],"since":N}`: replaces the subscription. A field left out keeps its current
-  value (so `{"type":"subscribe","since":N}` resumes the same filter after `lagged`);
-  `threadId`/`threadIds`/`types` null mean "all". Answered with `{"type":"subscribed",
-  "threadIds","types","since","seq"}`; every frame after it belongs to the new
-  subscription. A thread filter also lets thread-less events through (the original's
-  broadcast ones: projects, runtime, account).
+  "types":[…],"since":N,"part":K}`: replaces the subscription. A field left out keeps its
+  current value (so `{"type":"subscribe","since":N}` resumes the same filter after
+  `lagged`); `threadId`/`threadIds`/`types` null mean "all". Answered with
+  `{"type":"subscribed","threadIds","types","since","part","seq"}`; the frames before it
+  belong to the previous subscription, every frame after it to the new one.
+- Event frames carry `seq` and `part`; a client resumes exactly with the seq and part of
+  the last event frame it received. `lagged` comes between two events, so its `seq` alone
+  (no part) is exact too.
+- A socket following threads gets the frames of their events, plus the frames the original
+  broadcast to every socket (`frames.EventFrames.broadcast`): the manager's thread-less
+  events, session deletions and moves, account/app/MCP aliases.
 - `{"type":"unsubscribe"}`: every event but those of system sessions, live.
 - `{"type":"ping"}` -> `{"type":"pong"}`.
-- Anything invalid (also a `since` after the ledger head) ->
+- Anything invalid (also a `since` after the ledger head, a `part` without `since`) ->
   `{"type":"error","message":"invalid websocket command","detail":…}`; nothing else changes.
 
 The runtime never waits for a socket: the bus offers events without blocking and cuts off a
@@ -104,6 +113,8 @@ class _Connection:
         self.thread_ids: tuple[str, ...] | None = None
         self.types: tuple[str, ...] | None = None
         self.subscription: Subscription | None = None
+        self.resume: tuple[int, int] | None = None
+        """(seq, part): the event the client got only up to that part (sent first)."""
         self.pump_scope: anyio.CancelScope | None = None
         self.pump_done: anyio.Event | None = None
         self.sending_since: float | None = None
@@ -162,7 +173,7 @@ class _Connection:
             # Subscribed first: the ready frame's seq is where live events start.
             error = self._check_since(query.since)
             if error is None:
-                self._subscribe(query.thread_ids, query.types, query.since)
+                self._subscribe(query.thread_ids, query.types, query.since, query.part)
                 head = self._head()
             else:
                 head = bus.last_seq
@@ -206,7 +217,7 @@ class _Connection:
             if isinstance(command, Ping):
                 await self._send_control(pong_frame())
             elif isinstance(command, Unsubscribe):
-                await self._resubscribe(None, None, None)
+                await self._resubscribe(None, None, None, None)
             else:
                 await self._on_subscribe(command)
 
@@ -217,7 +228,7 @@ class _Connection:
         if error is not None:
             await self._send_control(error_frame(error))
             return
-        await self._resubscribe(thread_ids, types, command.since)
+        await self._resubscribe(thread_ids, types, command.since, command.part)
 
     def _check_since(self, since: int | None) -> str | None:
         head = self.manager.bus.last_seq
@@ -228,9 +239,14 @@ class _Connection:
     # ------------------------------------------------------------------ subscriptions
 
     def _subscribe(
-        self, thread_ids: tuple[str, ...] | None, types: tuple[str, ...] | None, since: int | None
+        self,
+        thread_ids: tuple[str, ...] | None,
+        types: tuple[str, ...] | None,
+        since: int | None,
+        part: int | None = None,
     ) -> None:
-        """Replace the subscription (synchronously: no event falls between the two)."""
+        """Replace the subscription (synchronously: no event falls between the two). With
+        `part`, the pump first sends the frames of event `since` after that part."""
         subscription = self.manager.subscribe(
             thread_ids=thread_ids,
             types=types,
@@ -243,6 +259,7 @@ class _Connection:
         if self.subscription is not None:
             self.subscription.close()
         self.subscription = subscription
+        self.resume = (since, part) if since is not None and part is not None else None
         self.thread_ids = thread_ids
         self.types = types
 
@@ -251,16 +268,20 @@ class _Connection:
         return self.manager.bus.last_seq
 
     async def _resubscribe(
-        self, thread_ids: tuple[str, ...] | None, types: tuple[str, ...] | None, since: int | None
+        self,
+        thread_ids: tuple[str, ...] | None,
+        types: tuple[str, ...] | None,
+        since: int | None,
+        part: int | None,
     ) -> None:
         try:
-            self._subscribe(thread_ids, types, since)
+            self._subscribe(thread_ids, types, since, part)
         except InvalidInput as exc:  # parse_command validated already: a safety net
             await self._send_control(error_frame(str(exc)))
             return
         head = self._head()
         await self._stop_pump()  # the old pump's frames all come before `subscribed`
-        await self._send_control(subscribed_frame(thread_ids, types, since, head))
+        await self._send_control(subscribed_frame(thread_ids, types, since, head, part))
         self._start_pump()
 
     async def _stop_pump(self) -> None:
@@ -276,29 +297,36 @@ class _Connection:
         scope = anyio.CancelScope()
         done = anyio.Event()
         self.pump_scope, self.pump_done = scope, done
-        self.tasks.start_soon(self._pump, subscription, scope, done)
+        self.tasks.start_soon(self._pump, subscription, self.resume, scope, done)
 
     async def _pump(
-        self, subscription: Subscription, scope: anyio.CancelScope, done: anyio.Event
+        self,
+        subscription: Subscription,
+        resume: tuple[int, int] | None,
+        scope: anyio.CancelScope,
+        done: anyio.Event,
     ) -> None:
         send = self.socket.send
         cache = self.cache
         metrics = self.metrics
         clock = time.monotonic
+        following = subscription.filter.thread_ids
         try:
             with scope:
+                if resume is not None:
+                    await self._send_rest_of(subscription, *resume)
                 unyielded = 0
                 async for item in subscription:
                     if isinstance(item, Lagged):
                         metrics.websocket_lagged += 1
                         await self._send_event_text(lagged_frame(item.seq))
                         return
-                    frames = cache.frames(item)
-                    for text in frames:
+                    texts = cache.frames(item).parts_for(following)
+                    for text in texts:
                         self.sending_since = clock()
                         await send({"type": "websocket.send", "text": text, "bytes": None})
                         self.sending_since = None
-                    metrics.frames_sent += len(frames)
+                    metrics.frames_sent += len(texts)
                     unyielded += 1
                     if unyielded >= YIELD_EVERY:
                         unyielded = 0
@@ -314,6 +342,19 @@ class _Connection:
             self.sending_since = None
             subscription.close()
             done.set()
+
+    async def _send_rest_of(self, subscription: Subscription, seq: int, part: int) -> None:
+        """The frames of event `seq` after `part` that this subscription gets (none if the
+        event is not stored any more, e.g. compacted, or is not the subscription's)."""
+        event_filter = subscription.filter
+        store = self.manager.store
+        for query in event_filter.store_queries(max(seq - 1, 0), seq, 1):
+            for event in await store.read_events(query):
+                if event.seq == seq and event_filter.matches(event):
+                    texts = self.cache.frames(event).parts_for(event_filter.thread_ids, part)
+                    for text in texts:
+                        await self._send_event_text(text)
+                    return
 
     # ------------------------------------------------------------------ sending
 
