@@ -49,6 +49,10 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stream_resume import collect_frames, compare_frames, resume_repeatedly, turn_end
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "codex-manager"
 START_TIMEOUT = 60.0
@@ -482,6 +486,63 @@ async def serve_kill(root: Path, rounds: int, seed: int) -> Row:
     return row
 
 
+# ---------------------------------------------------------------------- row: WebSocket resume
+
+
+async def _both_subscribers(
+    url: str, sid: str, start: int, turn_id: str, rng: random.Random
+) -> tuple[list[dict[str, Any]], Any]:
+    """An uninterrupted subscriber and a resuming one, side by side, until the turn ends."""
+    results: dict[str, Any] = {}
+    until = turn_end(turn_id)
+
+    async def steady() -> None:
+        results["steady"] = await collect_frames(url, thread_id=sid, since=start, until=until)
+
+    async def flaky() -> None:
+        results["flaky"] = await resume_repeatedly(
+            url, thread_id=sid, since=start, until=until, cut=lambda: rng.randint(1, 3)
+        )
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(steady)
+        tasks.start_soon(flaky)
+    return results["steady"], results["flaky"]
+
+
+async def ws_resumes(root: Path, resumes: int, seed: int) -> Row:
+    """Turns streamed to an uninterrupted subscriber and to one cut off after 1-3 frames
+    again and again (so also between the frames of one event), until `resumes` resumes."""
+    row = Row(f"WebSocket resume x{resumes}")
+    rng = random.Random(seed)
+    async with (
+        serve(root / "data", server_env(root, 0.05)) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http,
+    ):
+        await wait_ready(http)
+        sid = await new_session(http)
+        inside = 0
+        while row.tried < resumes:
+            async with connect(server.ws + f"/api/stream?threadId={sid}") as ws:
+                start = int((await _frame(ws, lambda f: f.get("type") == "ready", "ready"))["seq"])
+            turn_id = await send(http, sid, f"stream number {row.tried}")
+            steady, run = await _both_subscribers(server.url, sid, start, turn_id, rng)
+            diff = compare_frames(steady, run.frames)
+            done = run.connections - 1
+            row.tried += done
+            inside += run.cuts_inside_an_event
+            row.lost += len(diff.lost) + len(diff.different)
+            if diff.ok:
+                row.recovered += done
+            else:
+                row.note(
+                    f"turn {turn_id}: lost {diff.lost[:3]}, duplicated {diff.duplicated[:3]}, "
+                    f"unexpected {diff.unexpected[:3]}, in order {diff.in_order}"
+                )
+        row.note(f"{inside} of the {row.tried} cuts fell between the frames of one event")
+    return row
+
+
 # ---------------------------------------------------------------------- row: SIGTERM
 
 
@@ -549,6 +610,7 @@ async def _check_after_stop(http: httpx.AsyncClient, pending: dict[str, Any], ro
 ROWS: dict[str, Callable[[Path, argparse.Namespace], Awaitable[Row]]] = {
     "appserver-kill": lambda root, args: appserver_kill(root, args.rounds),
     "serve-kill": lambda root, args: serve_kill(root, args.rounds, args.seed),
+    "ws-resume": lambda root, args: ws_resumes(root, args.resumes, args.seed),
     "sigterm": lambda root, args: sigterm_mid_turn(root, args.rounds),
 }
 

@@ -8,6 +8,7 @@ into tmp so that every step is due, as on a fresh clone.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,9 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def planned(target: str, venv: Path) -> list[str]:
+    # Run from `make test`, a nested make would print "Entering directory" lines and
+    # inherit the outer make's flags: plan it as a user's own `make` would.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     run = subprocess.run(
-        ["make", "-n", target, f"VENV={venv}"],
+        ["make", "--no-print-directory", "-n", target, f"VENV={venv}"],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=30,
