@@ -10,6 +10,7 @@ import time
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
+import anyio
 import attrs
 
 from codex_manager_core.models import (
@@ -99,6 +100,11 @@ class Clock(Protocol):
         """Monotonic seconds (for durations and deadlines)."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of this clock's time (retry backoffs go through here, so a fake
+        clock can run them instantly)."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -108,6 +114,9 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
 
 
 @runtime_checkable

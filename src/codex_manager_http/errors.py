@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response
@@ -30,6 +31,7 @@ from litestar.status_codes import (
     HTTP_501_NOT_IMPLEMENTED,
     HTTP_503_SERVICE_UNAVAILABLE,
     HTTP_504_GATEWAY_TIMEOUT,
+    HTTP_507_INSUFFICIENT_STORAGE,
 )
 
 from codex_manager_core import errors as core
@@ -46,6 +48,7 @@ _STATUS: dict[type[core.ManagerError], int] = {
     core.InvalidState: HTTP_409_CONFLICT,
     core.Locked: HTTP_423_LOCKED,
     core.MethodNotSupported: HTTP_501_NOT_IMPLEMENTED,
+    core.StoreUnavailable: HTTP_507_INSUFFICIENT_STORAGE,
 }
 _BY_CODE: dict[str, int] = {
     "auth_required": HTTP_401_UNAUTHORIZED,
@@ -82,6 +85,16 @@ def manager_error_response(exc: core.ManagerError) -> Response[Any]:
         body = error_body("locked", exc.code, exc.message)
     elif isinstance(exc, core.InvalidInput):
         body = error_body("error", exc.code, exc.message, issues=exc.issues)
+    elif isinstance(exc, core.StoreUnavailable):
+        body = error_body(
+            "error",
+            exc.code,
+            exc.message,
+            dataDir=exc.location,
+            reason=exc.reason,
+            failingSince=None if exc.since is None else iso(datetime.fromtimestamp(exc.since, UTC)),
+            heldEvents=exc.held_events,
+        )
     else:
         body = error_body("error", exc.code, exc.message)
         if exc.details is not None:

@@ -29,6 +29,13 @@ Concurrency model:
 - Cancelling a task in `apply()`: cancelled before the batch started, nothing is
   written; once started it runs to its commit or rollback without awaiting.
 
+- When the disk is full, the directory read-only or the device failing, `apply()` raises
+  `StoreUnavailable` (SQLITE_FULL, IOERR, READONLY, CANTOPEN, or BUSY past the timeout),
+  naming the data directory; any other error is a bad write and is raised as it is. After
+  such a failure, and when writes resume, the writer runs a TRUNCATE checkpoint: it
+  may give space back at once, and it brings a WAL that grew back to `WAL_SIZE_LIMIT`
+  (past it, a WAL is also truncated to it after each checkpoint, and on close).
+
 Only anyio APIs are used, so the store runs under asyncio and trio. An instance belongs to
 one event loop (the one that opened it).
 """
@@ -50,6 +57,7 @@ import anyio
 import anyio.lowlevel
 import apsw
 
+from codex_manager_core.errors import StoreUnavailable
 from codex_manager_core.models import (
     Controls,
     Event,
@@ -89,6 +97,38 @@ from codex_manager_core.store.batch import (
 
 T = TypeVar("T")
 Op: TypeAlias = Callable[[apsw.Connection], None]
+
+#: Size the WAL is brought back to after a checkpoint (it grows past it during bursts, or
+#: while checkpoints cannot complete, e.g. on a full disk).
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+
+#: The SQLite errors that mean "the storage cannot take writes now", not "this write is
+#: wrong": the ledger holds and retries on these.
+UNAVAILABLE_ERRORS: tuple[type[apsw.Error], ...] = (
+    apsw.FullError,
+    apsw.IOError,
+    apsw.ReadOnlyError,
+    apsw.CantOpenError,
+    apsw.BusyError,
+)
+
+
+def describe_unavailable(exc: apsw.Error) -> str:
+    """A sentence for a person: what is wrong with the storage."""
+    detail = str(exc).split("\n")[0]
+    if isinstance(exc, apsw.FullError):
+        return f"the disk is full (SQLITE_FULL: {detail})"
+    if isinstance(exc, apsw.ReadOnlyError):
+        return f"it is read-only (SQLITE_READONLY: {detail})"
+    if isinstance(exc, apsw.CantOpenError):
+        return f"a database file cannot be opened or created (SQLITE_CANTOPEN: {detail})"
+    if isinstance(exc, apsw.BusyError):
+        return f"another process holds the database lock (SQLITE_BUSY: {detail})"
+    return f"a disk I/O error (SQLITE_IOERR: {detail})"
+
+
+#: How long the rare inline TRUNCATE checkpoint waits for a reader (ms).
+_TRUNCATE_BUSY_MS = 200
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _OPEN_STATUSES = (RequestStatus.PENDING.value, RequestStatus.RESOLVING.value)
@@ -170,6 +210,8 @@ class _Checkpointer:
         self._interval = interval
         self._wakeup = threading.Event()
         self._stopping = False
+        self.lock = threading.Lock()
+        """Held while a checkpoint runs: two at once make one of them fail (busy)."""
         self._last = 0.0
         self._thread = threading.Thread(
             target=self._run, name=f"sqlite-checkpoint {name}", daemon=True
@@ -199,8 +241,9 @@ class _Checkpointer:
                 if self._stopping:
                     return
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except apsw.Error as exc:  # busy or closing: the next nudge tries again
+                    with self.lock:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except apsw.Error as exc:  # busy, full or closing: a later wake-up retries
                     logger.debug("WAL checkpoint skipped: %s", exc)
         finally:
             conn.close()
@@ -215,11 +258,15 @@ class SqliteStore:
         *,
         busy_timeout: float = 5.0,
         read_connections: int = 4,
+        vfs: str | None = None,
     ) -> None:
         """`busy_timeout`: seconds a connection waits for a lock held by another process
         (a second manager or a CLI on the same file) before failing. `read_connections`:
-        how many worker threads may read at the same time."""
+        how many worker threads may read at the same time. `vfs`: the name of a registered
+        SQLite VFS (fault injection: `codex_manager_core.testing.QuotaVFS`)."""
         self.path = Path(path)
+        self._vfs = vfs
+        self._failed_since_checkpoint = False
         self._busy_ms = int(busy_timeout * 1000)
         self._read_slots = max(1, read_connections)
         self._writer: apsw.Connection | None = None
@@ -256,8 +303,9 @@ class SqliteStore:
                     "put the data directory on a local file system"
                 )
             writer.execute("PRAGMA synchronous = NORMAL")
-            # After a checkpoint, shrink a WAL that grew past 64 MiB during a burst.
-            writer.execute("PRAGMA journal_size_limit = 67108864")
+            # After a checkpoint, shrink a WAL that grew past the limit (during a burst,
+            # or while checkpoints could not complete).
+            writer.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             # Checkpoints run on the checkpointer thread, not inside our commits.
             writer.execute("PRAGMA wal_autocheckpoint = 0")
             self._migrate(writer)
@@ -271,6 +319,11 @@ class SqliteStore:
                 f"{self.path} is not a usable SQLite database ({exc}); move it away or "
                 "restore a backup, then start again"
             ) from exc
+        except UNAVAILABLE_ERRORS as exc:
+            for conn in (inline, writer):
+                if conn is not None:
+                    conn.close()
+            raise self._unavailable(exc) from exc
         except BaseException:
             for conn in (inline, writer):
                 if conn is not None:
@@ -281,7 +334,11 @@ class SqliteStore:
         self._checkpointer.start()
 
     def _connect(self, busy_ms: int) -> apsw.Connection:
-        conn = apsw.Connection(str(self.path))
+        conn = (
+            apsw.Connection(str(self.path))
+            if self._vfs is None
+            else apsw.Connection(str(self.path), vfs=self._vfs)
+        )
         conn.set_busy_timeout(busy_ms)
         return conn
 
@@ -350,10 +407,25 @@ class SqliteStore:
                     self._read_limiter.release_on_behalf_of(token)
                 self._write_limiter.release()
 
+    def _unavailable(self, exc: apsw.Error) -> StoreUnavailable:
+        return StoreUnavailable(str(self.path.parent), describe_unavailable(exc))
+
     def _close_sync(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
+        if self._writer is not None:
+            # Write the WAL back and truncate it before closing (the last close would do it
+            # too, but silently skips it when it fails: then say so).
+            try:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except apsw.Error as exc:
+                logger.warning(
+                    "could not checkpoint %s-wal on close (%s); SQLite replays it at the "
+                    "next start",
+                    self.path,
+                    exc,
+                )
         for conn in self._all_readers:
             conn.close()
         self._all_readers.clear()
@@ -381,10 +453,57 @@ class SqliteStore:
         # The limiter only orders us with close(); the commit runs here (module docstring).
         async with self._write_limiter:
             self._check_open()
-            events = self._apply_sync(batch)
+            try:
+                events = self._apply_sync(batch)
+            except UNAVAILABLE_ERRORS as exc:
+                # Writing the WAL back may give space back (it then needs no new pages).
+                self._failed_since_checkpoint = not self._truncate_wal()
+                raise self._unavailable(exc) from exc
+            if self._failed_since_checkpoint:
+                # Writes resumed: bring back the WAL that grew while checkpoints failed.
+                self._failed_since_checkpoint = not self._truncate_wal()
         if self._checkpointer is not None:
             self._checkpointer.nudge()
         return events
+
+    def _truncate_wal(self) -> bool:
+        """A TRUNCATE checkpoint on the write connection, now (only after a failed write
+        and when writes resume, so rare). Bounded: a busy reader or checkpoint makes it
+        give up quickly (False) rather than hold up the event loop; then the next write
+        tries again."""
+        conn = self._writer
+        checkpointer = self._checkpointer
+        if conn is None or checkpointer is None or not checkpointer.lock.acquire(timeout=1.0):
+            return False
+        try:
+            conn.set_busy_timeout(_TRUNCATE_BUSY_MS)
+            rows = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return bool(rows) and rows[0][0] == 0
+        except apsw.Error as exc:
+            logger.debug("WAL checkpoint (TRUNCATE) failed: %s", exc)
+            return False
+        finally:
+            conn.set_busy_timeout(self._busy_ms)
+            checkpointer.lock.release()
+
+    async def checkpoint(self) -> None:
+        """Write the WAL back into the database file and truncate it (the store does this
+        on its own; tests and maintenance call it to get a known state). Raises
+        StoreUnavailable when it cannot (e.g. the disk is full and the file must grow)."""
+        self._check_open()
+        assert self._write_limiter is not None
+
+        def run() -> None:
+            assert self._writer is not None
+            checkpointer = self._checkpointer
+            with checkpointer.lock if checkpointer is not None else contextlib.nullcontext():
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+        async with self._write_limiter:
+            try:
+                await anyio.to_thread.run_sync(run)
+            except UNAVAILABLE_ERRORS as exc:
+                raise self._unavailable(exc) from exc
 
     def _apply_sync(self, batch: Batch) -> list[Event]:
         conn = self._writer
