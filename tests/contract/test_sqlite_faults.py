@@ -7,7 +7,6 @@ complete, is brought back to a bounded size when writes resume and on close.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,6 +153,6 @@ async def test_checkpoint_truncates_the_wal(tmp_path: Path) -> None:
         assert wal_size(path) > WAL_SIZE_LIMIT
         await store.checkpoint()
         assert wal_size(path) == 0
-        assert os.path.getsize(path) > 5_000_000  # the events moved into the database
+        assert path.stat().st_size > 5_000_000  # the events moved into the database
     finally:
         await store.close()

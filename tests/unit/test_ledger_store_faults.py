@@ -219,8 +219,8 @@ async def test_overflow_drops_the_oldest_and_a_marker_says_how_many_when_writes_
         markers = events[:2]
         assert [m.type for m in markers] == [EVENTS_LOST, EVENTS_LOST]
         lost = {m.thread_id: m.payload for m in markers}
-        assert lost["t1"]["count"] == 2 and lost["t2"]["count"] == 1
-        assert lost["t1"]["firstAt"] is not None and lost["t1"]["lastAt"] is not None
+        assert (lost["t1"]["count"], lost["t2"]["count"]) == (2, 1)
+        assert lost["t1"]["firstAt"] <= lost["t1"]["lastAt"]
         assert "disk is full" in lost["t1"]["reason"]
         # The survivors follow the markers, in order: the gap is where the loss was.
         assert [e.payload["n"] for e in events[2:]] == [4, 5, 6, 7]
@@ -317,3 +317,40 @@ async def test_a_merged_transaction_refused_holds_the_submits_and_fails_the_wait
         env.clock.advance(MIN_RETRY_GAP)
         await env.ledger.emit(draft(4))
         assert [e.payload["n"] for e in await env.stored()] == [1, 3, 4]
+
+
+async def test_ensure_writable_refuses_while_failing_and_probes_once_space_is_back() -> None:
+    async with degradable_ledger() as env:
+        await env.ledger.ensure_writable()  # healthy: it writes nothing
+        assert env.store.attempts == 0
+        env.fail()
+        with pytest.raises(StoreUnavailable):
+            await env.ledger.emit(draft(1))
+        with pytest.raises(StoreUnavailable):
+            await env.ledger.ensure_writable()
+        env.heal()
+        env.clock.advance(MIN_RETRY_GAP)
+        await env.ledger.ensure_writable()  # one probe write, and the store is back
+        assert env.ledger.storage.writable is True
+
+
+async def test_wait_storage_wakes_on_degradation_and_recovery() -> None:
+    async with degradable_ledger() as env:
+        seen: list[Any] = []
+
+        async def watch() -> None:
+            seen.append(await env.ledger.wait_storage(lambda s: s.held_events >= 2))
+            seen.append(await env.ledger.wait_storage(lambda s: s.writable))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(watch)
+            env.fail()
+            await env.ledger.submit(Batch(events=(draft(1),)))
+            await env.ledger.submit(Batch(events=(draft(2),)))
+            await env.clock.wait_for_sleepers(1)
+            env.heal()
+            env.clock.advance(env.clock.sleepers[0])
+        assert seen[0].writable is False
+        assert seen[0].held_events == 2
+        assert seen[1].writable is True
+        assert seen[1].held_events == 0

@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -44,7 +44,7 @@ from codex_manager_core.events.bus import EventBus
 from codex_manager_core.events.holding import HeldWrites, Job
 from codex_manager_core.models import Event, EventDraft
 from codex_manager_core.ports import Clock, Store, SystemClock
-from codex_manager_core.store.batch import Batch, CompactDeltas, TransitionRequest
+from codex_manager_core.store.batch import Batch, CompactDeltas, SetMeta, TransitionRequest
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ QUEUE_SIZE = 2048
 MAX_HELD_EVENTS: Final = 20_000
 #: A waiting write retries the held writes first if the last attempt is older than this.
 MIN_RETRY_GAP: Final = 1.0
+#: The meta key `ensure_writable` writes to find out whether the store takes writes again.
+PROBE_KEY: Final = "ledger.write_probe"
 
 
 @attrs.frozen
@@ -146,6 +148,7 @@ class Ledger:
         self._last_attempt = -math.inf
         self._retry_scheduled = False
         self._tasks: anyio.abc.TaskGroup | None = None
+        self._storage_changed: anyio.Event | None = None
         send, receive = anyio.create_memory_object_stream[Job](QUEUE_SIZE)
         self._send: MemoryObjectSendStream[Job] = send
         self._receive: MemoryObjectReceiveStream[Job] = receive
@@ -199,9 +202,31 @@ class Ledger:
             retries=0 if failure is None else failure.attempts,
         )
 
+    async def wait_storage(self, predicate: Callable[[StorageHealth], bool]) -> StorageHealth:
+        """Wait until `storage` satisfies `predicate` (e.g. to alert when it degrades);
+        bound it with a timeout."""
+        while not predicate(current := self.storage):
+            if self._storage_changed is None:
+                self._storage_changed = anyio.Event()
+            await self._storage_changed.wait()
+        return current
+
+    async def ensure_writable(self) -> None:
+        """Raise StoreUnavailable if the store refuses writes (after trying once more if
+        the last attempt is a second old). For work that will produce events, e.g. a new
+        turn: better refused now than held in memory and perhaps dropped."""
+        if self._failure is not None:
+            at = datetime.fromtimestamp(self._clock.now(), UTC).isoformat()
+            await self.write(Batch((SetMeta(PROBE_KEY, at),)))
+
     async def close(self) -> None:
         """No more writes; the writer finishes what is queued, then `run` returns."""
         await self._send.aclose()
+
+    def _storage_change(self) -> None:
+        changed, self._storage_changed = self._storage_changed, None
+        if changed is not None:
+            changed.set()
 
     # ------------------------------------------------------------------ the writer
 
@@ -341,6 +366,7 @@ class Ledger:
             self._failure.reason = exc.reason
             self._failure.location = exc.location
         self._schedule_retry()
+        self._storage_change()
 
     def _refuse_or_hold(self, job: Job) -> None:
         if job.done is not None:
@@ -349,6 +375,7 @@ class Ledger:
         else:
             self._held.hold(job)
             self._schedule_retry()
+            self._storage_change()
 
     def _refusal(self) -> StoreUnavailable:
         failure = self._failure
@@ -415,6 +442,7 @@ class Ledger:
                     continue
                 held.written(jobs)
                 self._published(events)
+                self._storage_change()
         except StoreUnavailable as exc:
             self._failed(exc)
             return False
@@ -424,6 +452,7 @@ class Ledger:
 
     def _recovered(self) -> None:
         failure, self._failure = self._failure, None
+        self._storage_change()
         if failure is not None:
             logger.warning(
                 "the store accepts writes again after %.1f s (%d attempt(s)); the held "
