@@ -24,9 +24,10 @@ import pytest
 
 from codex_manager_core import Manager
 from codex_manager_core.errors import DataDirLocked, DataDirUnusable, StoreUnavailable
+from codex_manager_core.events.ledger import MIN_RETRY_GAP
 from codex_manager_core.ports import RuntimeProcess
 from codex_manager_core.store.sqlite import SqliteStore
-from codex_manager_core.testing import FakeAppServer, QuotaVFS
+from codex_manager_core.testing import FakeAppServer, FakeClock, QuotaVFS
 
 pytestmark = pytest.mark.anyio
 
@@ -160,7 +161,9 @@ async def test_health_reports_the_store_state(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with QuotaVFS() as vfs:
         store = SqliteStore(data_dir / "manager.sqlite3", vfs=vfs.name)
-        async with Manager.open(data_dir, store=store, transport=FakeAppServer().transport()) as m:
+        clock = FakeClock()
+        transport = FakeAppServer().transport()
+        async with Manager.open(data_dir, store=store, transport=transport, clock=clock) as m:
             health = await m.health()
             assert health.storage.writable is True
             vfs.fill()
@@ -173,6 +176,7 @@ async def test_health_reports_the_store_state(tmp_path: Path) -> None:
             assert "disk is full" in (health.storage.reason or "")
             assert health.store is not None  # reads still work
             vfs.free()
+            clock.advance(MIN_RETRY_GAP)  # a write a second later tries the store again
             project = await m.create_project(name="now it works")
             assert (await m.health()).storage.writable is True
             assert (await m.get_project(project.project_id)).name == "now it works"
