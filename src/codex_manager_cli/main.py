@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +69,41 @@ def serve(
     """Run the HTTP/WebSocket server (the original Codex Manager's /api).
 
     Options default to CODEX_MANAGER_* environment variables (docs/configuration.md).
-    SIGINT/SIGTERM shut it down gracefully.
+    SIGINT/SIGTERM shut it down gracefully, also during start-up.
     """
+    # From the first instant: a signal during the imports and checks below is remembered
+    # and ends the start-up cleanly (exit 0) instead of killing the process.
+    early: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda received, _frame: early.append(received))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        _serve(
+            host, port, data_dir, codex_bin, token, token_file, demo, auto_demo, log_level, early
+        )
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    codex_bin: str | None,
+    token: str | None,
+    token_file: Path | None,
+    demo: bool | None,
+    auto_demo: bool,
+    log_level: str | None,
+    early: list[int],
+) -> None:
     import anyio
 
-    from codex_manager_http.serve import choose_demo
+    from codex_manager_core.errors import DataDirLocked, DataDirUnusable, StoreUnavailable
+    from codex_manager_core.store.batch import StoreCorrupt
+    from codex_manager_http.serve import StartupError, choose_demo
     from codex_manager_http.serve import serve as run
     from codex_manager_http.settings import (
         ServerSettings,
@@ -108,4 +140,8 @@ def serve(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     click.echo(why, err=True)
-    anyio.run(run, settings)
+    try:
+        anyio.run(functools.partial(run, settings, signalled=early))
+    except (StartupError, DataDirLocked, DataDirUnusable, StoreUnavailable, StoreCorrupt) as exc:
+        # One line naming the problem, no traceback; exit status 1.
+        raise click.ClickException(str(exc)) from None
