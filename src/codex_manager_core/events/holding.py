@@ -118,8 +118,8 @@ class HeldWrites:
                     "reason": reason,
                     "message": (
                         f"{gap.count} event(s) from {iso(gap.first_at)} to "
-                        f"{iso(gap.last_at)} could not be stored ({reason}) and are lost; "
-                        "read the thread again for its current state"
+                        f"{iso(gap.last_at)} could not be stored and are lost; read the "
+                        "thread again for its current state"
                     ),
                 },
                 at,
