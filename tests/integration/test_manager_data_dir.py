@@ -95,28 +95,32 @@ HOLDER = textwrap.dedent(
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_another_process_holds_the_lock_until_it_is_killed(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    holder = subprocess.Popen(
+    holder = await anyio.open_process(
         [sys.executable, "-c", HOLDER, str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         start_new_session=True,
     )
     try:
         assert holder.stdout is not None
-        line = await anyio.to_thread.run_sync(holder.stdout.readline)
-        assert line.strip() == "ready", holder.stderr.read() if holder.stderr else line
+        said = b""
+        with anyio.fail_after(WAIT):
+            async for chunk in holder.stdout:
+                said += chunk
+                if b"\n" in said:
+                    break
+        assert said.strip() == b"ready", said
         with pytest.raises(DataDirLocked) as raised:
             async with manager_on(data_dir):
                 pytest.fail("opened a data dir another process holds")
         assert raised.value.holder == str(holder.pid)
         os.killpg(holder.pid, signal.SIGKILL)  # the holder and its fake runtime
         with anyio.fail_after(WAIT):
-            await anyio.to_thread.run_sync(holder.wait)
+            await holder.wait()
     finally:
-        if holder.poll() is None:
+        if holder.returncode is None:
             os.killpg(holder.pid, signal.SIGKILL)
-            holder.wait()
+            await holder.wait()
     # The kernel released the lock with the process: no stale lock to clean up.
     async with manager_on(data_dir) as manager:
         with anyio.fail_after(WAIT):
@@ -136,7 +140,7 @@ async def test_a_data_dir_that_is_a_file_is_a_typed_error(tmp_path: Path) -> Non
 async def test_a_lock_file_that_cannot_be_opened_is_a_typed_error(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     (data_dir / "manager.lock").mkdir(parents=True)
-    with pytest.raises(DataDirUnusable, match="manager.lock is a directory"):
+    with pytest.raises(DataDirUnusable, match=r"manager\.lock is a directory"):
         async with manager_on(data_dir):
             pytest.fail("opened")
 
