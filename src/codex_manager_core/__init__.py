@@ -21,6 +21,8 @@ from codex_manager_core.errors import (
     CallTimeout,
     CodexManagerError,
     Conflict,
+    DataDirLocked,
+    DataDirUnusable,
     Forbidden,
     Gone,
     InvalidInput,
@@ -34,10 +36,11 @@ from codex_manager_core.errors import (
     RuntimeExited,
     RuntimeTimedOut,
     RuntimeUnavailable,
+    StoreUnavailable,
     SystemSessionForbidden,
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
-from codex_manager_core.manager import Manager, ManagerHealth
+from codex_manager_core.manager import Manager, ManagerHealth, StorageHealth
 from codex_manager_core.models import (
     Controls,
     Event,
@@ -67,6 +70,8 @@ __all__ = [
     "Controls",
     "ControlsChange",
     "ControlsView",
+    "DataDirLocked",
+    "DataDirUnusable",
     "Event",
     "EventFilter",
     "Forbidden",
@@ -94,6 +99,8 @@ __all__ = [
     "SessionRecord",
     "SqliteStore",
     "StartedSession",
+    "StorageHealth",
+    "StoreUnavailable",
     "Subscription",
     "SystemRequestPolicy",
     "SystemSessionForbidden",

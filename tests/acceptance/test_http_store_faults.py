@@ -126,6 +126,8 @@ async def test_a_full_disk_mid_turn_degrades_visibly_and_loses_nothing_silently(
             assert 0 < storage["heldEvents"] <= HELD
             assert storage["lostEvents"] > 0
             assert health["codex"]["state"] == "ready"  # the runtime is fine
+            metrics = (await http.get("/api/metrics")).text
+            assert "codex_manager_store_writable 0" in metrics
             detail = await http.get(f"/api/sessions/{session_id}")
             assert detail.status_code == 200, detail.text
             assert detail.json()["session"]["title"] != "renamed"

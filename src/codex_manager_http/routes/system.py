@@ -230,6 +230,24 @@ async def metrics(manager: ManagerDep, host: HostDep) -> str:
             manager.ledger.stats.failed_writes,
             None,
         ),
+        "codex_manager_store_writable": (
+            "gauge",
+            "1 while the store accepts writes (0: disk full, read-only, I/O errors).",
+            1 if manager.ledger.storage.writable else 0,
+            None,
+        ),
+        "codex_manager_ledger_held_events": (
+            "gauge",
+            "Runtime events held in memory while the store refuses writes.",
+            manager.ledger.storage.held_events,
+            None,
+        ),
+        "codex_manager_ledger_lost_events_total": (
+            "counter",
+            "Held events dropped because the hold was full (each announced by ledger_events_lost).",
+            manager.ledger.storage.lost_events,
+            None,
+        ),
         "codex_manager_subscribers": (
             "gauge",
             "Live event subscribers (WebSockets, handlers).",
