@@ -1,8 +1,10 @@
 """Running the host: uvicorn in the manager's own event loop, with a graceful shutdown.
 
-`serve(settings)` is what `codex-manager serve` runs. On SIGINT/SIGTERM it stops accepting
-connections, lets requests in flight finish, closes WebSockets, drains the ledger writer,
-stops the runtime (no orphan process) and returns, so the process exits 0.
+`serve(settings)` is what `codex-manager serve` runs. It checks the port before it opens
+anything (StartupError). On SIGINT/SIGTERM it stops accepting connections, lets requests in
+flight finish, closes WebSockets, drains the ledger writer, stops the runtime (no orphan
+process) and returns, so the process exits 0; a signal during start-up ends it the same
+way, once the start-up step in progress is done.
 
 `running_server(app)` runs any app on an (ephemeral) port for tests and benchmarks.
 """
