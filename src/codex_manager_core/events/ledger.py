@@ -236,9 +236,9 @@ class Ledger:
         """The writer loop. Ends when `close()` was called and the queue is drained.
 
         Shielded from cancellation: it ends only through `close()` (which the manager
-        always calls), so writes queued when the host is cancelled (a signal during
-        start-up) are still applied, and a transaction that started is finished and
-        published: the caller's write must not be half-reported."""
+        always calls, also when its host cancels it), so writes queued by then are still
+        applied (or held and tried once more), and a transaction that started is finished
+        and published: the caller's write must not be half-reported."""
         self._running = True
         task_status.started()
         try:
