@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import gc
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -96,14 +98,60 @@ def serve(
     """Run the HTTP/WebSocket server (the original Codex Manager's /api).
 
     Options default to CODEX_MANAGER_* environment variables (docs/configuration.md).
-    SIGINT/SIGTERM shut it down gracefully.
+    SIGINT/SIGTERM shut it down gracefully, also during start-up.
     """
-    import functools
+    # From the first instant: a signal during the imports and checks below is remembered
+    # and ends the start-up cleanly (exit 0) instead of killing the process.
+    early: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda received, _frame: early.append(received))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        _serve(
+            early,
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            codex_bin=codex_bin,
+            token=token,
+            token_file=token_file,
+            demo=demo,
+            auto_demo=auto_demo,
+            log_level=log_level,
+            allow_hosts=allow_hosts,
+            allow_origins=allow_origins,
+            header_timeout=header_timeout,
+            max_connections=max_connections,
+        )
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
+
+def _serve(
+    early: list[int],
+    *,
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    codex_bin: str | None,
+    token: str | None,
+    token_file: Path | None,
+    demo: bool | None,
+    auto_demo: bool,
+    log_level: str | None,
+    allow_hosts: tuple[str, ...],
+    allow_origins: tuple[str, ...],
+    header_timeout: float | None,
+    max_connections: int | None,
+) -> None:
     import anyio
 
+    from codex_manager_core.errors import DataDirLocked, DataDirUnusable, StoreUnavailable
+    from codex_manager_core.store.batch import StoreCorrupt
     from codex_manager_http.logging_setup import announce, configure_logging
-    from codex_manager_http.serve import choose_demo
+    from codex_manager_http.serve import StartupError, choose_demo
     from codex_manager_http.serve import serve as run
     from codex_manager_http.settings import (
         ServerSettings,
@@ -142,4 +190,8 @@ def serve(
         raise click.UsageError(str(exc)) from exc
     configure_logging(settings.log_level)
     announce(why)
-    anyio.run(functools.partial(run, settings, say=announce))
+    try:
+        anyio.run(functools.partial(run, settings, say=announce, signalled=early))
+    except (StartupError, DataDirLocked, DataDirUnusable, StoreUnavailable, StoreCorrupt) as exc:
+        # One line naming the problem, no traceback; exit status 1.
+        raise click.ClickException(str(exc)) from None

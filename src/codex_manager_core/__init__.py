@@ -21,6 +21,8 @@ from codex_manager_core.errors import (
     CallTimeout,
     CodexManagerError,
     Conflict,
+    DataDirLocked,
+    DataDirUnusable,
     Forbidden,
     Gone,
     InvalidInput,
@@ -35,11 +37,12 @@ from codex_manager_core.errors import (
     RuntimeTimedOut,
     RuntimeUnavailable,
     SettingsTooLarge,
+    StoreUnavailable,
     SystemSessionForbidden,
     TurnInProgress,
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
-from codex_manager_core.manager import Manager, ManagerHealth
+from codex_manager_core.manager import Manager, ManagerHealth, StorageHealth
 from codex_manager_core.models import (
     Controls,
     Event,
@@ -75,6 +78,8 @@ __all__ = [
     "Controls",
     "ControlsChange",
     "ControlsView",
+    "DataDirLocked",
+    "DataDirUnusable",
     "Event",
     "EventFilter",
     "Forbidden",
@@ -103,6 +108,8 @@ __all__ = [
     "SettingsTooLarge",
     "SqliteStore",
     "StartedSession",
+    "StorageHealth",
+    "StoreUnavailable",
     "Subscription",
     "SystemRequestPolicy",
     "SystemSessionForbidden",

@@ -105,6 +105,21 @@ def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
     return RuntimeCallFailed(f"codex app-server failed {method!r}: {exc.rpc_message}")
 
 
+#: Runtime calls that start work whose events we must store: refused while the store
+#: refuses writes (disk full, read-only).
+STARTS_WORK = frozenset(
+    {
+        "thread/start",
+        "thread/fork",
+        "turn/start",
+        "turn/steer",
+        "review/start",
+        "thread/compact/start",
+        "thread/revert",
+        "thread/rollback",
+    }
+)
+
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 
 
@@ -296,6 +311,9 @@ class ManagerBase:
     async def _call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
         """Call the runtime, mapping its errors to the Manager's typed errors. A session's
         thread is addressed by the session id; `ThreadIds` translates both ways."""
+        if method in STARTS_WORK:
+            # Its events could only be held in memory: refuse it (StoreUnavailable, 507).
+            await self.ledger.ensure_writable()
         threads = self._threads
         try:
             result = await self.supervisor.request(

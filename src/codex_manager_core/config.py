@@ -80,3 +80,13 @@ class ManagerConfig:
     """Seconds after which deltas of completed items are dropped from the ledger (the
     completed item keeps the full text). None: keep forever."""
     compaction_interval: float = 3600.0
+
+    # --- storage
+    max_held_events: int = 20_000
+    """Events from the runtime held in memory while the store refuses writes (disk full,
+    read-only); past this the oldest are dropped, and a `ledger_events_lost` event says how
+    many once writes resume."""
+    store_retry_initial: float = 0.5
+    """Seconds before the first retry of held events; doubles after each failed retry..."""
+    store_retry_max: float = 10.0
+    """... up to this."""

@@ -219,3 +219,70 @@ class AuthRequired(ManagerError):
     missing or wrong server token (HTTP 401): this is the runtime's state (HTTP 409)."""
 
     code = "codex_auth_required"
+
+
+# ---------------------------------------------------------------- storage and start-up
+
+
+class StoreUnavailable(ManagerError):
+    """The store cannot be written: the disk is full, the data directory is read-only or
+    gone, or an I/O error. Nothing of the failed write was stored. The manager keeps
+    running: reads work, events from the runtime are held in memory and retried, and
+    writes that a caller waits for fail with this error until the store accepts writes
+    again (HTTP 507)."""
+
+    code = "store_unavailable"
+
+    def __init__(
+        self,
+        location: str,
+        reason: str,
+        *,
+        since: float | None = None,
+        held_events: int = 0,
+    ) -> None:
+        self.location = location
+        self.reason = reason
+        self.since = since
+        self.held_events = held_events
+        held = (
+            f"; {held_events} event(s) from the runtime are held in memory and retried"
+            if held_events
+            else ""
+        )
+        super().__init__(
+            f"cannot write to the data directory {location}: {reason}{held}. Free disk "
+            "space (or make the directory writable again) and retry; nothing of this "
+            "request was stored"
+        )
+
+
+class DataDirLocked(ManagerError):
+    """Another manager (process) has this data directory open. Two managers on one data
+    directory would both drive a runtime and disagree about the state."""
+
+    code = "data_dir_locked"
+
+    def __init__(self, data_dir: str, holder: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.holder = holder
+        who = f" (process {holder})" if holder else ""
+        super().__init__(
+            f"the data directory {data_dir} is in use by another codex-manager{who}; "
+            "stop that one first, or use another --data-dir"
+        )
+
+
+class DataDirUnusable(ManagerError):
+    """The data directory cannot be created, opened or written (read-only file system,
+    permissions, a file in the way)."""
+
+    code = "data_dir_unusable"
+
+    def __init__(self, data_dir: str, reason: str) -> None:
+        self.data_dir = data_dir
+        self.reason = reason
+        super().__init__(
+            f"cannot use the data directory {data_dir}: {reason}; make it writable or "
+            "choose another with --data-dir (CODEX_MANAGER_DATA_DIR)"
+        )

@@ -26,9 +26,10 @@ import attrs
 
 from codex_manager_core._base import ManagerState, check_id
 from codex_manager_core.config import ManagerConfig
-from codex_manager_core.errors import BinaryNotFound, InvalidInput
+from codex_manager_core.data_dir import DataDirLock, prepare_data_dir
+from codex_manager_core.errors import BinaryNotFound, InvalidInput, StoreUnavailable
 from codex_manager_core.events.bus import EventBus, EventFilter, Subscription
-from codex_manager_core.events.ledger import Ledger, LedgerStats
+from codex_manager_core.events.ledger import Ledger, LedgerStats, RetryBackoff, StorageHealth
 from codex_manager_core.models import Event, Lagged
 from codex_manager_core.passthrough import PassthroughMixin
 from codex_manager_core.ports import (
@@ -63,11 +64,14 @@ MAX_EVENT_PAGE = 1000
 @attrs.frozen
 class ManagerHealth:
     runtime: RuntimeHealth
-    store: StoreStats
+    store: StoreStats | None
+    """Row counts (None while the store cannot be read)."""
     ledger: LedgerStats
     subscribers: int
     data_dir: str | None
     codex_home: str | None
+    storage: StorageHealth = StorageHealth(writable=True)
+    """Whether the store takes writes; while it does not: since when, why, events held."""
 
 
 class _UnavailableTransport:
@@ -86,13 +90,6 @@ class _UnavailableTransport:
             yield  # pragma: no cover
 
         return failing()
-
-
-def _prepare_dir(path: str | Path | None) -> Path:
-    assert path is not None
-    root = Path(path).absolute()
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def _import_user_auth(codex_home: Path) -> None:
@@ -133,7 +130,11 @@ class Manager(
         """Open a manager. With `data_dir` everything is durable there (the SQLite store,
         the runtime's CODEX_HOME, logs); with `store=MemoryStore()` and no data_dir it is
         ephemeral (CODEX_HOME in a temporary folder removed on exit). `transport` replaces
-        the codex subprocess (tests, fault injection)."""
+        the codex subprocess (tests, fault injection).
+
+        A data directory is locked for the manager's life: a second manager on it gets
+        DataDirLocked. One that cannot be created or written gets DataDirUnusable; a store
+        that cannot be opened for writing, StoreUnavailable."""
         config = config or ManagerConfig()
         if data_dir is None and store is None:
             raise InvalidInput(
@@ -143,15 +144,19 @@ class Manager(
         temporary = None
         if data_dir is None:
             temporary = tempfile.TemporaryDirectory(prefix="codex-manager-")
-        root = _prepare_dir(temporary.name if temporary is not None else data_dir)
+        lock: DataDirLock | None = None
         try:
+            root = prepare_data_dir(temporary.name if temporary is not None else str(data_dir))
+            if data_dir is not None:
+                lock = DataDirLock(root)
+                lock.acquire()
             if store is None:
                 from codex_manager_core.store.sqlite import SqliteStore
 
                 store = SqliteStore(root / "manager.sqlite3")
             codex_home = (config.codex_home or root / "codex-home").absolute()
             if transport is None:
-                _prepare_dir(codex_home)
+                prepare_data_dir(codex_home)
                 if config.import_user_auth:
                     _import_user_auth(codex_home)
                 try:
@@ -181,6 +186,8 @@ class Manager(
             ) as manager:
                 yield manager
         finally:
+            if lock is not None:
+                lock.release()
             if temporary is not None:
                 temporary.cleanup()
 
@@ -215,7 +222,13 @@ class Manager(
             manager.bus = EventBus(
                 store, last_seq=await store.last_seq(), buffer=config.subscriber_buffer
             )
-            manager.ledger = Ledger(store, manager.bus)
+            manager.ledger = Ledger(
+                store,
+                manager.bus,
+                clock=clock,
+                max_held_events=config.max_held_events,
+                backoff=RetryBackoff(config.store_retry_initial, config.store_retry_max),
+            )
             manager.supervisor = Supervisor(
                 transport,
                 client_info=config.client_info,
@@ -263,15 +276,22 @@ class Manager(
         return await self.supervisor.wait_ready(timeout)
 
     async def health(self) -> ManagerHealth:
-        """Runtime state, store and ledger figures. Answers at once, also while the runtime
-        is starting or has failed."""
+        """Runtime state, store and ledger figures, and whether the store takes writes.
+        Answers at once, also while the runtime is starting or has failed, and while the
+        store refuses writes."""
+        try:
+            stats: StoreStats | None = await self.store.stats()
+        except Exception as exc:  # e.g. an I/O error: health must still answer
+            logger.warning("could not read the store's figures: %s", exc)
+            stats = None
         return ManagerHealth(
             runtime=self.supervisor.health,
-            store=await self.store.stats(),
+            store=stats,
             ledger=self.ledger.stats,
             subscribers=self.bus.subscriber_count,
             data_dir=str(self.data_dir) if self.data_dir else None,
             codex_home=str(self.codex_home) if self.codex_home else None,
+            storage=self.ledger.storage,
         )
 
     async def restart_runtime(
@@ -416,6 +436,8 @@ class Manager(
             await anyio.sleep(self.config.compaction_interval)
             try:
                 await self.compact_ledger()
+            except StoreUnavailable as exc:
+                logger.warning("ledger compaction skipped: %s", exc.reason)
             except Exception:
                 logger.exception("ledger compaction failed")
 
@@ -439,4 +461,4 @@ def _check_type(value: object) -> str:
     return value
 
 
-__all__ = ["Manager", "ManagerHealth"]
+__all__ = ["Manager", "ManagerHealth", "StorageHealth"]

@@ -101,7 +101,8 @@ class Clock(Protocol):
         ...
 
     async def sleep(self, seconds: float) -> None:
-        """Wait until `monotonic()` has advanced by `seconds` (backoffs, retry timers)."""
+        """Wait `seconds` of this clock's time (retry backoffs go through here, so a fake
+        clock can run them instantly)."""
         ...
 
 

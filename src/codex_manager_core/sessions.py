@@ -28,7 +28,9 @@ from codex_manager_core.errors import (
     InvalidState,
     MethodNotSupported,
     NotFound,
+    RuntimeCallFailed,
 )
+from codex_manager_core.ledger_history import thread_from_ledger
 from codex_manager_core.models import (
     JsonObject,
     RequestStatus,
@@ -328,6 +330,13 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
                 raise
             logger.debug("thread %s not materialized: %s", session_id, exc)
             return {"id": session_id, "turns": [], "materialized": False}
+        except RuntimeCallFailed as exc:
+            # codex failed to read its own files (e.g. its disk is full): a read must not
+            # fail for that; show what our ledger holds (ledger_history).
+            logger.warning("thread/read %s failed (%s); answering from the ledger", session_id, exc)
+            return await thread_from_ledger(
+                self.store, record, exc.message, include_turns=include_turns
+            )
         thread = result.get("thread") if isinstance(result, Mapping) else None
         return thread if thread is not None else result
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response
@@ -32,6 +33,7 @@ from litestar.status_codes import (
     HTTP_502_BAD_GATEWAY,
     HTTP_503_SERVICE_UNAVAILABLE,
     HTTP_504_GATEWAY_TIMEOUT,
+    HTTP_507_INSUFFICIENT_STORAGE,
 )
 
 from codex_manager_core import errors as core
@@ -48,6 +50,7 @@ _STATUS: dict[type[core.ManagerError], int] = {
     core.InvalidState: HTTP_409_CONFLICT,
     core.Locked: HTTP_423_LOCKED,
     core.MethodNotSupported: HTTP_501_NOT_IMPLEMENTED,
+    core.StoreUnavailable: HTTP_507_INSUFFICIENT_STORAGE,
 }
 #: By code, where the class alone does not say. `codex_auth_required` (codex is not logged
 #: in) is the runtime's state, so 409 as the original answered it, never the 401 of a
@@ -90,6 +93,16 @@ def manager_error_response(exc: core.ManagerError) -> Response[Any]:
         body = error_body("locked", exc.code, exc.message)
     elif isinstance(exc, core.InvalidInput):
         body = error_body("error", exc.code, exc.message, issues=exc.issues)
+    elif isinstance(exc, core.StoreUnavailable):
+        body = error_body(
+            "error",
+            exc.code,
+            exc.message,
+            dataDir=exc.location,
+            reason=exc.reason,
+            failingSince=None if exc.since is None else iso(datetime.fromtimestamp(exc.since, UTC)),
+            heldEvents=exc.held_events,
+        )
     else:
         body = error_body("error", exc.code, exc.message)
         if exc.details is not None:

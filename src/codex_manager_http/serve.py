@@ -1,8 +1,10 @@
 """Running the host: uvicorn in the manager's own event loop, with a graceful shutdown.
 
-`serve(settings)` is what `codex-manager serve` runs. On SIGINT/SIGTERM it stops accepting
-connections, lets requests in flight finish, closes WebSockets, drains the ledger writer,
-stops the runtime (no orphan process) and returns, so the process exits 0.
+`serve(settings)` is what `codex-manager serve` runs. It checks the port before it opens
+anything (StartupError). On SIGINT/SIGTERM it stops accepting connections, lets requests in
+flight finish, closes WebSockets, drains the ledger writer, stops the runtime (no orphan
+process) and returns, so the process exits 0; a signal during start-up ends it the same
+way, once the start-up step in progress is done.
 
 `running_server(app)` runs any app on an (ephemeral) port for tests and benchmarks.
 """
@@ -10,17 +12,20 @@ stops the runtime (no orphan process) and returns, so the process exits 0.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import uvicorn
 from litestar import Litestar
@@ -150,15 +155,122 @@ def manager_config(settings: ServerSettings, **overrides: Any) -> ManagerConfig:
     return ManagerConfig(**values)
 
 
+class StartupError(Exception):
+    """The server cannot start (the port is taken, the address is wrong). Its message is
+    one line for a person; `codex-manager serve` prints it and exits 1."""
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail (StartupError) if `host:port` cannot be listened on, before anything else is
+    opened: a second instance must not touch the data directory or start a runtime just
+    to find out. Binds the way uvicorn will (SO_REUSEADDR), then lets go."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"cannot listen on {shown}: the port is already in use (another "
+                "codex-manager, or another program); stop it or choose another --port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(
+                f"cannot listen on {shown}: permission denied (ports below 1024 need "
+                "privileges); choose another --port"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+            raise StartupError(
+                f"cannot listen on {shown}: {host!r} is not an address of this machine; "
+                "check --host"
+            ) from None
+        raise StartupError(f"cannot listen on {shown}: {exc.strerror or exc}") from None
+
+
+@attrs.define
+class _Stopper:
+    """Turns SIGINT/SIGTERM (or `stop`) into a stop fitting the phase we are in. During
+    start-up it is noted, and start-up stops at its next step (each step is short and
+    bounded), closing what it opened: a cancelled start-up would have to close the
+    runtime and the store under cancellation. Once listening, it ends the wait and the
+    server shuts down gracefully."""
+
+    say: Callable[[str], None]
+    received: list[signal.Signals]
+    serving: anyio.CancelScope | None = None
+
+    async def watch(self, signals: AsyncIterator[int], stop: anyio.Event | None) -> None:
+        async with anyio.create_task_group() as tasks:
+
+            async def on_signal() -> None:
+                async for number in signals:
+                    received = signal.Signals(number)
+                    when = " during start-up" if self.serving is None else ""
+                    self._stop(received, f"received {received.name}{when}: shutting down")
+
+            async def on_stop() -> None:
+                if stop is not None:
+                    await stop.wait()
+                    self._stop(signal.SIGTERM, "stop requested: shutting down")
+
+            tasks.start_soon(on_signal)
+            tasks.start_soon(on_stop)
+
+    def _stop(self, received: signal.Signals, why: str) -> None:
+        if not self.received:
+            self.say(why)
+        self.received.append(received)
+        if self.serving is not None:
+            self.serving.cancel()
+
+
 async def serve(
     settings: ServerSettings,
     *,
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True),
     on_ready: Callable[[RunningServer], None] | None = None,
     stop: anyio.Event | None = None,
+    signalled: Sequence[int] = (),
 ) -> None:
-    """Run the server until SIGINT/SIGTERM (or `stop` is set), then shut down cleanly."""
+    """Run the server until SIGINT/SIGTERM (or `stop` is set), then shut down cleanly.
+
+    The port is checked before anything is opened (StartupError). A signal at any time,
+    start-up included, ends in a clean stop (runtime stopped, ledger drained, store
+    closed) and a normal return, so the process exits 0. `signalled`: signals that
+    arrived before this was called (the CLI catches them from its first instant)."""
     settings.check()
+    ensure_port_free(settings.host, settings.port)
+    failure: BaseException | None = None
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        # Read after the receiver is in place: `signalled` may have grown until then.
+        stopper = _Stopper(say, [signal.Signals(number) for number in signalled])
+        if stopper.received:
+            say(f"received {stopper.received[0].name} before start-up: not starting")
+            return
+        async with anyio.create_task_group() as watching:
+            watching.start_soon(stopper.watch, signals, stop)
+            try:
+                await _serve_until_stopped(settings, stopper, say=say, on_ready=on_ready)
+            except Exception as exc:  # raised as itself, not inside an ExceptionGroup
+                failure = exc
+            finally:
+                watching.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    say("codex-manager stopped")
+
+
+async def _serve_until_stopped(
+    settings: ServerSettings,
+    stopper: _Stopper,
+    *,
+    say: Callable[[str], None],
+    on_ready: Callable[[RunningServer], None] | None,
+) -> None:
     async with AsyncExitStack() as stack:
         demo = None
         overrides: dict[str, Any] = {}
@@ -177,45 +289,55 @@ async def serve(
             }
             demo = demo_info(model.base_url)
             say(BANNER)
+        if await _interrupted(stopper, say):
+            return
         config = manager_config(settings, **overrides)
+        say(f"opening the data directory {settings.data_dir.absolute()}")
         manager = await stack.enter_async_context(Manager.open(settings.data_dir, config=config))
+        if await _interrupted(stopper, say):
+            return
+        say("starting codex app-server and the HTTP server")
         app = create_app(manager, settings, demo=demo)
-        async with running_server(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            header_timeout=settings.header_timeout,
-            max_connections=settings.max_connections,
-        ) as running:
-            # Start-up objects (modules, the app, routes) live as long as the process: keep
-            # them out of the garbage collector's full scans, which then stay short. (The
-            # console script starts with collection off; from here on it runs.)
-            gc.collect()
-            gc.freeze()
-            gc.enable()
-            say(
-                f"codex-manager listening on {running.url}  (API {running.url}/api, docs {running.url}/api/docs)"
+        http = await stack.enter_async_context(AsyncExitStack())
+        running = await http.enter_async_context(
+            running_server(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level,
+                header_timeout=settings.header_timeout,
+                max_connections=settings.max_connections,
             )
-            if settings.token:
-                say("a bearer token is required (Authorization: Bearer <token>)")
-            if on_ready is not None:
-                on_ready(running)
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async with anyio.create_task_group() as waiting:
-
-                    async def on_signal() -> None:
-                        async for received in signals:
-                            say(f"received {signal.Signals(received).name}: shutting down")
-                            break
-                        waiting.cancel_scope.cancel()
-
-                    async def on_stop() -> None:
-                        if stop is not None:
-                            await stop.wait()
-                            waiting.cancel_scope.cancel()
-
-                    waiting.start_soon(on_signal)
-                    waiting.start_soon(on_stop)
+        )
+        if await _interrupted(stopper, say):
+            return
+        # Start-up objects (modules, the app, routes) live as long as the process: keep
+        # them out of the garbage collector's full scans, which then stay short. (The
+        # console script starts with collection off; from here on it runs.)
+        gc.collect()
+        gc.freeze()
+        gc.enable()
+        say(
+            f"codex-manager listening on {running.url}  (API {running.url}/api, docs {running.url}/api/docs)"
+        )
+        if settings.token:
+            say("a bearer token is required (Authorization: Bearer <token>)")
+        if on_ready is not None:
+            on_ready(running)
+        with anyio.CancelScope() as serving:
+            stopper.serving = serving
+            if stopper.received:  # it came while we announced ourselves
+                serving.cancel()
+            await anyio.sleep_forever()
+        await http.aclose()
         say("HTTP server stopped; stopping the runtime and closing the store")
-    say("codex-manager stopped")
+
+
+async def _interrupted(stopper: _Stopper, say: Callable[[str], None]) -> bool:
+    """Whether a stop arrived during the start-up step that just ended (the yield lets a
+    signal that arrived during it reach the watcher first)."""
+    await anyio.lowlevel.checkpoint()
+    if stopper.received:
+        say("start-up interrupted: stopping what was started and closing the store")
+        return True
+    return False

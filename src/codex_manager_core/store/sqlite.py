@@ -29,6 +29,13 @@ Concurrency model:
 - Cancelling a task in `apply()`: cancelled before the batch started, nothing is
   written; once started it runs to its commit or rollback without awaiting.
 
+- When the disk is full, the directory read-only or the device failing, `apply()` raises
+  `StoreUnavailable` (SQLITE_FULL, IOERR, READONLY, CANTOPEN, or BUSY past the timeout),
+  naming the data directory; any other error is a bad write and is raised as it is. After
+  such a failure, and when writes resume, the writer runs a TRUNCATE checkpoint: it
+  may give space back at once, and it brings a WAL that grew back to `WAL_SIZE_LIMIT`
+  (past it, a WAL is also truncated to it after each checkpoint, and on close).
+
 Only anyio APIs are used, so the store runs under asyncio and trio. An instance belongs to
 one event loop (the one that opened it).
 """
@@ -42,14 +49,15 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
 import apsw
 
+from codex_manager_core.errors import StoreUnavailable
 from codex_manager_core.models import (
     Controls,
     Event,
@@ -62,6 +70,8 @@ from codex_manager_core.models import (
     TurnRecord,
 )
 from codex_manager_core.store import _codec as codec
+from codex_manager_core.store import _sql as stmt
+from codex_manager_core.store._sql import events_sql, sessions_sql
 from codex_manager_core.store.batch import (
     Batch,
     CompactDeltas,
@@ -81,17 +91,46 @@ from codex_manager_core.store.batch import (
     RequestQuery,
     SessionQuery,
     SetMeta,
-    StoreConflict,
     StoreCorrupt,
     StoreStats,
     TransitionRequest,
 )
 
 T = TypeVar("T")
-Op: TypeAlias = Callable[[apsw.Connection], None]
+
+#: Size the WAL is brought back to after a checkpoint (it grows past it during bursts, or
+#: while checkpoints cannot complete, e.g. on a full disk).
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+
+#: The SQLite errors that mean "the storage cannot take writes now", not "this write is
+#: wrong": the ledger holds and retries on these.
+UNAVAILABLE_ERRORS: tuple[type[apsw.Error], ...] = (
+    apsw.FullError,
+    apsw.IOError,
+    apsw.ReadOnlyError,
+    apsw.CantOpenError,
+    apsw.BusyError,
+)
+
+
+def describe_unavailable(exc: apsw.Error) -> str:
+    """A sentence for a person: what is wrong with the storage."""
+    detail = str(exc).split("\n")[0]
+    if isinstance(exc, apsw.FullError):
+        return f"the disk is full (SQLITE_FULL: {detail})"
+    if isinstance(exc, apsw.ReadOnlyError):
+        return f"it is read-only (SQLITE_READONLY: {detail})"
+    if isinstance(exc, apsw.CantOpenError):
+        return f"a database file cannot be opened or created (SQLITE_CANTOPEN: {detail})"
+    if isinstance(exc, apsw.BusyError):
+        return f"another process holds the database lock (SQLITE_BUSY: {detail})"
+    return f"a disk I/O error (SQLITE_IOERR: {detail})"
+
+
+#: How long the rare inline TRUNCATE checkpoint waits for a reader (ms).
+_TRUNCATE_BUSY_MS = 200
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-_OPEN_STATUSES = (RequestStatus.PENDING.value, RequestStatus.RESOLVING.value)
 
 
 def load_migrations() -> dict[int, str]:
@@ -112,50 +151,6 @@ SCHEMA_VERSION = max(MIGRATIONS)
 """The schema version this code creates and understands."""
 
 
-def _upsert(table: str, columns: Iterable[str], key: Iterable[str]) -> str:
-    columns = tuple(columns)
-    key = tuple(key)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    )
-
-
-# Upserts (not INSERT OR REPLACE, which deletes first): a replaced row keeps its rowid,
-# which is what keeps a transcript entry in place and ties in creation order stable.
-_UPSERT_PROJECT = _upsert("projects", codec.PROJECT_COLUMNS, ["project_id"])
-_UPSERT_SESSION = _upsert("sessions", codec.SESSION_COLUMNS, ["session_id"])
-_UPSERT_TOMBSTONE = _upsert("tombstones", codec.TOMBSTONE_COLUMNS, ["session_id"])
-_UPSERT_TURN = _upsert("turns", codec.TURN_COLUMNS, ["turn_id"])
-_UPSERT_REQUEST = _upsert("requests", codec.REQUEST_COLUMNS, ["request_id"])
-_UPSERT_TRANSCRIPT = _upsert("transcript", codec.TRANSCRIPT_COLUMNS, ["thread_id", "message_id"])
-_UPSERT_META = _upsert("meta", ["key", "value"], ["key"])
-_UPSERT_CONTROLS = _upsert("default_controls", ["id", "controls"], ["id"])
-_INSERT_EVENT = (
-    f"INSERT INTO events ({', '.join(codec.EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_COMPACT = (
-    "DELETE FROM events WHERE delta = 1 AND at < ? AND item_id IN "
-    "(SELECT item_id FROM events WHERE item_id IS NOT NULL AND type = ?)"
-)
-
-_UPDATED_AT = codec.SESSION_COLUMNS.index("updated_at")
-_SESSION_SELECT = f"SELECT {', '.join(codec.SESSION_COLUMNS)} FROM sessions"
-_TURN_SELECT = f"SELECT {', '.join(codec.TURN_COLUMNS)} FROM turns"
-_REQUEST_SELECT = f"SELECT {', '.join(codec.REQUEST_COLUMNS)} FROM requests"
-_PROJECT_SELECT = f"SELECT {', '.join(codec.PROJECT_COLUMNS)} FROM projects"
-_TRANSCRIPT_SELECT = f"SELECT {', '.join(codec.TRANSCRIPT_COLUMNS)} FROM transcript"
-_EVENT_SELECT = f"SELECT {', '.join(codec.EVENT_COLUMNS)} FROM events"
-
-
-def _one(conn: apsw.Connection, sql: str, params: tuple[Any, ...] = ()) -> codec.Row | None:
-    # fetchall, not fetchone: the statement runs to completion, so no read transaction is
-    # left open on the connection (which would pin a WAL snapshot).
-    rows = conn.execute(sql, params).fetchall()
-    return tuple(rows[0]) if rows else None
-
-
 logger = logging.getLogger(__name__)
 
 
@@ -170,6 +165,8 @@ class _Checkpointer:
         self._interval = interval
         self._wakeup = threading.Event()
         self._stopping = False
+        self.lock = threading.Lock()
+        """Held while a checkpoint runs: two at once make one of them fail (busy)."""
         self._last = 0.0
         self._thread = threading.Thread(
             target=self._run, name=f"sqlite-checkpoint {name}", daemon=True
@@ -199,8 +196,9 @@ class _Checkpointer:
                 if self._stopping:
                     return
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except apsw.Error as exc:  # busy or closing: the next nudge tries again
+                    with self.lock:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except apsw.Error as exc:  # busy, full or closing: a later wake-up retries
                     logger.debug("WAL checkpoint skipped: %s", exc)
         finally:
             conn.close()
@@ -215,11 +213,15 @@ class SqliteStore:
         *,
         busy_timeout: float = 5.0,
         read_connections: int = 4,
+        vfs: str | None = None,
     ) -> None:
         """`busy_timeout`: seconds a connection waits for a lock held by another process
         (a second manager or a CLI on the same file) before failing. `read_connections`:
-        how many worker threads may read at the same time."""
+        how many worker threads may read at the same time. `vfs`: the name of a registered
+        SQLite VFS (fault injection: `codex_manager_core.testing.QuotaVFS`)."""
         self.path = Path(path)
+        self._vfs = vfs
+        self._failed_since_checkpoint = False
         self._busy_ms = int(busy_timeout * 1000)
         self._read_slots = max(1, read_connections)
         self._writer: apsw.Connection | None = None
@@ -249,15 +251,16 @@ class SqliteStore:
         try:
             writer = self._connect(self._busy_ms)
             # journal_mode is the first statement to read the file: it fails on garbage.
-            (mode,) = _one(writer, "PRAGMA journal_mode = WAL") or ("?",)
+            (mode,) = stmt.one(writer, "PRAGMA journal_mode = WAL") or ("?",)
             if str(mode).lower() != "wal":
                 raise StoreCorrupt(
                     f"{self.path}: SQLite cannot use WAL journal mode here (got {mode!r}); "
                     "put the data directory on a local file system"
                 )
             writer.execute("PRAGMA synchronous = NORMAL")
-            # After a checkpoint, shrink a WAL that grew past 64 MiB during a burst.
-            writer.execute("PRAGMA journal_size_limit = 67108864")
+            # After a checkpoint, shrink a WAL that grew past the limit (during a burst,
+            # or while checkpoints could not complete).
+            writer.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             # Checkpoints run on the checkpointer thread, not inside our commits.
             writer.execute("PRAGMA wal_autocheckpoint = 0")
             self._migrate(writer)
@@ -271,6 +274,11 @@ class SqliteStore:
                 f"{self.path} is not a usable SQLite database ({exc}); move it away or "
                 "restore a backup, then start again"
             ) from exc
+        except UNAVAILABLE_ERRORS as exc:
+            for conn in (inline, writer):
+                if conn is not None:
+                    conn.close()
+            raise self._unavailable(exc) from exc
         except BaseException:
             for conn in (inline, writer):
                 if conn is not None:
@@ -281,7 +289,11 @@ class SqliteStore:
         self._checkpointer.start()
 
     def _connect(self, busy_ms: int) -> apsw.Connection:
-        conn = apsw.Connection(str(self.path))
+        conn = (
+            apsw.Connection(str(self.path))
+            if self._vfs is None
+            else apsw.Connection(str(self.path), vfs=self._vfs)
+        )
         conn.set_busy_timeout(busy_ms)
         return conn
 
@@ -350,10 +362,25 @@ class SqliteStore:
                     self._read_limiter.release_on_behalf_of(token)
                 self._write_limiter.release()
 
+    def _unavailable(self, exc: apsw.Error) -> StoreUnavailable:
+        return StoreUnavailable(str(self.path.parent), describe_unavailable(exc))
+
     def _close_sync(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
+        if self._writer is not None:
+            # Write the WAL back and truncate it before closing (the last close would do it
+            # too, but silently skips it when it fails: then say so).
+            try:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except apsw.Error as exc:
+                logger.warning(
+                    "could not checkpoint %s-wal on close (%s); SQLite replays it at the "
+                    "next start",
+                    self.path,
+                    exc,
+                )
         for conn in self._all_readers:
             conn.close()
         self._all_readers.clear()
@@ -381,10 +408,57 @@ class SqliteStore:
         # The limiter only orders us with close(); the commit runs here (module docstring).
         async with self._write_limiter:
             self._check_open()
-            events = self._apply_sync(batch)
+            try:
+                events = self._apply_sync(batch)
+            except UNAVAILABLE_ERRORS as exc:
+                # Writing the WAL back may give space back (it then needs no new pages).
+                self._failed_since_checkpoint = not self._truncate_wal()
+                raise self._unavailable(exc) from exc
+            if self._failed_since_checkpoint:
+                # Writes resumed: bring back the WAL that grew while checkpoints failed.
+                self._failed_since_checkpoint = not self._truncate_wal()
         if self._checkpointer is not None:
             self._checkpointer.nudge()
         return events
+
+    def _truncate_wal(self) -> bool:
+        """A TRUNCATE checkpoint on the write connection, now (only after a failed write
+        and when writes resume, so rare). Bounded: a busy reader or checkpoint makes it
+        give up quickly (False) rather than hold up the event loop; then the next write
+        tries again."""
+        conn = self._writer
+        checkpointer = self._checkpointer
+        if conn is None or checkpointer is None or not checkpointer.lock.acquire(timeout=1.0):
+            return False
+        try:
+            conn.set_busy_timeout(_TRUNCATE_BUSY_MS)
+            rows = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return bool(rows) and rows[0][0] == 0
+        except apsw.Error as exc:
+            logger.debug("WAL checkpoint (TRUNCATE) failed: %s", exc)
+            return False
+        finally:
+            conn.set_busy_timeout(self._busy_ms)
+            checkpointer.lock.release()
+
+    async def checkpoint(self) -> None:
+        """Write the WAL back into the database file and truncate it (the store does this
+        on its own; tests and maintenance call it to get a known state). Raises
+        StoreUnavailable when it cannot (e.g. the disk is full and the file must grow)."""
+        self._check_open()
+        assert self._write_limiter is not None
+
+        def run() -> None:
+            assert self._writer is not None
+            checkpointer = self._checkpointer
+            with checkpointer.lock if checkpointer is not None else contextlib.nullcontext():
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+        async with self._write_limiter:
+            try:
+                await anyio.to_thread.run_sync(run)
+            except UNAVAILABLE_ERRORS as exc:
+                raise self._unavailable(exc) from exc
 
     def _apply_sync(self, batch: Batch) -> list[Event]:
         conn = self._writer
@@ -399,9 +473,9 @@ class SqliteStore:
             for op in ops:
                 op(conn)
             if encoded:
-                (last,) = _one(conn, "SELECT last_seq FROM ledger_state WHERE id = 1") or (0,)
+                (last,) = stmt.one(conn, "SELECT last_seq FROM ledger_state WHERE id = 1") or (0,)
                 rows = [(last + i, *row) for i, row in enumerate(encoded, start=1)]
-                conn.executemany(_INSERT_EVENT, rows)
+                conn.executemany(stmt.INSERT_EVENT, rows)
                 conn.execute(
                     "UPDATE ledger_state SET last_seq = ? WHERE id = 1", (last + len(rows),)
                 )
@@ -415,47 +489,49 @@ class SqliteStore:
             for row, draft in zip(rows, batch.events, strict=True)
         ]
 
-    def _compile(self, mutation: Mutation) -> Op:
+    def _compile(self, mutation: Mutation) -> stmt.Op:
         """Encode one mutation into a function that performs it on the write connection."""
         match mutation:
             case PutProject(project):
-                return _execute(_UPSERT_PROJECT, codec.encode_project(project))
+                return stmt.execute(stmt.UPSERT_PROJECT, codec.encode_project(project))
             case DeleteProject(project_id):
-                return _execute("DELETE FROM projects WHERE project_id = ?", (project_id,))
+                return stmt.execute("DELETE FROM projects WHERE project_id = ?", (project_id,))
             case PutSession(session):
-                return _execute(_UPSERT_SESSION, codec.encode_session(session))
+                return stmt.execute(stmt.UPSERT_SESSION, codec.encode_session(session))
             case PatchSession(session_id, changes):
                 encoded = codec.encode_changes(
                     codec.SESSION_ENCODERS, changes, "session", ("session_id",)
                 )
-                return _update("sessions", "session_id", session_id, encoded)
+                return stmt.update("sessions", "session_id", session_id, encoded)
             case DeleteSession(tombstone, reason):
-                return _delete_session(codec.encode_tombstone(tombstone), reason)
+                return stmt.delete_session(codec.encode_tombstone(tombstone), reason)
             case PutDefaultControls(controls):
-                return _execute(_UPSERT_CONTROLS, (1, codec.controls_to_json(controls)))
+                return stmt.execute(stmt.UPSERT_CONTROLS, (1, codec.controls_to_json(controls)))
             case PutTurn(turn):
-                return _execute(_UPSERT_TURN, codec.encode_turn(turn))
+                return stmt.execute(stmt.UPSERT_TURN, codec.encode_turn(turn))
             case PatchTurn(turn_id, changes):
                 encoded = codec.encode_changes(codec.TURN_ENCODERS, changes, "turn", ("turn_id",))
-                return _update("turns", "turn_id", turn_id, encoded)
+                return stmt.update("turns", "turn_id", turn_id, encoded)
             case PutRequest(request):
-                return _execute(_UPSERT_REQUEST, codec.encode_request(request))
+                return stmt.execute(stmt.UPSERT_REQUEST, codec.encode_request(request))
             case TransitionRequest(request_id, from_statuses, to_status, changes):
                 encoded = codec.encode_changes(
                     codec.REQUEST_ENCODERS, changes, "request", ("request_id", "status")
                 )
                 encoded["status"] = RequestStatus(to_status).value
                 expected = [RequestStatus(status).value for status in from_statuses]
-                return _transition(request_id, expected, encoded)
+                return stmt.transition(request_id, expected, encoded)
             case PutTranscriptEntry(thread_id, entry):
-                return _execute(_UPSERT_TRANSCRIPT, codec.encode_transcript_entry(thread_id, entry))
+                return stmt.execute(
+                    stmt.UPSERT_TRANSCRIPT, codec.encode_transcript_entry(thread_id, entry)
+                )
             case SetMeta(key, value):
                 if not isinstance(key, str) or not isinstance(value, str):
                     raise TypeError("meta keys and values are str")
-                return _execute(_UPSERT_META, (key, value))
+                return stmt.execute(stmt.UPSERT_META, (key, value))
             case CompactDeltas(before, completed_type):
                 limit = codec.enc_dt(before, "CompactDeltas.before")
-                return _execute(_COMPACT, (limit, completed_type))
+                return stmt.execute(stmt.COMPACT, (limit, completed_type))
             case _:
                 raise TypeError(f"not a store mutation: {mutation!r}")
 
@@ -505,29 +581,29 @@ class SqliteStore:
 
     async def get_meta(self, key: str) -> str | None:
         row = await self._point_read(
-            lambda c: _one(c, "SELECT value FROM meta WHERE key = ?", (key,))
+            lambda c: stmt.one(c, "SELECT value FROM meta WHERE key = ?", (key,))
         )
         return None if row is None else str(row[0])
 
     async def get_project(self, project_id: str) -> Project | None:
         row = await self._point_read(
-            lambda c: _one(c, f"{_PROJECT_SELECT} WHERE project_id = ?", (project_id,))
+            lambda c: stmt.one(c, f"{stmt.PROJECT_SELECT} WHERE project_id = ?", (project_id,))
         )
         return None if row is None else codec.decode_project(row)
 
     async def find_project_by_name(self, name: str) -> Project | None:
-        sql = f"{_PROJECT_SELECT} WHERE name_key = ? ORDER BY created_at, project_id LIMIT 1"
-        row = await self._point_read(lambda c: _one(c, sql, (codec.name_key(name),)))
+        sql = f"{stmt.PROJECT_SELECT} WHERE name_key = ? ORDER BY created_at, project_id LIMIT 1"
+        row = await self._point_read(lambda c: stmt.one(c, sql, (codec.name_key(name),)))
         return None if row is None else codec.decode_project(row)
 
     async def list_projects(self) -> list[Project]:
-        sql = f"{_PROJECT_SELECT} ORDER BY name_key, project_id"
+        sql = f"{stmt.PROJECT_SELECT} ORDER BY name_key, project_id"
         rows = await self._read(lambda c: c.execute(sql).fetchall())
         return [codec.decode_project(row) for row in rows]
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._point_read(
-            lambda c: _one(c, f"{_SESSION_SELECT} WHERE session_id = ?", (session_id,))
+            lambda c: stmt.one(c, f"{stmt.SESSION_SELECT} WHERE session_id = ?", (session_id,))
         )
         return None if row is None else codec.decode_session(row)
 
@@ -543,39 +619,39 @@ class SqliteStore:
         if more:
             # The stored float itself, so the next page starts exactly after this row.
             last = rows[-1]
-            next_cursor = codec.encode_cursor(cast(float, last[_UPDATED_AT]), str(last[0]))
+            next_cursor = codec.encode_cursor(cast(float, last[stmt.UPDATED_AT]), str(last[0]))
         return Page(items=sessions, next_cursor=next_cursor)
 
     async def count_sessions(self, query: SessionQuery) -> int:
-        where, params = _session_filter(query)
-        sql = f"SELECT count(*) FROM sessions{_where(where)}"
-        row = await self._read(lambda c: _one(c, sql, tuple(params)))
+        where, params = stmt.session_filter(query)
+        sql = f"SELECT count(*) FROM sessions{stmt.where_clause(where)}"
+        row = await self._read(lambda c: stmt.one(c, sql, tuple(params)))
         return int(row[0]) if row else 0
 
     async def get_tombstone(self, session_id: str) -> Tombstone | None:
         sql = "SELECT session_id, title, deleted_at FROM tombstones WHERE session_id = ?"
-        row = await self._point_read(lambda c: _one(c, sql, (session_id,)))
+        row = await self._point_read(lambda c: stmt.one(c, sql, (session_id,)))
         return None if row is None else codec.decode_tombstone(row)
 
     async def get_default_controls(self) -> Controls | None:
         sql = "SELECT controls FROM default_controls WHERE id = 1"
-        row = await self._point_read(lambda c: _one(c, sql))
+        row = await self._point_read(lambda c: stmt.one(c, sql))
         return None if row is None else codec.controls_from_json(row[0])
 
     async def get_turn(self, turn_id: str) -> TurnRecord | None:
         row = await self._point_read(
-            lambda c: _one(c, f"{_TURN_SELECT} WHERE turn_id = ?", (turn_id,))
+            lambda c: stmt.one(c, f"{stmt.TURN_SELECT} WHERE turn_id = ?", (turn_id,))
         )
         return None if row is None else codec.decode_turn(row)
 
     async def list_turns(self, thread_id: str) -> list[TurnRecord]:
-        sql = f"{_TURN_SELECT} WHERE thread_id = ? ORDER BY started_at, rowid"
+        sql = f"{stmt.TURN_SELECT} WHERE thread_id = ? ORDER BY started_at, rowid"
         rows = await self._read(lambda c: c.execute(sql, (thread_id,)).fetchall())
         return [codec.decode_turn(row) for row in rows]
 
     async def get_request(self, request_id: str) -> InteractiveRequest | None:
         row = await self._point_read(
-            lambda c: _one(c, f"{_REQUEST_SELECT} WHERE request_id = ?", (request_id,))
+            lambda c: stmt.one(c, f"{stmt.REQUEST_SELECT} WHERE request_id = ?", (request_id,))
         )
         return None if row is None else codec.decode_request(row)
 
@@ -589,10 +665,10 @@ class SqliteStore:
             where.append("turn_id = ?")
             params.append(query.turn_id)
         if query.statuses is not None:
-            where.append(f"status IN ({_marks(len(query.statuses))})")
+            where.append(f"status IN ({stmt.placeholders(len(query.statuses))})")
             params.extend(RequestStatus(status).value for status in query.statuses)
         if query.kinds is not None:
-            where.append(f"kind IN ({_marks(len(query.kinds))})")
+            where.append(f"kind IN ({stmt.placeholders(len(query.kinds))})")
             params.extend(str(kind) for kind in query.kinds)
         if query.generation is not None:
             where.append("generation = ?")
@@ -600,12 +676,12 @@ class SqliteStore:
         if query.generation_below is not None:
             where.append("generation < ?")
             params.append(query.generation_below)
-        sql = f"{_REQUEST_SELECT}{_where(where)} ORDER BY created_at, rowid"
+        sql = f"{stmt.REQUEST_SELECT}{stmt.where_clause(where)} ORDER BY created_at, rowid"
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [codec.decode_request(row) for row in rows]
 
     async def list_transcript_entries(self, thread_id: str) -> list[TranscriptEntry]:
-        sql = f"{_TRANSCRIPT_SELECT} WHERE thread_id = ? ORDER BY rowid"
+        sql = f"{stmt.TRANSCRIPT_SELECT} WHERE thread_id = ? ORDER BY rowid"
         rows = await self._read(lambda c: c.execute(sql, (thread_id,)).fetchall())
         return [codec.decode_transcript_entry(row) for row in rows]
 
@@ -619,7 +695,7 @@ class SqliteStore:
 
     async def last_seq(self) -> int:
         row = await self._point_read(
-            lambda c: _one(c, "SELECT last_seq FROM ledger_state WHERE id = 1")
+            lambda c: stmt.one(c, "SELECT last_seq FROM ledger_state WHERE id = 1")
         )
         return int(row[0]) if row else 0
 
@@ -630,7 +706,7 @@ class SqliteStore:
             "(SELECT count(*) FROM sessions), (SELECT count(*) FROM projects), "
             "(SELECT count(*) FROM requests WHERE status IN (?, ?))"
         )
-        row = await self._read(lambda c: _one(c, sql, _OPEN_STATUSES))
+        row = await self._read(lambda c: stmt.one(c, sql, stmt.OPEN_STATUSES))
         assert row is not None
         events, last_seq, sessions, projects, open_requests = row
         return StoreStats(
@@ -650,164 +726,4 @@ class SqliteStore:
         return total
 
 
-# ---------------------------------------------------------------------- helpers
-
-
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
-
-
-def _where(conditions: list[str]) -> str:
-    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
-
-
-def sessions_sql(query: SessionQuery) -> tuple[str, list[Any]]:
-    """The SELECT for one page of `list_sessions`: `limit + 1` rows, to know if there is a
-    next page."""
-    where, params = _session_filter(query)
-    if query.cursor is not None:
-        # A row value comparison is one range on the index tail (updated_at, session_id),
-        # unlike the equivalent OR of two conditions.
-        where.append("(updated_at, session_id) < (?, ?)")
-        params.extend(codec.decode_cursor(query.cursor))
-    sql = (
-        f"{_SESSION_SELECT} INDEXED BY {session_index(query)}{_where(where)} "
-        f"ORDER BY updated_at DESC, session_id DESC LIMIT {int(query.limit) + 1}"
-    )
-    return sql, params
-
-
-def session_index(query: SessionQuery) -> str:
-    """The index that serves a listing of this shape (see migration 1).
-
-    Chosen here rather than by the planner: without statistics SQLite sometimes prefers an
-    index with more equality columns that does not match the filter (e.g. the user's list
-    for a project's page after a cursor), and ends up scanning thousands of rows."""
-    pinned = query.archived is not None and not query.include_system_owned
-    if query.project_id is not None:
-        return "sessions_project"
-    if pinned:
-        return "sessions_listing"
-    if query.archived is not None:
-        return "sessions_archived"
-    return "sessions_recent"
-
-
-_MERGE_THREADS = 16
-"""Up to this many thread ids, read_events merges one bounded index range per thread."""
-
-
-def events_sql(query: EventQuery) -> tuple[str, list[Any]]:
-    """The SELECT for `read_events` (query.limit >= 1), shaped so that a page costs about
-    `limit` rows whatever the size of the ledger:
-
-    - no thread filter: the seq (rowid) range from `since`, skipping system events;
-    - one thread: the (thread_id, seq) index range, already in order;
-    - a few threads: one such range per thread, each cut at `limit`, merged by seq (a
-      plain `thread_id IN (...)` would read and sort every event of those threads after
-      `since` to produce one page);
-    - many threads: the seq range again, keeping the rows of those threads.
-    """
-    where = ["seq > ?"]
-    params: list[Any] = [query.since]
-    if query.until is not None:
-        where.append("seq <= ?")
-        params.append(query.until)
-    if query.type_prefixes is not None:
-        # substr() compares exactly: case-sensitive, no LIKE/GLOB wildcards to escape.
-        prefixes = query.type_prefixes
-        where.append(
-            "(" + " OR ".join(["substr(type, 1, ?) = ?"] * len(prefixes)) + ")" if prefixes else "0"
-        )
-        for prefix in prefixes:
-            params.extend((len(prefix), prefix))
-    order = f"ORDER BY seq LIMIT {int(query.limit)}"
-    threads = None if query.thread_ids is None else sorted(query.thread_ids)
-    if threads is None:
-        return f"{_EVENT_SELECT} WHERE system = 0 AND {' AND '.join(where)} {order}", params
-    # With thread ids: exactly the events of those threads, their system events included.
-    if not threads:
-        return f"{_EVENT_SELECT} WHERE 0 {order}", []
-    if len(threads) == 1:
-        sql = f"{_EVENT_SELECT} INDEXED BY events_thread WHERE thread_id = ? AND "
-        return sql + f"{' AND '.join(where)} {order}", [threads[0], *params]
-    if len(threads) <= _MERGE_THREADS:
-        arm = (
-            f"SELECT * FROM ({_EVENT_SELECT} INDEXED BY events_thread "
-            f"WHERE thread_id = ? AND {' AND '.join(where)} {order})"
-        )
-        merged: list[Any] = []
-        for thread in threads:
-            merged.extend((thread, *params))
-        return f"{' UNION ALL '.join([arm] * len(threads))} {order}", merged
-    in_list = f"thread_id IN ({_marks(len(threads))})"
-    sql = f"{_EVENT_SELECT} NOT INDEXED WHERE {' AND '.join(where)} AND {in_list} {order}"
-    return sql, [*params, *threads]
-
-
-def _session_filter(query: SessionQuery) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    if query.archived is not None:
-        where.append("archived = ?")
-        params.append(int(query.archived))
-    if not query.include_system_owned:
-        where.append("system_owned = 0")
-    if query.project_id == "":
-        where.append("project_id IS NULL")
-    elif query.project_id is not None:
-        where.append("project_id = ?")
-        params.append(query.project_id)
-    return where, params
-
-
-def _execute(sql: str, params: tuple[Any, ...]) -> Op:
-    def op(conn: apsw.Connection) -> None:
-        conn.execute(sql, params)
-
-    return op
-
-
-def _update(table: str, key_column: str, key: str, encoded: dict[str, Any]) -> Op:
-    """UPDATE of some columns; a missing row is a no-op. Column names were validated
-    against the table's fields by `codec.encode_changes`, so interpolating them is safe."""
-    if not encoded:
-        return lambda conn: None
-    assignments = ", ".join(f"{column} = ?" for column in encoded)
-    return _execute(
-        f"UPDATE {table} SET {assignments} WHERE {key_column} = ?", (*encoded.values(), key)
-    )
-
-
-def _transition(request_id: str, expected: list[str], encoded: dict[str, Any]) -> Op:
-    assignments = ", ".join(f"{column} = ?" for column in encoded)
-    sql = f"UPDATE requests SET {assignments} WHERE request_id = ?"
-    params = (*encoded.values(), request_id)
-
-    def op(conn: apsw.Connection) -> None:
-        row = _one(conn, "SELECT status FROM requests WHERE request_id = ?", (request_id,))
-        current = None if row is None else str(row[0])
-        if current is None or current not in expected:
-            raise StoreConflict(f"request {request_id}", current, expected)
-        conn.execute(sql, params)
-
-    return op
-
-
-def _delete_session(tombstone: codec.Row, reason: str) -> Op:
-    session_id, _title, deleted_at = tombstone
-    if not isinstance(reason, str):
-        raise TypeError("DeleteSession.reason must be a str")
-
-    def op(conn: apsw.Connection) -> None:
-        conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
-        conn.execute("DELETE FROM turns WHERE thread_id = ?", (session_id,))
-        conn.execute("DELETE FROM transcript WHERE thread_id = ?", (session_id,))
-        conn.execute(
-            "UPDATE requests SET status = ?, reason = ?, resolved_at = ? "
-            "WHERE thread_id = ? AND status IN (?, ?)",
-            (RequestStatus.INVALIDATED.value, reason, deleted_at, session_id, *_OPEN_STATUSES),
-        )
-        conn.execute(_UPSERT_TOMBSTONE, tombstone)
-
-    return op
+__all__ = ["SCHEMA_VERSION", "WAL_SIZE_LIMIT", "SqliteStore", "events_sql", "sessions_sql"]

@@ -4,11 +4,14 @@
   (`Reply`, `CallTool`, `Fail`, ...), so the real `codex app-server` runs fully offline.
 - `write_offline_config` / `offline_env`: the CODEX_HOME config.toml and the environment
   that point codex at such a model and nowhere else.
-- `FakeClock`: a Clock that moves only when the test says, for backoffs and retry timers.
+- `FakeClock`: manual time for retry backoffs and other waits (`Manager.open(clock=...)`).
+- `QuotaVFS`, `FaultyStore`, `store_full`: storage faults (a full, read-only or failing
+  disk) without root; see `testing.faults`.
 """
 
 from codex_manager_core.testing.clock import FakeClock
 from codex_manager_core.testing.fake_app_server import FakeAppServer
+from codex_manager_core.testing.faults import FaultyStore, QuotaVFS, store_full
 from codex_manager_core.testing.offline_config import offline_env, write_offline_config
 from codex_manager_core.testing.scripted_model import (
     CallTool,
@@ -33,6 +36,8 @@ __all__ = [
     "FailResponse",
     "FakeAppServer",
     "FakeClock",
+    "FaultyStore",
+    "QuotaVFS",
     "RecordedRequest",
     "Reply",
     "ScriptFunction",
@@ -41,5 +46,6 @@ __all__ = [
     "Step",
     "exec_command",
     "offline_env",
+    "store_full",
     "write_offline_config",
 ]

@@ -66,6 +66,11 @@ class FakeClock:
         """The `monotonic()` times at which the current sleepers wake, soonest first."""
         return sorted(deadline for deadline, _, _ in self._sleepers)
 
+    @property
+    def sleepers(self) -> list[float]:
+        """Seconds left for each task sleeping on this clock, soonest first."""
+        return [deadline - self._elapsed for deadline in self.deadlines]
+
     def advance(self, seconds: float) -> None:
         """Move time forward and wake every sleeper whose deadline has come (they run at
         their next chance, after the caller's next checkpoint)."""

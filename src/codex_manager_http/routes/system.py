@@ -37,6 +37,16 @@ class CodexHealth(TypedDict):
     experimentalApi: bool | None
 
 
+class StorageHealth(TypedDict):
+    writable: bool
+    dataDir: str | None
+    failingSince: str | None
+    reason: str | None
+    heldEvents: int
+    lostEvents: int
+    retries: int
+
+
 class Health(TypedDict):
     status: str
     service: str
@@ -46,6 +56,7 @@ class Health(TypedDict):
     auth: dict[str, Any]
     ledger: dict[str, Any]
     store: dict[str, Any] | None
+    storage: StorageHealth
     demo: dict[str, Any] | None
     timestamp: str
 
@@ -79,8 +90,11 @@ def banner() -> Banner:
 
 @get("/api/health", tags=["system"], summary="Health check", cache=False)
 async def health(manager: ManagerDep, host: HostDep) -> Health:
-    """Answers at once, also while the runtime is starting, restarting or has failed."""
+    """Answers at once, also while the runtime is starting, restarting or has failed.
+    `status` is "degraded" while the store refuses writes (`storage` says since when, why,
+    and how many runtime events wait in memory); the runtime's own state is in `codex`."""
     runtime = manager.supervisor.health
+    storage = manager.ledger.storage
     last_exit = runtime.last_exit
     codex_home = manager.codex_home
     env = manager.config.runtime_env if manager.config.runtime_env is not None else os.environ
@@ -88,7 +102,7 @@ async def health(manager: ManagerDep, host: HostDep) -> Health:
     auth_file = bool(codex_home and (codex_home / "auth.json").exists())
     stats = host.store_stats
     return {
-        "status": "ok",
+        "status": "ok" if storage.writable else "degraded",
         "service": "codex-manager",
         "version": __version__,
         "codex": {
@@ -131,8 +145,21 @@ async def health(manager: ManagerDep, host: HostDep) -> Health:
             "eventsWritten": manager.ledger.stats.events,
             "transactions": manager.ledger.stats.transactions,
             "failedWrites": manager.ledger.stats.failed_writes,
+            "refusedWrites": manager.ledger.stats.refused_writes,
         },
         "store": None if stats is None else to_json(stats),
+        "storage": {
+            "writable": storage.writable,
+            "dataDir": storage.location
+            or (str(manager.data_dir) if manager.data_dir is not None else None),
+            "failingSince": None
+            if storage.failing_since is None
+            else iso(datetime.fromtimestamp(storage.failing_since, UTC)),
+            "reason": storage.reason,
+            "heldEvents": storage.held_events,
+            "lostEvents": storage.lost_events,
+            "retries": storage.retries,
+        },
         "demo": host.demo,
         "timestamp": iso(datetime.now(UTC)) or "",
     }
@@ -203,6 +230,24 @@ async def metrics(manager: ManagerDep, host: HostDep) -> str:
             "counter",
             "Ledger writes that failed.",
             manager.ledger.stats.failed_writes,
+            None,
+        ),
+        "codex_manager_store_writable": (
+            "gauge",
+            "1 while the store accepts writes (0: disk full, read-only, I/O errors).",
+            1 if manager.ledger.storage.writable else 0,
+            None,
+        ),
+        "codex_manager_ledger_held_events": (
+            "gauge",
+            "Runtime events held in memory while the store refuses writes.",
+            manager.ledger.storage.held_events,
+            None,
+        ),
+        "codex_manager_ledger_lost_events_total": (
+            "counter",
+            "Held events dropped because the hold was full (each announced by ledger_events_lost).",
+            manager.ledger.storage.lost_events,
             None,
         ),
         "codex_manager_subscribers": (
