@@ -10,7 +10,7 @@ writer does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -18,6 +18,7 @@ import attrs
 
 from codex_manager_core import rpc
 from codex_manager_core._base import ManagerBase
+from codex_manager_core.errors import StoreUnavailable
 from codex_manager_core.events.naming import notification_event_type
 from codex_manager_core.models import (
     EventDraft,
@@ -124,8 +125,11 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
     _unknown_threads: set[str]
 
     async def _on_ready(self, epoch: int, init: InitializeResult) -> None:
-        generation = int(await self.store.get_meta("generation") or 0) + 1
-        await self._write(
+        # The stored number may lag behind ours while the store refuses writes (the last
+        # one is held): never hand out a generation twice, request ids are built on it.
+        stored = int(await self.store.get_meta("generation") or 0)
+        generation = max(stored, self._state.generation) + 1
+        await self._write_or_hold(
             [SetMeta("generation", str(generation))],
             [
                 self._event(
@@ -149,21 +153,41 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
         generation = self._state.generations.pop(record.epoch, None)
         self._state.loaded_threads.clear()
         if generation is not None:
-            await self._expire_requests(
-                RequestQuery(generation=generation), "the runtime process exited"
-            )
-        await self.ledger.emit(
-            self._event(
-                "runtime_state_changed",
-                None,
-                {
-                    "state": "stopped" if record.expected else "exited",
-                    "generation": generation,
-                    "returncode": record.returncode,
-                    "signal": record.signal,
-                },
-            )
+            try:
+                await self._expire_requests(
+                    RequestQuery(generation=generation), "the runtime process exited"
+                )
+            except StoreUnavailable as exc:
+                # They stay open in the store; nothing can answer them any more, and the
+                # sweep at the next start expires them.
+                logger.warning(
+                    "could not expire the requests of generation %s: %s", generation, exc
+                )
+        await self._write_or_hold(
+            (),
+            [
+                self._event(
+                    "runtime_state_changed",
+                    None,
+                    {
+                        "state": "stopped" if record.expected else "exited",
+                        "generation": generation,
+                        "returncode": record.returncode,
+                        "signal": record.signal,
+                    },
+                )
+            ],
         )
+
+    async def _write_or_hold(
+        self, mutations: Sequence[Mutation], events: Sequence[EventDraft]
+    ) -> None:
+        """Write and wait for it; while the store refuses writes, hold it in the ledger
+        instead (written once the store takes writes again), as the runtime's events are."""
+        try:
+            await self._write(mutations, events)
+        except StoreUnavailable:
+            await self.ledger.submit(Batch(tuple(mutations), tuple(events)))
 
     async def _reconcile_open_turns(self) -> None:
         """Turns the store still shows in progress (the runtime died mid-turn, or the manager

@@ -184,3 +184,40 @@ async def test_health_reports_the_store_state(tmp_path: Path) -> None:
             project = await m.create_project(name="now it works")
             assert (await m.health()).storage.writable is True
             assert (await m.get_project(project.project_id)).name == "now it works"
+
+
+@pytest.mark.anyio
+async def test_a_runtime_restart_while_the_store_refuses_writes_is_held_not_lost(
+    tmp_path: Path,
+) -> None:
+    """The runtime's own state changes (exited, ready with a new generation) are held like
+    its notifications while the store refuses writes, and the generation is never reused."""
+    from codex_manager_core import MemoryStore
+    from codex_manager_core.testing import FaultyStore, store_full
+
+    clock = FakeClock()
+    store = FaultyStore(MemoryStore())
+    async with Manager.open(
+        store=store, transport=FakeAppServer().transport(), clock=clock
+    ) as manager:
+        await manager.wait_ready(10)
+        before = manager._state.generation
+        store.failure = store_full()
+        with anyio.fail_after(10):
+            await manager.restart_runtime(wait=True)
+        assert manager._state.generation == before + 1
+        held = manager.ledger.storage
+        assert not held.writable, held
+        assert held.held_events >= 2, held
+        store.failure = None
+        with anyio.fail_after(10):
+            await clock.wait_for_sleepers(1)
+        clock.advance(max(clock.sleepers))
+        with anyio.fail_after(10):
+            await manager.ledger.wait_storage(lambda s: s.writable and not s.held_events)
+        states = [
+            (event.payload["state"], event.payload["generation"])
+            for event in await manager.read_events(types=["runtime_state_changed"])
+        ]
+        assert states[-2:] == [("stopped", before), ("ready", before + 1)], states
+        assert await store.get_meta("generation") == str(before + 1)
