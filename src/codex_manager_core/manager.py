@@ -92,6 +92,22 @@ class _UnavailableTransport:
         return failing()
 
 
+def _single_error(group: BaseExceptionGroup[BaseException]) -> Exception | None:
+    """The one ordinary exception inside `group` (and its nested groups), if it holds
+    exactly one and nothing else."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        else:
+            leaves.append(current)
+    if len(leaves) == 1 and isinstance(leaves[0], Exception):
+        return leaves[0]
+    return None
+
+
 def _import_user_auth(codex_home: Path) -> None:
     """Copy ~/.codex/auth.json once into our CODEX_HOME (the only read of ~/.codex)."""
     target = codex_home / "auth.json"
@@ -175,16 +191,24 @@ class Manager(
                 except BinaryNotFound as exc:
                     logger.error("%s", exc)
                     transport = _UnavailableTransport(exc)
-            async with cls._run(
-                root if data_dir is not None else None,
-                codex_home,
-                store,
-                config,
-                transport,
-                tools or ToolRegistry(),
-                clock or SystemClock(),
-            ) as manager:
-                yield manager
+            try:
+                async with cls._run(
+                    root if data_dir is not None else None,
+                    codex_home,
+                    store,
+                    config,
+                    transport,
+                    tools or ToolRegistry(),
+                    clock or SystemClock(),
+                ) as manager:
+                    yield manager
+            except BaseExceptionGroup as group:
+                # The manager's task groups wrap what crosses them, also an error of the
+                # caller's own block (a TurnTimeout, a KeyError): give that back as itself.
+                single = _single_error(group)
+                if single is None:
+                    raise
+                raise single from None
         finally:
             if lock is not None:
                 lock.release()
