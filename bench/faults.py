@@ -32,12 +32,13 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -122,10 +123,13 @@ async def _read_stderr(
 
 
 @asynccontextmanager
-async def serve(data_dir: Path, env: dict[str, str]) -> AsyncIterator[Serve]:
-    """`codex-manager serve --demo` until the block ends (SIGKILL then, if still running)."""
+async def serve(
+    data_dir: Path, env: dict[str, str], prefix: Sequence[str] = ()
+) -> AsyncIterator[Serve]:
+    """`codex-manager serve --demo` until the block ends (SIGKILL then, if still running).
+    `prefix`: a command that runs the server (it must exec it, so the pid is the server's)."""
     process = await anyio.open_process(
-        [str(CLI), "serve", "--demo", "--port", "0", "--data-dir", str(data_dir)],
+        [*prefix, str(CLI), "serve", "--demo", "--port", "0", "--data-dir", str(data_dir)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -543,6 +547,115 @@ async def ws_resumes(root: Path, resumes: int, seed: int) -> Row:
     return row
 
 
+# ---------------------------------------------------------------------- row: full disk
+
+#: Size of the file system the data dir lives on in the full-disk row.
+DISK_SIZE = "48m"
+
+
+def private_tmpfs(data_dir: Path) -> list[str] | None:
+    """A command prefix that runs the server in a private mount namespace with `data_dir`
+    on a small tmpfs of its own (None: not possible here, it needs root and `unshare`)."""
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("nsenter")):
+        return None
+    probe = subprocess.run(["unshare", "-m", "true"], check=False, capture_output=True)
+    if probe.returncode != 0:
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    mount = f"mount -t tmpfs -o size={DISK_SIZE} codex-manager-faults {data_dir}"
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", f'{mount} && exec "$@"', "sh"]
+
+
+async def _in_namespace(pid: int, *command: str) -> subprocess.CompletedProcess[bytes]:
+    """Run `command` in the mount namespace of process `pid` (where the tmpfs is)."""
+    return await anyio.run_process(["nsenter", "-t", str(pid), "-m", *command], check=False)
+
+
+async def fill_disk(pid: int, data_dir: Path) -> None:
+    filler = data_dir / "filler"
+    # dd stops with "No space left on device": exactly what we want, so its status is moot.
+    await _in_namespace(pid, "dd", "if=/dev/zero", f"of={filler}", "bs=64k")
+    df = await _in_namespace(pid, "df", "--output=avail", str(data_dir))
+    if df.stdout.split()[-1] not in (b"0",):
+        raise RoundFailed(f"the disk did not fill up: {df.stdout.decode().split()}")
+
+
+async def free_disk(pid: int, data_dir: Path) -> None:
+    freed = await _in_namespace(pid, "rm", "-f", str(data_dir / "filler"))
+    if freed.returncode != 0:
+        raise RoundFailed(f"could not free the disk: {freed.stderr.decode()[:200]}")
+
+
+async def full_disk(root: Path, rounds: int) -> Row:
+    """While a turn streams, the data dir's file system fills up. Writes must fail with 507
+    naming the data dir, health must say the store is failing, events must be held, and
+    once space is back every event must be in the ledger (or counted by a marker), the turn
+    settled, the WAL bounded and the server usable."""
+    row = Row("full disk")
+    data_dir = root / "data"
+    prefix = private_tmpfs(data_dir)
+    if prefix is None:
+        row.note("not run: needs root and `unshare -m` for a private tmpfs (see docs)")
+        return row
+    env = server_env(root, 0.1)
+    held: list[int] = []
+
+    async def one() -> int:
+        lost = 0
+        async with (
+            serve(data_dir, env, prefix) as server,
+            httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http,
+        ):
+            pid = server.process.pid
+            await wait_ready(http)
+            sid = await new_session(http)
+            seen: list[dict[str, Any]] = []
+            async with connect(server.ws + f"/api/stream?threadId={sid}") as ws:
+                ready = await _frame(ws, lambda f: f.get("type") == "ready", "ready")
+                turn_id = await send(http, sid, "a long story please")
+                await _frame(ws, _delta_of(turn_id), "the first delta", seen)
+                await fill_disk(pid, data_dir)
+                refused = await http.post("/api/projects", json={"name": f"p{row.tried}"})
+                body = refused.json()
+                if refused.status_code != 507 or str(data_dir) not in body.get("message", ""):
+                    raise RoundFailed(f"a write on a full disk got {refused.status_code} {body}")
+                health = (await http.get("/api/health")).json()
+                if health.get("status") != "degraded" or health["storage"]["writable"]:
+                    raise RoundFailed(f"health does not show the failing store: {health}")
+                # The turn streams on: its events are held, not dropped (watched through
+                # health, which has no push form; bounded).
+                with anyio.move_on_after(10):
+                    while not health["storage"].get("heldEvents"):
+                        await anyio.sleep(0.05)
+                        health = (await http.get("/api/health")).json()
+                held.append(int(health["storage"].get("heldEvents") or 0))
+                await free_disk(pid, data_dir)
+                # The held events are written (and published) once space is back; the turn
+                # ends, one way or another.
+                await _frame(ws, _turn_end(turn_id), "the turn's end after the disk freed", seen)
+            # Space is back and the held events are written: writes are accepted again.
+            created = await http.post("/api/projects", json={"name": f"q{row.tried}"})
+            if created.status_code != 200:
+                raise RoundFailed(f"a write after the disk freed got {created.status_code}")
+            stored = await stored_events(http, int(ready["seq"]))
+            missing = missing_events(seen, stored)
+            markers = [seq for seq, kind in stored.items() if kind == "ledger_events_lost"]
+            lost += len(missing) + len(markers)
+            if missing or markers:
+                row.note(f"try {row.tried}: missing {missing[:5]}, loss markers at {markers}")
+            await take_turn(http, sid)
+            wal = data_dir / "manager.sqlite3-wal"
+            size = (await _in_namespace(pid, "stat", "-c", "%s", str(wal))).stdout.strip()
+            if size and int(size) > 4 * 1024 * 1024 + 65536:
+                raise RoundFailed(f"the WAL is {int(size)} bytes after recovery")
+        return lost
+
+    for _ in range(rounds):
+        await attempt(row, one)
+    row.note(f"events held in memory when health was read, per try: {held}")
+    return row
+
+
 # ---------------------------------------------------------------------- row: SIGTERM
 
 
@@ -611,6 +724,7 @@ ROWS: dict[str, Callable[[Path, argparse.Namespace], Awaitable[Row]]] = {
     "appserver-kill": lambda root, args: appserver_kill(root, args.rounds),
     "serve-kill": lambda root, args: serve_kill(root, args.rounds, args.seed),
     "ws-resume": lambda root, args: ws_resumes(root, args.resumes, args.seed),
+    "full-disk": lambda root, args: full_disk(root, args.disk_rounds),
     "sigterm": lambda root, args: sigterm_mid_turn(root, args.rounds),
 }
 
@@ -648,6 +762,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20, help="tries per row (default 20)")
     parser.add_argument("--resumes", type=int, default=200, help="WebSocket resumes (200)")
+    parser.add_argument("--disk-rounds", type=int, default=3, help="full-disk tries (3)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", nargs="*", choices=sorted(ROWS), help="run only these rows")
     parser.add_argument("--json", action="store_true")
