@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 from pathlib import Path
 
@@ -23,6 +24,10 @@ except ImportError:  # pragma: no cover - not POSIX: no lock (documented)
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = "manager.lock"
+#: The mode of a data directory the manager creates: readable by its user only.
+PRIVATE_MODE = 0o700
+
+logger = logging.getLogger(__name__)
 
 
 def _reason(exc: OSError) -> str:
@@ -36,10 +41,24 @@ def _reason(exc: OSError) -> str:
 
 
 def prepare_data_dir(path: str | Path) -> Path:
-    """The absolute data directory, created if missing (DataDirUnusable otherwise)."""
+    """The absolute data directory, created if missing (DataDirUnusable otherwise).
+
+    A new one is private (mode 700, whatever the umask): it holds every transcript, and
+    the runtime's CODEX_HOME with its credentials. An existing one keeps its mode (the
+    user chose it), with a warning when other users may read it."""
     root = Path(path).absolute()
+    existed = root.is_dir()
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
+        if not existed:
+            root.chmod(PRIVATE_MODE)  # mkdir's mode is filtered by the umask
+        elif root.stat().st_mode & 0o077:
+            logger.warning(
+                "the data directory %s can be read by other users of this machine; "
+                "`chmod 700 %s` makes it private",
+                root,
+                root,
+            )
     except FileExistsError:
         raise DataDirUnusable(str(root), "a file (not a directory) is in the way") from None
     except OSError as exc:

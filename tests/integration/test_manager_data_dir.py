@@ -221,3 +221,28 @@ async def test_a_runtime_restart_while_the_store_refuses_writes_is_held_not_lost
         ]
         assert states[-2:] == [("stopped", before), ("ready", before + 1)], states
         assert await store.get_meta("generation") == str(before + 1)
+
+
+def test_a_new_data_dir_is_private_and_an_open_one_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It holds every transcript and the runtime's credentials: others may not read it."""
+    from codex_manager_core.data_dir import prepare_data_dir
+
+    old = os.umask(0o022)
+    try:
+        created = prepare_data_dir(tmp_path / "new" / "data")
+    finally:
+        os.umask(old)
+    assert created.stat().st_mode & 0o777 == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    with caplog.at_level("WARNING", logger="codex_manager_core.data_dir"):
+        prepare_data_dir(shared)
+    assert shared.stat().st_mode & 0o777 == 0o755, "a directory the user made keeps its mode"
+    assert "can be read by other users" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="codex_manager_core.data_dir"):
+        prepare_data_dir(created)
+    assert caplog.text == ""
