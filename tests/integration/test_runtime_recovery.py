@@ -127,3 +127,34 @@ async def test_manager_restart_runtime_leaves_failed(tmp_path: Path) -> None:
         assert (health.state, health.epoch) == (S.READY, 5)
         assert clock.deadlines == [], "the automatic retry is called off"
         assert await m.call_runtime("echo", {"ok": True}) == {"ok": True}
+
+
+async def test_a_runtime_that_ran_well_before_it_died_is_no_crash_loop(tmp_path: Path) -> None:
+    """Killed again and again (an OOM killer, a person), but each time after it ran
+    `healthy_after` seconds: restarted every time, never `failed`. (A runtime that dies
+    sooner counts towards the cap: test_runtime_faults.py::test_7_...)"""
+    import os
+    import signal
+
+    health = HealthLog()
+    clock = FakeClock()
+    policy = RestartPolicy(
+        max_restarts=2,
+        initial_backoff=0.0,
+        max_backoff=0.0,
+        healthy_after=10.0,
+        failed_retry_interval=None,
+    )
+    fake = FakeAppServer()
+    async with supervisor(transport(fake, tmp_path), health, restart=policy, clock=clock) as sup:
+        for epoch in range(1, 6):
+            ready = await health.wait_for(
+                lambda h, epoch=epoch: h.state is S.READY and h.epoch == epoch,
+                f"runtime {epoch} to be ready",
+            )
+            assert ready.pid is not None
+            clock.advance(policy.healthy_after)
+            os.kill(ready.pid, signal.SIGKILL)
+        await health.wait_for(lambda h: h.state is S.READY and h.epoch == 6, "runtime 6")
+        assert S.FAILED not in health.states
+        assert sup.health.restart_count == 5

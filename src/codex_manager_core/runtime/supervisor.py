@@ -101,10 +101,12 @@ class RestartPolicy:
     initial_backoff: float = 0.25
     max_backoff: float = 30.0
     max_restarts: int = 5
-    """Restarts allowed within `window` seconds before the supervisor reports `failed`."""
+    """Restarts allowed within `window` seconds before the supervisor reports `failed`
+    (counting only runtimes that died before they ran `healthy_after` seconds)."""
     window: float = 60.0
     healthy_after: float = 10.0
-    """A runtime that ran this long resets the backoff to `initial_backoff`."""
+    """A runtime that ran this long before it exited resets the backoff to `initial_backoff`
+    and is not counted towards `max_restarts` (it was killed, it did not crash-loop)."""
     failed_retry_interval: float | None = 300.0
     """While `failed`, try one start again after this many seconds (and again, and again);
     None: only `restart()` leaves `failed`."""
@@ -416,7 +418,10 @@ class Supervisor:
                 consecutive_failures = 0
                 continue
             if ran_for >= self.restart_policy.healthy_after:
+                # It ran well before it died (killed, or out of memory): not a crash loop.
+                # Start afresh, both the backoff and the count towards `failed`.
                 consecutive_failures = 0
+                recent_restarts.clear()
             now = self._clock.monotonic()
             while recent_restarts and now - recent_restarts[0] > self.restart_policy.window:
                 recent_restarts.popleft()
