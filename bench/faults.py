@@ -7,7 +7,8 @@ things were lost. Lost must be 0 in every row.
 
 - `app-server kill -9 mid-turn`: while a turn streams, SIGKILL the runtime. The turn must
   be settled (re-read, `turn_reconciled`), every event a client saw stays in the ledger, the
-  runtime comes back and the same session takes a new turn.
+  runtime comes back and the same session takes a new turn. Each runtime runs 10 s before
+  it is killed (quicker deaths are a crash loop by policy), so this row takes ~4 minutes.
 - `serve kill -9 mid-write`: concurrent writers create projects and sessions, rename,
   assign and set settings; SIGKILL the server while requests are in flight; start it again
   on the same data dir and check every acknowledged project, session (title, project) and
@@ -58,6 +59,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "codex-manager"
 START_TIMEOUT = 60.0
 WAIT = 30.0
+#: RestartPolicy().healthy_after, plus a margin.
+HEALTHY_AFTER = 10.5
 
 
 # ---------------------------------------------------------------------- results
@@ -312,6 +315,10 @@ async def appserver_kill(root: Path, rounds: int) -> Row:
 
         async def one() -> int:
             pid = await wait_ready(http)
+            # Each runtime runs `healthy_after` before it is killed: kills faster than that
+            # are a crash loop by policy (5 in 60 s -> `failed`), which the supervisor's
+            # own tests cover; this row is about what a kill mid-turn loses.
+            await anyio.sleep(HEALTHY_AFTER)
             seen: list[dict[str, Any]] = []
             async with connect(server.ws + f"/api/stream?threadId={sid}") as ws:
                 ready = await _frame(ws, lambda f: f.get("type") == "ready", "ready")

@@ -80,21 +80,7 @@ def cli() -> None:
     metavar="N",
     help="Answer 503 above this many open connections (default 1000).",
 )
-def serve(
-    host: str | None,
-    port: int | None,
-    data_dir: Path | None,
-    codex_bin: str | None,
-    token: str | None,
-    token_file: Path | None,
-    demo: bool | None,
-    auto_demo: bool,
-    log_level: str | None,
-    allow_hosts: tuple[str, ...],
-    allow_origins: tuple[str, ...],
-    header_timeout: float | None,
-    max_connections: int | None,
-) -> None:
+def serve(**options: Any) -> None:
     """Run the HTTP/WebSocket server (the original Codex Manager's /api).
 
     Options default to CODEX_MANAGER_* environment variables (docs/configuration.md).
@@ -108,22 +94,7 @@ def serve(
         for number in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        _serve(
-            early,
-            host=host,
-            port=port,
-            data_dir=data_dir,
-            codex_bin=codex_bin,
-            token=token,
-            token_file=token_file,
-            demo=demo,
-            auto_demo=auto_demo,
-            log_level=log_level,
-            allow_hosts=allow_hosts,
-            allow_origins=allow_origins,
-            header_timeout=header_timeout,
-            max_connections=max_connections,
-        )
+        _serve(early, **options)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

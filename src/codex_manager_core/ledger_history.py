@@ -17,7 +17,7 @@ from typing import Any, Final
 from codex_manager_core.models import Event, SessionRecord
 from codex_manager_core.ports import Store
 from codex_manager_core.store.batch import EventQuery
-from codex_manager_core.views import session_view
+from codex_manager_core.views import stand_in_thread
 
 _TURN_STARTED: Final = "app_server.turn.started"
 _TURN_COMPLETED: Final = "app_server.turn.completed"
@@ -29,20 +29,7 @@ async def thread_from_ledger(
     store: Store, record: SessionRecord, runtime_error: str, *, include_turns: bool = True
 ) -> dict[str, Any]:
     """The session's thread as the runtime would show it, from the ledger."""
-    summary = session_view(record)
-    thread: dict[str, Any] = {
-        "id": record.session_id,
-        "preview": record.preview,
-        "modelProvider": summary["modelProvider"],
-        "createdAt": summary["createdAt"],
-        "updatedAt": summary["updatedAt"],
-        "cwd": summary["cwd"],
-        "source": summary["source"],
-        "turns": [],
-        "materialized": record.materialized,
-        "readFrom": "ledger",
-        "runtimeError": runtime_error,
-    }
+    thread = {**stand_in_thread(record), "readFrom": "ledger", "runtimeError": runtime_error}
     if include_turns:
         thread["turns"] = turns_from_events(await _thread_events(store, record.session_id))
     return thread

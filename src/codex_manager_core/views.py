@@ -270,3 +270,20 @@ def request_view(request: InteractiveRequest) -> dict[str, Any]:
         "tool": request.params.get("tool"),
         "arguments": request.params.get("arguments"),
     }
+
+
+def stand_in_thread(record: SessionRecord) -> dict[str, Any]:
+    """A codex Thread built from our record, for a thread the runtime cannot read (one
+    without a rollout that an earlier runtime process held, or files codex cannot read)."""
+    summary = session_view(record)
+    return {
+        "id": record.session_id,
+        "preview": record.preview,
+        "modelProvider": summary["modelProvider"],
+        "createdAt": summary["createdAt"],
+        "updatedAt": summary["updatedAt"],
+        "cwd": summary["cwd"],
+        "source": summary["source"],
+        "turns": [],
+        "materialized": record.materialized,
+    }

@@ -16,7 +16,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from codex_manager_core import SessionRecord
 from codex_manager_core.errors import Conflict, InvalidInput, ManagerError, NotFound
 from codex_manager_core.transcript import entry_row
-from codex_manager_core.views import session_view
+from codex_manager_core.views import session_view, stand_in_thread
 from codex_manager_http.app import ManagerDep
 from codex_manager_http.errors import manager_error_response
 
@@ -372,23 +372,6 @@ def _is_thread(thread: Any, session_id: str) -> bool:
         and "modelProvider" in thread
         and "createdAt" in thread
     )
-
-
-def stand_in_thread(record: SessionRecord) -> dict[str, Any]:
-    """A codex Thread built from our record, for a thread the runtime cannot read (one
-    without a rollout that an earlier runtime process held)."""
-    summary = session_view(record)
-    return {
-        "id": record.session_id,
-        "preview": record.preview,
-        "modelProvider": summary["modelProvider"],
-        "createdAt": summary["createdAt"],
-        "updatedAt": summary["updatedAt"],
-        "cwd": summary["cwd"],
-        "source": summary["source"],
-        "turns": [],
-        "materialized": record.materialized,
-    }
 
 
 async def thread_of(manager: ManagerDep, record: SessionRecord) -> dict[str, Any]:
