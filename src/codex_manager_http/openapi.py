@@ -73,6 +73,8 @@ _DESCRIPTIONS = {
     501: "The installed codex does not support this method (code method_not_supported)",
     503: "The runtime is not running (retry shortly)",
     504: "The runtime did not answer in time (code codex_timeout)",
+    507: "The store refuses writes (disk full, read-only data dir); nothing was stored "
+    "(code store_unavailable, the data dir named)",
 }
 RUNTIME_ERRORS = (400, 409, 501, 502, 503, 504)
 
@@ -80,7 +82,7 @@ RUNTIME_ERRORS = (400, 409, 501, 502, 503, 504)
 def document_errors(app: Litestar, error_body: type[Any]) -> None:
     """Document, with `error_body`, the error statuses a handler of `app` can answer and
     does not declare itself: 400 when it takes input (a body, path or query parameters),
-    404 when its path has ids, and every status a runtime error maps to when it calls the
+    404 when its path has ids, 507 when it writes, and every status a runtime error maps to when it calls the
     runtime (a passthrough, or a handler that already documents 501 or 503). Acts on
     `app`'s own copies of the handlers."""
     for route in app.routes:
@@ -94,6 +96,8 @@ def document_errors(app: Litestar, error_body: type[Any]) -> None:
                 codes.add(400)
             if route.path_parameters:
                 codes.add(404)
+            if handler.http_methods - {"GET", "HEAD"}:
+                codes.add(507)  # every write can meet a full disk
             responses = dict(handler.responses or {})
             # A passthrough calls the runtime; so does a handler that documents 501 or 503.
             if PASSTHROUGH_TAGS.intersection(handler.resolve_tags()) or {501, 503} & set(responses):
