@@ -9,7 +9,7 @@ RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip install --disable-pip-version-check
 
-.PHONY: install run test lint bench fuzz clean
+.PHONY: install run test lint bench fuzz faults clean
 
 $(BIN)/python:
 	@echo "==> creating $(VENV) with $(PYTHON)"
@@ -60,6 +60,12 @@ bench: $(STAMP)
 FUZZ_EXAMPLES ?= 200
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/acceptance/test_http_fuzz.py
+
+# Faults injected into a real `serve --demo` (bench/faults.py): tried / recovered / lost per
+# fault, and lost must be 0. The full-disk row needs root (a private tmpfs). About 10 min;
+# e.g. `make faults ARGS="--rounds 5 --only serve-kill"`.
+faults: $(STAMP)
+	$(BIN)/python bench/faults.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

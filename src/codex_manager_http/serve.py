@@ -31,6 +31,7 @@ import uvicorn
 from litestar import Litestar
 
 from codex_manager_core import Manager, ManagerConfig
+from codex_manager_core.data_dir import prepare_data_dir
 from codex_manager_core.testing import ScriptedModel, offline_env, write_offline_config
 from codex_manager_http.app import create_app
 from codex_manager_http.demo import BANNER, demo_info, demo_script
@@ -279,8 +280,9 @@ async def _serve_until_stopped(
             model = await stack.enter_async_context(
                 ScriptedModel(lambda request: demo_script(request, chunk_delay=delay))
             )
-            # Its own CODEX_HOME, so a later real run of the same data dir is untouched.
-            codex_home = (settings.data_dir / "codex-home-demo").absolute()
+            # Its own CODEX_HOME, so a later real run of the same data dir is untouched. The
+            # data dir is made first, as Manager.open would (private, or a one-line error).
+            codex_home = prepare_data_dir(settings.data_dir) / "codex-home-demo"
             write_offline_config(codex_home, base_url=model.base_url, approval_policy="on-request")
             overrides = {
                 "codex_home": codex_home,

@@ -88,6 +88,8 @@ async def test_sessions_survive_a_restart_of_serve(tmp_path: Path, stop: signal.
     work = tmp_path / "work"
     work.mkdir()
     async with serve_process(data_dir, env=env) as server:
+        # It holds every transcript and the runtime's credentials: private from the start.
+        assert data_dir.stat().st_mode & 0o777 == 0o700
         async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http:
             project = await http.post(
                 "/api/projects", json={"name": "Kept", "workingDirectory": str(work)}
