@@ -3,9 +3,9 @@
 A session's id is the id of the runtime thread first created for it, and usually the two
 stay equal. But codex keeps a thread that has no rollout yet (nothing was sent in it) only
 in memory: after any restart of the runtime, `thread/read` answers "thread not loaded" and
-`thread/resume` "no rollout found" (../shared/runtime-notes.md, "New threads and
-restarts"). Such a thread holds nothing but its settings, so the manager starts a new
-thread for the session on its next use (`SessionsMixin._ensure_thread`) and keeps the
+`thread/resume` "no rollout found" (docs/runtime.md, "Threads across restarts"). Such a
+thread holds nothing but its settings, so the manager starts a new thread for the session
+on its next use (`SessionThreadsMixin._ensure_thread`) and keeps the
 session id: the session the user was told about stays the one they use.
 
 From then on the session's thread has another id. `ThreadIds` holds those pairs and
