@@ -434,9 +434,12 @@ async def test_a_client_that_does_not_read_gets_lagged_and_catches_up(tmp_path: 
     async with running_host(tmp_path, script, settings=settings) as host:
         small_socket_buffers(host)
         session_id = await create_session(host)
-        path = f"/api/stream?threadId={session_id}"
+        # Both from the same point: the runtime may still be announcing the new thread
+        # (thread/started) between the two connects.
+        start = host.manager.bus.last_seq
+        path = f"/api/stream?threadId={session_id}&since={start}"
         async with host.websocket(path) as normal, non_reading_client(host, path) as slow:
-            start = (await recv_json(normal))["seq"]
+            assert (await recv_json(normal))["type"] == "ready"
             turn_id = await post_message(host, session_id, "stream a lot")
             last, everything = await recv_until(normal, ends_turn_or_lags(turn_id), timeout=WAIT)
             assert last["type"] != "lagged", "the normal client fell behind"
