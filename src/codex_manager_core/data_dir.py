@@ -40,19 +40,20 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def prepare_data_dir(path: str | Path) -> Path:
+def prepare_data_dir(path: str | Path, *, warn_if_shared: bool = True) -> Path:
     """The absolute data directory, created if missing (DataDirUnusable otherwise).
 
     A new one is private (mode 700, whatever the umask): it holds every transcript, and
     the runtime's CODEX_HOME with its credentials. An existing one keeps its mode (the
-    user chose it), with a warning when other users may read it."""
+    user chose it), with a warning when other users may read it (`warn_if_shared`: for the
+    data dir itself, not for what lies inside it)."""
     root = Path(path).absolute()
     existed = root.is_dir()
     try:
         root.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
         if not existed:
             root.chmod(PRIVATE_MODE)  # mkdir's mode is filtered by the umask
-        elif root.stat().st_mode & 0o077:
+        elif warn_if_shared and root.stat().st_mode & 0o077:
             logger.warning(
                 "the data directory %s can be read by other users of this machine; "
                 "`chmod 700 %s` makes it private",

@@ -172,7 +172,7 @@ class Manager(
                 store = SqliteStore(root / "manager.sqlite3")
             codex_home = (config.codex_home or root / "codex-home").absolute()
             if transport is None:
-                prepare_data_dir(codex_home)
+                prepare_data_dir(codex_home, warn_if_shared=False)
                 if config.import_user_auth:
                     _import_user_auth(codex_home)
                 try:

@@ -282,7 +282,9 @@ async def _serve_until_stopped(
             )
             # Its own CODEX_HOME, so a later real run of the same data dir is untouched. The
             # data dir is made first, as Manager.open would (private, or a one-line error).
-            codex_home = prepare_data_dir(settings.data_dir) / "codex-home-demo"
+            codex_home = prepare_data_dir(
+                prepare_data_dir(settings.data_dir) / "codex-home-demo", warn_if_shared=False
+            )
             write_offline_config(codex_home, base_url=model.base_url, approval_policy="on-request")
             overrides = {
                 "codex_home": codex_home,
