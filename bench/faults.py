@@ -159,12 +159,14 @@ async def serve(
 
 async def wait_ready(http: httpx.AsyncClient, *, not_pid: int | None = None) -> int:
     """Wait (event driven, on the stream) until the runtime is ready; its pid."""
-    async with connect(_ws(http) + "/api/stream?types=runtime_state_changed&since=0") as ws:
-        while True:
+    # Live events only (no replay to leave unread: a client that stops reading cannot get
+    # the server's closing frame, and its close then waits for its own timeout).
+    async with connect(_ws(http) + "/api/stream?types=runtime_state_changed") as ws:
+        await _frame(ws, lambda f: f.get("type") == "ready", "the stream's ready frame")
+        while True:  # subscribed before looking: no state change falls in between
             health = (await http.get("/api/health")).json()["codex"]
             if health["state"] == "ready" and health["pid"] not in (None, not_pid):
                 return int(health["pid"])
-            # Not yet: the next runtime_state_changed frame is the moment to look again.
             await _frame(ws, lambda f: f.get("type") == "runtime_state_changed", "runtime")
 
 
