@@ -62,7 +62,7 @@ fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/acceptance/test_http_fuzz.py
 
 # Faults injected into a real `serve --demo` (bench/faults.py): tried / recovered / lost per
-# fault, and lost must be 0. The full-disk row needs root (a private tmpfs). About 20 min;
+# fault, and lost must be 0. The full-disk row needs root (a private tmpfs). About 15 min;
 # e.g. `make faults ARGS="--rounds 5 --only serve-kill"`.
 faults: $(STAMP)
 	$(BIN)/python bench/faults.py $(ARGS)
