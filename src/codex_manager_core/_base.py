@@ -33,6 +33,7 @@ from codex_manager_core.errors import (
 )
 from codex_manager_core.events.bus import EventBus
 from codex_manager_core.events.ledger import Ledger
+from codex_manager_core.keyed_locks import KeyedLocks
 from codex_manager_core.models import (
     Event,
     EventDraft,
@@ -147,8 +148,10 @@ class ManagerState:
     """The last turn send_message started, per session (a hint for interrupt)."""
     pending_turns: dict[str, tuple[str, float]] = attrs.Factory(dict)
     """The last turn send_message started, per session, and when (clock.monotonic())."""
-    turn_start_locks: dict[str, anyio.Lock] = attrs.Factory(dict)
+    turn_starts: KeyedLocks = attrs.Factory(KeyedLocks)
     """Held while a message of the session starts its turn (one at a time)."""
+    thread_loads: KeyedLocks = attrs.Factory(KeyedLocks)
+    """Held while the session's thread is loaded into the runtime (session_threads.py)."""
     kept_rollouts_lock: anyio.Lock = attrs.Factory(anyio.Lock)
     """Serializes changes to the list of rollouts kept for forks (thread_files.py)."""
 

@@ -241,7 +241,6 @@ class Manager(
             manager._tombstones = {}
             manager._unknown_threads = set()
             manager._threads = ThreadIds()
-            manager._thread_locks = {}
             manager._capabilities = None
             manager.bus = EventBus(
                 store, last_seq=await store.last_seq(), buffer=config.subscriber_buffer

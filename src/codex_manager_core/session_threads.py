@@ -16,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from codex_manager_core._base import ManagerBase, logger
 from codex_manager_core.controls import approval_wire
 from codex_manager_core.errors import InvalidInput, NotFound
@@ -63,8 +61,6 @@ def provider_of(result: Any, thread: Mapping[str, Any]) -> str | None:
 class SessionThreadsMixin(ManagerBase):
     """Loading a session's thread into the current runtime process."""
 
-    _thread_locks: dict[str, anyio.Lock]
-
     async def _ensure_thread(self, record: SessionRecord) -> SessionRecord:
         """Make the session's thread loaded in the current runtime process (resume it, or
         start a new one when the runtime lost it) and return the session as it is now."""
@@ -73,15 +69,10 @@ class SessionThreadsMixin(ManagerBase):
             return record
         # One load per session at a time: two first messages after a restart must not
         # start two threads.
-        lock = self._thread_locks.setdefault(session_id, anyio.Lock())
-        try:
-            async with lock:
-                record = self._sessions.get(session_id, record)
-                if session_id not in self._state.loaded_threads:
-                    record = await self._load_thread(record)
-        finally:
-            if not lock.locked() and not lock.statistics().tasks_waiting:
-                self._thread_locks.pop(session_id, None)
+        async with self._state.thread_loads.hold(session_id):
+            record = self._sessions.get(session_id, record)
+            if session_id not in self._state.loaded_threads:
+                record = await self._load_thread(record)
         return record
 
     async def _load_thread(self, record: SessionRecord) -> SessionRecord:

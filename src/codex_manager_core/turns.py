@@ -139,28 +139,23 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         with `steer_turn`, or wait for it to end."""
         record = await self._session(session_id, allow_system=False)
         # One start at a time per session, so a second message sees the first one's turn.
-        lock = self._state.turn_start_locks.setdefault(session_id, anyio.Lock())
-        try:
-            async with lock:
-                running = await self._running_turn(session_id)
-                if running is not None:
-                    raise TurnInProgress(session_id, running)
-                handle = await self._start_turn(
-                    record,
-                    input,
-                    model=model,
-                    effort=effort,
-                    approval_policy=approval_policy,
-                    network_access=network_access,
-                    filesystem_sandbox=filesystem_sandbox,
-                    collaboration_mode=collaboration_mode,
-                    output_schema=output_schema,
-                )
-                self._state.pending_turns[session_id] = (handle.turn_id, self.clock.monotonic())
-                return handle
-        finally:
-            if not lock.statistics().tasks_waiting and not lock.locked():
-                self._state.turn_start_locks.pop(session_id, None)
+        async with self._state.turn_starts.hold(session_id):
+            running = await self._running_turn(session_id)
+            if running is not None:
+                raise TurnInProgress(session_id, running)
+            handle = await self._start_turn(
+                record,
+                input,
+                model=model,
+                effort=effort,
+                approval_policy=approval_policy,
+                network_access=network_access,
+                filesystem_sandbox=filesystem_sandbox,
+                collaboration_mode=collaboration_mode,
+                output_schema=output_schema,
+            )
+            self._state.pending_turns[session_id] = (handle.turn_id, self.clock.monotonic())
+            return handle
 
     async def _running_turn(self, session_id: str) -> str | None:
         """The turn of the session the runtime is running now, as far as we know: the one it
