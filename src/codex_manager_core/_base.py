@@ -8,11 +8,13 @@ in-memory copy of session records (the hot path reads them for every notificatio
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import anyio
 import anyio.abc
 import attrs
 
@@ -132,6 +134,13 @@ def check_id(value: object, what: str) -> str:
             issues=[{"path": [what], "message": "invalid id"}],
         )
     return value
+
+
+async def is_absolute_directory(path: str) -> bool:
+    """Whether `path` names an existing directory absolutely. The runtime takes any string
+    for a cwd (a relative one against its own) and fails only when it runs something:
+    paths it is given are checked here first."""
+    return os.path.isabs(path) and await anyio.Path(path).is_dir()
 
 
 @attrs.define

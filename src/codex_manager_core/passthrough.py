@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import anyio
 
-from codex_manager_core._base import ManagerBase
+from codex_manager_core._base import ManagerBase, is_absolute_directory
 from codex_manager_core.errors import InvalidInput, MethodNotSupported
 from codex_manager_core.runtime.binary import find_codex_binary
 
@@ -85,7 +85,7 @@ async def _existing_directory(value: object, field: str) -> str:
             f"{field} must be a path string, got {value!r}",
             issues=[{"path": [field], "message": "not a path"}],
         )
-    if not os.path.isabs(value) or not await anyio.Path(value).is_dir():
+    if not await is_absolute_directory(value):
         raise InvalidInput(
             f"{field} must be the absolute path of an existing directory, got {value!r}",
             issues=[{"path": [field], "message": "not an existing absolute directory"}],

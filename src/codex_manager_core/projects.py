@@ -11,10 +11,9 @@ import os
 import uuid
 from typing import Any, Final
 
-import anyio
 import attrs
 
-from codex_manager_core._base import ManagerBase, check_id
+from codex_manager_core._base import ManagerBase, check_id, is_absolute_directory
 from codex_manager_core.controls import KEEP, Keep
 from codex_manager_core.errors import Conflict, InvalidInput, NotFound
 from codex_manager_core.models import Project
@@ -55,7 +54,7 @@ async def _clean_directory(value: object) -> str | None:
             f"workingDirectory must be an absolute path, got {directory!r}",
             issues=[{"path": ["workingDirectory"], "message": "not an absolute path"}],
         )
-    if not await anyio.Path(directory).is_dir():
+    if not await is_absolute_directory(directory):
         raise InvalidInput(
             f"workingDirectory {directory!r} is not an existing directory",
             issues=[{"path": ["workingDirectory"], "message": "not an existing directory"}],

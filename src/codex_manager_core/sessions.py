@@ -9,15 +9,13 @@ after a restart.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import anyio
 import attrs
 
-from codex_manager_core._base import ManagerBase, check_id, logger
+from codex_manager_core._base import ManagerBase, check_id, is_absolute_directory, logger
 from codex_manager_core.controls import (
     ControlsMixin,
     approval_wire,
@@ -206,7 +204,7 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
             )
         # The runtime accepts any string (a relative one against its own cwd) and only fails
         # at the first command: refuse what cannot work before a thread exists.
-        if not os.path.isabs(working_dir) or not await anyio.Path(working_dir).is_dir():
+        if not await is_absolute_directory(working_dir):
             if project is not None and not cwd and working_dir == project.working_directory:
                 # The user sent no cwd: name what is wrong, the project's directory.
                 raise InvalidState(

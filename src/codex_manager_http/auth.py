@@ -9,20 +9,16 @@ Unauthenticated requests get 401 before any handler or body parsing runs.
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from codex_manager_http.asgi import ASGIApp, Receive, Scope, Send
+from codex_manager_http.asgi import ASGIApp, Receive, Scope, Send, error_json
 
-_UNAUTHORIZED = json.dumps(
-    {
-        "status": "error",
-        "code": "auth_required",
-        "message": "this server requires a bearer token: send 'Authorization: Bearer <token>'"
-        " (WebSocket: the header or ?token=<token>)",
-    }
-).encode()
+_UNAUTHORIZED = error_json(
+    "auth_required",
+    "this server requires a bearer token: send 'Authorization: Bearer <token>'"
+    " (WebSocket: the header or ?token=<token>)",
+)
 _HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(_UNAUTHORIZED)).encode()),

@@ -24,13 +24,12 @@ path is refused too), so it reads each header once and caches its verdicts on Ho
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from typing import Any, TypeAlias
 
 import attrs
 
-from codex_manager_http.asgi import ASGIApp, Receive, Scope, Send
+from codex_manager_http.asgi import ASGIApp, Receive, Scope, Send, error_json
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 OriginKey: TypeAlias = tuple[bytes, bytes, bytes]
@@ -219,12 +218,8 @@ def _shown(value: bytes | None) -> str:
     return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
 
 
-def _body(code: str, message: str) -> bytes:
-    return json.dumps({"status": "error", "code": code, "message": message}).encode()
-
-
 def host_refusal(host: bytes) -> tuple[int, bytes]:
-    return 403, _body(
+    return 403, error_json(
         "host_not_allowed",
         f"the Host header {_shown(host)} is not a name this server answers to (a defence "
         "against DNS rebinding: a web page whose own name was made to point at this "
@@ -234,7 +229,7 @@ def host_refusal(host: bytes) -> tuple[int, bytes]:
 
 
 def origin_refusal(origin: bytes) -> tuple[int, bytes]:
-    return 403, _body(
+    return 403, error_json(
         "origin_not_allowed",
         f"cross-origin request refused: Origin {_shown(origin)} is neither this server's "
         "own origin nor an allowed one. A web page may change state or open the WebSocket "
@@ -245,7 +240,7 @@ def origin_refusal(origin: bytes) -> tuple[int, bytes]:
 
 
 def content_type_refusal(content_type: bytes | None) -> tuple[int, bytes]:
-    return 415, _body(
+    return 415, error_json(
         "unsupported_media_type",
         f"request bodies must be JSON: send 'Content-Type: application/json' (got "
         f"{_shown(content_type)})",

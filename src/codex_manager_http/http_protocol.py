@@ -21,7 +21,6 @@ and lets WebSocket upgrades through unchecked.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -29,14 +28,10 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from codex_manager_http.asgi import Receive, Scope, Send
+from codex_manager_http.asgi import Receive, Scope, Send, error_json
 from codex_manager_http.settings import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 
 logger = logging.getLogger("codex_manager_http.server")
-
-
-def _body(code: str, message: str) -> bytes:
-    return json.dumps({"status": "error", "code": code, "message": message}).encode()
 
 
 def _raw_response(status: int, reason: str, body: bytes) -> bytes:
@@ -48,7 +43,7 @@ def _raw_response(status: int, reason: str, body: bytes) -> bytes:
 
 
 def _too_many(limit: int) -> bytes:
-    return _body(
+    return error_json(
         "too_many_connections",
         f"the server has its limit of {limit} connections open; retry shortly (the limit "
         "is --max-connections / CODEX_MANAGER_MAX_CONNECTIONS)",
@@ -165,7 +160,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             client,
             self.header_timeout,
         )
-        body = _body(
+        body = error_json(
             "request_timeout",
             f"the request's headers did not arrive within {self.header_timeout:g} s",
         )
