@@ -49,6 +49,7 @@ class _Reader:
         self.lines: list[str] = []
         self.url: str | None = None
         self.listening = anyio.Event()
+        self.done = anyio.Event()
 
     async def run(self) -> None:
         assert self.process.stderr is not None
@@ -65,6 +66,7 @@ class _Reader:
                         self.listening.set()
         finally:
             self.listening.set()
+            self.done.set()
 
 
 @asynccontextmanager
@@ -88,6 +90,10 @@ async def serve_process(
             if reader.url is None:
                 raise AssertionError(f"the server never said it was listening: {reader.lines}")
             yield ServeProcess(process, reader.url, reader.lines)
+            if process.returncode is not None:
+                # It ended in the block: keep its last lines (bounded).
+                with anyio.move_on_after(10):
+                    await reader.done.wait()
             tasks.cancel_scope.cancel()
     finally:
         if process.returncode is None:

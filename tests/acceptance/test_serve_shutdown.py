@@ -4,11 +4,7 @@ is streaming. It must exit 0, leave a consistent store and no runtime process be
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +16,9 @@ from websockets.asyncio.client import connect
 from codex_manager_core.runtime import process_tree
 from codex_manager_core.store.batch import EventQuery
 from codex_manager_core.store.sqlite import SqliteStore
+from tests.acceptance.serve_process import serve_env, serve_process
 
 pytestmark = [pytest.mark.real_runtime, pytest.mark.anyio]
-
-CLI = Path(sys.executable).parent / "codex-manager"
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
 @pytest.fixture
@@ -32,86 +26,47 @@ def anyio_backend() -> str:
     return "asyncio"  # the server runs on uvicorn, hence asyncio; this test only drives it
 
 
-async def _start_server(tmp_path: Path) -> tuple[anyio.abc.Process, str, list[str]]:
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "CODEX_API_KEY")}
-    env.update(HOME=str(tmp_path / "home"), CODEX_MANAGER_DEMO_CHUNK_DELAY="0.4")
-    (tmp_path / "home").mkdir()
-    process = await anyio.open_process(
-        [str(CLI), "serve", "--demo", "--port", "0", "--data-dir", str(tmp_path / "data")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    lines: list[str] = []
-    buffer = b""
-    assert process.stderr is not None
-    with anyio.fail_after(60):
-        async for chunk in process.stderr:
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            lines.extend(line.decode(errors="replace") for line in complete)
-            for line in lines:
-                if match := LISTENING.search(line):
-                    return process, match.group(1), lines
-    raise AssertionError(f"the server never said it was listening: {lines}")
-
-
-async def _drain(process: anyio.abc.Process, lines: list[str]) -> None:
-    assert process.stderr is not None
-    async for chunk in process.stderr:
-        lines.extend(chunk.decode(errors="replace").splitlines())
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_signal_while_a_turn_streams_exits_cleanly(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
-    process, url, lines = await _start_server(tmp_path)
-    try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_drain, process, lines)
-            async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-                # The runtime announces itself ready on the event stream; replaying from
-                # seq 0 means the announcement cannot be missed, however early it came.
-                stream = (
-                    url.replace("http", "ws") + "/api/stream?since=0&types=runtime_state_changed"
+    env = serve_env(tmp_path, CODEX_MANAGER_DEMO_CHUNK_DELAY="0.4")
+    async with serve_process(tmp_path / "data", env=env) as server:
+        process, url, lines = server.process, server.url, server.lines
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            # The runtime announces itself ready on the event stream; replaying from
+            # seq 0 means the announcement cannot be missed, however early it came.
+            stream = url.replace("http", "ws") + "/api/stream?since=0&types=runtime_state_changed"
+            async with connect(stream) as events:
+                with anyio.fail_after(30):
+                    while True:
+                        frame = json.loads(await events.recv())
+                        if (
+                            frame.get("type") == "runtime_state_changed"
+                            and frame["payload"]["state"] == "ready"
+                        ):
+                            break
+            health = (await http.get("/api/health")).json()
+            assert health["codex"]["state"] == "ready", health["codex"]
+            runtime_pid = health["codex"]["pid"]
+            assert health["demo"]["enabled"] is True
+            session = (await http.post("/api/sessions", json={})).json()["session"]["sessionId"]
+            async with connect(url.replace("http", "ws") + "/api/stream") as ws:
+                await ws.send(json.dumps({"type": "subscribe", "threadId": session}))
+                accepted = await http.post(
+                    f"/api/sessions/{session}/messages", json={"text": "tell me a story"}
                 )
-                async with connect(stream) as events:
-                    with anyio.fail_after(30):
-                        while True:
-                            frame = json.loads(await events.recv())
-                            if (
-                                frame.get("type") == "runtime_state_changed"
-                                and frame["payload"]["state"] == "ready"
-                            ):
-                                break
-                health = (await http.get("/api/health")).json()
-                assert health["codex"]["state"] == "ready", health["codex"]
-                runtime_pid = health["codex"]["pid"]
-                assert health["demo"]["enabled"] is True
-                session = (await http.post("/api/sessions", json={})).json()["session"]["sessionId"]
-                async with connect(url.replace("http", "ws") + "/api/stream") as ws:
-                    await ws.send(json.dumps({"type": "subscribe", "threadId": session}))
-                    accepted = await http.post(
-                        f"/api/sessions/{session}/messages", json={"text": "tell me a story"}
-                    )
-                    assert accepted.status_code == 202, accepted.text
-                    deltas = 0
-                    with anyio.fail_after(30):
-                        while deltas < 2:  # the answer is streaming (6 pieces, 0.4 s apart)
-                            frame: dict[str, Any] = json.loads(await ws.recv())
-                            if frame["type"] == "app_server.item.agent_message.delta":
-                                deltas += 1
-                    # The turn is mid-stream: stop the server now.
-                    process.send_signal(sig)
-                    with anyio.fail_after(60):
-                        returncode = await process.wait()
-            tasks.cancel_scope.cancel()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+                assert accepted.status_code == 202, accepted.text
+                deltas = 0
+                with anyio.fail_after(30):
+                    while deltas < 2:  # the answer is streaming (6 pieces, 0.4 s apart)
+                        frame: dict[str, Any] = json.loads(await ws.recv())
+                        if frame["type"] == "app_server.item.agent_message.delta":
+                            deltas += 1
+                # The turn is mid-stream: stop the server now.
+                process.send_signal(sig)
+                with anyio.fail_after(60):
+                    returncode = await process.wait()
     assert returncode == 0, "\n".join(lines)
     assert any("shutting down" in line for line in lines), lines
     assert any("codex-manager stopped" in line for line in lines), lines
