@@ -153,10 +153,9 @@ class ManagerState:
     """Supervisor epoch -> durable generation."""
     loaded_threads: set[str] = attrs.Factory(set)
     """Threads loaded in the current runtime process (others need thread/resume)."""
-    started_turns: dict[str, str] = attrs.Factory(dict)
-    """The last turn send_message started, per session (a hint for interrupt)."""
     pending_turns: dict[str, tuple[str, float]] = attrs.Factory(dict)
-    """The last turn send_message started, per session, and when (clock.monotonic())."""
+    """The last turn send_message started, per session, and when (clock.monotonic()): until
+    the runtime announces it, the turn an interrupt targets and a second message waits for."""
     turn_starts: KeyedLocks = attrs.Factory(KeyedLocks)
     """Held while a message of the session starts its turn (one at a time)."""
     thread_loads: KeyedLocks = attrs.Factory(KeyedLocks)

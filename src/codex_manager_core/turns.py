@@ -154,7 +154,6 @@ class TurnsMixin(SessionsMixin, ManagerBase):
                 collaboration_mode=collaboration_mode,
                 output_schema=output_schema,
             )
-            self._state.pending_turns[session_id] = (handle.turn_id, self.clock.monotonic())
             return handle
 
     async def _running_turn(self, session_id: str) -> str | None:
@@ -245,7 +244,7 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         turn_id = str(turn["id"])
         # Until the runtime announces it (turn/started, just after this answer), it is not
         # the session's active turn yet; remember it so an interrupt right now finds it.
-        self._state.started_turns[record.session_id] = turn_id
+        self._state.pending_turns[record.session_id] = (turn_id, self.clock.monotonic())
         return TurnHandle(record.session_id, turn_id, since)
 
     async def wait_for_turn(
@@ -297,13 +296,17 @@ class TurnsMixin(SessionsMixin, ManagerBase):
             raise NotFound(f"no turn {turn_id!r} is known")
         return stored
 
+    def _pending_turn_id(self, session_id: str) -> str | None:
+        pending = self._state.pending_turns.get(session_id)
+        return pending[0] if pending is not None else None
+
     async def interrupt_turn(self, session_id: str, turn_id: str | None = None) -> str:
         """Interrupt the given (or the active) turn; Conflict no_active_turn if none."""
         record = await self._session(session_id, allow_system=False)
         target = (
             check_id(turn_id, "turnId")
             if turn_id is not None
-            else record.active_turn_id or self._state.started_turns.get(session_id)
+            else record.active_turn_id or self._pending_turn_id(session_id)
         )
         stored = await self.store.get_turn(target) if target else None
         if not target or (stored is not None and stored.status.terminal):
