@@ -4,7 +4,7 @@ Replays recorded-shape `codex app-server` notifications (by default 100,000) fro
 in-process fake transport, as fast as the client reads them, through the real `Manager`
 (SqliteStore in a temporary folder): JSON-RPC parsing -> `_on_notification` (translation,
 session state) -> ledger writer (batched SQLite transactions) -> event bus -> 10
-subscribers (`manager.subscribe()`), each consuming in its own task.
+subscribers (`manager.events.subscribe()`), each consuming in its own task.
 
 The stream has the shape of a real turn as codex 0.163 emits it (recorded against a
 ScriptedModel): per turn `thread/status/changed`, `turn/started`, `item/started` /
@@ -459,7 +459,7 @@ async def run_pipeline(
     async with Manager.open(
         root / "data", store=store, config=config, transport=transport
     ) as manager:
-        await manager.wait_ready(10)
+        await manager.runtime.wait_ready(10)
         await manager.ledger.write(
             Batch(
                 tuple(
@@ -486,7 +486,7 @@ async def run_pipeline(
                 first_types if index == 0 else None,
             )
 
-        subscriptions = [manager.subscribe() for _ in range(subscribers)]
+        subscriptions = [manager.events.subscribe() for _ in range(subscribers)]
 
         process = transport.process
         assert process is not None

@@ -388,7 +388,7 @@ def serve_host_forever(base_url: str, root: str) -> None:
         env["HOME"] = str(data)
         config = ManagerConfig(codex_home=codex_home, runtime_env=env, import_user_auth=False)
         async with Manager.open(data / "data", config=config) as manager:
-            await manager.wait_ready(START_TIMEOUT)
+            await manager.runtime.wait_ready(START_TIMEOUT)
             app = create_app(manager, ServerSettings(data_dir=data / "data", log_level="warning"))
             async with running_server(app) as server:
                 print(server.url, flush=True)

@@ -2,7 +2,7 @@
 
 Part 1, create: the real `codex app-server` offline (ScriptedModel + write_offline_config +
 offline_env), one `Manager` on a temporary data dir (SqliteStore). `--creates` calls of
-`manager.create_session()` (after `--warmup` unmeasured ones), interleaved with the same
+`manager.sessions.create()` (after `--warmup` unmeasured ones), interleaved with the same
 `thread/start` sent directly through `manager.supervisor.request` (the floor: the runtime's
 own time plus our JSON-RPC client). Reported: p50/p90 of both, and the part of each create
 spent outside its own `thread/start` call ("ours": validation, controls, the store write of
@@ -13,7 +13,7 @@ Part 2, list: for SqliteStore and MemoryStore, a Manager on an idle in-process r
 only answers `initialize`), whose store is filled directly with `SessionRecord` rows
 (`store.apply(Batch((PutSession(...), ...)))`, 1,000 per batch; 10% archived, 5%
 system-owned, `updated_at` spread so ties happen as in real lists). At each size of
-`--sizes`, `manager.list_sessions(limit=100)` is timed `--calls` times (after 10 unmeasured
+`--sizes`, `manager.sessions.list(limit=100)` is timed `--calls` times (after 10 unmeasured
 calls): p50/p99.
 
 Targets: create <= 50 ms (judged on p50), list <= 2 ms at 10,000 sessions (p50 and p99
@@ -45,10 +45,10 @@ import anyio
 import anyio.lowlevel
 
 from codex_manager_core import Manager, ManagerConfig, SessionRecord, rpc
-from codex_manager_core.controls import approval_wire
 from codex_manager_core.models import Controls, TitleSource
 from codex_manager_core.ports import ExitStatus, RuntimeProcess, Store
 from codex_manager_core.runtime.supervisor import Supervisor
+from codex_manager_core.services.controls import approval_wire
 from codex_manager_core.store.batch import Batch, PutSession
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.store.sqlite import SqliteStore
@@ -119,12 +119,12 @@ async def bench_create(root: Path, creates: int, warmup: int) -> dict[str, Any]:
             call_timeout=30.0,
         )
         async with Manager.open(root / "data", config=config) as manager:
-            health = await manager.wait_ready(30)
+            health = await manager.runtime.wait_ready(30)
             timed = TimedSupervisor(manager.supervisor)
             # An instance attribute shadows the method: create_session's own thread/start
             # goes through the timer.
             manager.supervisor.request = timed.request  # type: ignore[method-assign]
-            controls = await manager.default_controls()
+            controls = await manager.controls.defaults()
             params: dict[str, Any] = {
                 "cwd": str(workdir),
                 "approvalPolicy": approval_wire(controls.approval_policy),
@@ -137,7 +137,7 @@ async def bench_create(root: Path, creates: int, warmup: int) -> dict[str, Any]:
                 calls = len(timed.thread_start)
                 cpu = time.process_time()
                 start = time.perf_counter()
-                await manager.create_session()
+                await manager.sessions.create()
                 elapsed = time.perf_counter() - start
                 assert len(timed.thread_start) == calls + 1
                 return elapsed, timed.thread_start[-1], time.process_time() - cpu
@@ -292,17 +292,17 @@ async def bench_list(
     async with Manager.open(
         root / f"data-{kind}", store=store, config=config, transport=IdleTransport()
     ) as manager:
-        await manager.wait_ready(10)
+        await manager.runtime.wait_ready(10)
         present = 0
         for size in sizes:
             await populate(manager.store, present, size, config.default_controls)
             present = max(present, size)
             for _ in range(LIST_WARMUP):
-                page = await manager.list_sessions(limit=100)
+                page = await manager.sessions.list(limit=100)
             samples: list[float] = []
             for _ in range(calls):
                 start = time.perf_counter()
-                page = await manager.list_sessions(limit=100)
+                page = await manager.sessions.list(limit=100)
                 samples.append(time.perf_counter() - start)
             stats = summary_ms(samples)
             results.append(
@@ -372,7 +372,7 @@ def print_table(result: dict[str, Any]) -> None:
         print(header)
         print("-" * len(header))
         for key, label in (
-            ("create_ms", "manager.create_session()"),
+            ("create_ms", "manager.sessions.create()"),
             ("thread_start_inside_create_ms", "  its thread/start call"),
             ("ours_ms", "  ours (the rest)"),
             ("direct_thread_start_ms", "thread/start direct (supervisor)"),

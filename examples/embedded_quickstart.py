@@ -86,38 +86,38 @@ async def run(
     # Manager.open starts `codex app-server` and stops it (and everything it spawned) on exit.
     # data_dir keeps the state durable (SQLite); use store=MemoryStore() for none at all.
     async with Manager.open(data_dir, config=config) as manager:
-        await manager.wait_ready(timeout=60)
-        if log_in_with_api_key and (await manager.read_account())["account"] is None:
+        await manager.runtime.wait_ready(timeout=60)
+        if log_in_with_api_key and (await manager.runtime.read_account())["account"] is None:
             key = os.environ.get("OPENAI_API_KEY")
             if not key:
                 print("codex is not logged in: run `codex login` or set OPENAI_API_KEY.")
                 return 1
-            await manager.login_start({"type": "apiKey", "apiKey": key})
+            await manager.runtime.login_start({"type": "apiKey", "apiKey": key})
 
         # A handler for every `approval` event. Handlers run in their own task, so answering
         # here never blocks the stream below. `on()` matches type *prefixes*, and
         # "approval" is also a prefix of "approval_resolved": check the exact type.
-        @manager.on("approval")
+        @manager.events.on("approval")
         async def approve(event: Event) -> None:
             if event.type != "approval":
                 return
             command = str(event.payload["details"].get("command", ""))
             decision = "accept" if is_harmless(command) else "decline"
             print(f"[approval] {event.payload['summary']} -> {decision}")
-            await manager.decide_approval(event.payload["approvalId"], decision, actor="example")
+            await manager.approvals.decide(event.payload["approvalId"], decision, actor="example")
 
         # A session is a codex thread. "on-request": codex asks before leaving the sandbox.
-        session = await manager.create_session(title="Quickstart", approval_policy="on-request")
+        session = await manager.sessions.create(title="Quickstart", approval_policy="on-request")
         print(f"session {session.session_id}")
 
-        # send_message returns at once; the turn runs in the runtime.
-        turn = await manager.send_message(session.session_id, PROMPT)
+        # turns.send returns at once; the turn runs in the runtime.
+        turn = await manager.turns.send(session.session_id, PROMPT)
         print(f"> {PROMPT}")
 
         # Stream the turn's events. `since=turn.since_seq` replays what happened between
-        # send_message and this subscribe, so nothing is missed.
+        # turns.send and this subscribe, so nothing is missed.
         with anyio.move_on_after(turn_timeout) as waited:
-            async with manager.subscribe(
+            async with manager.events.subscribe(
                 thread_ids=[session.session_id], since=turn.since_seq
             ) as events:
                 async for event in events:
@@ -142,12 +142,12 @@ async def run(
                         break
         if waited.cancelled_caught:
             print(f"no answer within {turn_timeout:g} s: interrupting the turn")
-            await manager.interrupt_turn(session.session_id, turn.turn_id)
+            await manager.turns.interrupt(session.session_id, turn.turn_id)
 
         # The turn has ended (or is ending), so this returns at once (or very soon) with
         # its status and final text, or raises TurnFailed with the runtime's message.
         try:
-            result = await manager.wait_for_turn(session.session_id, turn.turn_id, timeout=60)
+            result = await manager.turns.wait(session.session_id, turn.turn_id, timeout=60)
         except TurnFailed as failed:
             print(f"the turn failed: {failed.runtime_message}")
             print("check your codex login (`codex login`) and network, or run with --demo")

@@ -5,8 +5,8 @@
     from codex_manager_core import Manager
 
     async with Manager.open(data_dir=".data") as manager:
-        session = await manager.create_session(title="Demo")
-        result = await manager.send_and_wait(session.session_id, "Hello")
+        session = await manager.sessions.create(title="Demo")
+        result = await manager.turns.send_and_wait(session.session_id, "Hello")
         print(result.final_text)
 
 See docs/embedded.md for the full API.
@@ -14,7 +14,6 @@ See docs/embedded.md for the full API.
 
 from codex_manager_core._version import __version__
 from codex_manager_core.config import ManagerConfig, SystemRequestPolicy
-from codex_manager_core.controls import ControlsChange, ControlsView
 from codex_manager_core.errors import (
     AuthRequired,
     BinaryNotFound,
@@ -57,17 +56,18 @@ from codex_manager_core.models import (
     TurnRecord,
     TurnStatus,
 )
-from codex_manager_core.sessions import StartedSession
-from codex_manager_core.store import MemoryStore, SqliteStore
-from codex_manager_core.tools import ToolRegistry, ToolResult
-from codex_manager_core.transcript import TranscriptPage
-from codex_manager_core.turns import (
+from codex_manager_core.services.controls import ControlsChange, ControlsView
+from codex_manager_core.services.sessions import StartedSession
+from codex_manager_core.services.transcript import TranscriptPage
+from codex_manager_core.services.turns import (
     TurnErrorNotice,
     TurnFailed,
     TurnHandle,
     TurnResult,
     TurnTimeout,
 )
+from codex_manager_core.store import MemoryStore, SqliteStore
+from codex_manager_core.tools import ToolRegistry, ToolResult
 
 __all__ = [
     "AuthRequired",

@@ -1,37 +1,36 @@
-"""`Manager`: the whole product as one in-process object.
+"""`Manager`: the whole product as one in-process object, and its composition root.
 
     async with Manager.open(data_dir=".data") as manager:
-        session = await manager.create_session(title="Demo")
-        reply = await manager.send_and_wait(session.session_id, "Hello")
+        session = await manager.sessions.create(title="Demo")
+        reply = await manager.turns.send_and_wait(session.session_id, "Hello")
 
-It owns the runtime (through a Supervisor), the store, the ledger writer and the event bus;
-the domain mixins (projects, sessions, turns, controls, requests, transcript, pass-throughs)
-give it its methods. Hosts (HTTP, CLI) are thin translations of these methods.
+`Manager.open` builds the pieces (store, ledger writer, event bus, runtime supervisor), one
+`ServiceContext` holding them, and one service per domain concept over that context
+(`services/`). The Manager is the facade that groups them: `manager.sessions`,
+`manager.projects`, `manager.turns`, `manager.controls`, `manager.settings`,
+`manager.approvals`, `manager.tool_input`, `manager.tool_calls`, `manager.requests`,
+`manager.transcript`, `manager.runtime`, `manager.events`, and `manager.session(id)` for one
+session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import attrs
 
-from codex_manager_core._base import ManagerState, check_id
 from codex_manager_core.config import ManagerConfig
 from codex_manager_core.data_dir import DataDirLock, prepare_data_dir
-from codex_manager_core.errors import BinaryNotFound, InvalidInput, StoreUnavailable
-from codex_manager_core.events.bus import EventBus, EventFilter, Subscription
+from codex_manager_core.errors import BinaryNotFound, InvalidInput
+from codex_manager_core.events.bus import EventBus
 from codex_manager_core.events.ledger import Ledger, LedgerStats, RetryBackoff, StorageHealth
-from codex_manager_core.models import Event, Lagged
-from codex_manager_core.passthrough import PassthroughMixin
 from codex_manager_core.ports import (
     Clock,
     RuntimeProcess,
@@ -39,26 +38,36 @@ from codex_manager_core.ports import (
     Store,
     SystemClock,
 )
-from codex_manager_core.projects import ProjectsMixin
-from codex_manager_core.requests import OPEN
 from codex_manager_core.runtime.stdio import LogSettings, codex_app_server_transport
 from codex_manager_core.runtime.supervisor import RuntimeHealth, Supervisor
-from codex_manager_core.runtime_events import RuntimeEventsMixin
-from codex_manager_core.store.batch import (
-    CompactDeltas,
-    EventQuery,
-    RequestQuery,
-    StoreStats,
+from codex_manager_core.services.context import ServiceContext
+from codex_manager_core.services.controls import ControlsService
+from codex_manager_core.services.events import EventsService
+from codex_manager_core.services.notifications import RuntimeEvents
+from codex_manager_core.services.projects import ProjectsService
+from codex_manager_core.services.records import SessionRecords
+from codex_manager_core.services.request_intake import RequestIntake
+from codex_manager_core.services.request_lifecycle import RequestLifecycle
+from codex_manager_core.services.request_rules import OPEN
+from codex_manager_core.services.requests import (
+    ApprovalsApi,
+    RequestsService,
+    ToolCallsApi,
+    ToolInputApi,
 )
+from codex_manager_core.services.runtime_api import RuntimeApi
+from codex_manager_core.services.session_scope import SessionScope
+from codex_manager_core.services.session_threads import SessionThreads
+from codex_manager_core.services.sessions import SessionsService
+from codex_manager_core.services.settings import SettingsService
+from codex_manager_core.services.thread_files import ThreadFiles
+from codex_manager_core.services.transcript import TranscriptService
+from codex_manager_core.services.turns import TurnsService
+from codex_manager_core.store.batch import RequestQuery, StoreStats
 from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
-from codex_manager_core.transcript import TranscriptMixin
-from codex_manager_core.turns import TurnsMixin
 
 logger = logging.getLogger("codex_manager_core.manager")
-
-Handler = TypeVar("Handler", bound=Callable[..., Any])
-MAX_EVENT_PAGE = 1000
 
 
 @attrs.frozen
@@ -117,14 +126,32 @@ def _import_user_auth(codex_home: Path) -> None:
         target.chmod(0o600)
 
 
-class Manager(
-    TurnsMixin,
-    ProjectsMixin,
-    TranscriptMixin,
-    PassthroughMixin,
-    RuntimeEventsMixin,
-):
+class Manager:
     """The embedded codex-manager. Create it with `Manager.open(...)`."""
+
+    sessions: SessionsService
+    """Create, list, read, rename, archive, fork, delete sessions."""
+    projects: ProjectsService
+    turns: TurnsService
+    """Send messages, wait for turns, interrupt and steer them."""
+    controls: ControlsService
+    """Model, approval policy and sandbox: the defaults and each session's."""
+    settings: SettingsService
+    requests: RequestsService
+    """Every interactive request (approvals, questions, tool calls), read-only by kind."""
+    approvals: ApprovalsApi
+    tool_input: ToolInputApi
+    tool_calls: ToolCallsApi
+    transcript: TranscriptService
+    runtime: RuntimeApi
+    """The runtime itself: readiness, restart, capabilities and codex's own methods."""
+    events: EventsService
+    """The ordered event ledger: subscribe, read, handlers, compaction."""
+    tools: ToolRegistry
+    """Python functions the model can call (declared per session with `tools=[...]`)."""
+    context: ServiceContext
+    """What the services share (store, ledger, bus, supervisor, clock): for tests and tools
+    that look inside; applications use the groups above."""
 
     def __init__(self) -> None:
         raise TypeError("use `async with Manager.open(...) as manager:`")
@@ -230,29 +257,34 @@ class Manager(
         await store.open()
         try:
             manager = object.__new__(cls)
-            manager.config = config
-            manager.store = store
-            manager.clock = clock
-            manager.tools = tools
-            manager.data_dir = data_dir
-            manager.codex_home = codex_home
-            manager._state = ManagerState()
-            manager._sessions = {}
-            manager._tombstones = {}
-            manager._unknown_threads = set()
-            manager._threads = ThreadIds()
-            manager._capabilities = None
-            manager.bus = EventBus(
-                store, last_seq=await store.last_seq(), buffer=config.subscriber_buffer
-            )
-            manager.ledger = Ledger(
+            bus = EventBus(store, last_seq=await store.last_seq(), buffer=config.subscriber_buffer)
+            ledger = Ledger(
                 store,
-                manager.bus,
+                bus,
                 clock=clock,
                 max_held_events=config.max_held_events,
                 backoff=RetryBackoff(config.store_retry_initial, config.store_retry_max),
             )
-            manager.supervisor = Supervisor(
+            threads = ThreadIds()
+            # The supervisor calls back into the services (notifications, server requests,
+            # ready, exit), which are built over a context that holds the supervisor: the
+            # callbacks are bound once the services exist.
+            runtime_events: list[RuntimeEvents] = []
+            intake: list[RequestIntake] = []
+
+            async def on_notification(epoch: int, notification: Any) -> None:
+                await runtime_events[0].on_notification(epoch, notification)
+
+            async def on_server_request(epoch: int, request: Any) -> Any:
+                return await intake[0].on_server_request(epoch, request)
+
+            async def on_ready(epoch: int, init: Any) -> None:
+                await runtime_events[0].on_ready(epoch, init)
+
+            async def on_exit(record: Any) -> None:
+                await runtime_events[0].on_exit(record)
+
+            supervisor = Supervisor(
                 transport,
                 client_info=config.client_info,
                 experimental_api=config.experimental_api,
@@ -262,226 +294,136 @@ class Manager(
                 restart=config.restart,
                 retry=config.retry,
                 clock=clock,
-                on_notification=manager._on_notification,
-                on_server_request=manager._on_server_request,
-                on_ready=manager._on_ready,
-                on_exit=manager._on_exit,
+                on_notification=on_notification,
+                on_server_request=on_server_request,
+                on_ready=on_ready,
+                on_exit=on_exit,
             )
+            ctx = ServiceContext(
+                config=config,
+                store=store,
+                ledger=ledger,
+                bus=bus,
+                supervisor=supervisor,
+                clock=clock,
+                tools=tools,
+                threads=threads,
+                records=SessionRecords(store, ledger, threads),
+                data_dir=data_dir,
+                codex_home=codex_home,
+            )
+            manager._compose(ctx)
+            runtime_events.append(RuntimeEvents(ctx, manager._lifecycle))
+            intake.append(RequestIntake(ctx, manager._lifecycle))
             async with anyio.create_task_group() as core:
-                await core.start(manager.ledger.run)
+                await core.start(ledger.run)
                 try:
                     async with anyio.create_task_group() as background:
-                        manager._tasks = background
+                        ctx.tasks = background
                         # Nothing a previous process left open can still be answered,
                         # not even an answer that was being sent when it stopped.
-                        await manager._expire_requests(
+                        await manager._lifecycle.expire(
                             RequestQuery(),
                             "codex-manager restarted; the runtime process that asked is gone",
                             statuses=OPEN,
                         )
                         if config.delta_retention is not None:
-                            background.start_soon(manager._compaction_loop)
+                            background.start_soon(manager.events.compaction_loop)
                         try:
-                            async with manager.supervisor:
+                            async with supervisor:
                                 yield manager
                         finally:
                             background.cancel_scope.cancel()
                 finally:
                     # Everything queued is written before the store closes.
-                    await manager.ledger.close()
+                    await ledger.close()
         finally:
             await store.close()
 
-    # ------------------------------------------------------------------ status
+    def _compose(self, ctx: ServiceContext) -> None:
+        """Build the services over `ctx`, each given the others it calls."""
+        self.context = ctx
+        self.tools = ctx.tools
+        self._lifecycle = lifecycle = RequestLifecycle(ctx)
+        self.controls = controls = ControlsService(ctx)
+        self.settings = SettingsService(ctx, controls)
+        session_threads = SessionThreads(ctx)
+        self.sessions = sessions = SessionsService(
+            ctx,
+            controls=controls,
+            session_threads=session_threads,
+            thread_files=ThreadFiles(ctx),
+            lifecycle=lifecycle,
+        )
+        self.projects = ProjectsService(ctx, sessions)
+        self.turns = TurnsService(ctx, controls=controls, session_threads=session_threads)
+        self.requests = requests = RequestsService(ctx, lifecycle)
+        self.approvals = ApprovalsApi(requests)
+        self.tool_input = ToolInputApi(requests)
+        self.tool_calls = ToolCallsApi(requests)
+        self.transcript = TranscriptService(ctx, sessions)
+        self.runtime = RuntimeApi(ctx)
+        self.events = EventsService(ctx)
 
-    async def wait_ready(self, timeout: float | None = None) -> RuntimeHealth:
-        """Wait until the runtime is ready (RuntimeUnavailable if it failed)."""
-        return await self.supervisor.wait_ready(timeout)
+    # ------------------------------------------------------------------ one session
+
+    def session(self, session_id: str) -> SessionScope:
+        """The calls about one session, bound to its id (nothing is checked until a call
+        is made): `manager.session(id).send("...")`, `.settings.set(...)`, ..."""
+        return SessionScope(self, session_id)
+
+    # ------------------------------------------------------------------ status
 
     async def health(self) -> ManagerHealth:
         """Runtime state, store and ledger figures, and whether the store takes writes.
         Answers at once, also while the runtime is starting or has failed, and while the
         store refuses writes."""
+        ctx = self.context
         try:
-            stats: StoreStats | None = await self.store.stats()
+            stats: StoreStats | None = await ctx.store.stats()
         except Exception as exc:  # e.g. an I/O error: health must still answer
             logger.warning("could not read the store's figures: %s", exc)
             stats = None
         return ManagerHealth(
-            runtime=self.supervisor.health,
+            runtime=ctx.supervisor.health,
             store=stats,
-            ledger=self.ledger.stats,
-            subscribers=self.bus.subscriber_count,
-            data_dir=str(self.data_dir) if self.data_dir else None,
-            codex_home=str(self.codex_home) if self.codex_home else None,
-            storage=self.ledger.storage,
+            ledger=ctx.ledger.stats,
+            subscribers=ctx.bus.subscriber_count,
+            data_dir=str(ctx.data_dir) if ctx.data_dir else None,
+            codex_home=str(ctx.codex_home) if ctx.codex_home else None,
+            storage=ctx.ledger.storage,
         )
 
-    async def restart_runtime(
-        self, *, wait: bool = False, timeout: float | None = None
-    ) -> RuntimeHealth:
-        """Restart the runtime process now (history survives; threads resume on demand).
-        From `failed` this starts a new round of attempts at once (the restart cap counts
-        afresh). With `wait`, return once the new process is ready (RuntimeUnavailable if
-        it fails, or is not ready within `timeout`, default `ready_timeout`)."""
-        before = self.supervisor.epoch
-        await self.supervisor.restart()
-        if wait:
-            return await self.supervisor.wait_restarted(before, timeout)
-        return self.supervisor.health
+    # ------------------------------------------------------------------ engine room
+    # The parts the services share, for tests, benchmarks and diagnostics.
 
-    # ------------------------------------------------------------------ events
+    @property
+    def config(self) -> ManagerConfig:
+        return self.context.config
 
-    def subscribe(
-        self,
-        *,
-        thread_ids: Iterable[str] | None = None,
-        types: Iterable[str] | None = None,
-        since: int | None = None,
-        buffer: int | None = None,
-        include_thread_less: bool = False,
-    ) -> Subscription:
-        """Events as an async iterator: with `since`, first every stored event after that
-        seq, then live ones, with no gap and no duplicate. Filters: thread ids (many) and
-        type prefixes. A subscriber that falls `buffer` events behind receives
-        `Lagged(seq)` and ends; subscribe again with `since=seq`."""
-        thread_list = (
-            None if thread_ids is None else [check_id(t, "threadId") for t in _many(thread_ids)]
-        )
-        type_list = None if types is None else [_check_type(t) for t in _many(types, "types")]
-        if since is not None and (
-            not isinstance(since, int) or isinstance(since, bool) or since < 0
-        ):
-            raise InvalidInput(
-                f"since must be a non-negative integer, got {since!r}",
-                issues=[{"path": ["since"], "message": "invalid"}],
-            )
-        if buffer is not None and (not isinstance(buffer, int) or buffer < 1):
-            raise InvalidInput(
-                "buffer must be a positive integer",
-                issues=[{"path": ["buffer"], "message": "invalid"}],
-            )
-        return self.bus.subscribe(
-            EventFilter.of(thread_list, type_list, include_thread_less=include_thread_less),
-            since=since,
-            buffer=buffer,
-        )
+    @property
+    def store(self) -> Store:
+        return self.context.store
 
-    async def read_events(
-        self,
-        *,
-        since: int = 0,
-        limit: int = 100,
-        thread_ids: Sequence[str] | None = None,
-        types: Sequence[str] | None = None,
-    ) -> list[Event]:
-        """Stored events after `since` (ascending seq), at most `limit`."""
-        if not isinstance(since, int) or isinstance(since, bool) or since < 0:
-            raise InvalidInput(
-                "since must be a non-negative integer",
-                issues=[{"path": ["since"], "message": "invalid"}],
-            )
-        if (
-            not isinstance(limit, int)
-            or isinstance(limit, bool)
-            or not 1 <= limit <= MAX_EVENT_PAGE
-        ):
-            raise InvalidInput(
-                f"limit must be an integer from 1 to {MAX_EVENT_PAGE}",
-                issues=[{"path": ["limit"], "message": "out of range"}],
-            )
-        return await self.store.read_events(
-            EventQuery(
-                since=since,
-                limit=limit,
-                thread_ids=None
-                if thread_ids is None
-                else frozenset(check_id(t, "threadId") for t in _many(thread_ids)),
-                type_prefixes=None
-                if types is None
-                else tuple(_check_type(t) for t in _many(types, "types")),
-            )
-        )
+    @property
+    def ledger(self) -> Ledger:
+        return self.context.ledger
 
-    def on(
-        self, *types: str, thread_ids: Iterable[str] | None = None
-    ) -> Callable[[Handler], Handler]:
-        """Decorator: call `handler(event)` (sync or async) for every live event whose type
-        starts with one of `types` (all events if none). Handlers run in their own task,
-        one event at a time, and their errors are logged, never raised into the manager.
+    @property
+    def bus(self) -> EventBus:
+        return self.context.bus
 
-            @manager.on("app_server.item.agent_message.delta")
-            async def show(event): print(event.payload["params"]["delta"], end="")
-        """
+    @property
+    def supervisor(self) -> Supervisor:
+        return self.context.supervisor
 
-        def register(handler: Handler) -> Handler:
-            subscription = self.subscribe(
-                thread_ids=thread_ids, types=list(types) or None, include_thread_less=True
-            )
-            self._tasks.start_soon(
-                self._run_handler, handler, subscription, name=f"handler {handler!r}"
-            )
-            return handler
+    @property
+    def data_dir(self) -> Path | None:
+        return self.context.data_dir
 
-        return register
-
-    async def _run_handler(
-        self, handler: Callable[[Event], Any], subscription: Subscription
-    ) -> None:
-        while True:
-            async with subscription:
-                async for item in subscription:
-                    if isinstance(item, Lagged):
-                        logger.warning(
-                            "handler %r fell behind; resuming from seq %d", handler, item.seq
-                        )
-                        subscription = self.bus.subscribe(subscription.filter, since=item.seq)
-                        break
-                    try:
-                        result = handler(item)
-                        if inspect.isawaitable(result):
-                            await result
-                    except Exception:
-                        logger.exception("event handler %r failed on %s", handler, item.type)
-                else:
-                    return
-
-    async def compact_ledger(self, *, older_than: float | None = None) -> None:
-        """Drop streaming deltas of completed items older than `older_than` seconds (default:
-        the configured retention). The completed items keep their full content."""
-        age = self.config.delta_retention if older_than is None else older_than
-        if age is None:
-            return
-        await self._write([CompactDeltas(self._now() - timedelta(seconds=age))])
-
-    async def _compaction_loop(self) -> None:
-        while True:
-            await anyio.sleep(self.config.compaction_interval)
-            try:
-                await self.compact_ledger()
-            except StoreUnavailable as exc:
-                logger.warning("ledger compaction skipped: %s", exc.reason)
-            except Exception:
-                logger.exception("ledger compaction failed")
-
-
-def _many(values: Iterable[str], what: str = "threadIds") -> Iterable[str]:
-    """A list of strings: a lone string would otherwise be taken letter by letter."""
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise InvalidInput(
-            f"{what} must be a list of strings, got {values!r}",
-            issues=[{"path": [what], "message": "not a list"}],
-        )
-    return values
-
-
-def _check_type(value: object) -> str:
-    if not isinstance(value, str) or not value or len(value) > 200:
-        raise InvalidInput(
-            f"event type filters must be non-empty strings, got {value!r}",
-            issues=[{"path": ["types"], "message": "invalid"}],
-        )
-    return value
+    @property
+    def codex_home(self) -> Path | None:
+        return self.context.codex_home
 
 
 __all__ = ["Manager", "ManagerHealth", "StorageHealth"]

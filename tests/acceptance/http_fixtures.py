@@ -105,7 +105,7 @@ async def running_host(
     async with ScriptedModel(script) as model:
         cfg = manager_config(root, model, **config)
         async with Manager.open(root / "data", config=cfg) as manager:
-            await manager.wait_ready(READY_TIMEOUT)
+            await manager.runtime.wait_ready(READY_TIMEOUT)
             app = create_app(manager, server_settings)
             async with running_server(app) as server:
                 headers = {"Authorization": f"Bearer {token}"} if token else {}

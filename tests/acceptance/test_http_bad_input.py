@@ -324,7 +324,7 @@ def check(case: Case, response: httpx.Response) -> list[str]:
 async def settle(host: Host) -> int:
     """The ledger's last seq once everything the runtime already said is stored: a
     runtime round trip, then an (ordered) empty ledger write."""
-    await host.manager.call_runtime("thread/loaded/list", {})
+    await host.manager.runtime.call("thread/loaded/list", {})
     await host.manager.ledger.write(Batch())
     response = await host.http.get("/api/events", params={"limit": 1})
     assert response.status_code == 200, response.text

@@ -105,7 +105,7 @@ async def start_turn(host: Host, sid: str, text: str, **extra: Any) -> str:
 
 
 async def finish(host: Host, sid: str, turn_id: str) -> str | None:
-    result = await host.manager.wait_for_turn(sid, turn_id, timeout=WAIT)
+    result = await host.manager.turns.wait(sid, turn_id, timeout=WAIT)
     assert result.status is TurnStatus.COMPLETED, result
     return result.final_text
 
@@ -185,7 +185,7 @@ async def test_approval_over_http(tmp_path: Path) -> None:
             )
             assert (again["approvalId"], again["threadId"]) == (approval_id, sid)
         assert ok(await http.get(f"/api/sessions/{sid}/approvals"))["data"] == []
-        resolutions = await host.manager.read_events(thread_ids=[sid], types=["approval_resolved"])
+        resolutions = await host.manager.events.read(thread_ids=[sid], types=["approval_resolved"])
         assert len(resolutions) == 1
 
         unknown = ok(
@@ -223,7 +223,7 @@ async def test_two_racing_decisions_exactly_one_wins(tmp_path: Path) -> None:
         assert loser["code"] in ("already_resolved", "conflict")
         assert await finish(host, sid, turn_id) == "done"
         assert marker.exists() == (winner == "accept")
-        resolutions = await host.manager.read_events(thread_ids=[sid], types=["approval_resolved"])
+        resolutions = await host.manager.events.read(thread_ids=[sid], types=["approval_resolved"])
         assert [event.payload["decision"] for event in resolutions] == [winner]
 
 

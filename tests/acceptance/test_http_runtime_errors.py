@@ -113,7 +113,7 @@ async def test_a_second_message_while_a_turn_runs_gets_409(tmp_path: Path) -> No
         # What the 409 says to do works, and the text reaches the model.
         steer = f"/api/sessions/{sid}/turns/{turn_id}/steer"
         await answer(http, "POST", steer, 200, json={"input": "second"})
-        result = await host.manager.wait_for_turn(sid, turn_id, timeout=WAIT)
+        result = await host.manager.turns.wait(sid, turn_id, timeout=WAIT)
         assert (result.status, result.final_text) == (
             TurnStatus.COMPLETED,
             "answer with the steer",
@@ -177,7 +177,7 @@ async def test_a_restart_that_fails_again_answers_503(tmp_path: Path) -> None:
     config = ManagerConfig(restart=policy, ready_timeout=WAIT)
     async with fake_host(tmp_path, fake, config, clock) as (manager, http):
         with pytest.raises(RuntimeUnavailable, match="has failed"):
-            await manager.wait_ready(WAIT)  # returns (raising) once it has failed
+            await manager.runtime.wait_ready(WAIT)  # returns (raising) once it has failed
         with anyio.fail_after(WAIT):
             response = await http.post("/api/sessions", json={})
         assert response.status_code == 503, response.text
@@ -192,7 +192,7 @@ async def test_feedback_upload_is_bounded(tmp_path: Path) -> None:
     fake = FakeAppServer(hang_on=("feedback/upload",))
     config = ManagerConfig(feedback_timeout=0.5)
     async with fake_host(tmp_path, fake, config) as (manager, http):
-        await manager.wait_ready(WAIT)
+        await manager.runtime.wait_ready(WAIT)
         with anyio.fail_after(5):  # not the 120 s call timeout
             timed_out = await answer(
                 http,

@@ -54,7 +54,7 @@ async def send_and_wait(host: Host, sid: str, text: str, **extra: Any) -> str:
     )
     assert accepted["status"] == "accepted"
     assert accepted["sessionId"] == sid
-    result = await host.manager.wait_for_turn(sid, accepted["turnId"], timeout=WAIT)
+    result = await host.manager.turns.wait(sid, accepted["turnId"], timeout=WAIT)
     assert result.status is TurnStatus.COMPLETED, result
     assert result.final_text is not None
     return result.final_text
@@ -140,7 +140,7 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
             ok(await http.post("/api/sessions", json={"title": f"other {i}"}))["session"]
             for i in range(3)
         ]
-        worker = await host.manager.create_session(title="worker", system_owned=True)
+        worker = await host.manager.sessions.create(title="worker", system_owned=True)
         users = {sid, *(other["sessionId"] for other in others)}
         listed = await all_pages(http, "/api/sessions", "sessions", limit=2)
         assert [s["sessionId"] for s in listed if s["sessionId"] in users] == [
@@ -231,10 +231,10 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
         assert "back again" in history
 
         # Rollback drops the last turn from the runtime's history.
-        before = len((await host.manager.read_thread(sid))["turns"])
+        before = len((await host.manager.sessions.read_thread(sid))["turns"])
         rolled = ok(await http.post(f"/api/sessions/{sid}/rollback", json={}))
         assert (rolled["status"], rolled["numTurns"]) == ("ok", 1)
-        assert len((await host.manager.read_thread(sid))["turns"]) == before - 1
+        assert len((await host.manager.sessions.read_thread(sid))["turns"]) == before - 1
         too_far = ok(await http.post(f"/api/sessions/{sid}/rollback", json={"numTurns": 99}), 400)
         assert too_far["code"] == "invalid_request"
         zero = ok(await http.post(f"/api/sessions/{sid}/rollback", json={"numTurns": 0}), 400)
@@ -337,7 +337,7 @@ async def test_steer_interrupt_and_transcript_pages(tmp_path: Path) -> None:
     async with running_host(tmp_path, script) as host:
         http, manager = host.http, host.manager
         sid = ok(await http.post("/api/sessions", json={}))["session"]["sessionId"]
-        events = manager.subscribe(thread_ids=[sid])
+        events = manager.events.subscribe(thread_ids=[sid])
 
         turn = ok(await http.post(f"/api/sessions/{sid}/messages", json={"text": "start"}), 202)
         turn_id = turn["turnId"]
@@ -350,7 +350,7 @@ async def test_steer_interrupt_and_transcript_pages(tmp_path: Path) -> None:
             )
         )
         assert (steered["status"], steered["turnId"]) == ("ok", turn_id)
-        result = await manager.wait_for_turn(sid, turn_id, timeout=WAIT)
+        result = await manager.turns.wait(sid, turn_id, timeout=WAIT)
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "after steer")
         assert host.model.requests[-1].last_user_text == "steered text"
 
@@ -359,7 +359,7 @@ async def test_steer_interrupt_and_transcript_pages(tmp_path: Path) -> None:
         await next_event(events, delta_of(turn_id), timeout=WAIT, message="the second stall")
         interrupted = ok(await http.post(f"/api/sessions/{sid}/interrupt"))
         assert interrupted == {"status": "ok", "sessionId": sid, "turnId": turn_id}
-        result = await manager.wait_for_turn(sid, turn_id, timeout=WAIT)
+        result = await manager.turns.wait(sid, turn_id, timeout=WAIT)
         assert result.status is TurnStatus.INTERRUPTED
         assert ok(await http.post(f"/api/sessions/{sid}/interrupt", json={}), 409)["status"] == (
             "no_active_turn"

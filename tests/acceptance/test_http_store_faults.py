@@ -62,7 +62,7 @@ async def host_on_small_disk(root: Path, script: list[Step]) -> AsyncIterator[Di
                 root, model, max_held_events=HELD, store_retry_initial=0.2, store_retry_max=0.5
             )
             async with Manager.open(data_dir, store=store, config=config) as manager:
-                await manager.wait_ready(WAIT)
+                await manager.runtime.wait_ready(WAIT)
                 app = create_app(manager, ServerSettings(data_dir=data_dir))
                 async with (
                     running_server(app) as server,
@@ -168,8 +168,8 @@ async def test_a_full_disk_mid_turn_degrades_visibly_and_loses_nothing_silently(
         assert again.status_code == 200, again.text
 
         # The ledger is gap-free and holds the marker and the turn's end.
-        stored = await host.manager.read_events(since=0, limit=1000, thread_ids=[session_id])
-        all_seqs = [e.seq for e in await host.manager.read_events(since=0, limit=1000)]
+        stored = await host.manager.events.read(since=0, limit=1000, thread_ids=[session_id])
+        all_seqs = [e.seq for e in await host.manager.events.read(since=0, limit=1000)]
         assert all_seqs == list(range(all_seqs[0], all_seqs[0] + len(all_seqs)))
         types = [event.type for event in stored]
         assert "ledger_events_lost" in types

@@ -170,7 +170,7 @@ async def test_a_thread_filter_gets_only_the_broadcast_frames_of_other_events(
         other = await create_session(host)
         for sid in (session_id, other):
             turn_id = await post_message(host, sid, "hi")
-            await host.manager.wait_for_turn(sid, turn_id, timeout=WAIT)
+            await host.manager.turns.wait(sid, turn_id, timeout=WAIT)
         response = await host.http.post("/api/projects", json={"name": "sentinel"})
         assert response.status_code == 200, response.text
 
@@ -227,7 +227,7 @@ async def test_frames_before_subscribed_belong_to_the_previous_subscription(
             await recv_until(default, is_type("subscribed"), timeout=WAIT)
 
             second = await post_message(host, other, "after")
-            await host.manager.wait_for_turn(other, second, timeout=WAIT)
+            await host.manager.turns.wait(other, second, timeout=WAIT)
             response = await host.http.post("/api/projects", json={"name": "sentinel"})
             assert response.status_code == 200, response.text
 

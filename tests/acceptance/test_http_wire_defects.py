@@ -135,7 +135,7 @@ async def test_model_provider_and_forks_of_deleted_sessions(tmp_path: Path) -> N
         assert created["session"]["modelProvider"] == "scripted"
         assert created["thread"]["modelProvider"] == "scripted"
         turn = await answer(http, "POST", f"/api/sessions/{sid}/messages", 202, json={"text": "hi"})
-        await manager.wait_for_turn(sid, turn["turnId"], timeout=WAIT)
+        await manager.turns.wait(sid, turn["turnId"], timeout=WAIT)
 
         fork = (await answer(http, "POST", f"/api/sessions/{sid}/fork", json={}))["session"]
         fid = fork["sessionId"]
@@ -155,7 +155,7 @@ async def test_model_provider_and_forks_of_deleted_sessions(tmp_path: Path) -> N
         turn = await answer(
             http, "POST", f"/api/sessions/{fid}/messages", 202, json={"text": "still here"}
         )
-        result = await manager.wait_for_turn(fid, turn["turnId"], timeout=WAIT)
+        result = await manager.turns.wait(fid, turn["turnId"], timeout=WAIT)
         assert result.final_text == "echo: still here"
         assert "hi" in str(host.model.requests[-1].input), "the history came along"
 

@@ -206,7 +206,7 @@ def of_type(type_: str, **payload: Any) -> Callable[[dict[str, Any]], bool]:
 
 
 async def turn_done(host: Host, sid: str, turn_id: str) -> None:
-    result = await host.manager.wait_for_turn(sid, turn_id, timeout=WAIT)
+    result = await host.manager.turns.wait(sid, turn_id, timeout=WAIT)
     assert result.status is TurnStatus.COMPLETED, result
 
 
@@ -387,7 +387,7 @@ async def test_sessions_and_projects_have_the_original_shapes(tmp_path: Path) ->
                 body(await http.post(f"/api/sessions/{sid}/interrupt", json={}), 409),
                 "NoActiveTurnResponse",
             )
-            worker = await host.manager.create_session(system_owned=True)
+            worker = await host.manager.sessions.create(system_owned=True)
             check(
                 body(
                     await http.post(

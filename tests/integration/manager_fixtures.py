@@ -1,7 +1,7 @@
 """A Manager on the real codex binary, driven by a ScriptedModel, isolated in tmp dirs.
 
     async with running_manager(tmp_path, script) as env:
-        session = await env.manager.create_session()
+        session = await env.manager.sessions.create()
         ...
         env.model.requests   # what codex sent to the model
 
@@ -83,7 +83,7 @@ async def open_manager(
     async with Manager.open(data_dir, store=store, config=cfg, tools=tools) as manager:
         env = ManagerEnv(manager, model, root, data_dir, cfg.codex_home or root, root / "work", cfg)
         try:
-            await manager.wait_ready(READY_TIMEOUT)
+            await manager.runtime.wait_ready(READY_TIMEOUT)
         except Exception as exc:
             raise AssertionError(f"runtime did not get ready: {exc}\n{env.stderr_tail()}") from exc
         yield env

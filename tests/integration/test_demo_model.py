@@ -32,22 +32,22 @@ async def test_every_run_message_asks_its_own_approval_and_gets_its_own_reply(
         )
         async with open_manager(tmp_path, model) as env:
             manager = env.manager
-            session = await manager.create_session(title="demo")
+            session = await manager.sessions.create(title="demo")
             sid = session.session_id
-            async with manager.subscribe(thread_ids=[sid]) as events:
+            async with manager.events.subscribe(thread_ids=[sid]) as events:
                 for attempt in ("run it", "hello in between", "run it again"):
-                    turn = await manager.send_message(sid, attempt)
+                    turn = await manager.turns.send(sid, attempt)
                     if attempt.startswith("run "):
                         approval = await next_event(
                             events, is_approval, timeout=WAIT, message=f"approval for {attempt!r}"
                         )
                         assert approval.payload["turnId"] == turn.turn_id
                         assert DEMO_COMMAND in str(approval.payload["details"].get("command"))
-                        decided = await manager.decide_approval(
+                        decided = await manager.approvals.decide(
                             approval.payload["approvalId"], "accept", actor="test"
                         )
                         assert decided.status is RequestStatus.RESOLVED
-                    result = await manager.wait_for_turn(sid, turn.turn_id, timeout=WAIT)
+                    result = await manager.turns.wait(sid, turn.turn_id, timeout=WAIT)
                     assert result.status is TurnStatus.COMPLETED, result
                     assert result.final_text is not None
                     if attempt.startswith("run "):
@@ -57,6 +57,6 @@ async def test_every_run_message_asks_its_own_approval_and_gets_its_own_reply(
                         assert result.final_text.startswith(
                             "(demo model) You said: hello in between."
                         ), result
-            asked = await manager.read_events(thread_ids=[sid], types=["approval"], limit=100)
+            asked = await manager.events.read(thread_ids=[sid], types=["approval"], limit=100)
             assert [event.type for event in asked] == ["approval", "approval_resolved"] * 2
             assert len(model.requests) == 5  # run: 2 requests, hello: 1, run again: 2

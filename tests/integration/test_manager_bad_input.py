@@ -50,15 +50,15 @@ async def settle(manager: Manager) -> None:
     """Let everything the runtime already said reach the ledger: notifications sent before
     an answer are handed to the ledger before the caller wakes, and the ledger writes in
     order, so an empty write after a round trip returns once they are stored."""
-    await manager.call_runtime("thread/loaded/list", {})
+    await manager.runtime.call("thread/loaded/list", {})
     await manager.ledger.write(Batch())
 
 
 async def snapshot(manager: Manager, session_id: str) -> dict[str, Any]:
     stats = await manager.store.stats()
-    events = await manager.read_events(limit=1000)
+    events = await manager.events.read(limit=1000)
     assert len(events) < 1000, "the test expects a short ledger"
-    loaded = await manager.call_runtime("thread/loaded/list", {})
+    loaded = await manager.runtime.call("thread/loaded/list", {})
     return {
         "stats": attrs.evolve(stats, size_bytes=None),
         "events": [(e.seq, e.type, e.thread_id, e.payload) for e in events],
@@ -79,103 +79,101 @@ def cases(manager: Manager, sid: str, project_id: str, turn_id: str) -> list[Cas
     wide = "é" * (MAX_INPUT_BYTES // 2 + 1)  # fewer characters than the limit, more bytes
     return [
         # --- unknown ids: NotFound (or Gone for deleted sessions, tested below)
-        Case("get unknown session", lambda: m.get_session(UNKNOWN), NotFound, UNKNOWN),
-        Case("send to unknown", lambda: m.send_message(UNKNOWN, "hi"), NotFound, UNKNOWN),
-        Case("rename unknown", lambda: m.rename_session(UNKNOWN, "t"), NotFound, UNKNOWN),
-        Case("archive unknown", lambda: m.archive_session(UNKNOWN), NotFound, UNKNOWN),
-        Case("delete unknown", lambda: m.delete_session(UNKNOWN), NotFound, UNKNOWN),
-        Case("fork unknown", lambda: m.fork_session(UNKNOWN), NotFound, UNKNOWN),
+        Case("get unknown session", lambda: m.sessions.get(UNKNOWN), NotFound, UNKNOWN),
+        Case("send to unknown", lambda: m.turns.send(UNKNOWN, "hi"), NotFound, UNKNOWN),
+        Case("rename unknown", lambda: m.sessions.rename(UNKNOWN, "t"), NotFound, UNKNOWN),
+        Case("archive unknown", lambda: m.sessions.archive(UNKNOWN), NotFound, UNKNOWN),
+        Case("delete unknown", lambda: m.sessions.delete(UNKNOWN), NotFound, UNKNOWN),
+        Case("fork unknown", lambda: m.sessions.fork(UNKNOWN), NotFound, UNKNOWN),
         Case(
             "controls of unknown",
-            lambda: m.apply_session_controls(UNKNOWN, approval_policy="never"),
+            lambda: m.controls.apply(UNKNOWN, approval_policy="never"),
             NotFound,
             UNKNOWN,
         ),
-        Case(
-            "setting of unknown", lambda: m.set_session_setting(UNKNOWN, "k", 1), NotFound, UNKNOWN
-        ),
-        Case("transcript of unknown", lambda: m.get_transcript(UNKNOWN), NotFound, UNKNOWN),
-        Case("unknown project", lambda: m.get_project("no-such-project"), NotFound, "no-such"),
+        Case("setting of unknown", lambda: m.settings.set(UNKNOWN, "k", 1), NotFound, UNKNOWN),
+        Case("transcript of unknown", lambda: m.transcript.get(UNKNOWN), NotFound, UNKNOWN),
+        Case("unknown project", lambda: m.projects.get("no-such-project"), NotFound, "no-such"),
         Case(
             "session in unknown project",
-            lambda: m.create_session(project_id="no-such-project"),
+            lambda: m.sessions.create(project_id="no-such-project"),
             NotFound,
             "no-such-project",
             code="project_not_found",
         ),
         Case(
             "assign to unknown project",
-            lambda: m.assign_session(sid, "no-such-project"),
+            lambda: m.projects.assign_session(sid, "no-such-project"),
             NotFound,
             "no-such-project",
         ),
-        Case("unknown turn", lambda: m.get_turn("no-such-turn"), NotFound, "no-such-turn"),
-        Case("unknown approval", lambda: m.decide_approval("9-99", "accept"), NotFound, "9-99"),
+        Case("unknown turn", lambda: m.turns.get("no-such-turn"), NotFound, "no-such-turn"),
+        Case("unknown approval", lambda: m.approvals.decide("9-99", "accept"), NotFound, "9-99"),
         # --- malformed ids: InvalidInput
         Case(
             "path as id",
-            lambda: m.get_session("../etc/passwd"),
+            lambda: m.sessions.get("../etc/passwd"),
             InvalidInput,
             "sessionId",
             "sessionId",
         ),
-        Case("int as id", lambda: m.get_session(5), InvalidInput, "got 5", "sessionId"),
+        Case("int as id", lambda: m.sessions.get(5), InvalidInput, "got 5", "sessionId"),
         Case(
-            "None as id", lambda: m.send_message(None, "hi"), InvalidInput, "sessionId", "sessionId"
+            "None as id", lambda: m.turns.send(None, "hi"), InvalidInput, "sessionId", "sessionId"
         ),
         Case(
             "spaces in project id",
-            lambda: m.get_project("a b"),
+            lambda: m.projects.get("a b"),
             InvalidInput,
             "projectId",
             "projectId",
         ),
         Case(
             "malformed project filter",
-            lambda: m.list_sessions(project_id="a b"),
+            lambda: m.sessions.list(project_id="a b"),
             InvalidInput,
             "projectId",
             "projectId",
         ),
         Case(
             "malformed project to assign",
-            lambda: m.assign_session(sid, "a/b"),
+            lambda: m.projects.assign_session(sid, "a/b"),
             InvalidInput,
             "projectId",
             "projectId",
         ),
-        Case("int turn id", lambda: m.get_turn(5), InvalidInput, "turnId", "turnId"),
+        Case("int turn id", lambda: m.turns.get(5), InvalidInput, "turnId", "turnId"),
         Case(
             "int turn to interrupt",
-            lambda: m.interrupt_turn(sid, 5),
+            lambda: m.turns.interrupt(sid, 5),
             InvalidInput,
             "turnId",
             "turnId",
         ),
         Case(
             "malformed turn to steer",
-            lambda: m.steer_turn(sid, "a b", "more"),
+            lambda: m.turns.steer(sid, "a b", "more"),
             InvalidInput,
             "turnId",
             "turnId",
         ),
         Case(
             "malformed turn to wait for",
-            lambda: m.wait_for_turn(sid, "a b", timeout=1),
+            lambda: m.turns.wait(sid, "a b", timeout=1),
             InvalidInput,
             "turnId",
             "turnId",
         ),
         Case(
             "malformed approval id",
-            lambda: m.decide_approval("a b", "accept"),
+            lambda: m.approvals.decide("a b", "accept"),
             InvalidInput,
             "requestId",
             "requestId",
         ),
         Case(
             "malformed thread filter",
-            lambda: m.read_events(thread_ids=["a b"]),
+            lambda: m.events.read(thread_ids=["a b"]),
             InvalidInput,
             "threadId",
             "threadId",
@@ -183,70 +181,70 @@ def cases(manager: Manager, sid: str, project_id: str, turn_id: str) -> list[Cas
         # --- controls
         Case(
             "unknown approval policy",
-            lambda: m.apply_session_controls(sid, approval_policy="sometimes"),
+            lambda: m.controls.apply(sid, approval_policy="sometimes"),
             InvalidInput,
             "'sometimes'",
             "approvalPolicy",
         ),
         Case(
             "int model",
-            lambda: m.apply_session_controls(sid, model=5),
+            lambda: m.controls.apply(sid, model=5),
             InvalidInput,
             "model",
             "model",
         ),
         Case(
             "blank model",
-            lambda: m.apply_session_controls(sid, model="  "),
+            lambda: m.controls.apply(sid, model="  "),
             InvalidInput,
             "model",
             "model",
         ),
         Case(
             "unknown sandbox",
-            lambda: m.apply_session_controls(sid, filesystem_sandbox="none"),
+            lambda: m.controls.apply(sid, filesystem_sandbox="none"),
             InvalidInput,
             "filesystemSandbox",
             "filesystemSandbox",
         ),
         Case(
             "unknown network access",
-            lambda: m.apply_session_controls(sid, network_access="open"),
+            lambda: m.controls.apply(sid, network_access="open"),
             InvalidInput,
             "networkAccess",
             "networkAccess",
         ),
         Case(
             "unknown scope",
-            lambda: m.apply_session_controls(sid, scope="global", approval_policy="never"),
+            lambda: m.controls.apply(sid, scope="global", approval_policy="never"),
             InvalidInput,
             "scope",
             "scope",
         ),
         Case(
             "settings not an object",
-            lambda: m.apply_session_controls(sid, settings=[1, 2]),
+            lambda: m.controls.apply(sid, settings=[1, 2]),
             InvalidInput,
             "settings",
             "settings",
         ),
         Case(
             "legacy setter, bad policy",
-            lambda: m.set_approval_policy(sid, "always"),
+            lambda: m.controls.set_approval_policy(sid, "always"),
             InvalidInput,
             "approvalPolicy",
             "approvalPolicy",
         ),
         Case(
             "bad controls on create",
-            lambda: m.create_session(approval_policy="maybe"),
+            lambda: m.sessions.create(approval_policy="maybe"),
             InvalidInput,
             "approvalPolicy",
             "approvalPolicy",
         ),
         Case(
             "bad per-turn override",
-            lambda: m.send_message(sid, "hi", filesystem_sandbox="all"),
+            lambda: m.turns.send(sid, "hi", filesystem_sandbox="all"),
             InvalidInput,
             "filesystemSandbox",
             "filesystemSandbox",
@@ -254,192 +252,190 @@ def cases(manager: Manager, sid: str, project_id: str, turn_id: str) -> list[Cas
         # --- settings
         Case(
             "int setting key",
-            lambda: m.set_session_setting(sid, 5, "v"),
+            lambda: m.settings.set(sid, 5, "v"),
             InvalidInput,
             "key",
             "key",
         ),
         Case(
             "value not JSON",
-            lambda: m.set_session_setting(sid, "k", object()),
+            lambda: m.settings.set(sid, "k", object()),
             InvalidInput,
             "JSON",
             "settings",
         ),
         Case(
             "NaN value",
-            lambda: m.set_session_setting(sid, "k", float("nan")),
+            lambda: m.settings.set(sid, "k", float("nan")),
             InvalidInput,
             "JSON",
             "settings",
         ),
         Case(
             "settings update with a list",
-            lambda: m.update_session_settings(sid, [("a", 1)]),
+            lambda: m.settings.update(sid, [("a", 1)]),
             InvalidInput,
             "object",
             "settings",
         ),
         Case(
             "unknown update mode",
-            lambda: m.update_session_settings(sid, {"a": 1}, mode="append"),
+            lambda: m.settings.update(sid, {"a": 1}, mode="append"),
             InvalidInput,
             "mode",
             "mode",
         ),
         Case(
             "empty key to delete",
-            lambda: m.delete_session_setting(sid, ""),
+            lambda: m.settings.unset(sid, ""),
             InvalidInput,
             "key",
             "key",
         ),
         # --- message input
-        Case("empty text", lambda: m.send_message(sid, ""), InvalidInput, "empty", "text"),
-        Case("blank text", lambda: m.send_message(sid, " \n\t"), InvalidInput, "empty", "text"),
-        Case("no items", lambda: m.send_message(sid, []), InvalidInput, "empty", "input"),
+        Case("empty text", lambda: m.turns.send(sid, ""), InvalidInput, "empty", "text"),
+        Case("blank text", lambda: m.turns.send(sid, " \n\t"), InvalidInput, "empty", "text"),
+        Case("no items", lambda: m.turns.send(sid, []), InvalidInput, "empty", "input"),
         Case(
             "oversized text",
-            lambda: m.send_message(sid, big),
+            lambda: m.turns.send(sid, big),
             InvalidInput,
             f"limit is {MAX_INPUT_BYTES}",
             "text",
         ),
         Case(
             "oversized in bytes",
-            lambda: m.send_message(sid, wide),
+            lambda: m.turns.send(sid, wide),
             InvalidInput,
             f"{MAX_INPUT_BYTES + 2} bytes",
             "text",
         ),
         Case(
             "oversized across items",
-            lambda: m.send_message(
+            lambda: m.turns.send(
                 sid, [{"type": "text", "text": big[:600]}, {"type": "text", "text": big[:600]}]
             ),
             InvalidInput,
             "1200 bytes",
             "text",
         ),
-        Case(
-            "int input", lambda: m.send_message(sid, 42), InvalidInput, "string or a list", "input"
-        ),
+        Case("int input", lambda: m.turns.send(sid, 42), InvalidInput, "string or a list", "input"),
         Case(
             "bytes input",
-            lambda: m.send_message(sid, b"hi"),
+            lambda: m.turns.send(sid, b"hi"),
             InvalidInput,
             "string or a list",
             "input",
         ),
         Case(
             "one item, not in a list",
-            lambda: m.send_message(sid, {"type": "text", "text": "hi"}),
+            lambda: m.turns.send(sid, {"type": "text", "text": "hi"}),
             InvalidInput,
             "string or a list",
             "input",
         ),
         Case(
             "non-object items",
-            lambda: m.send_message(sid, ["hi"]),
+            lambda: m.turns.send(sid, ["hi"]),
             InvalidInput,
             "input[0]",
             "input",
         ),
         Case(
             "unknown item type",
-            lambda: m.send_message(sid, [{"type": "video", "url": "x"}]),
+            lambda: m.turns.send(sid, [{"type": "video", "url": "x"}]),
             InvalidInput,
             "type must be one of",
             "input",
         ),
         Case(
             "int text in item",
-            lambda: m.send_message(sid, [{"type": "text", "text": 5}]),
+            lambda: m.turns.send(sid, [{"type": "text", "text": 5}]),
             InvalidInput,
             "text must be a string",
             "input",
         ),
         Case(
             "image without url",
-            lambda: m.send_message(sid, [{"type": "image"}]),
+            lambda: m.turns.send(sid, [{"type": "image"}]),
             InvalidInput,
             "url",
             "input",
         ),
         Case(
             "int effort",
-            lambda: m.send_message(sid, "hi", effort=3),
+            lambda: m.turns.send(sid, "hi", effort=3),
             InvalidInput,
             "effort",
             "effort",
         ),
         Case(
             "output schema not an object",
-            lambda: m.send_message(sid, "hi", output_schema=[1]),
+            lambda: m.turns.send(sid, "hi", output_schema=[1]),
             InvalidInput,
             "outputSchema",
             "outputSchema",
         ),
         Case(
             "collaboration mode not an object",
-            lambda: m.send_message(sid, "hi", collaboration_mode="plan"),
+            lambda: m.turns.send(sid, "hi", collaboration_mode="plan"),
             InvalidInput,
             "collaborationMode",
             "collaborationMode",
         ),
-        Case("empty steer", lambda: m.steer_turn(sid, turn_id, ""), InvalidInput, "empty", "text"),
+        Case("empty steer", lambda: m.turns.steer(sid, turn_id, ""), InvalidInput, "empty", "text"),
         # --- sessions: titles, flags, cwd, dynamic tools
-        Case("int title", lambda: m.create_session(title=5), InvalidInput, "title", "title"),
-        Case("blank title", lambda: m.rename_session(sid, "   "), InvalidInput, "title", "title"),
+        Case("int title", lambda: m.sessions.create(title=5), InvalidInput, "title", "title"),
+        Case("blank title", lambda: m.sessions.rename(sid, "   "), InvalidInput, "title", "title"),
         Case(
             "long title",
-            lambda: m.rename_session(sid, "t" * 201),
+            lambda: m.sessions.rename(sid, "t" * 201),
             InvalidInput,
             "limit is 200",
             "title",
         ),
         Case(
-            "int fork title", lambda: m.fork_session(sid, title=7), InvalidInput, "title", "title"
+            "int fork title", lambda: m.sessions.fork(sid, title=7), InvalidInput, "title", "title"
         ),
         Case(
             "string as system flag",
-            lambda: m.create_session(system_owned="yes"),
+            lambda: m.sessions.create(system_owned="yes"),
             InvalidInput,
             "systemOwned",
             "systemOwned",
         ),
-        Case("int cwd", lambda: m.create_session(cwd=5), InvalidInput, "cwd", "cwd"),
+        Case("int cwd", lambda: m.sessions.create(cwd=5), InvalidInput, "cwd", "cwd"),
         Case(
             "relative cwd",
-            lambda: m.create_session(cwd="some/relative/dir"),
+            lambda: m.sessions.create(cwd="some/relative/dir"),
             InvalidInput,
             "absolute path",
             "cwd",
         ),
         Case(
             "missing cwd",
-            lambda: m.create_session(cwd="/no/such/directory"),
+            lambda: m.sessions.create(cwd="/no/such/directory"),
             InvalidInput,
             "existing directory",
             "cwd",
         ),
         Case(
             "dynamic tools not a list",
-            lambda: m.create_session(dynamic_tools={"name": "x"}),
+            lambda: m.sessions.create(dynamic_tools={"name": "x"}),
             InvalidInput,
             "must be a list",
             "dynamicTools",
         ),
         Case(
             "dynamic tool without a name",
-            lambda: m.create_session(dynamic_tools=[{"description": "x"}]),
+            lambda: m.sessions.create(dynamic_tools=[{"description": "x"}]),
             InvalidInput,
             "dynamicTools[0]: name",
             "dynamicTools",
         ),
         Case(
             "dynamic tool with a bad schema",
-            lambda: m.create_session(
+            lambda: m.sessions.create(
                 dynamic_tools=[{"name": "a"}, {"name": "b", "inputSchema": "object"}]
             ),
             InvalidInput,
@@ -448,133 +444,133 @@ def cases(manager: Manager, sid: str, project_id: str, turn_id: str) -> list[Cas
         ),
         Case(
             "duplicate dynamic tools",
-            lambda: m.create_session(dynamic_tools=[{"name": "a"}, {"name": "a"}]),
+            lambda: m.sessions.create(dynamic_tools=[{"name": "a"}, {"name": "a"}]),
             InvalidInput,
             "duplicate name 'a'",
             "dynamicTools",
         ),
         Case(
             "dynamic tool not an object",
-            lambda: m.create_session(dynamic_tools=["lookup"]),
+            lambda: m.sessions.create(dynamic_tools=["lookup"]),
             InvalidInput,
             "must be an object",
             "dynamicTools",
         ),
         Case(
             "unregistered tool",
-            lambda: m.create_session(tools=["no_such_tool"]),
+            lambda: m.sessions.create(tools=["no_such_tool"]),
             InvalidInput,
             "no_such_tool",
             "tools",
         ),
         Case(
-            "rollback 0", lambda: m.rollback_session(sid, 0), InvalidInput, "numTurns", "numTurns"
+            "rollback 0", lambda: m.sessions.rollback(sid, 0), InvalidInput, "numTurns", "numTurns"
         ),
         Case(
             "rollback '1'",
-            lambda: m.rollback_session(sid, "1"),
+            lambda: m.sessions.rollback(sid, "1"),
             InvalidInput,
             "numTurns",
             "numTurns",
         ),
         # --- projects
-        Case("int project name", lambda: m.create_project(5), InvalidInput, "name", "name"),
-        Case("blank project name", lambda: m.create_project("  "), InvalidInput, "name", "name"),
+        Case("int project name", lambda: m.projects.create(5), InvalidInput, "name", "name"),
+        Case("blank project name", lambda: m.projects.create("  "), InvalidInput, "name", "name"),
         Case(
             "long project name",
-            lambda: m.create_project("p" * 121),
+            lambda: m.projects.create("p" * 121),
             InvalidInput,
             "limit is 120",
             "name",
         ),
         Case(
             "int working directory",
-            lambda: m.create_project("ok", 5),
+            lambda: m.projects.create("ok", 5),
             InvalidInput,
             "workingDirectory",
             "workingDirectory",
         ),
         Case(
             "duplicate project name",
-            lambda: m.create_project("EXISTING"),
+            lambda: m.projects.create("EXISTING"),
             Conflict,
             "already exists",
             code="duplicate_name",
         ),
         Case(
             "unknown bulk destination",
-            lambda: m.move_project_sessions(project_id, "trash"),
+            lambda: m.projects.move_sessions(project_id, "trash"),
             InvalidInput,
             "destination",
             "destination",
         ),
         # --- cursors and limits
-        Case("limit 0", lambda: m.list_sessions(limit=0), InvalidInput, "limit", "limit"),
-        Case("limit 201", lambda: m.list_sessions(limit=201), InvalidInput, "limit", "limit"),
-        Case("str limit", lambda: m.list_sessions(limit="5"), InvalidInput, "limit", "limit"),
-        Case("bool limit", lambda: m.list_sessions(limit=True), InvalidInput, "limit", "limit"),
+        Case("limit 0", lambda: m.sessions.list(limit=0), InvalidInput, "limit", "limit"),
+        Case("limit 201", lambda: m.sessions.list(limit=201), InvalidInput, "limit", "limit"),
+        Case("str limit", lambda: m.sessions.list(limit="5"), InvalidInput, "limit", "limit"),
+        Case("bool limit", lambda: m.sessions.list(limit=True), InvalidInput, "limit", "limit"),
         Case(
             "garbage cursor",
-            lambda: m.list_sessions(cursor="garbage"),
+            lambda: m.sessions.list(cursor="garbage"),
             InvalidInput,
             "cursor",
             "cursor",
         ),
-        Case("int cursor", lambda: m.list_sessions(cursor=5), InvalidInput, "cursor", "cursor"),
+        Case("int cursor", lambda: m.sessions.list(cursor=5), InvalidInput, "cursor", "cursor"),
         Case(
             "str archived filter",
-            lambda: m.list_sessions(archived="yes"),
+            lambda: m.sessions.list(archived="yes"),
             InvalidInput,
             "archived",
             "archived",
         ),
         Case(
             "transcript cursor",
-            lambda: m.get_transcript(sid, cursor="not-a-cursor"),
+            lambda: m.transcript.get(sid, cursor="not-a-cursor"),
             InvalidInput,
             "cursor",
             "cursor",
         ),
         Case(
             "transcript limit",
-            lambda: m.get_transcript(sid, limit=0),
+            lambda: m.transcript.get(sid, limit=0),
             InvalidInput,
             "limit",
             "limit",
         ),
-        Case("negative since", lambda: m.read_events(since=-1), InvalidInput, "since", "since"),
-        Case("limit 1001", lambda: m.read_events(limit=1001), InvalidInput, "limit", "limit"),
+        Case("negative since", lambda: m.events.read(since=-1), InvalidInput, "since", "since"),
+        Case("limit 1001", lambda: m.events.read(limit=1001), InvalidInput, "limit", "limit"),
         Case(
             "types as one string",
-            lambda: m.read_events(types="session_"),
+            lambda: m.events.read(types="session_"),
             InvalidInput,
             "list",
             "types",
         ),
         Case(
             "thread ids as one string",
-            lambda: m.read_events(thread_ids=sid),
+            lambda: m.events.read(thread_ids=sid),
             InvalidInput,
             "list",
             "threadIds",
         ),
         Case(
             "empty type filter",
-            lambda: m.read_events(types=[""]),
+            lambda: m.events.read(types=[""]),
             InvalidInput,
             "type filter",
             "types",
         ),
         Case(
             "unknown request kind",
-            lambda: m.list_requests(sid, kind="question"),
+            lambda: m.requests.list(sid, kind="question"),
             InvalidInput,
             "question",
             "kind",
         ),
         Case(
             "unknown request status",
-            lambda: m.list_requests(sid, statuses=["done"]),
+            lambda: m.requests.list(sid, statuses=["done"]),
             InvalidInput,
             "done",
             "statuses",
@@ -582,7 +578,7 @@ def cases(manager: Manager, sid: str, project_id: str, turn_id: str) -> list[Cas
         # --- states
         Case(
             "interrupt while idle",
-            lambda: m.interrupt_turn(sid),
+            lambda: m.turns.interrupt(sid),
             Conflict,
             "no active turn",
             code="no_active_turn",
@@ -593,12 +589,12 @@ def cases(manager: Manager, sid: str, project_id: str, turn_id: str) -> list[Cas
 async def test_bad_input_is_refused_and_writes_nothing(tmp_path: Path) -> None:
     async with running_manager(tmp_path, [Reply("hello")], max_input_bytes=MAX_INPUT_BYTES) as env:
         manager = env.manager
-        project = await manager.create_project("existing")
-        async with manager.subscribe(types=["app_server.thread.started"]) as started:
-            session = await manager.create_session(project_id=project.project_id)
+        project = await manager.projects.create("existing")
+        async with manager.events.subscribe(types=["app_server.thread.started"]) as started:
+            session = await manager.sessions.create(project_id=project.project_id)
             sid = session.session_id
             await next_event(started, lambda e: e.thread_id == sid, message="thread/started")
-        result = await manager.send_and_wait(sid, "hi", timeout=20)
+        result = await manager.turns.send_and_wait(sid, "hi", timeout=20)
         await settle(manager)
         before = await snapshot(manager, sid)
 
@@ -627,7 +623,7 @@ async def test_bad_input_is_refused_and_writes_nothing(tmp_path: Path) -> None:
 
         # Several invalid controls: one error that lists each of them.
         with pytest.raises(InvalidInput) as several:
-            await manager.apply_session_controls(
+            await manager.controls.apply(
                 sid, model=7, approval_policy="x", network_access="y", filesystem_sandbox="z"
             )
         assert [issue["path"][0] for issue in several.value.issues] == [
@@ -642,14 +638,14 @@ async def test_bad_input_is_refused_and_writes_nothing(tmp_path: Path) -> None:
         assert await snapshot(manager, sid) == before
 
         # Gone, not NotFound, once deleted; and still nothing written by the refusals.
-        await manager.delete_session(sid)
+        await manager.sessions.delete(sid)
         await settle(manager)
         before = await snapshot(manager, sid)
         for call in (
-            lambda: manager.get_session(sid),
-            lambda: manager.send_message(sid, "hi"),
-            lambda: manager.apply_session_controls(sid, approval_policy="never"),
-            lambda: manager.rename_session(sid, "new"),
+            lambda: manager.sessions.get(sid),
+            lambda: manager.turns.send(sid, "hi"),
+            lambda: manager.controls.apply(sid, approval_policy="never"),
+            lambda: manager.sessions.rename(sid, "new"),
         ):
             with pytest.raises(Gone) as gone:
                 await call()

@@ -58,7 +58,7 @@ async def test_a_second_manager_on_the_same_data_dir_is_refused_before_it_opens_
     data_dir = tmp_path / "data"
     async with manager_on(data_dir) as first:
         with anyio.fail_after(WAIT):
-            await first.wait_ready()
+            await first.runtime.wait_ready()
         second = CountingTransport()
         with pytest.raises(DataDirLocked) as raised:
             async with Manager.open(data_dir, transport=second):
@@ -68,11 +68,11 @@ async def test_a_second_manager_on_the_same_data_dir_is_refused_before_it_opens_
         assert raised.value.holder == str(os.getpid())
         assert second.opened == 0  # no runtime was started for it
         # The first one is untouched.
-        session = await first.create_session(title="still mine")
-        assert (await first.get_session(session.session_id)).title == "still mine"
+        session = await first.sessions.create(title="still mine")
+        assert (await first.sessions.get(session.session_id)).title == "still mine"
     # Released on close: the directory can be opened again.
     async with manager_on(data_dir) as again:
-        assert (await again.get_session(session.session_id)).title == "still mine"
+        assert (await again.sessions.get(session.session_id)).title == "still mine"
 
 
 HOLDER = textwrap.dedent(
@@ -83,7 +83,7 @@ HOLDER = textwrap.dedent(
 
     async def main():
         async with Manager.open(sys.argv[1], transport=FakeAppServer().transport()) as m:
-            await m.wait_ready(20)
+            await m.runtime.wait_ready(20)
             print("ready", flush=True)
             await anyio.sleep_forever()
 
@@ -124,7 +124,7 @@ async def test_another_process_holds_the_lock_until_it_is_killed(tmp_path: Path)
     # The kernel released the lock with the process: no stale lock to clean up.
     async with manager_on(data_dir) as manager:
         with anyio.fail_after(WAIT):
-            await manager.wait_ready()
+            await manager.runtime.wait_ready()
 
 
 async def test_a_data_dir_that_is_a_file_is_a_typed_error(tmp_path: Path) -> None:
@@ -172,7 +172,7 @@ async def test_health_reports_the_store_state(tmp_path: Path) -> None:
             assert health.storage.writable is True
             vfs.fill()
             with pytest.raises(StoreUnavailable) as raised:
-                await m.create_project(name="nope")
+                await m.projects.create(name="nope")
             assert raised.value.location == str(data_dir)
             health = await m.health()
             assert health.storage.writable is False
@@ -181,9 +181,9 @@ async def test_health_reports_the_store_state(tmp_path: Path) -> None:
             assert health.store is not None  # reads still work
             vfs.free()
             clock.advance(MIN_RETRY_GAP)  # a write a second later tries the store again
-            project = await m.create_project(name="now it works")
+            project = await m.projects.create(name="now it works")
             assert (await m.health()).storage.writable is True
-            assert (await m.get_project(project.project_id)).name == "now it works"
+            assert (await m.projects.get(project.project_id)).name == "now it works"
 
 
 @pytest.mark.anyio
@@ -200,12 +200,12 @@ async def test_a_runtime_restart_while_the_store_refuses_writes_is_held_not_lost
     async with Manager.open(
         store=store, transport=FakeAppServer().transport(), clock=clock
     ) as manager:
-        await manager.wait_ready(10)
-        before = manager._state.generation
+        await manager.runtime.wait_ready(10)
+        before = manager.context.state.generation
         store.failure = store_full()
         with anyio.fail_after(10):
-            await manager.restart_runtime(wait=True)
-        assert manager._state.generation == before + 1
+            await manager.runtime.restart(wait=True)
+        assert manager.context.state.generation == before + 1
         # Both records (stopped, ready) are queued to the ledger, which holds them.
         with anyio.fail_after(10):
             held = await manager.ledger.wait_storage(lambda s: s.held_events >= 2)
@@ -218,7 +218,7 @@ async def test_a_runtime_restart_while_the_store_refuses_writes_is_held_not_lost
             await manager.ledger.wait_storage(lambda s: s.writable and not s.held_events)
         states = [
             (event.payload["state"], event.payload["generation"])
-            for event in await manager.read_events(types=["runtime_state_changed"])
+            for event in await manager.events.read(types=["runtime_state_changed"])
         ]
         assert states[-2:] == [("stopped", before), ("ready", before + 1)], states
         assert await store.get_meta("generation") == str(before + 1)

@@ -3,7 +3,7 @@
 Replay from a cursor equals the live sequence; a subscriber that joins mid-turn with a cursor
 gets the stored part then the live part with no gap and no duplicate; a subscriber that never
 reads is cut off with `Lagged(seq)` without slowing the runtime or anyone else, and resumes
-from that seq; `manager.on(...)` handlers (sync and async) each get every event in order, and
+from that seq; `manager.events.on(...)` handlers (sync and async) each get every event in order, and
 one that raises or falls behind does not disturb the others.
 """
 
@@ -75,7 +75,7 @@ def assert_consecutive(events: list[Event], first: int) -> None:
 async def all_stored(manager: Manager, since: int, last: int) -> list[Event]:
     events: list[Event] = []
     while since < last:
-        page = await manager.read_events(since=since, limit=1000)
+        page = await manager.events.read(since=since, limit=1000)
         events += [event for event in page if event.seq <= last]
         since = page[-1].seq
     return events
@@ -90,8 +90,8 @@ async def test_replay_from_any_cursor_equals_the_live_sequence(tmp_path: Path, s
     memory = MemoryStore() if store == "memory" else None  # else the default SqliteStore
     async with running_manager(tmp_path, script, store=memory) as env:
         manager = env.manager
-        session = await manager.create_session()
-        live = manager.subscribe()
+        session = await manager.sessions.create()
+        live = manager.events.subscribe()
         start = live.last_seq
         turn_started: list[int] = []
         first_delta: list[int] = []
@@ -100,12 +100,12 @@ async def test_replay_from_any_cursor_equals_the_live_sequence(tmp_path: Path, s
 
         async def join_mid_turn(since: int, turn_id: str) -> None:
             """A subscriber that starts while the answer streams, from a cursor before."""
-            late = manager.subscribe(since=since)
+            late = manager.events.subscribe(since=since)
             joined_at.append(manager.bus.last_seq)
             joined.extend(await collect(late, completes(turn_id)))
 
         async with anyio.create_task_group() as tg:
-            handle = await manager.send_message(session.session_id, "stream please")
+            handle = await manager.turns.send(session.session_id, "stream please")
 
             def watch(event: Event) -> None:
                 if event.type == "app_server.turn.started":
@@ -132,15 +132,15 @@ async def test_replay_from_any_cursor_equals_the_live_sequence(tmp_path: Path, s
         # Replays after the fact, from several cursors, equal what was seen live.
         middle = deltas[len(deltas) // 2].seq
         for since in (start, k, middle, last - 1):
-            replayed = await collect_to_seq(manager.subscribe(since=since), last)
+            replayed = await collect_to_seq(manager.events.subscribe(since=since), last)
             assert replayed == [event for event in recorded if event.seq > since], since
-        from_zero = await collect_to_seq(manager.subscribe(since=0), last)
+        from_zero = await collect_to_seq(manager.events.subscribe(since=0), last)
         assert_consecutive(from_zero, 1)
         assert from_zero[start:] == recorded
         assert from_zero == await all_stored(manager, 0, last)
 
         # Filtered replay equals the filtered live sequence.
-        filtered = manager.subscribe(
+        filtered = manager.events.subscribe(
             since=start, thread_ids=[session.session_id], types=["app_server.item."]
         )
         items = [e for e in recorded if e.type.startswith("app_server.item.")]
@@ -154,28 +154,28 @@ async def test_stalled_subscriber_lags_without_slowing_anyone(tmp_path: Path) ->
     script = [Reply("warm-up"), Reply(TEXT, chunks=150), Reply(TEXT, chunks=150)]
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
-        session = await manager.create_session()
+        session = await manager.sessions.create()
         sid = session.session_id
 
         async def timed_turn(text: str) -> tuple[float, list[Event], int]:
-            fast = manager.subscribe()
+            fast = manager.events.subscribe()
             start = fast.last_seq
             seen: list[Event] = []
             async with anyio.create_task_group() as tg:
                 began = time.perf_counter()
-                handle = await manager.send_message(sid, text)
+                handle = await manager.turns.send(sid, text)
 
                 async def read_all() -> None:
                     seen.extend(await collect(fast, completes(handle.turn_id)))
 
                 tg.start_soon(read_all)
-                result = await manager.wait_for_turn(sid, handle.turn_id, timeout=WAIT)
+                result = await manager.turns.wait(sid, handle.turn_id, timeout=WAIT)
                 elapsed = time.perf_counter() - began
             assert result.status is TurnStatus.COMPLETED
             return elapsed, seen, start
 
-        await manager.send_and_wait(sid, "warm up", timeout=WAIT)  # the thread's first turn
-        stalled = manager.subscribe(buffer=5)
+        await manager.turns.send_and_wait(sid, "warm up", timeout=WAIT)  # the thread's first turn
+        stalled = manager.events.subscribe(buffer=5)
         stalled_cursor = stalled.last_seq
         with_stalled, seen, start = await timed_turn("first")
         without, _, _ = await timed_turn("second")
@@ -193,7 +193,7 @@ async def test_stalled_subscriber_lags_without_slowing_anyone(tmp_path: Path) ->
         assert lagged == Lagged(stalled_cursor)
         with pytest.raises(StopAsyncIteration):
             await stalled.next(timeout=WAIT)
-        resumed = manager.subscribe(since=lagged.seq, buffer=5)
+        resumed = manager.events.subscribe(since=lagged.seq, buffer=5)
         caught_up = await collect_to_seq(resumed, seen[-1].seq)
         assert caught_up == seen
 
@@ -208,7 +208,7 @@ async def test_on_handlers_sync_async_and_failing(
     script = [Reply(TEXT, chunks=20)]
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
-        session = await manager.create_session()
+        session = await manager.sessions.create()
         start = manager.bus.last_seq
         prefixes = ("app_server.item.", TURN_COMPLETED)
         got: dict[str, list[Event]] = {"sync": [], "async": [], "broken": [], "async_broken": []}
@@ -219,28 +219,28 @@ async def test_on_handlers_sync_async_and_failing(
             if event.type == TURN_COMPLETED:
                 finished[name].set()
 
-        @manager.on(*prefixes)
+        @manager.events.on(*prefixes)
         def sync_handler(event: Event) -> None:
             record("sync", event)
 
-        @manager.on(*prefixes)
+        @manager.events.on(*prefixes)
         async def async_handler(event: Event) -> None:
             await anyio.lowlevel.checkpoint()
             record("async", event)
 
-        @manager.on(*prefixes)
+        @manager.events.on(*prefixes)
         def broken(event: Event) -> None:
             record("broken", event)
             raise RuntimeError("handler bug")
 
-        @manager.on(*prefixes)
+        @manager.events.on(*prefixes)
         async def async_broken(event: Event) -> None:
             await anyio.lowlevel.checkpoint()
             record("async_broken", event)
             raise ValueError("async handler bug")
 
         assert sync_handler.__name__ == "sync_handler"  # the decorator returns the function
-        result = await manager.send_and_wait(session.session_id, "hi", timeout=WAIT)
+        result = await manager.turns.send_and_wait(session.session_id, "hi", timeout=WAIT)
         assert result.status is TurnStatus.COMPLETED
         with anyio.fail_after(WAIT):
             for event in finished.values():
@@ -262,25 +262,25 @@ async def test_a_handler_that_falls_behind_resumes_without_gap(
     script = [Reply(TEXT, chunks=30)]
     async with running_manager(tmp_path, script, subscriber_buffer=8) as env:
         manager = env.manager
-        session = await manager.create_session()
+        session = await manager.sessions.create()
         start = manager.bus.last_seq
         gate = anyio.Event()
         done = anyio.Event()
         slow_seen: list[Event] = []
         quick_seen: list[Event] = []
 
-        @manager.on("app_server.")
+        @manager.events.on("app_server.")
         async def slow(event: Event) -> None:
             await gate.wait()  # stuck on the first event until the turn is over
             slow_seen.append(event)
             if event.type == TURN_COMPLETED:
                 done.set()
 
-        @manager.on("app_server.")
+        @manager.events.on("app_server.")
         def quick(event: Event) -> None:
             quick_seen.append(event)
 
-        result = await manager.send_and_wait(session.session_id, "hi", timeout=WAIT)
+        result = await manager.turns.send_and_wait(session.session_id, "hi", timeout=WAIT)
         assert result.status is TurnStatus.COMPLETED
         gate.set()
         with anyio.fail_after(WAIT):
@@ -303,11 +303,11 @@ async def test_retention_drops_deltas_of_completed_items_and_keeps_their_final_s
 
     async with running_manager(tmp_path, [Reply(TEXT, chunks=8), Stall("partial")]) as env:
         manager = env.manager
-        session = await manager.create_session()
-        done = await manager.send_and_wait(session.session_id, "stream it", timeout=WAIT)
+        session = await manager.sessions.create()
+        done = await manager.turns.send_and_wait(session.session_id, "stream it", timeout=WAIT)
         assert done.status is TurnStatus.COMPLETED
-        stalled = await manager.send_message(session.session_id, "and stall")
-        async with manager.subscribe(
+        stalled = await manager.turns.send(session.session_id, "and stall")
+        async with manager.events.subscribe(
             thread_ids=[session.session_id], since=stalled.since_seq
         ) as sub:
             with anyio.fail_after(WAIT):
@@ -317,10 +317,10 @@ async def test_retention_drops_deltas_of_completed_items_and_keeps_their_final_s
                         break  # the stalled turn has streamed its partial text
 
         def stored() -> Any:
-            return manager.read_events(limit=1000, thread_ids=[session.session_id])
+            return manager.events.read(limit=1000, thread_ids=[session.session_id])
 
         before = await stored()
-        transcript_before = (await manager.get_transcript(session.session_id)).entries
+        transcript_before = (await manager.transcript.get(session.session_id)).entries
         deltas = [e for e in before if e.type == "app_server.item.agent_message.delta"]
         completed_items = {
             e.item_id for e in before if e.type == "app_server.item.completed" and e.item_id
@@ -330,7 +330,7 @@ async def test_retention_drops_deltas_of_completed_items_and_keeps_their_final_s
         assert len(doomed) == 8, "the completed answer streamed in 8 deltas"
         assert kept_deltas, "the stalled turn's delta belongs to an item that never completed"
 
-        await manager.compact_ledger(older_than=0)
+        await manager.events.compact(older_than=0)
 
         after = await stored()
         assert [e.seq for e in after] == [e.seq for e in before if e not in doomed]
@@ -342,8 +342,8 @@ async def test_retention_drops_deltas_of_completed_items_and_keeps_their_final_s
             and e.payload["params"]["item"].get("type") == "agentMessage"
         ]
         assert [e.payload["params"]["item"]["text"] for e in final] == [TEXT]
-        assert (await manager.get_transcript(session.session_id)).entries == transcript_before
+        assert (await manager.transcript.get(session.session_id)).entries == transcript_before
         # With the default retention (a week) nothing this young is dropped.
-        await manager.compact_ledger()
+        await manager.events.compact()
         assert [e.seq for e in await stored()] == [e.seq for e in after]
-        await manager.interrupt_turn(session.session_id, stalled.turn_id)
+        await manager.turns.interrupt(session.session_id, stalled.turn_id)

@@ -76,11 +76,11 @@ async def pending_approval(env: ManagerEnv, marker: Path, call_id: str) -> Pendi
     """Start a turn whose first model step asks to `touch marker` outside the sandbox, and
     wait for its approval event."""
     manager = env.manager
-    session = await manager.create_session(
+    session = await manager.sessions.create(
         approval_policy="on-request", filesystem_sandbox="read-only"
     )
-    events = manager.subscribe(thread_ids=[session.session_id])
-    turn = await manager.send_message(session.session_id, "touch the marker")
+    events = manager.events.subscribe(thread_ids=[session.session_id])
+    turn = await manager.turns.send(session.session_id, "touch the marker")
     approval = await next_event(events, of_type("approval"), timeout=WAIT, message="an approval")
     payload = approval.payload
     assert payload["status"] == "pending"
@@ -95,7 +95,7 @@ def approval_script(marker: Path, call_id: str, *after: Step) -> list[Step]:
 
 
 async def ledger_types(env: ManagerEnv, thread_id: str, prefixes: Iterable[str]) -> list[Event]:
-    return await env.manager.read_events(thread_ids=[thread_id], types=list(prefixes), limit=1000)
+    return await env.manager.events.read(thread_ids=[thread_id], types=list(prefixes), limit=1000)
 
 
 # ---------------------------------------------------------------------- approvals
@@ -107,14 +107,14 @@ async def test_approval_accepted_once(tmp_path: Path) -> None:
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
         pending = await pending_approval(env, marker, "call_touch")
-        listed = await manager.list_approvals(pending.session.session_id)
+        listed = await manager.approvals.list(pending.session.session_id)
         assert [(r.request_id, r.status, r.kind) for r in listed] == [
             (pending.approval_id, RequestStatus.PENDING, RequestKind.APPROVAL)
         ]
         assert listed[0].turn_id == pending.turn.turn_id
         assert listed[0].params["command"].endswith(f"touch {marker}'")
 
-        decided = await manager.decide_approval(pending.approval_id, "accept", actor="tester")
+        decided = await manager.approvals.decide(pending.approval_id, "accept", actor="tester")
         assert decided.status is RequestStatus.RESOLVED
         assert decided.resolution == {"decision": "accept", "scope": None, "actor": "tester"}
         resolved = await next_event(
@@ -126,26 +126,26 @@ async def test_approval_accepted_once(tmp_path: Path) -> None:
         assert resolved.payload["status"] == "resolved"
         assert resolved.payload["decision"] == "accept"
 
-        result = await manager.wait_for_turn(
+        result = await manager.turns.wait(
             pending.session.session_id, pending.turn.turn_id, timeout=WAIT
         )
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "done")
         assert marker.exists()
         assert env.model.requests[1].output_for("call_touch") is not None
 
-        row = await manager.get_request(pending.approval_id)
+        row = await manager.requests.get(pending.approval_id)
         assert row.status is RequestStatus.RESOLVED
         assert row.resolved_at is not None
-        assert await manager.list_approvals(pending.session.session_id) == []
+        assert await manager.approvals.list(pending.session.session_id) == []
 
         # A second decision, of either kind, is refused; nothing more is sent or written.
-        assert await conflict_code(manager.decide_approval(pending.approval_id, "accept")) == (
+        assert await conflict_code(manager.approvals.decide(pending.approval_id, "accept")) == (
             "already_resolved"
         )
-        assert await conflict_code(manager.decide_approval(pending.approval_id, "decline")) == (
+        assert await conflict_code(manager.approvals.decide(pending.approval_id, "decline")) == (
             "already_resolved"
         )
-        assert await manager.get_request(pending.approval_id) == row
+        assert await manager.requests.get(pending.approval_id) == row
         resolutions = await ledger_types(env, pending.session.session_id, ["approval_resolved"])
         assert len(resolutions) == 1
         assert env.model.errors == []
@@ -168,7 +168,7 @@ async def test_two_concurrent_decisions_exactly_one_wins(tmp_path: Path) -> None
                 both_ready.set()
             await both_ready.wait()  # start both decisions in the same scheduling round
             try:
-                outcomes.append(await manager.decide_approval(pending.approval_id, decision))
+                outcomes.append(await manager.approvals.decide(pending.approval_id, decision))
             except Conflict as exc:
                 outcomes.append(exc)
 
@@ -186,13 +186,13 @@ async def test_two_concurrent_decisions_exactly_one_wins(tmp_path: Path) -> None
         assert winner.resolution is not None
         decision = winner.resolution["decision"]
 
-        result = await manager.wait_for_turn(
+        result = await manager.turns.wait(
             pending.session.session_id, pending.turn.turn_id, timeout=WAIT
         )
         assert result.status is TurnStatus.COMPLETED
         # The runtime acted on the winning decision only.
         assert marker.exists() == (decision == "accept")
-        row = await manager.get_request(pending.approval_id)
+        row = await manager.requests.get(pending.approval_id)
         assert (row.status, row.resolution) == (RequestStatus.RESOLVED, winner.resolution)
         resolutions = await ledger_types(env, pending.session.session_id, ["approval_resolved"])
         assert [e.payload["decision"] for e in resolutions] == [decision]
@@ -204,7 +204,7 @@ async def test_interrupted_turn_expires_its_pending_approval(tmp_path: Path) -> 
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
         pending = await pending_approval(env, marker, "call_int")
-        assert await manager.interrupt_turn(pending.session.session_id) == pending.turn.turn_id
+        assert await manager.turns.interrupt(pending.session.session_id) == pending.turn.turn_id
         expired = await next_event(
             pending.events,
             of_type("approval_resolved", approvalId=pending.approval_id),
@@ -213,16 +213,16 @@ async def test_interrupted_turn_expires_its_pending_approval(tmp_path: Path) -> 
         )
         assert expired.payload["status"] == "expired"
         assert expired.payload["reason"]
-        result = await manager.wait_for_turn(
+        result = await manager.turns.wait(
             pending.session.session_id, pending.turn.turn_id, timeout=WAIT
         )
         assert result.status is TurnStatus.INTERRUPTED
 
-        row = await manager.get_request(pending.approval_id)
+        row = await manager.requests.get(pending.approval_id)
         assert row.status is RequestStatus.EXPIRED
         assert row.reason == expired.payload["reason"]
-        assert await manager.list_approvals(pending.session.session_id) == []
-        assert await conflict_code(manager.decide_approval(pending.approval_id, "accept")) == (
+        assert await manager.approvals.list(pending.session.session_id) == []
+        assert await conflict_code(manager.approvals.decide(pending.approval_id, "accept")) == (
             "already_resolved"
         )
         assert not marker.exists()
@@ -234,9 +234,11 @@ async def test_runtime_killed_while_approval_pending(tmp_path: Path) -> None:
     script = approval_script(marker, "call_kill", Reply("after the restart"))
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
-        first = await manager.wait_ready(WAIT)
+        first = await manager.runtime.wait_ready(WAIT)
         pending = await pending_approval(env, marker, "call_kill")
-        runtime = manager.subscribe(types=["runtime_state_changed"], include_thread_less=True)
+        runtime = manager.events.subscribe(
+            types=["runtime_state_changed"], include_thread_less=True
+        )
         assert first.pid is not None
         os.kill(first.pid, signal.SIGKILL)
 
@@ -254,23 +256,25 @@ async def test_runtime_killed_while_approval_pending(tmp_path: Path) -> None:
             runtime, of_type("runtime_state_changed", state="ready"), message="the restart"
         )
         assert ready.payload["generation"] == exited.payload["generation"] + 1
-        health = await manager.wait_ready(WAIT)
+        health = await manager.runtime.wait_ready(WAIT)
         assert health.pid != first.pid
         assert health.restart_count >= 1
 
-        row = await manager.get_request(pending.approval_id)
+        row = await manager.requests.get(pending.approval_id)
         assert row.status is RequestStatus.EXPIRED
         assert row.reason == "the runtime process exited"
-        assert await conflict_code(manager.decide_approval(pending.approval_id, "accept")) == (
+        assert await conflict_code(manager.approvals.decide(pending.approval_id, "accept")) == (
             "already_resolved"
         )
         # The dead runtime's turn is settled (re-read from the new runtime), not left running.
-        old = await manager.wait_for_turn(
+        old = await manager.turns.wait(
             pending.session.session_id, pending.turn.turn_id, timeout=WAIT
         )
         assert old.status is not TurnStatus.IN_PROGRESS
 
-        result = await manager.send_and_wait(pending.session.session_id, "again", timeout=WAIT)
+        result = await manager.turns.send_and_wait(
+            pending.session.session_id, "again", timeout=WAIT
+        )
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "after the restart")
         assert not marker.exists()
 
@@ -281,7 +285,7 @@ async def test_request_timeout_expires_and_declines(tmp_path: Path) -> None:
     async with running_manager(tmp_path, script, request_timeout=0.3) as env:
         manager = env.manager
         pending = await pending_approval(env, marker, "call_slow")
-        row = await manager.get_request(pending.approval_id)
+        row = await manager.requests.get(pending.approval_id)
         assert row.expires_at is not None
         expired = await next_event(
             pending.events,
@@ -292,16 +296,16 @@ async def test_request_timeout_expires_and_declines(tmp_path: Path) -> None:
         assert expired.payload["status"] == "expired"
         assert expired.payload["reason"] == "no answer within 0.3 s"
         # The runtime was answered `decline`: the command did not run, the turn went on.
-        result = await manager.wait_for_turn(
+        result = await manager.turns.wait(
             pending.session.session_id, pending.turn.turn_id, timeout=WAIT
         )
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "declined, fine")
         assert not marker.exists()
         assert env.model.requests[1].output_for("call_slow") is not None
-        row = await manager.get_request(pending.approval_id)
+        row = await manager.requests.get(pending.approval_id)
         assert row.status is RequestStatus.EXPIRED
         assert row.resolution == {"timeout": 0.3, "reply": {"decision": "decline"}}
-        assert await conflict_code(manager.decide_approval(pending.approval_id, "accept")) == (
+        assert await conflict_code(manager.approvals.decide(pending.approval_id, "accept")) == (
             "already_resolved"
         )
         declined = await ledger_types(env, pending.session.session_id, ["app_server.item."])
@@ -319,15 +323,15 @@ async def test_system_owned_session_approval_resolved_by_policy(tmp_path: Path) 
     script = approval_script(marker, "call_sys", Reply("policy said no"))
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
-        session = await manager.create_session(system_owned=True, approval_policy="on-request")
+        session = await manager.sessions.create(system_owned=True, approval_policy="on-request")
         sid = session.session_id
-        everyone = manager.subscribe(types=["approval"])
-        named = manager.subscribe(thread_ids=[sid], types=["approval"])
+        everyone = manager.events.subscribe(types=["approval"])
+        named = manager.events.subscribe(thread_ids=[sid], types=["approval"])
         # People and clients cannot drive a worker session; the queue starts its turns
         # through the internal entry point.
         with pytest.raises(SystemSessionForbidden):
-            await manager.send_message(sid, "hello")
-        handle = await manager._start_turn(session, "touch the marker")
+            await manager.turns.send(sid, "hello")
+        handle = await manager.turns._start_turn(session, "touch the marker")
 
         asked = await next_event(named, of_type("approval"), timeout=WAIT, message="approval")
         answered = await next_event(named, of_type("approval_resolved"), timeout=WAIT)
@@ -338,13 +342,13 @@ async def test_system_owned_session_approval_resolved_by_policy(tmp_path: Path) 
             "status": "resolved",
             "decision": "decline",
         }
-        result = await manager.wait_for_turn(sid, handle.turn_id, timeout=WAIT)
+        result = await manager.turns.wait(sid, handle.turn_id, timeout=WAIT)
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "policy said no")
         assert not marker.exists()
 
         # Never pending, recorded with who decided.
-        assert await manager.list_approvals(sid) == []
-        (row,) = await manager.list_requests(sid, statuses=None)
+        assert await manager.approvals.list(sid) == []
+        (row,) = await manager.requests.list(sid, statuses=None)
         assert row.status is RequestStatus.RESOLVED
         assert row.resolution == {"decision": "decline", "by": "policy"}
         assert row.reason == "resolved by the system-session policy"
@@ -353,7 +357,7 @@ async def test_system_owned_session_approval_resolved_by_policy(tmp_path: Path) 
         # System events reach only subscribers that name the thread.
         with pytest.raises(TimeoutError):
             await everyone.next(timeout=0.1)
-        assert await manager.read_events(types=["approval"]) == []
+        assert await manager.events.read(types=["approval"]) == []
 
 
 # ---------------------------------------------------------------------- user input, tools
@@ -377,10 +381,10 @@ async def test_user_input_in_plan_mode(tmp_path: Path) -> None:
     script = [CallTool("request_user_input", QUESTIONS, call_id="call_ask"), Reply("blue it is")]
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
-        session = await manager.create_session()
+        session = await manager.sessions.create()
         sid = session.session_id
-        events = manager.subscribe(thread_ids=[sid])
-        handle = await manager.send_message(sid, "ask me", collaboration_mode=PLAN_MODE)
+        events = manager.events.subscribe(thread_ids=[sid])
+        handle = await manager.turns.send(sid, "ask me", collaboration_mode=PLAN_MODE)
         asked = await next_event(
             events, of_type("tool_user_input_requested"), timeout=WAIT, message="the question"
         )
@@ -392,22 +396,22 @@ async def test_user_input_in_plan_mode(tmp_path: Path) -> None:
         request_id = asked.payload["requestId"]
         assert asked.payload["itemId"] == "call_ask"
         assert [q["id"] for q in asked.payload["questions"]] == ["color"]
-        (listed,) = await manager.list_user_input_requests(sid)
+        (listed,) = await manager.tool_input.list(sid)
         assert (listed.request_id, listed.method) == (request_id, "item/tool/requestUserInput")
 
-        answered = await manager.answer_user_input(request_id, answers={"color": "Blue"})
+        answered = await manager.tool_input.answer(request_id, answers={"color": "Blue"})
         assert answered.status is RequestStatus.RESOLVED
         resolved = await next_event(
             events, of_type("tool_user_input_resolved", requestId=request_id), timeout=WAIT
         )
         assert resolved.payload["status"] == "resolved"
-        result = await manager.wait_for_turn(sid, handle.turn_id, timeout=WAIT)
+        result = await manager.turns.wait(sid, handle.turn_id, timeout=WAIT)
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "blue it is")
 
         output = env.model.requests[1].output_for("call_ask")
         assert output is not None
         assert json.loads(output) == {"answers": {"color": {"answers": ["Blue"]}}}
-        assert await conflict_code(manager.answer_user_input(request_id, answers={})) == (
+        assert await conflict_code(manager.tool_input.answer(request_id, answers={})) == (
             "already_resolved"
         )
         assert env.model.errors == []
@@ -431,11 +435,11 @@ async def test_dynamic_tool_answered_by_registered_function(tmp_path: Path) -> N
     script = [CallTool("lookup", {"key": "k1", "times": 2}, call_id="call_lookup"), Reply("ok")]
     async with running_manager(tmp_path, script, tools=tools) as env:
         manager = env.manager
-        session = await manager.create_session(tools=["lookup"])
+        session = await manager.sessions.create(tools=["lookup"])
         sid = session.session_id
         assert [tool["name"] for tool in session.dynamic_tools] == ["lookup"]
-        events = manager.subscribe(thread_ids=[sid], types=["tool_call"])
-        result = await manager.send_and_wait(sid, "look it up", timeout=WAIT)
+        events = manager.events.subscribe(thread_ids=[sid], types=["tool_call"])
+        result = await manager.turns.send_and_wait(sid, "look it up", timeout=WAIT)
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "ok")
 
         assert calls == [("k1", 2)]
@@ -450,10 +454,10 @@ async def test_dynamic_tool_answered_by_registered_function(tmp_path: Path) -> N
         request_id = requested.payload["requestId"]
         resolved = await next_event(events, of_type("tool_call_resolved"), timeout=WAIT)
         assert resolved.payload == {"requestId": request_id, "status": "resolved", "success": True}
-        row = await manager.get_request(request_id)
+        row = await manager.requests.get(request_id)
         assert row.status is RequestStatus.RESOLVED
         assert row.resolution == {"success": True, "actor": "tool:lookup"}
-        assert await conflict_code(manager.respond_tool_call(request_id, text="late")) == (
+        assert await conflict_code(manager.tool_calls.respond(request_id, text="late")) == (
             "already_resolved"
         )
 
@@ -467,32 +471,32 @@ async def test_dynamic_tool_answered_by_hand(tmp_path: Path) -> None:
     script = [CallTool("ask_operator", {"topic": "deploy"}, call_id="call_op"), Reply("thanks")]
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
-        session = await manager.create_session(dynamic_tools=[declared])
+        session = await manager.sessions.create(dynamic_tools=[declared])
         sid = session.session_id
-        events = manager.subscribe(thread_ids=[sid])
-        handle = await manager.send_message(sid, "ask")
+        events = manager.events.subscribe(thread_ids=[sid])
+        handle = await manager.turns.send(sid, "ask")
         requested = await next_event(
             events, of_type("tool_call_requested"), timeout=WAIT, message="the tool call"
         )
         request_id = requested.payload["requestId"]
         assert requested.payload["arguments"] == {"topic": "deploy"}
-        (listed,) = await manager.list_tool_calls(sid)
+        (listed,) = await manager.tool_calls.list(sid)
         assert listed.request_id == request_id
 
-        responded = await manager.respond_tool_call(request_id, text="ship it", actor="operator")
+        responded = await manager.tool_calls.respond(request_id, text="ship it", actor="operator")
         assert responded.status is RequestStatus.RESOLVED
         resolved = await next_event(
             events, of_type("tool_call_resolved", requestId=request_id), timeout=WAIT
         )
         assert resolved.payload["success"] is True
-        result = await manager.wait_for_turn(sid, handle.turn_id, timeout=WAIT)
+        result = await manager.turns.wait(sid, handle.turn_id, timeout=WAIT)
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "thanks")
         assert env.model.requests[1].output_for("call_op") == "ship it"
 
-        assert await conflict_code(manager.respond_tool_call(request_id, text="again")) == (
+        assert await conflict_code(manager.tool_calls.respond(request_id, text="again")) == (
             "already_resolved"
         )
-        assert (await manager.get_request(request_id)).resolution == {
+        assert (await manager.requests.get(request_id)).resolution == {
             "success": True,
             "actor": "operator",
         }
@@ -511,13 +515,13 @@ async def test_registered_tool_runs_in_a_system_owned_session(tmp_path: Path) ->
     script = [CallTool("lookup", {"key": "k2"}, call_id="call_worker"), Reply("worker done")]
     async with running_manager(tmp_path, script, tools=tools) as env:
         manager = env.manager
-        session = await manager.create_session(system_owned=True, tools=["lookup"])
+        session = await manager.sessions.create(system_owned=True, tools=["lookup"])
         sid = session.session_id
-        handle = await manager._start_turn(session, "use the tool")
-        result = await manager.wait_for_turn(sid, handle.turn_id, timeout=WAIT)
+        handle = await manager.turns._start_turn(session, "use the tool")
+        result = await manager.turns.wait(sid, handle.turn_id, timeout=WAIT)
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "worker done")
         assert env.model.requests[1].output_for("call_worker") == "value-of-k2"
-        (row,) = await manager.list_requests(sid, statuses=None)
+        (row,) = await manager.requests.list(sid, statuses=None)
         assert (row.status, row.resolution) == (
             RequestStatus.RESOLVED,
             {"success": True, "actor": "tool:lookup"},

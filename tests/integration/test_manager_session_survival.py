@@ -52,12 +52,12 @@ def of_session(event: Event, session_id: str) -> bool:
 async def use_after_restart(manager: Manager, record: SessionRecord, text: str) -> None:
     """Everything a user does first with a session: open it, read its thread, talk."""
     sid = record.session_id
-    assert overlay(await manager.get_session(sid)) == overlay(record)
-    thread = await manager.read_thread(sid)
+    assert overlay(await manager.sessions.get(sid)) == overlay(record)
+    thread = await manager.sessions.read_thread(sid)
     assert thread["id"] == sid
     assert thread["turns"] == []
-    events = manager.subscribe(thread_ids=[sid])
-    result = await manager.send_and_wait(sid, text, timeout=WAIT)
+    events = manager.events.subscribe(thread_ids=[sid])
+    result = await manager.turns.send_and_wait(sid, text, timeout=WAIT)
     assert (result.status, result.final_text) == (TurnStatus.COMPLETED, f"echo: {text}")
     # Everything the runtime reported for the new thread is filed under the session id.
     completed = await next_event(
@@ -66,7 +66,7 @@ async def use_after_restart(manager: Manager, record: SessionRecord, text: str) 
     params = completed.payload["params"]
     assert (completed.thread_id, params["threadId"]) == (sid, sid)
     events.close()
-    page = await manager.get_transcript(sid, limit=None)
+    page = await manager.transcript.get(sid, limit=None)
     assert [entry["content"] for entry in page.entries if entry["role"] == "user"] == [text]
 
 
@@ -74,30 +74,30 @@ async def test_unused_sessions_work_after_a_graceful_restart(tmp_path: Path) -> 
     async with ScriptedModel(echo) as model:
         async with open_manager(tmp_path, model) as env:
             manager = env.manager
-            project = await manager.create_project("Survivors", str(env.workdir))
-            plain = await manager.create_session()
-            placed = await manager.create_session(
+            project = await manager.projects.create("Survivors", str(env.workdir))
+            plain = await manager.sessions.create()
+            placed = await manager.sessions.create(
                 project_id=project.project_id, approval_policy="never", model="mock-model"
             )
-            await manager.update_session_settings(placed.session_id, {"theme": "dark"})
-            titled = await manager.create_session(title="Named before the restart")
-            records = [await manager.get_session(s.session_id) for s in (plain, placed, titled)]
+            await manager.settings.update(placed.session_id, {"theme": "dark"})
+            titled = await manager.sessions.create(title="Named before the restart")
+            records = [await manager.sessions.get(s.session_id) for s in (plain, placed, titled)]
 
         async with open_manager(tmp_path, model) as env:
             manager = env.manager
-            replaced = manager.subscribe(types=["session_thread_replaced"])
+            replaced = manager.events.subscribe(types=["session_thread_replaced"])
             for index, record in enumerate(records):
                 await use_after_restart(manager, record, f"hello {index}")
-            assert await manager.get_session_settings(placed.session_id) == {"theme": "dark"}
+            assert await manager.settings.get(placed.session_id) == {"theme": "dark"}
             # The untitled ones had no rollout: each got a new runtime thread, announced once.
             event = await next_event(
                 replaced, lambda e: of_session(e, plain.session_id), message="the replacement"
             )
             assert event.payload["runtimeThreadId"] != plain.session_id
-            renewed = await manager.get_session(plain.session_id)
+            renewed = await manager.sessions.get(plain.session_id)
             assert renewed.runtime_thread_id == event.payload["runtimeThreadId"]
             assert renewed.materialized
-            listed = await manager.list_sessions()
+            listed = await manager.sessions.list()
             assert {s.session_id for s in listed.items} == {r.session_id for r in records}
 
         # A second restart: the replacement thread (now with a rollout) is resumed, history
@@ -105,12 +105,12 @@ async def test_unused_sessions_work_after_a_graceful_restart(tmp_path: Path) -> 
         async with open_manager(tmp_path, model) as env:
             manager = env.manager
             sid = plain.session_id
-            result = await manager.send_and_wait(sid, "again", timeout=WAIT)
+            result = await manager.turns.send_and_wait(sid, "again", timeout=WAIT)
             assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "echo: again")
-            thread = await manager.read_thread(sid)
+            thread = await manager.sessions.read_thread(sid)
             assert thread["id"] == sid
             assert len(thread["turns"]) == 2
-            assert (await manager.get_session(sid)).runtime_thread_id == renewed.runtime_thread_id
+            assert (await manager.sessions.get(sid)).runtime_thread_id == renewed.runtime_thread_id
             # The model saw the whole conversation of the replacement thread.
             assert "hello 0" in str(model.requests[-1].input)
 
@@ -118,9 +118,11 @@ async def test_unused_sessions_work_after_a_graceful_restart(tmp_path: Path) -> 
 async def test_unused_session_works_after_the_runtime_crashes(tmp_path: Path) -> None:
     async with ScriptedModel(echo) as model, open_manager(tmp_path, model) as env:
         manager = env.manager
-        session = await manager.create_session()
-        first = await manager.wait_ready(WAIT)
-        runtime = manager.subscribe(types=["runtime_state_changed"], include_thread_less=True)
+        session = await manager.sessions.create()
+        first = await manager.runtime.wait_ready(WAIT)
+        runtime = manager.events.subscribe(
+            types=["runtime_state_changed"], include_thread_less=True
+        )
         assert first.pid is not None
         os.kill(first.pid, signal.SIGKILL)
         await next_event(
@@ -129,7 +131,7 @@ async def test_unused_session_works_after_the_runtime_crashes(tmp_path: Path) ->
             timeout=WAIT,
             message="the runtime's restart",
         )
-        await use_after_restart(manager, await manager.get_session(session.session_id), "hi")
+        await use_after_restart(manager, await manager.sessions.get(session.session_id), "hi")
 
 
 async def test_concurrent_first_messages_start_one_thread(tmp_path: Path) -> None:
@@ -138,22 +140,22 @@ async def test_concurrent_first_messages_start_one_thread(tmp_path: Path) -> Non
 
     async with ScriptedModel(echo) as model:
         async with open_manager(tmp_path, model) as env:
-            session = await env.manager.create_session()
+            session = await env.manager.sessions.create()
         async with open_manager(tmp_path, model) as env:
             manager = env.manager
             sid = session.session_id
-            replaced = manager.subscribe(types=["session_thread_replaced"])
+            replaced = manager.events.subscribe(types=["session_thread_replaced"])
             results: list[Any] = []
 
             async def resume() -> None:
-                results.append(await manager.resume_session(sid))
+                results.append(await manager.sessions.resume(sid))
 
             async with anyio.create_task_group() as tasks:
                 for _ in range(3):
                     tasks.start_soon(resume)
             assert all(isinstance(r, Mapping) and r["id"] == sid for r in results)
             await next_event(replaced, lambda e: of_session(e, sid), message="one replacement")
-            result = await manager.send_and_wait(sid, "once", timeout=WAIT)
+            result = await manager.turns.send_and_wait(sid, "once", timeout=WAIT)
             assert result.final_text == "echo: once"
-            stored = await manager.read_events(types=["session_thread_replaced"], limit=100)
+            stored = await manager.events.read(types=["session_thread_replaced"], limit=100)
             assert len(stored) == 1, stored

@@ -52,7 +52,7 @@ def thread_files(codex_home: Path, session_id: str) -> list[Path]:
 async def all_events(manager: Manager, **filters: Any) -> list[Event]:
     events: list[Event] = []
     while True:
-        page = await manager.read_events(
+        page = await manager.events.read(
             since=events[-1].seq if events else 0, limit=1000, **filters
         )
         events.extend(page)
@@ -65,7 +65,7 @@ async def all_session_ids(manager: Manager, *, limit: int, **filters: Any) -> li
     ids: list[str] = []
     cursor = None
     for _ in range(100):
-        page = await manager.list_sessions(cursor=cursor, limit=limit, **filters)
+        page = await manager.sessions.list(cursor=cursor, limit=limit, **filters)
         assert len(page.items) <= limit
         ids.extend(record.session_id for record in page.items)
         cursor = page.next_cursor
@@ -94,42 +94,42 @@ async def test_projects_crud_assignment_and_bulk_operations(tmp_path: Path) -> N
         elsewhere = tmp_path / "elsewhere"
         elsewhere.mkdir()
 
-        alpha = await manager.create_project("Alpha", str(env.workdir))
+        alpha = await manager.projects.create("Alpha", str(env.workdir))
         assert alpha.name == "Alpha"
         assert alpha.working_directory == str(env.workdir)
         with pytest.raises(Conflict, match="already exists") as duplicate:
-            await manager.create_project("  aLPHA ")
+            await manager.projects.create("  aLPHA ")
         assert duplicate.value.code == "duplicate_name"
-        beta = await manager.create_project("beta")
+        beta = await manager.projects.create("beta")
         assert beta.working_directory is None
-        assert [p.name for p in await manager.list_projects()] == ["Alpha", "beta"]
+        assert [p.name for p in await manager.projects.list()] == ["Alpha", "beta"]
 
         # Rename and move the working directory; omitting the directory keeps it.
-        moved = await manager.rename_project(alpha.project_id, "Alpha Two", str(elsewhere))
+        moved = await manager.projects.rename(alpha.project_id, "Alpha Two", str(elsewhere))
         assert (moved.name, moved.working_directory) == ("Alpha Two", str(elsewhere))
         with pytest.raises(Conflict) as taken:
-            await manager.rename_project(alpha.project_id, "BETA")
+            await manager.projects.rename(alpha.project_id, "BETA")
         assert taken.value.code == "duplicate_name"
-        renamed = await manager.rename_project(alpha.project_id, "alpha two")  # same project
+        renamed = await manager.projects.rename(alpha.project_id, "alpha two")  # same project
         assert (renamed.name, renamed.working_directory) == ("alpha two", str(elsewhere))
-        assert await manager.get_project(alpha.project_id) == renamed
+        assert await manager.projects.get(alpha.project_id) == renamed
 
         # Sessions: created in a project (its directory is their cwd), or assigned later.
-        first = await manager.create_session(project_id=alpha.project_id)
+        first = await manager.sessions.create(project_id=alpha.project_id)
         assert first.project_id == alpha.project_id
         assert first.cwd == str(elsewhere)
-        second = await manager.create_session(title="loose")
+        second = await manager.sessions.create(title="loose")
         assert second.project_id is None
         assert second.cwd == str(env.workdir)
-        events = manager.subscribe(types=["session_project_updated"])
-        await manager.assign_session(second.session_id, alpha.project_id)
+        events = manager.events.subscribe(types=["session_project_updated"])
+        await manager.projects.assign_session(second.session_id, alpha.project_id)
         assigned = await next_event(events, lambda e: True, message="session_project_updated")
         assert assigned.payload == {
             "sessionId": second.session_id,
             "projectId": alpha.project_id,
         }
-        assert (await manager.get_session(second.session_id)).project_id == alpha.project_id
-        worker = await manager.create_session(project_id=alpha.project_id, system_owned=True)
+        assert (await manager.sessions.get(second.session_id)).project_id == alpha.project_id
+        worker = await manager.sessions.create(project_id=alpha.project_id, system_owned=True)
         in_alpha = await all_session_ids(manager, limit=1, project_id=alpha.project_id)
         assert sorted(in_alpha) == sorted([first.session_id, second.session_id])
         assert await all_session_ids(manager, limit=10, project_id="") == []
@@ -140,26 +140,28 @@ async def test_projects_crud_assignment_and_bulk_operations(tmp_path: Path) -> N
 
         # Not empty: refused, nothing changed.
         with pytest.raises(Conflict) as not_empty:
-            await manager.delete_project(alpha.project_id)
+            await manager.projects.delete(alpha.project_id)
         assert not_empty.value.code == "project_not_empty"
         assert not_empty.value.details == {"sessionCount": 2}
-        await manager.assign_session(second.session_id, None)
-        assert (await manager.get_session(second.session_id)).project_id is None
+        await manager.projects.assign_session(second.session_id, None)
+        assert (await manager.sessions.get(second.session_id)).project_id is None
         assert await all_session_ids(manager, limit=10, project_id="") == [second.session_id]
-        await manager.assign_session(second.session_id, alpha.project_id)
+        await manager.projects.assign_session(second.session_id, alpha.project_id)
 
         # Bulk archive needs rollouts: refused (listing the ids), nothing moved.
         with pytest.raises(Conflict) as unmaterialized:
-            await manager.move_project_sessions(alpha.project_id, "archive")
+            await manager.projects.move_sessions(alpha.project_id, "archive")
         assert unmaterialized.value.code == "not_materialized_sessions"
         assert sorted(unmaterialized.value.details["sessionIds"]) == sorted(in_alpha)
         assert sorted(await all_session_ids(manager, limit=10, project_id=alpha.project_id)) == (
             sorted(in_alpha)
         )
         for session in (first, second):
-            result = await manager.send_and_wait(session.session_id, "hi", timeout=TURN_TIMEOUT)
+            result = await manager.turns.send_and_wait(
+                session.session_id, "hi", timeout=TURN_TIMEOUT
+            )
             assert result.status is TurnStatus.COMPLETED
-        moved_out = await manager.move_project_sessions(alpha.project_id, "archive")
+        moved_out = await manager.projects.move_sessions(alpha.project_id, "archive")
         assert moved_out == {
             "projectId": alpha.project_id,
             "destination": "archive",
@@ -167,26 +169,26 @@ async def test_projects_crud_assignment_and_bulk_operations(tmp_path: Path) -> N
             "archivedSessionCount": 2,
         }
         for session in (first, second):
-            record = await manager.get_session(session.session_id)
+            record = await manager.sessions.get(session.session_id)
             assert (record.archived, record.project_id) == (True, None)
         assert sorted(await all_session_ids(manager, limit=10, archived=True)) == sorted(in_alpha)
 
         # Empty of user sessions: deleting it unassigns the worker.
-        await manager.delete_project(alpha.project_id)
+        await manager.projects.delete(alpha.project_id)
         with pytest.raises(NotFound):
-            await manager.get_project(alpha.project_id)
-        assert (await manager.get_session(worker.session_id)).project_id is None
+            await manager.projects.get(alpha.project_id)
+        assert (await manager.sessions.get(worker.session_id)).project_id is None
 
         # Bulk unassign, then bulk hard delete.
-        third = await manager.create_session(project_id=beta.project_id)
-        fourth = await manager.create_session(project_id=beta.project_id)
+        third = await manager.sessions.create(project_id=beta.project_id)
+        fourth = await manager.sessions.create(project_id=beta.project_id)
         assert third.cwd == str(env.workdir)  # beta has no directory: the default one
-        unassigned = await manager.move_project_sessions(beta.project_id, "unassigned")
+        unassigned = await manager.projects.move_sessions(beta.project_id, "unassigned")
         assert (unassigned["movedSessionCount"], unassigned["archivedSessionCount"]) == (2, 0)
-        assert (await manager.get_session(third.session_id)).project_id is None
+        assert (await manager.sessions.get(third.session_id)).project_id is None
         for session in (third, fourth):
-            await manager.assign_session(session.session_id, beta.project_id)
-        deleted = await manager.delete_project_sessions(beta.project_id)
+            await manager.projects.assign_session(session.session_id, beta.project_id)
+        deleted = await manager.projects.delete_sessions(beta.project_id)
         assert deleted == {
             "projectId": beta.project_id,
             "deletedSessionCount": 2,
@@ -194,9 +196,9 @@ async def test_projects_crud_assignment_and_bulk_operations(tmp_path: Path) -> N
         }
         for session in (third, fourth):
             with pytest.raises(Gone):
-                await manager.get_session(session.session_id)
-        await manager.delete_project(beta.project_id)
-        assert await manager.list_projects() == []
+                await manager.sessions.get(session.session_id)
+        await manager.projects.delete(beta.project_id)
+        assert await manager.projects.list() == []
 
         project_events = [
             (e.type, e.payload.get("projectId") or e.payload["project"]["name"])
@@ -218,16 +220,16 @@ async def test_projects_crud_assignment_and_bulk_operations(tmp_path: Path) -> N
 async def test_session_lifecycle(tmp_path: Path) -> None:
     async with running_manager(tmp_path, echo) as env:
         manager = env.manager
-        events = manager.subscribe(types=["session_", "app_server.thread.name.updated"])
+        events = manager.events.subscribe(types=["session_", "app_server.thread.name.updated"])
 
-        session = await manager.create_session(title="  My   first\tchat ")
+        session = await manager.sessions.create(title="  My   first\tchat ")
         sid = session.session_id
         assert (session.title, session.title_source.value) == ("My first chat", "user")
         assert (session.materialized, session.archived, session.project_id) == (False, False, None)
         created = await next_event(events, of_type("session_created", sid), message="created")
         assert created.payload["session"]["title"] == "My first chat"
         assert created.payload["session"]["materialized"] is False
-        assert (await manager.get_session(sid)).title == "My first chat"
+        assert (await manager.sessions.get(sid)).title == "My first chat"
         # The runtime is told the title in the background.
         named = await next_event(
             events, of_type("app_server.thread.name.updated", sid), message="runtime title"
@@ -236,17 +238,17 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
 
         # Before the first message: no rollout yet.
         with pytest.raises(Conflict, match="no rollout") as not_materialized:
-            await manager.archive_session(sid)
+            await manager.sessions.archive(sid)
         assert not_materialized.value.code == "not_materialized"
         with pytest.raises(Conflict) as idle:
-            await manager.interrupt_turn(sid)
+            await manager.turns.interrupt(sid)
         assert idle.value.code == "no_active_turn"
-        assert (await manager.get_transcript(sid)).entries == ()
-        assert (await manager.resume_session(sid))["id"] == sid
+        assert (await manager.transcript.get(sid)).entries == ()
+        assert (await manager.sessions.resume(sid))["id"] == sid
 
-        result = await manager.send_and_wait(sid, "hello there", timeout=TURN_TIMEOUT)
+        result = await manager.turns.send_and_wait(sid, "hello there", timeout=TURN_TIMEOUT)
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "echo: hello there")
-        record = await manager.get_session(sid)
+        record = await manager.sessions.get(sid)
         assert (record.materialized, record.preview, record.active_turn_id) == (
             True,
             "hello there",
@@ -256,8 +258,8 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
         assert thread_files(env.codex_home, sid), "codex wrote no rollout"
 
         # Rename: ours at once, the runtime's copy follows.
-        renamed = await manager.rename_session(sid, "Renamed chat")
-        assert (await manager.get_session(sid)).title == "Renamed chat" == renamed.title
+        renamed = await manager.sessions.rename(sid, "Renamed chat")
+        assert (await manager.sessions.get(sid)).title == "Renamed chat" == renamed.title
         updated = await next_event(events, of_type("session_updated", sid), message="updated")
         assert updated.payload["session"]["title"] == "Renamed chat"
         named = await next_event(
@@ -266,8 +268,8 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
         assert named.payload["params"]["threadName"] == "Renamed chat"
 
         # Listing: pages with a cursor, archived filter, workers hidden unless asked for.
-        others = [await manager.create_session(title=f"other {i}") for i in range(3)]
-        worker = await manager.create_session(title="worker", system_owned=True)
+        others = [await manager.sessions.create(title=f"other {i}") for i in range(3)]
+        worker = await manager.sessions.create(title="worker", system_owned=True)
         users = {sid, *(o.session_id for o in others)}
         listed = await all_session_ids(manager, limit=2)
         assert len(listed) == len(set(listed)) == 4
@@ -277,21 +279,21 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
             worker.session_id,
         }
 
-        archived = await manager.archive_session(sid)
+        archived = await manager.sessions.archive(sid)
         assert archived.archived is True
-        assert (await manager.archive_session(sid)).archived is True  # idempotent
+        assert (await manager.sessions.archive(sid)).archived is True  # idempotent
         assert sid not in await all_session_ids(manager, limit=200)
         assert await all_session_ids(manager, limit=200, archived=True) == [sid]
         assert set(await all_session_ids(manager, limit=200, archived=None)) == users
-        assert (await manager.unarchive_session(sid)).archived is False
-        assert (await manager.unarchive_session(sid)).archived is False  # idempotent
-        result = await manager.send_and_wait(sid, "back again", timeout=TURN_TIMEOUT)
+        assert (await manager.sessions.unarchive(sid)).archived is False
+        assert (await manager.sessions.unarchive(sid)).archived is False  # idempotent
+        result = await manager.turns.send_and_wait(sid, "back again", timeout=TURN_TIMEOUT)
         assert result.final_text == "echo: back again"
-        resumed = await manager.resume_session(sid)
+        resumed = await manager.sessions.resume(sid)
         assert resumed["id"] == sid
 
         # Fork: a new session with the history and controls.
-        fork = await manager.fork_session(sid)
+        fork = await manager.sessions.fork(sid)
         assert fork.session_id != sid
         assert (fork.title, fork.materialized, fork.controls) == (
             "Renamed chat (fork)",
@@ -302,49 +304,53 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
             events, of_type("session_created", fork.session_id), message="fork created"
         )
         assert forked.payload["forkedFrom"] == sid
-        result = await manager.send_and_wait(fork.session_id, "in the fork", timeout=TURN_TIMEOUT)
+        result = await manager.turns.send_and_wait(
+            fork.session_id, "in the fork", timeout=TURN_TIMEOUT
+        )
         assert result.final_text == "echo: in the fork"
         history = str(env.model.requests[-1].input)
         assert "hello there" in history
         assert "back again" in history
 
         # Compact runs a compaction turn; rollback drops the last turn from the history.
-        turns = manager.subscribe(thread_ids=[sid], types=["app_server.turn."])
-        await manager.compact_session(sid)
+        turns = manager.events.subscribe(thread_ids=[sid], types=["app_server.turn."])
+        await manager.sessions.compact(sid)
         await next_event(turns, of_type("app_server.turn.completed"), message="compaction turn")
-        before = len((await manager.read_thread(sid))["turns"])
-        await manager.rollback_session(sid)
-        after = (await manager.read_thread(sid))["turns"]
+        before = len((await manager.sessions.read_thread(sid))["turns"])
+        await manager.sessions.rollback(sid)
+        after = (await manager.sessions.read_thread(sid))["turns"]
         assert len(after) == before - 1
         with pytest.raises(InvalidInput, match="cannot roll back"):
-            await manager.rollback_session(sid, len(after) + 1)
+            await manager.sessions.rollback(sid, len(after) + 1)
 
         # Hard delete: Gone (with the title) from then on. Its rollout stays while the
         # fork reads its history from it (codex forks by reference), and goes with the fork.
         files = thread_files(env.codex_home, sid)
         assert files
-        assert await manager.delete_session(sid) == 0
+        assert await manager.sessions.delete(sid) == 0
         rollout = [path for path in files if path.suffix == ".jsonl"]
         assert rollout
         assert all(path.exists() for path in rollout)
         with pytest.raises(Gone) as gone:
-            await manager.get_session(sid)
+            await manager.sessions.get(sid)
         assert (gone.value.session_id, gone.value.title, gone.value.code) == (
             sid,
             "Renamed chat",
             "deleted",
         )
         with pytest.raises(Gone):
-            await manager.send_message(sid, "anyone?")
+            await manager.turns.send(sid, "anyone?")
         deleted = await next_event(events, of_type("session_deleted", sid), message="deleted")
         assert deleted.payload["title"] == "Renamed chat"
         assert sid not in await all_session_ids(manager, limit=200, archived=None)
         # The fork does not depend on the deleted original being a session.
-        result = await manager.send_and_wait(fork.session_id, "still here", timeout=TURN_TIMEOUT)
+        result = await manager.turns.send_and_wait(
+            fork.session_id, "still here", timeout=TURN_TIMEOUT
+        )
         assert result.status is TurnStatus.COMPLETED
-        assert len((await manager.read_thread(fork.session_id))["turns"]) >= 2
+        assert len((await manager.sessions.read_thread(fork.session_id))["turns"]) >= 2
         fork_files = thread_files(env.codex_home, fork.session_id)
-        assert await manager.delete_session(fork.session_id) >= 1
+        assert await manager.sessions.delete(fork.session_id) >= 1
         assert [path for path in [*files, *fork_files] if path.exists()] == []
 
 
@@ -357,32 +363,32 @@ def stall_or_echo(request: RecordedRequest) -> Step:
 async def test_steer_and_interrupt(tmp_path: Path) -> None:
     async with running_manager(tmp_path, stall_or_echo) as env:
         manager = env.manager
-        sid = (await manager.create_session()).session_id
-        events = manager.subscribe(thread_ids=[sid])
+        sid = (await manager.sessions.create()).session_id
+        events = manager.events.subscribe(thread_ids=[sid])
 
-        handle = await manager.send_message(sid, "stall, then listen")
+        handle = await manager.turns.send(sid, "stall, then listen")
         await next_event(events, delta_of(handle.turn_id), message="stalled reply")
-        assert (await manager.get_session(sid)).active_turn_id == handle.turn_id
+        assert (await manager.sessions.get(sid)).active_turn_id == handle.turn_id
         with pytest.raises(Conflict, match="in progress"):
-            await manager.rollback_session(sid)
-        steered = await manager.steer_turn(sid, handle.turn_id, "steered text")
+            await manager.sessions.rollback(sid)
+        steered = await manager.turns.steer(sid, handle.turn_id, "steered text")
         assert steered == {"turnId": handle.turn_id}
         # codex drops the stalled sample and asks again with the steered input.
-        result = await manager.wait_for_turn(sid, handle.turn_id, timeout=TURN_TIMEOUT)
+        result = await manager.turns.wait(sid, handle.turn_id, timeout=TURN_TIMEOUT)
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "echo: steered text")
         assert env.model.requests[-1].last_user_text == "steered text"
 
-        handle = await manager.send_message(sid, "stall again")
+        handle = await manager.turns.send(sid, "stall again")
         await next_event(events, delta_of(handle.turn_id), message="second stall")
-        assert await manager.interrupt_turn(sid) == handle.turn_id
-        result = await manager.wait_for_turn(sid, handle.turn_id, timeout=TURN_TIMEOUT)
+        assert await manager.turns.interrupt(sid) == handle.turn_id
+        result = await manager.turns.wait(sid, handle.turn_id, timeout=TURN_TIMEOUT)
         assert result.status is TurnStatus.INTERRUPTED
-        assert (await manager.get_turn(handle.turn_id)).status is TurnStatus.INTERRUPTED
-        assert (await manager.get_session(sid)).active_turn_id is None
+        assert (await manager.turns.get(handle.turn_id)).status is TurnStatus.INTERRUPTED
+        assert (await manager.sessions.get(sid)).active_turn_id is None
         with pytest.raises(Conflict) as idle:
-            await manager.interrupt_turn(sid)
+            await manager.turns.interrupt(sid)
         assert idle.value.code == "no_active_turn"
-        result = await manager.send_and_wait(sid, "go on", timeout=TURN_TIMEOUT)
+        result = await manager.turns.send_and_wait(sid, "go on", timeout=TURN_TIMEOUT)
         assert result.final_text == "echo: go on"
 
         assert env.model.errors == []
@@ -401,12 +407,14 @@ async def test_controls_apply_to_the_next_turn(tmp_path: Path) -> None:
     ]
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
-        session = await manager.create_session()
+        session = await manager.sessions.create()
         sid = session.session_id
         assert session.controls == env.config.default_controls
-        events = manager.subscribe(thread_ids=[sid], types=["session_controls_updated", "approval"])
+        events = manager.events.subscribe(
+            thread_ids=[sid], types=["session_controls_updated", "approval"]
+        )
 
-        change = await manager.apply_session_controls(
+        change = await manager.controls.apply(
             sid, model="mock-model-b", approval_policy="never", actor="alice", source="test"
         )
         assert change.status == "ok"
@@ -417,48 +425,44 @@ async def test_controls_apply_to_the_next_turn(tmp_path: Path) -> None:
         assert audit.payload["controls"]["model"] == "mock-model-b"
         assert audit.payload["previous"]["approvalPolicy"] == "untrusted"
         assert (audit.payload["actor"], audit.payload["source"]) == ("alice", "test")
-        view = await manager.get_session_controls(sid)
+        view = await manager.controls.get(sid)
         assert (view.controls, view.defaults_editable) == (change.applied, True)
 
         # approval "never": the escalated command is refused without asking anybody.
-        result = await manager.send_and_wait(sid, "run it", timeout=TURN_TIMEOUT)
+        result = await manager.turns.send_and_wait(sid, "run it", timeout=TURN_TIMEOUT)
         assert result.final_text == "not asked"
         assert {request.model for request in env.model.requests} == {"mock-model-b"}
         refusal = env.model.requests[-1].output_for("call_never") or ""
         assert "approval policy is never" in refusal.lower(), refusal
-        assert await manager.list_requests(sid, statuses=None) == []
+        assert await manager.requests.list(sid, statuses=None) == []
 
         # "on-request" (keeping the model): the same command now asks for approval.
-        change = await manager.apply_session_controls(
-            sid, approval_policy="on-request", keep_model=True
-        )
+        change = await manager.controls.apply(sid, approval_policy="on-request", keep_model=True)
         assert change.applied.model == "mock-model-b"
         await next_event(events, lambda e: True, message="second controls event")
-        handle = await manager.send_message(sid, "run it again")
+        handle = await manager.turns.send(sid, "run it again")
         asked = await next_event(events, of_type("approval"), message="approval request")
         assert "touch asked-marker" in asked.payload["summary"]
-        [approval] = await manager.list_approvals(sid)
-        await manager.decide_approval(approval.request_id, "decline")
-        result = await manager.wait_for_turn(sid, handle.turn_id, timeout=TURN_TIMEOUT)
+        [approval] = await manager.approvals.list(sid)
+        await manager.approvals.decide(approval.request_id, "decline")
+        result = await manager.turns.wait(sid, handle.turn_id, timeout=TURN_TIMEOUT)
         assert result.final_text == "asked"
         assert not (env.workdir / "asked-marker").exists()
-        assert (await manager.get_request(approval.request_id)).status is RequestStatus.RESOLVED
+        assert (await manager.requests.get(approval.request_id)).status is RequestStatus.RESOLVED
 
         # A per-call override applies to that turn only; applying the same again: unchanged.
-        result = await manager.send_and_wait(
+        result = await manager.turns.send_and_wait(
             sid, "other model", model="mock-model-c", timeout=TURN_TIMEOUT
         )
         assert env.model.requests[-1].model == "mock-model-c"
-        assert (await manager.get_session(sid)).controls.model == "mock-model-b"
-        unchanged = await manager.apply_session_controls(
-            sid, approval_policy="on-request", keep_model=True
-        )
+        assert (await manager.sessions.get(sid)).controls.model == "mock-model-b"
+        unchanged = await manager.controls.apply(sid, approval_policy="on-request", keep_model=True)
         assert unchanged.status == "unchanged"
 
         # Every change is audited in the transcript too.
         rows = [
             row
-            for row in (await manager.get_transcript(sid, limit=None)).entries
+            for row in (await manager.transcript.get(sid, limit=None)).entries
             if row["type"] == "session.controls.updated"
         ]
         # `details` is JSON text, as the original's transcript rows carry it.
@@ -480,31 +484,29 @@ async def test_controls_apply_to_the_next_turn(tmp_path: Path) -> None:
 async def test_settings_by_key_and_whole(tmp_path: Path) -> None:
     async with running_manager(tmp_path) as env:
         manager = env.manager
-        sid = (await manager.create_session()).session_id
-        assert await manager.get_session_settings(sid) == {}
+        sid = (await manager.sessions.create()).session_id
+        assert await manager.settings.get(sid) == {}
 
-        assert await manager.set_session_setting(sid, "theme", "dark", actor="bob") == {
-            "theme": "dark"
-        }
-        assert await manager.get_session_settings(sid, key="theme") == {
+        assert await manager.settings.set(sid, "theme", "dark", actor="bob") == {"theme": "dark"}
+        assert await manager.settings.get(sid, key="theme") == {
             "key": "theme",
             "found": True,
             "value": "dark",
         }
-        assert await manager.get_session_settings(sid, key="missing") == {
+        assert await manager.settings.get(sid, key="missing") == {
             "key": "missing",
             "found": False,
             "value": None,
         }
-        merged = await manager.update_session_settings(sid, {"size": 3, "nested": {"a": [1]}})
+        merged = await manager.settings.update(sid, {"size": 3, "nested": {"a": [1]}})
         assert merged == {"theme": "dark", "size": 3, "nested": {"a": [1]}}
-        replaced = await manager.update_session_settings(sid, {"only": True}, mode="replace")
+        replaced = await manager.settings.update(sid, {"only": True}, mode="replace")
         assert replaced == {"only": True}
-        assert await manager.delete_session_setting(sid, "only") is True
-        assert await manager.delete_session_setting(sid, "only") is False  # nothing to delete
-        assert (await manager.set_session_setting(sid, "k", 1)) == {"k": 1}
-        assert (await manager.set_session_setting(sid, "k", 1)) == {"k": 1}  # unchanged
-        assert (await manager.get_session(sid)).controls.settings == {"k": 1}
+        assert await manager.settings.unset(sid, "only") is True
+        assert await manager.settings.unset(sid, "only") is False  # nothing to delete
+        assert (await manager.settings.set(sid, "k", 1)) == {"k": 1}
+        assert (await manager.settings.set(sid, "k", 1)) == {"k": 1}  # unchanged
+        assert (await manager.sessions.get(sid)).controls.settings == {"k": 1}
 
         # One event and one transcript row per actual change (5), none for no-ops; each
         # carries the change, not the whole document.
@@ -520,7 +522,7 @@ async def test_settings_by_key_and_whole(tmp_path: Path) -> None:
         assert audit[0].payload["actor"] == "bob"
         rows = [
             row
-            for row in (await manager.get_transcript(sid)).entries
+            for row in (await manager.transcript.get(sid)).entries
             if row["type"] == "session.controls.updated"
         ]
         assert len(rows) == 5
@@ -530,8 +532,8 @@ async def test_settings_by_key_and_whole(tmp_path: Path) -> None:
 async def test_default_controls_scope_and_lock(tmp_path: Path) -> None:
     async with running_manager(tmp_path / "open", [Reply("from the defaults")]) as env:
         manager = env.manager
-        first = await manager.create_session()
-        change = await manager.apply_session_controls(
+        first = await manager.sessions.create()
+        change = await manager.controls.apply(
             first.session_id,
             scope="default",
             model="mock-model-b",
@@ -539,51 +541,49 @@ async def test_default_controls_scope_and_lock(tmp_path: Path) -> None:
             filesystem_sandbox="workspace-write",
         )
         assert change.scope == "default"
-        defaults = await manager.default_controls()
+        defaults = await manager.controls.defaults()
         assert (defaults.model, defaults.approval_policy, defaults.filesystem_sandbox) == (
             "mock-model-b",
             "never",
             "workspace-write",
         )
         # The session itself keeps its controls; new sessions start from the defaults.
-        assert (await manager.get_session(first.session_id)).controls == first.controls
-        await manager.set_session_setting(first.session_id, "team", "red", scope="default")
-        assert await manager.get_session_settings(first.session_id, scope="default") == {
-            "team": "red"
-        }
-        assert await manager.get_session_settings(first.session_id) == {}
-        second = await manager.create_session()
-        assert second.controls == await manager.default_controls()
+        assert (await manager.sessions.get(first.session_id)).controls == first.controls
+        await manager.settings.set(first.session_id, "team", "red", scope="default")
+        assert await manager.settings.get(first.session_id, scope="default") == {"team": "red"}
+        assert await manager.settings.get(first.session_id) == {}
+        second = await manager.sessions.create()
+        assert second.controls == await manager.controls.defaults()
         assert second.controls.settings == {"team": "red"}
-        result = await manager.send_and_wait(second.session_id, "hi", timeout=TURN_TIMEOUT)
+        result = await manager.turns.send_and_wait(second.session_id, "hi", timeout=TURN_TIMEOUT)
         assert result.final_text == "from the defaults"
         assert env.model.requests[-1].model == "mock-model-b"
-        view = await manager.get_session_controls(second.session_id)
+        view = await manager.controls.get(second.session_id)
         assert view.defaults == second.controls
 
     async with running_manager(tmp_path / "locked", defaults_locked=True) as env:
         manager = env.manager
-        async with manager.subscribe(types=["app_server.thread.started"]) as started:
-            sid = (await manager.create_session()).session_id
+        async with manager.events.subscribe(types=["app_server.thread.started"]) as started:
+            sid = (await manager.sessions.create()).session_id
             # The runtime's notification comes after thread/start answered: let it land.
             await next_event(started, of_type("app_server.thread.started", sid))
-        view = await manager.get_session_controls(sid)
+        view = await manager.controls.get(sid)
         assert (view.defaults_editable, view.default_lock_reason) == (
             False,
             env.config.defaults_lock_reason,
         )
         stats = await manager.store.stats()
         attempts: list[Callable[[], Any]] = [
-            lambda: manager.apply_session_controls(sid, scope="default", approval_policy="never"),
-            lambda: manager.set_session_setting(sid, "k", "v", scope="default"),
-            lambda: manager.update_session_settings(sid, {"k": "v"}, scope="default"),
+            lambda: manager.controls.apply(sid, scope="default", approval_policy="never"),
+            lambda: manager.settings.set(sid, "k", "v", scope="default"),
+            lambda: manager.settings.update(sid, {"k": "v"}, scope="default"),
         ]
         for attempt in attempts:
             with pytest.raises(Locked, match="locked") as locked:
                 await attempt()
             assert locked.value.code == "locked"
-        assert await manager.default_controls() == env.config.default_controls
+        assert await manager.controls.defaults() == env.config.default_controls
         assert (await manager.store.stats()).events == stats.events
         # The session scope stays editable.
-        change = await manager.apply_session_controls(sid, approval_policy="never")
+        change = await manager.controls.apply(sid, approval_policy="never")
         assert change.status == "ok"

@@ -42,21 +42,21 @@ async def test_a_message_while_a_turn_runs_is_refused_not_folded(tmp_path: Path)
     script = [Delay(1.5, Reply("first")), Reply("with the steer"), Reply("next")]
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
-        sid = (await manager.create_session()).session_id
-        handle = await manager.send_message(sid, "one")
+        sid = (await manager.sessions.create()).session_id
+        handle = await manager.turns.send(sid, "one")
         with pytest.raises(TurnInProgress) as caught:
-            await manager.send_message(sid, "two", model="another-model")
+            await manager.turns.send(sid, "two", model="another-model")
         assert (caught.value.code, caught.value.turn_id) == ("invalid_state", handle.turn_id)
         assert isinstance(caught.value, InvalidState)
         assert "steer" in caught.value.message
 
-        await manager.steer_turn(sid, handle.turn_id, "two")
-        result = await manager.wait_for_turn(sid, handle.turn_id, timeout=TURN_TIMEOUT)
+        await manager.turns.steer(sid, handle.turn_id, "two")
+        result = await manager.turns.wait(sid, handle.turn_id, timeout=TURN_TIMEOUT)
         assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "with the steer")
         assert env.model.requests[-1].last_user_text == "two"
         assert {request.model for request in env.model.requests} == {"mock-model"}
 
-        later = await manager.send_and_wait(sid, "three", timeout=TURN_TIMEOUT)
+        later = await manager.turns.send_and_wait(sid, "three", timeout=TURN_TIMEOUT)
         assert (later.status, later.final_text) == (TurnStatus.COMPLETED, "next")
 
 
@@ -67,17 +67,17 @@ async def test_project_directories_are_checked_where_they_are_given(tmp_path: Pa
         place.mkdir()
         for bad in ("relative", str(tmp_path / "missing")):
             with pytest.raises(InvalidInput) as caught:
-                await manager.create_project("P", bad)
+                await manager.projects.create("P", bad)
             assert caught.value.issues[0]["path"] == ["workingDirectory"]
-        project = await manager.create_project("P", str(place))
+        project = await manager.projects.create("P", str(place))
         with pytest.raises(InvalidInput, match="workingDirectory"):
-            await manager.rename_project(project.project_id, "P", "relative")
-        kept = await manager.rename_project(project.project_id, "P2")
+            await manager.projects.rename(project.project_id, "P", "relative")
+        kept = await manager.projects.rename(project.project_id, "P2")
         assert kept.working_directory == str(place)
 
         shutil.rmtree(place)
         with pytest.raises(InvalidState) as stale:
-            await manager.create_session(project_id=project.project_id)
+            await manager.sessions.create(project_id=project.project_id)
         assert str(place) in stale.value.message
         assert stale.value.details == {
             "projectId": project.project_id,
@@ -90,26 +90,28 @@ async def test_provider_and_forks_of_deleted_sessions_survive_a_reopen(tmp_path:
     async with ScriptedModel(script) as model:
         async with open_manager(tmp_path, model) as env:
             manager = env.manager
-            source = await manager.create_session()
+            source = await manager.sessions.create()
             assert source.model_provider == "scripted"
-            await manager.send_and_wait(source.session_id, "kiwi", timeout=TURN_TIMEOUT)
-            fork = await manager.fork_session(source.session_id)
+            await manager.turns.send_and_wait(source.session_id, "kiwi", timeout=TURN_TIMEOUT)
+            fork = await manager.sessions.fork(source.session_id)
             assert fork.model_provider == "scripted"
-            await manager.delete_session(source.session_id)
+            await manager.sessions.delete(source.session_id)
             assert rollouts(env.codex_home, source.session_id)
             codex_home = env.codex_home
 
         async with open_manager(tmp_path, model) as env:
             manager = env.manager
-            reopened = await manager.get_session(fork.session_id)
+            reopened = await manager.sessions.get(fork.session_id)
             assert reopened.model_provider == "scripted"
             assert session_view(reopened)["modelProvider"] == "scripted"
-            thread = await manager.read_thread(fork.session_id)
+            thread = await manager.sessions.read_thread(fork.session_id)
             assert len(thread["turns"]) == 1
-            result = await manager.send_and_wait(fork.session_id, "again", timeout=TURN_TIMEOUT)
+            result = await manager.turns.send_and_wait(
+                fork.session_id, "again", timeout=TURN_TIMEOUT
+            )
             assert result.final_text == "two"
             assert "kiwi" in str(model.requests[-1].input)
 
-            await manager.delete_session(fork.session_id)
+            await manager.sessions.delete(fork.session_id)
             assert rollouts(codex_home, source.session_id) == []
             assert await manager.store.get_meta("retained_rollouts") == "[]"

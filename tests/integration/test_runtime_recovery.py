@@ -120,13 +120,13 @@ async def test_manager_restart_runtime_leaves_failed(tmp_path: Path) -> None:
         await clock.wait_for_sleepers(1)  # failed, and waiting for its automatic retry
         assert m.supervisor.state is S.FAILED
         with pytest.raises(RuntimeUnavailable, match="has failed"):
-            await m.wait_ready(10.0)
+            await m.runtime.wait_ready(10.0)
 
-        health = await m.restart_runtime(wait=True)
+        health = await m.runtime.restart(wait=True)
 
         assert (health.state, health.epoch) == (S.READY, 5)
         assert clock.deadlines == [], "the automatic retry is called off"
-        assert await m.call_runtime("echo", {"ok": True}) == {"ok": True}
+        assert await m.runtime.call("echo", {"ok": True}) == {"ok": True}
 
 
 async def test_a_runtime_that_ran_well_before_it_died_is_no_crash_loop(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ async def fake_manager(tmp_path: Path, **config: object) -> AsyncIterator[Manage
         config=ManagerConfig(default_cwd=tmp_path, **config),  # type: ignore[arg-type]
         transport=FakeAppServer().transport(),
     ) as manager:
-        await manager.wait_ready(10.0)
+        await manager.runtime.wait_ready(10.0)
         yield manager
 
 
@@ -45,14 +45,14 @@ def size(value: object) -> int:
 
 async def test_each_settings_record_has_the_size_of_its_change(tmp_path: Path) -> None:
     async with fake_manager(tmp_path) as manager:
-        sid = (await manager.create_session()).session_id
+        sid = (await manager.sessions.create()).session_id
         for index in range(WRITES):
-            await manager.set_session_setting(sid, f"key{index:04d}", "v" * 50, actor="bot")
-        document = await manager.get_session_settings(sid)
+            await manager.settings.set(sid, f"key{index:04d}", "v" * 50, actor="bot")
+        document = await manager.settings.get(sid)
         assert len(document) == WRITES
         assert size(document) > 50 * WRITES
 
-        events = await manager.read_events(
+        events = await manager.events.read(
             thread_ids=[sid], types=["session_settings_updated"], limit=1000
         )
         assert len(events) == WRITES
@@ -67,7 +67,7 @@ async def test_each_settings_record_has_the_size_of_its_change(tmp_path: Path) -
 
         rows = [
             row
-            for row in (await manager.get_transcript(sid, limit=None)).entries
+            for row in (await manager.transcript.get(sid, limit=None)).entries
             if row["type"] == "session.controls.updated"
         ]
         assert len(rows) == WRITES  # one audit row per change, as the original wrote
@@ -76,8 +76,8 @@ async def test_each_settings_record_has_the_size_of_its_change(tmp_path: Path) -
         assert max(row_sizes) < 2000
 
         # Removing keys and replacing the document: the change lists what went.
-        await manager.update_session_settings(sid, {"only": 1}, mode="replace")
-        [replaced] = await manager.read_events(
+        await manager.settings.update(sid, {"only": 1}, mode="replace")
+        [replaced] = await manager.events.read(
             since=events[-1].seq, thread_ids=[sid], types=["session_settings_updated"]
         )
         change = replaced.payload["settingsChange"]
@@ -89,12 +89,12 @@ async def test_each_settings_record_has_the_size_of_its_change(tmp_path: Path) -
 async def test_settings_documents_are_bounded(tmp_path: Path) -> None:
     limit = 4096
     async with fake_manager(tmp_path, max_settings_bytes=limit) as manager:
-        sid = (await manager.create_session()).session_id
+        sid = (await manager.sessions.create()).session_id
         for index in range(3):
-            await manager.set_session_setting(sid, f"k{index}", "x" * 1000)
+            await manager.settings.set(sid, f"k{index}", "x" * 1000)
         last_seq = manager.bus.last_seq
         with pytest.raises(SettingsTooLarge) as caught:
-            await manager.set_session_setting(sid, "k3", "x" * 1500)
+            await manager.settings.set(sid, "k3", "x" * 1500)
         assert caught.value.code == "settings_too_large"
         assert f"the limit is {limit} bytes" in caught.value.message
         assert caught.value.issues == [
@@ -102,9 +102,9 @@ async def test_settings_documents_are_bounded(tmp_path: Path) -> None:
         ]
         # Nothing was written; a smaller value still fits.
         assert manager.bus.last_seq == last_seq
-        assert sorted(await manager.get_session_settings(sid)) == ["k0", "k1", "k2"]
-        await manager.set_session_setting(sid, "k3", "x" * 500)
+        assert sorted(await manager.settings.get(sid)) == ["k0", "k1", "k2"]
+        await manager.settings.set(sid, "k3", "x" * 500)
         with pytest.raises(SettingsTooLarge):
-            await manager.update_session_settings(sid, {"big": "y" * limit})
+            await manager.settings.update(sid, {"big": "y" * limit})
         with pytest.raises(SettingsTooLarge):
-            await manager.apply_session_controls(sid, settings={"big": "y" * limit})
+            await manager.controls.apply(sid, settings={"big": "y" * limit})

@@ -47,10 +47,12 @@ def refused_url() -> str:
 
 async def failed_wait(tmp_path: Path, model: ScriptedModel, **wait: Any) -> TurnFailed:
     async with open_manager(tmp_path, model) as env:
-        session = await env.manager.create_session()
+        session = await env.manager.sessions.create()
         started = time.monotonic()
         with pytest.raises(TurnFailed) as info:
-            await env.manager.send_and_wait(session.session_id, "hello", timeout=TIMEOUT, **wait)
+            await env.manager.turns.send_and_wait(
+                session.session_id, "hello", timeout=TIMEOUT, **wait
+            )
         elapsed = time.monotonic() - started
         assert elapsed < EARLY, f"the wait took {elapsed:.1f} s"
         failed = info.value
@@ -58,10 +60,10 @@ async def failed_wait(tmp_path: Path, model: ScriptedModel, **wait: Any) -> Turn
         # Waiting again (turn/completed follows the error at once) fails the same way, now
         # with the turn's recorded result.
         with pytest.raises(TurnFailed) as again:
-            await env.manager.wait_for_turn(session.session_id, failed.turn_id, timeout=EARLY)
+            await env.manager.turns.wait(session.session_id, failed.turn_id, timeout=EARLY)
         assert again.value.result is not None
         assert again.value.result.status is TurnStatus.FAILED
-        assert (await env.manager.get_turn(failed.turn_id)).status is TurnStatus.FAILED
+        assert (await env.manager.turns.get(failed.turn_id)).status is TurnStatus.FAILED
         return failed
 
 
@@ -114,10 +116,10 @@ async def test_a_timeout_while_the_runtime_retries_names_its_last_message(
     async with ScriptedModel(lambda request: Fail(401)) as model:
         with_retries(tmp_path / "codex-home", model.base_url, 50)
         async with open_manager(tmp_path, model) as env:
-            session = await env.manager.create_session()
+            session = await env.manager.sessions.create()
             with pytest.raises(TurnTimeout) as info:
-                await env.manager.send_and_wait(session.session_id, "hello", timeout=2.0)
-            await env.manager.interrupt_turn(session.session_id)
+                await env.manager.turns.send_and_wait(session.session_id, "hello", timeout=2.0)
+            await env.manager.turns.interrupt(session.session_id)
     timeout = info.value
     assert timeout.last_retry is not None
     assert timeout.last_retry.message.startswith("Reconnecting... ")

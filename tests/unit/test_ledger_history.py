@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from codex_manager_core.ledger_history import turns_from_events
 from codex_manager_core.models import Event
-from codex_manager_core.transcript import turns_to_rows
+from codex_manager_core.services.ledger_history import turns_from_events
+from codex_manager_core.services.transcript import turns_to_rows
 
 T0 = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -25,26 +25,25 @@ from codex_manager_core import (
     Tombstone,
     TranscriptEntry,
 )
-from codex_manager_core._base import (
-    ManagerBase,
+from codex_manager_core.errors import CallTimeout
+from codex_manager_core.models import TitleSource
+from codex_manager_core.services.context import (
     RuntimeCallFailed,
     RuntimeTimedOut,
     check_id,
     map_runtime_error,
 )
-from codex_manager_core.controls import (
+from codex_manager_core.services.controls import (
     MAX_SETTINGS_BYTES,
-    ControlsMixin,
-    _settings,
+    ControlsService,
     approval_wire,
+    clean_settings,
     describe,
     sandbox_policy,
 )
-from codex_manager_core.errors import CallTimeout
-from codex_manager_core.models import TitleSource
-from codex_manager_core.sessions import _clean_title, check_dynamic_tools
-from codex_manager_core.thread_ids import ThreadIds
-from codex_manager_core.transcript import (
+from codex_manager_core.services.records import SessionRecords
+from codex_manager_core.services.sessions import _clean_title, check_dynamic_tools
+from codex_manager_core.services.transcript import (
     decode_cursor,
     encode_cursor,
     entry_row,
@@ -53,7 +52,8 @@ from codex_manager_core.transcript import (
     request_row,
     turns_to_rows,
 )
-from codex_manager_core.turns import normalize_input
+from codex_manager_core.services.turns import normalize_input
+from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.views import (
     app_server_envelope,
     normalize_questions,
@@ -63,7 +63,7 @@ from codex_manager_core.views import (
 )
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
-resolve = ControlsMixin.resolve_controls
+resolve = ControlsService.resolve
 
 
 def issue_paths(exc: pytest.ExceptionInfo[InvalidInput]) -> list[Any]:
@@ -119,12 +119,12 @@ def test_resolve_controls_refuses_invalid_values(
 
 def test_settings_size_limit_and_copy() -> None:
     original = {"nested": {"list": [1, 2]}}
-    copied = _settings(original)
+    copied = clean_settings(original)
     assert copied == original
     copied["nested"]["list"].append(3)
     assert original == {"nested": {"list": [1, 2]}}  # a deep copy, never shared
     with pytest.raises(InvalidInput, match=f"the limit is {MAX_SETTINGS_BYTES}"):
-        _settings({"big": "x" * MAX_SETTINGS_BYTES})
+        clean_settings({"big": "x" * MAX_SETTINGS_BYTES})
 
 
 def test_wire_forms_of_the_controls() -> None:
@@ -696,18 +696,15 @@ async def test_a_session_being_deleted_is_not_cached_again() -> None:
     """A notification handled between the delete's tombstone and its store write looked the
     session up and put the stale row back into the cache: the deleted session came back."""
     record = _record()
-    base: Any = object.__new__(ManagerBase)
-    base.store = _OneSessionStore(record)
-    base._sessions = {}
-    base._tombstones = {}
-    base._threads = ThreadIds()
-    assert await base._find_session("s1") == record
-    assert base._sessions == {"s1": record}
+    store: Any = _OneSessionStore(record)
+    records = SessionRecords(store, ledger=cast(Any, None), threads=ThreadIds())
+    assert await records.find("s1") == record
+    assert records.cache == {"s1": record}
 
-    base._sessions = {}
-    base._tombstones = {"s1": Tombstone("s1", "Title", T0)}
-    assert await base._find_session("s1") is None
-    assert base._sessions == {}
+    records.cache = {}
+    records.tombstones = {"s1": Tombstone("s1", "Title", T0)}
+    assert await records.find("s1") is None
+    assert records.cache == {}
     with pytest.raises(Gone) as gone:
-        await base._session("s1")
+        await records.get("s1")
     assert gone.value.title == "Title"

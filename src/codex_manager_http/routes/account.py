@@ -75,7 +75,7 @@ def _with_status(result: Any) -> dict[str, Any]:
 @get("/api/account", tags=["account"], summary="Read account state")
 async def read_account(manager: ManagerDep) -> AccountView:
     """`account/read`."""
-    return cast(AccountView, _with_status(await manager.read_account()))
+    return cast(AccountView, _with_status(await manager.runtime.read_account()))
 
 
 @post("/api/account/login/start", tags=["account"], summary="Start account login", status_code=200)
@@ -84,7 +84,7 @@ async def login_start(manager: ManagerDep, data: LoginStartBody) -> AccountResul
     params: dict[str, Any] = {
         key: value for key, value in msgspec.to_builtins(data).items() if value is not None
     }
-    return {"status": "ok", "result": await manager.login_start(params)}
+    return {"status": "ok", "result": await manager.runtime.login_start(params)}
 
 
 @post(
@@ -92,20 +92,20 @@ async def login_start(manager: ManagerDep, data: LoginStartBody) -> AccountResul
 )
 async def login_cancel(manager: ManagerDep, data: LoginCancelBody) -> AccountResult:
     """`account/login/cancel`."""
-    return {"status": "ok", "result": await manager.login_cancel(data["loginId"])}
+    return {"status": "ok", "result": await manager.runtime.login_cancel(data["loginId"])}
 
 
 @post("/api/account/logout", tags=["account"], summary="Logout account", status_code=200)
 async def logout(manager: ManagerDep) -> AccountResult:
     """`account/logout`."""
-    return {"status": "ok", "result": await manager.logout()}
+    return {"status": "ok", "result": await manager.runtime.logout()}
 
 
 @get("/api/account/rate-limits", tags=["account"], summary="Read account rate limits")
 async def rate_limits(manager: ManagerDep) -> RateLimitsView:
     """`account/rateLimits/read`. 409 `codex_auth_required` when codex is not logged in (not
     401, which means a missing server token)."""
-    return cast(RateLimitsView, _with_status(await manager.read_rate_limits()))
+    return cast(RateLimitsView, _with_status(await manager.runtime.read_rate_limits()))
 
 
 ROUTES = [read_account, login_start, login_cancel, logout, rate_limits]

@@ -106,20 +106,20 @@ async def read_config(
     include_layers: Annotated[bool, Parameter(query="includeLayers")] = False,
 ) -> ConfigView:
     """`config/read`."""
-    result = await manager.read_config(cwd=cwd, include_layers=include_layers)
+    result = await manager.runtime.read_config(cwd=cwd, include_layers=include_layers)
     return cast(ConfigView, _with_status(result))
 
 
 @get("/api/config/requirements", tags=["config"], summary="Read config requirements")
 async def read_config_requirements(manager: ManagerDep) -> RequirementsView:
     """`configRequirements/read`: the allowed approval policies, sandbox modes, ..."""
-    return cast(RequirementsView, _with_status(await manager.read_config_requirements()))
+    return cast(RequirementsView, _with_status(await manager.runtime.read_config_requirements()))
 
 
 @post("/api/config/value", tags=["config"], summary="Write single config value", status_code=200)
 async def write_config_value(manager: ManagerDep, data: ConfigValueBody) -> ConfigWriteResult:
     """`config/value/write`: one key; with `expectedVersion` it fails if the file changed."""
-    result = await manager.write_config_value(
+    result = await manager.runtime.write_config_value(
         key_path=data["keyPath"],
         value=data["value"],
         merge_strategy=data["mergeStrategy"],
@@ -132,7 +132,7 @@ async def write_config_value(manager: ManagerDep, data: ConfigValueBody) -> Conf
 @post("/api/config/batch", tags=["config"], summary="Write config batch edits", status_code=200)
 async def write_config_batch(manager: ManagerDep, data: ConfigBatchBody) -> ConfigWriteResult:
     """`config/batchWrite`: several edits, applied together or not at all."""
-    result = await manager.write_config_batch(
+    result = await manager.runtime.write_config_batch(
         edits=data["edits"],
         expected_version=data.get("expectedVersion"),
         file_path=data.get("filePath"),
@@ -143,7 +143,7 @@ async def write_config_batch(manager: ManagerDep, data: ConfigBatchBody) -> Conf
 @post("/api/commands/exec", tags=["config"], summary="Execute one-off command", status_code=200)
 async def exec_command(manager: ManagerDep, data: CommandBody) -> CommandResult:
     """`command/exec`: run a command outside any thread (the runtime's sandbox applies)."""
-    result = await manager.exec_command(
+    result = await manager.runtime.exec_command(
         data["command"], cwd=data.get("cwd"), timeout_ms=data.get("timeoutMs")
     )
     return {"status": "ok", "result": result}
@@ -152,7 +152,7 @@ async def exec_command(manager: ManagerDep, data: CommandBody) -> CommandResult:
 @post("/api/feedback", tags=["config"], summary="Upload feedback to Codex", status_code=200)
 async def upload_feedback(manager: ManagerDep, data: FeedbackBody) -> FeedbackResult:
     """`feedback/upload`."""
-    result = await manager.upload_feedback(
+    result = await manager.runtime.upload_feedback(
         classification=data["classification"],
         include_logs=data["includeLogs"],
         reason=data.get("reason"),

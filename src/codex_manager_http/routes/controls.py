@@ -159,7 +159,7 @@ def _state(view: ControlsView) -> ControlsState:
     responses=error_responses(403, 404, 410),
 )
 async def get_session_controls(manager: ManagerDep, session_id: str) -> ControlsState:
-    return _state(await manager.get_session_controls(session_id))
+    return _state(await manager.controls.get(session_id))
 
 
 @post(
@@ -177,7 +177,7 @@ async def apply_session_controls(
     controls = data["controls"]
     scope = data.get("scope", "session")
     try:
-        change = await manager.apply_session_controls(
+        change = await manager.controls.apply(
             session_id,
             scope=scope,
             model=controls.get("model"),
@@ -190,11 +190,11 @@ async def apply_session_controls(
             source=data.get("source"),
         )
     except Locked as exc:
-        state: dict[str, Any] = dict(_state(await manager.get_session_controls(session_id)))
+        state: dict[str, Any] = dict(_state(await manager.controls.get(session_id)))
         del state["status"]
         raise reshaped(exc, "locked", scope=scope, **state) from exc
     return {
-        **_state(await manager.get_session_controls(session_id)),
+        **_state(await manager.controls.get(session_id)),
         "status": change.status,
         "scope": cast(Scope, change.scope),
         "applied": _tuple(change.applied),
@@ -217,7 +217,7 @@ async def get_settings(
 ) -> SettingsState:
     """The whole settings object, or with `key` `{key, found, value}`."""
     scope = settings_scope
-    found = await manager.get_session_settings(session_id, scope=scope, key=key)
+    found = await manager.settings.get(session_id, scope=scope, key=key)
     base: SettingsState = {"status": "ok", "sessionId": session_id, "scope": scope}
     if key is None:
         return {**base, "settings": found}
@@ -227,7 +227,7 @@ async def get_settings(
 async def _locked_settings(
     manager: ManagerDep, session_id: str, scope: Scope, exc: Locked
 ) -> Reshaped:
-    settings = await manager.get_session_settings(session_id, scope=scope)
+    settings = await manager.settings.get(session_id, scope=scope)
     return reshaped(exc, "locked", scope=scope, sessionId=session_id, settings=settings)
 
 
@@ -261,7 +261,7 @@ async def set_settings(manager: ManagerDep, session_id: str, data: SettingsBody)
         )
     try:
         if by_key:
-            settings = await manager.set_session_setting(
+            settings = await manager.settings.set(
                 session_id,
                 data["key"],
                 data["value"],
@@ -270,7 +270,7 @@ async def set_settings(manager: ManagerDep, session_id: str, data: SettingsBody)
                 source=data.get("source"),
             )
         else:
-            settings = await manager.update_session_settings(
+            settings = await manager.settings.update(
                 session_id,
                 data.get("settings", {}),
                 mode=data.get("mode", "merge"),
@@ -307,7 +307,7 @@ async def delete_setting(
 ) -> SettingRemoved:
     scope = settings_scope
     try:
-        removed = await manager.delete_session_setting(
+        removed = await manager.settings.unset(
             session_id, key, scope=scope, actor=actor, source=source
         )
     except Locked as exc:
@@ -318,7 +318,7 @@ async def delete_setting(
         "scope": scope,
         "key": key,
         "removed": removed,
-        "settings": await manager.get_session_settings(session_id, scope=scope),
+        "settings": await manager.settings.get(session_id, scope=scope),
     }
 
 
@@ -333,7 +333,7 @@ async def set_approval_policy(
     manager: ManagerDep, session_id: str, data: ApprovalPolicyBody
 ) -> ApprovalPolicyResult:
     """The legacy single-field setter (session-controls sets the whole tuple)."""
-    change = await manager.set_approval_policy(session_id, data["approvalPolicy"])
+    change = await manager.controls.set_approval_policy(session_id, data["approvalPolicy"])
     return {
         "status": "ok",
         "sessionId": session_id,

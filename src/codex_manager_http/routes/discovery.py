@@ -85,7 +85,7 @@ def ok(result: Any) -> RuntimeResult:
 @get("/api/models", tags=["discovery"], summary="List available models")
 async def list_models(manager: ManagerDep, cursor: Cursor = None, limit: Limit = None) -> Page:
     """`model/list`."""
-    return page(await manager.list_models(cursor=cursor, limit=limit))
+    return page(await manager.runtime.list_models(cursor=cursor, limit=limit))
 
 
 @get("/api/features/experimental", tags=["discovery"], summary="List experimental features")
@@ -93,7 +93,7 @@ async def list_experimental_features(
     manager: ManagerDep, cursor: Cursor = None, limit: Limit = None
 ) -> Page:
     """`experimentalFeature/list`."""
-    return page(await manager.list_experimental_features(cursor=cursor, limit=limit))
+    return page(await manager.runtime.list_experimental_features(cursor=cursor, limit=limit))
 
 
 @get("/api/collaboration/modes", tags=["discovery"], summary="List collaboration modes")
@@ -102,7 +102,7 @@ async def list_collaboration_modes(
 ) -> Page:
     """`collaborationMode/list` (experimental API). The runtime returns every mode at once:
     `cursor` and `limit` are accepted (and checked) for compatibility."""
-    return page(await manager.list_collaboration_modes())
+    return page(await manager.runtime.list_collaboration_modes())
 
 
 @get("/api/apps", tags=["discovery"], summary="List configured apps/connectors")
@@ -114,7 +114,7 @@ async def list_apps(
     force_refetch: Annotated[bool, Parameter(query="forceRefetch")] = False,
 ) -> Page:
     """`app/list`."""
-    result = await manager.list_apps(
+    result = await manager.runtime.list_apps(
         cursor=cursor, limit=limit, thread_id=thread_id, force_refetch=force_refetch
     )
     return page(result)
@@ -127,20 +127,20 @@ async def list_skills(
     cwd: Annotated[str | None, Parameter(min_length=1, description="Working directory")] = None,
 ) -> Page:
     """`skills/list` (for `cwd`, else the runtime's working directory)."""
-    return page(await manager.list_skills(cwd=cwd, force_reload=force_reload))
+    return page(await manager.runtime.list_skills(cwd=cwd, force_reload=force_reload))
 
 
 @post("/api/skills/config", tags=["discovery"], summary="Write local skill config", status_code=200)
 async def write_skill_config(manager: ManagerDep, data: SkillConfigBody) -> SkillConfigResult:
     """`skills/config/write`: enable or disable a local skill."""
-    result = await manager.write_skill_config(path=data["path"], enabled=data["enabled"])
+    result = await manager.runtime.write_skill_config(path=data["path"], enabled=data["enabled"])
     return {"status": "ok", "result": result}
 
 
 @get("/api/skills/remote", tags=["discovery"], summary="Read remote skill settings")
 async def read_remote_skills(manager: ManagerDep) -> RuntimeResult:
     """`skills/remote/read` (absent from recent codex versions: 501)."""
-    return ok(await manager.read_remote_skills())
+    return ok(await manager.runtime.read_remote_skills())
 
 
 @post(
@@ -148,7 +148,7 @@ async def read_remote_skills(manager: ManagerDep) -> RuntimeResult:
 )
 async def write_remote_skills(manager: ManagerDep, data: RemoteSkillBody) -> RuntimeResult:
     """`skills/remote/write` (absent from recent codex versions: 501)."""
-    result = await manager.write_remote_skills(
+    result = await manager.runtime.write_remote_skills(
         hazelnut_id=data["hazelnutId"], is_preload=data["isPreload"]
     )
     return ok(result)
@@ -157,13 +157,13 @@ async def write_remote_skills(manager: ManagerDep, data: RemoteSkillBody) -> Run
 @get("/api/mcp/servers", tags=["discovery"], summary="List MCP server statuses")
 async def list_mcp_servers(manager: ManagerDep, cursor: Cursor = None, limit: Limit = None) -> Page:
     """`mcpServerStatus/list`."""
-    return page(await manager.list_mcp_servers(cursor=cursor, limit=limit))
+    return page(await manager.runtime.list_mcp_servers(cursor=cursor, limit=limit))
 
 
 @post("/api/mcp/reload", tags=["discovery"], summary="Reload MCP configuration", status_code=200)
 async def reload_mcp(manager: ManagerDep) -> RuntimeResult:
     """`config/mcpServer/reload`."""
-    return ok(await manager.reload_mcp())
+    return ok(await manager.runtime.reload_mcp())
 
 
 @post(
@@ -177,7 +177,7 @@ async def mcp_oauth_login(
 ) -> McpOauthLoginResult:
     """`mcpServer/oauth/login`. The body is optional."""
     body = data or {}
-    result = await manager.mcp_oauth_login(
+    result = await manager.runtime.mcp_oauth_login(
         server_name, scopes=body.get("scopes"), timeout_secs=body.get("timeoutSecs")
     )
     return {"status": "ok", "result": result}

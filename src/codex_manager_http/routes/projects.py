@@ -9,8 +9,8 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from litestar import delete, get, post
 
-from codex_manager_core.controls import KEEP
 from codex_manager_core.errors import Conflict
+from codex_manager_core.services.controls import KEEP
 from codex_manager_core.views import project_view, session_view
 from codex_manager_http.app import ManagerDep
 from codex_manager_http.routes.sessions import RESHAPED, error_responses, reshaped
@@ -100,7 +100,7 @@ async def _duplicate(manager: ManagerDep, exc: Conflict, name: str) -> Exception
     """409 `{status: "duplicate_name", projectId}` (the project that has the name)."""
     wanted = name.strip().casefold()
     existing = next(
-        (p.project_id for p in await manager.list_projects() if p.name.casefold() == wanted),
+        (p.project_id for p in await manager.projects.list() if p.name.casefold() == wanted),
         None,
     )
     return reshaped(exc, "duplicate_name", projectId=existing)
@@ -108,7 +108,7 @@ async def _duplicate(manager: ManagerDep, exc: Conflict, name: str) -> Exception
 
 @get("/api/projects", tags=["projects"], summary="List projects")
 async def list_projects(manager: ManagerDep) -> ProjectList:
-    projects = cast(list[ProjectView], [project_view(p) for p in await manager.list_projects()])
+    projects = cast(list[ProjectView], [project_view(p) for p in await manager.projects.list()])
     return {"status": "ok", "data": projects, "projects": projects}
 
 
@@ -123,7 +123,7 @@ async def list_projects(manager: ManagerDep) -> ProjectList:
 async def create_project(manager: ManagerDep, data: CreateProjectBody) -> ProjectCreated:
     """409 `{status: "duplicate_name", projectId}`: names are unique case-insensitively."""
     try:
-        project = await manager.create_project(data["name"], data.get("workingDirectory"))
+        project = await manager.projects.create(data["name"], data.get("workingDirectory"))
     except Conflict as exc:
         if exc.code != "duplicate_name":
             raise
@@ -149,7 +149,7 @@ async def rename_project(
     # Left out: keep the directory (the core's own "keep" value); null clears it.
     directory = data.get("workingDirectory", KEEP)
     try:
-        project = await manager.rename_project(project_id, data["name"], directory)
+        project = await manager.projects.rename(project_id, data["name"], directory)
     except Conflict as exc:
         if exc.code != "duplicate_name":
             raise
@@ -169,7 +169,7 @@ async def delete_project(manager: ManagerDep, project_id: str) -> ProjectDeleted
     """409 `{status: "project_not_empty", projectId, sessionCount}` while user sessions are
     in it (worker sessions are unassigned)."""
     try:
-        await manager.delete_project(project_id)
+        await manager.projects.delete(project_id)
     except Conflict as exc:
         if exc.code != "project_not_empty":
             raise
@@ -185,8 +185,8 @@ async def delete_project(manager: ManagerDep, project_id: str) -> ProjectDeleted
 )
 async def agent_sessions(manager: ManagerDep, project_id: str) -> AgentSessions:
     """System-owned (worker) sessions of the project."""
-    await manager.get_project(project_id)
-    page = await manager.list_sessions(
+    await manager.projects.get(project_id)
+    page = await manager.sessions.list(
         archived=None, include_system_owned=True, project_id=project_id, limit=200
     )
     sessions: list[AgentSession] = [
@@ -214,7 +214,7 @@ async def move_all(manager: ManagerDep, project_id: str, data: MoveAllBody) -> M
     """409 `{status: "not_materialized_sessions", projectId, sessionIds}` when archiving
     chats that have no rollout yet."""
     try:
-        result = await manager.move_project_sessions(project_id, data["destination"])
+        result = await manager.projects.move_sessions(project_id, data["destination"])
     except Conflict as exc:
         if exc.code != "not_materialized_sessions":
             raise
@@ -240,7 +240,7 @@ async def move_all(manager: ManagerDep, project_id: str, data: MoveAllBody) -> M
     status_code=200,
 )
 async def delete_all(manager: ManagerDep, project_id: str) -> DeletedAll:
-    result = await manager.delete_project_sessions(project_id)
+    result = await manager.projects.delete_sessions(project_id)
     return {
         "status": "ok",
         "projectId": project_id,

@@ -157,7 +157,7 @@ class ToolCallResponseBody(TypedDict):
 async def _reconciled(manager: ManagerDep, exc: Conflict, approval_id: str) -> Reshaped:
     """A late approval decision: 409 `{status: "reconciled", approvalId, threadId, code}`,
     code `conflict` while another answer is in flight, else `already_resolved`."""
-    current = await manager.get_request(approval_id)
+    current = await manager.requests.get(approval_id)
     return reshaped(
         exc,
         "reconciled",
@@ -173,7 +173,7 @@ async def _late_answer(manager: ManagerDep, exc: Conflict, request_id: str) -> R
     """A late tool-input or tool-call answer: 409 `{status: "conflict", code: "in_flight"}`
     while another answer is being sent, else 404 `{status: "not_found", code:
     "already_resolved"}`."""
-    current = await manager.get_request(request_id)
+    current = await manager.requests.get(request_id)
     extra: dict[str, Any] = {
         "reason": exc.code,
         "requestStatus": current.status.value,
@@ -202,7 +202,7 @@ def _views(requests: list[InteractiveRequest]) -> list[Any]:
 )
 async def list_approvals(manager: ManagerDep, session_id: str) -> ApprovalList:
     """Pending approvals, oldest first (no side effects)."""
-    pending = await manager.list_approvals(session_id)
+    pending = await manager.approvals.list(session_id)
     return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
 
 
@@ -222,7 +222,7 @@ async def decide_approval(
     already answered or expired (`code` already_resolved) or another answer is being sent
     (`code` conflict); `reason` says which."""
     try:
-        decided = await manager.decide_approval(
+        decided = await manager.approvals.decide(
             approval_id, data["decision"], scope=data.get("scope"), actor=data.get("actor")
         )
     except Conflict as exc:
@@ -248,7 +248,7 @@ async def decide_approval(
 )
 async def list_tool_input(manager: ManagerDep, session_id: str) -> ToolInputList:
     """Pending questions of the model (request_user_input), with normalized `questions`."""
-    pending = await manager.list_user_input_requests(session_id)
+    pending = await manager.tool_input.list(session_id)
     return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
 
 
@@ -266,7 +266,7 @@ async def decide_tool_input(
     """accept sends `answers`; decline / cancel send none; `response` is sent as is. A late
     answer: 404 `already_resolved`, or 409 `in_flight`."""
     try:
-        answered = await manager.answer_user_input(
+        answered = await manager.tool_input.answer(
             request_id,
             decision=data["decision"],
             answers=data.get("answers"),
@@ -294,7 +294,7 @@ async def decide_tool_input(
 )
 async def list_tool_calls(manager: ManagerDep, session_id: str) -> ToolCallList:
     """Pending calls of the session's dynamic tools (declared on POST /api/sessions)."""
-    pending = await manager.list_tool_calls(session_id)
+    pending = await manager.tool_calls.list(session_id)
     return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
 
 
@@ -315,7 +315,7 @@ async def respond_tool_call(
     expired)."""
     body = data or {}
     try:
-        answered = await manager.respond_tool_call(
+        answered = await manager.tool_calls.respond(
             request_id,
             success=body.get("success", True),
             content_items=cast(Any, body.get("contentItems")),

@@ -15,7 +15,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from codex_manager_core import SessionRecord
 from codex_manager_core.errors import Conflict, InvalidInput, ManagerError, NotFound
-from codex_manager_core.transcript import entry_row
+from codex_manager_core.services.transcript import entry_row
 from codex_manager_core.views import session_view, stand_in_thread
 from codex_manager_http.app import ManagerDep
 from codex_manager_http.errors import manager_error_response
@@ -377,7 +377,7 @@ def _is_thread(thread: Any, session_id: str) -> bool:
 async def thread_of(manager: ManagerDep, record: SessionRecord) -> dict[str, Any]:
     """The runtime's thread (no turns), or a stand-in when the runtime cannot read it."""
     try:
-        thread = await manager.read_thread(record.session_id, include_turns=False)
+        thread = await manager.sessions.read_thread(record.session_id, include_turns=False)
     except ManagerError:
         thread = None
     if _is_thread(thread, record.session_id):
@@ -393,7 +393,7 @@ async def _check_dynamic_tools(
     with every message) is accepted and changes nothing; another one is refused."""
     if not tools:
         return
-    declared = {spec.get("name") for spec in (await manager.get_session(session_id)).dynamic_tools}
+    declared = {spec.get("name") for spec in (await manager.sessions.get(session_id)).dynamic_tools}
     if {tool.get("name") for tool in tools} != declared:
         raise InvalidInput(
             "dynamicTools can only be declared when the session is created "
@@ -427,7 +427,7 @@ async def list_sessions(
     ] = None,
 ) -> SessionList:
     """Most recently updated first, from the manager's store (no runtime call)."""
-    page = await manager.list_sessions(
+    page = await manager.sessions.list(
         archived=archived,
         include_system_owned=include_system_owned,
         project_id=project_id,
@@ -456,7 +456,7 @@ async def create_session(
 ) -> SessionWithThread:
     """Starts a codex thread. Controls start as a copy of the defaults with these overrides."""
     body = data or {}
-    started = await manager.start_session(
+    started = await manager.sessions.start(
         cwd=body.get("cwd"),
         title=body.get("title"),
         project_id=body.get("projectId"),
@@ -485,9 +485,9 @@ async def create_session(
 async def get_session(manager: ManagerDep, session_id: str) -> SessionDetail:
     """The session, the runtime's thread with its turns and the whole transcript (also for
     a session with no message yet: `materialized` false and an empty transcript)."""
-    thread = await manager.read_thread(session_id, include_turns=True)
-    transcript = await manager.get_transcript(session_id, limit=None, thread=thread)
-    record = await manager.get_session(session_id)
+    thread = await manager.sessions.read_thread(session_id, include_turns=True)
+    transcript = await manager.transcript.get(session_id, limit=None, thread=thread)
+    record = await manager.sessions.get(session_id)
     if not _is_thread(thread, session_id):  # no rollout yet: the thread without turns
         thread = await thread_of(manager, record)
     return {
@@ -511,7 +511,7 @@ async def get_transcript(
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
 ) -> TranscriptPageBody:
     """Oldest first; follow `nextCursor` until it is null."""
-    page = await manager.get_transcript(session_id, cursor=cursor, limit=limit)
+    page = await manager.transcript.get(session_id, cursor=cursor, limit=limit)
     return {
         "status": "ok",
         "sessionId": session_id,
@@ -531,8 +531,8 @@ async def get_transcript(
 async def delete_session(manager: ManagerDep, session_id: str) -> DeleteResult:
     """Interrupts, removes the thread's files from CODEX_HOME and leaves a tombstone: the id
     answers 410 from then on, also after a restart."""
-    record = await manager.get_session(session_id)
-    count = await manager.delete_session(session_id)
+    record = await manager.sessions.get(session_id)
+    count = await manager.sessions.delete(session_id)
     return {
         "status": "ok",
         "sessionId": session_id,
@@ -552,7 +552,7 @@ async def delete_session(manager: ManagerDep, session_id: str) -> DeleteResult:
     responses=error_responses(400, 403, 404, 410),
 )
 async def rename_session(manager: ManagerDep, session_id: str, data: RenameBody) -> SessionResult:
-    record = await manager.rename_session(session_id, data["title"])
+    record = await manager.sessions.rename(session_id, data["title"])
     return {"status": "ok", "session": view(record)}
 
 
@@ -567,7 +567,7 @@ async def rename_session(manager: ManagerDep, session_id: str, data: RenameBody)
 async def archive_session(manager: ManagerDep, session_id: str) -> ArchiveResult:
     """409 `not_materialized` before the first message (codex has no rollout to archive)."""
     try:
-        record = await manager.archive_session(session_id)
+        record = await manager.sessions.archive(session_id)
     except Conflict as exc:
         if exc.code != "not_materialized":
             raise
@@ -583,7 +583,7 @@ async def archive_session(manager: ManagerDep, session_id: str) -> ArchiveResult
     responses=error_responses(403, 404, 410),
 )
 async def unarchive_session(manager: ManagerDep, session_id: str) -> SessionWithThread:
-    record = await manager.unarchive_session(session_id)
+    record = await manager.sessions.unarchive(session_id)
     thread = await thread_of(manager, record)
     return {"status": "ok", "session": view(record, thread), "thread": thread}
 
@@ -600,8 +600,8 @@ async def resume_session(
 ) -> SessionWithThread:
     """Loads the thread into the runtime with the stored approval policy and sandbox."""
     await _check_dynamic_tools(manager, session_id, (data or {}).get("dynamicTools"))
-    resumed = await manager.resume_session(session_id)
-    record = await manager.get_session(session_id)
+    resumed = await manager.sessions.resume(session_id)
+    record = await manager.sessions.get(session_id)
     thread = dict(resumed) if _is_thread(resumed, session_id) else stand_in_thread(record)
     return {"status": "ok", "session": view(record, thread), "thread": thread}
 
@@ -618,10 +618,10 @@ async def set_session_project(
     manager: ManagerDep, session_id: str, data: ProjectBody
 ) -> ProjectAssignment:
     """404 `project_not_found` for an unknown project; `projectId: null` unassigns."""
-    previous = await manager.get_session(session_id)
+    previous = await manager.sessions.get(session_id)
     project_id = data["projectId"]
     try:
-        await manager.assign_session(session_id, project_id)
+        await manager.projects.assign_session(session_id, project_id)
     except NotFound as exc:
         if exc.code != "project_not_found":
             raise
@@ -648,7 +648,7 @@ async def upsert_transcript_entry(
 ) -> EntryResult:
     """Insert or replace (by messageId) a row of the transcript; announced as
     `transcript_updated`. Allowed on worker sessions (extensions write there)."""
-    entry = await manager.upsert_transcript_entry(session_id, data)
+    entry = await manager.transcript.upsert(session_id, data)
     return {
         "status": "ok",
         "sessionId": session_id,
@@ -670,7 +670,7 @@ async def fork_session(
     manager: ManagerDep, session_id: str, data: ForkBody | None = None
 ) -> ForkResult:
     """A new session with the thread's history, controls and project."""
-    record = await manager.fork_session(session_id, title=(data or {}).get("title"))
+    record = await manager.sessions.fork(session_id, title=(data or {}).get("title"))
     thread = await thread_of(manager, record)
     return {
         "status": "ok",
@@ -688,7 +688,7 @@ async def fork_session(
     responses=error_responses(403, 404, 410, 501),
 )
 async def compact_session(manager: ManagerDep, session_id: str) -> ActionResult:
-    result = await manager.compact_session(session_id)
+    result = await manager.sessions.compact(session_id)
     return {"status": "ok", "sessionId": session_id, "result": result}
 
 
@@ -704,7 +704,7 @@ async def rollback_session(
 ) -> RollbackResult:
     """Drops the last `numTurns` (default 1) turns from the history; 409 while a turn runs."""
     num_turns = (data or {}).get("numTurns", 1)
-    result = await manager.rollback_session(session_id, num_turns)
+    result = await manager.sessions.rollback(session_id, num_turns)
     return {"status": "ok", "sessionId": session_id, "numTurns": num_turns, "result": result}
 
 
@@ -716,7 +716,7 @@ async def rollback_session(
     responses=error_responses(403, 404, 410, 501),
 )
 async def clean_background_terminals(manager: ManagerDep, session_id: str) -> ActionResult:
-    result = await manager.clean_background_terminals(session_id)
+    result = await manager.sessions.clean_background_terminals(session_id)
     return {"status": "ok", "sessionId": session_id, "result": result}
 
 
@@ -741,7 +741,7 @@ async def review_session(
     }
     if body.get("targetType"):
         review["target_type"] = body["targetType"]
-    result = await manager.review_session(session_id, **review)
+    result = await manager.sessions.review(session_id, **review)
     return {"status": "ok", "sessionId": session_id, "result": result}
 
 
@@ -756,7 +756,7 @@ async def steer_turn(
     manager: ManagerDep, session_id: str, turn_id: str, data: SteerBody
 ) -> SteerResult:
     """Adds input to the running turn `turnId` (409 when it is not the running one)."""
-    result = await manager.steer_turn(session_id, turn_id, cast(Any, data["input"]))
+    result = await manager.turns.steer(session_id, turn_id, cast(Any, data["input"]))
     return {"status": "ok", "sessionId": session_id, "turnId": turn_id, "result": result}
 
 
@@ -782,7 +782,7 @@ async def send_message(manager: ManagerDep, session_id: str, data: MessageBody) 
             "give the message as text (or input items)",
             issues=[{"path": ["text"], "message": "required"}],
         )
-    handle = await manager.send_message(
+    handle = await manager.turns.send(
         session_id,
         items,
         model=data.get("model"),
@@ -809,7 +809,7 @@ async def interrupt_turn(
 ) -> Interrupted:
     """Interrupts the given turn, or the running one; 409 `no_active_turn` if none."""
     try:
-        turn_id = await manager.interrupt_turn(session_id, (data or {}).get("turnId"))
+        turn_id = await manager.turns.interrupt(session_id, (data or {}).get("turnId"))
     except Conflict as exc:
         if exc.code != "no_active_turn":
             raise

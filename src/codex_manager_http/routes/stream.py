@@ -247,7 +247,7 @@ class _Connection:
     ) -> None:
         """Replace the subscription (synchronously: no event falls between the two). With
         `part`, the pump first sends the frames of event `since` after that part."""
-        subscription = self.manager.subscribe(
+        subscription = self.manager.events.subscribe(
             thread_ids=thread_ids,
             types=types,
             since=since,

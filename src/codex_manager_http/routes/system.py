@@ -187,7 +187,7 @@ async def capabilities(
     """Which app-server methods the installed codex offers (read from its own protocol
     schema: nothing is called on the runtime to find out), and the features they make.
     `features` has every name the original's web UI reads (ours are added)."""
-    result: dict[str, Any] = await manager.capabilities(refresh=refresh)
+    result: dict[str, Any] = await manager.runtime.capabilities(refresh=refresh)
     methods: dict[str, Any] = result.get("methods") or {}
     features: dict[str, Any] = dict(result.get("features") or {})
     for name, needed in ORIGINAL_FEATURES.items():
@@ -311,7 +311,7 @@ async def events(
     types: Annotated[list[str] | None, Parameter(description="Type prefixes")] = None,
 ) -> EventsPage:
     """The same events as the WebSocket, over REST: ascending seq after `since`."""
-    found = await manager.read_events(since=since, limit=limit, thread_ids=thread_id, types=types)
+    found = await manager.events.read(since=since, limit=limit, thread_ids=thread_id, types=types)
     frames: list[EventFrame] = [
         {
             "seq": e.seq,
@@ -354,7 +354,7 @@ async def restart_runtime(manager: ManagerDep) -> RuntimeRestarted:
     allows; it is otherwise retried automatically every few minutes): 503
     `runtime_unavailable` with the reason if it fails again. Sessions and history survive;
     running turns end as interrupted."""
-    runtime = await manager.restart_runtime(wait=True)
+    runtime = await manager.runtime.restart(wait=True)
     return {
         "status": "ok",
         "state": runtime.state.value,

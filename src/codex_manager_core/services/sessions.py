@@ -15,11 +15,6 @@ from typing import Any, Final
 
 import attrs
 
-from codex_manager_core._base import ManagerBase, check_id, is_absolute_directory, logger
-from codex_manager_core.controls import (
-    ControlsMixin,
-    approval_wire,
-)
 from codex_manager_core.errors import (
     Conflict,
     InvalidInput,
@@ -28,7 +23,6 @@ from codex_manager_core.errors import (
     NotFound,
     RuntimeCallFailed,
 )
-from codex_manager_core.ledger_history import thread_from_ledger
 from codex_manager_core.models import (
     JsonObject,
     RequestStatus,
@@ -36,14 +30,27 @@ from codex_manager_core.models import (
     TitleSource,
     Tombstone,
 )
-from codex_manager_core.session_threads import (
-    SessionThreadsMixin,
+from codex_manager_core.services.context import (
+    ServiceContext,
+    check_id,
+    is_absolute_directory,
+    logger,
+)
+from codex_manager_core.services.controls import (
+    ControlsService,
+    approval_wire,
+)
+from codex_manager_core.services.ledger_history import thread_from_ledger
+from codex_manager_core.services.projects import require_project
+from codex_manager_core.services.request_lifecycle import RequestLifecycle
+from codex_manager_core.services.session_threads import (
+    SessionThreads,
     provider_of,
     started_thread,
     thread_start_params,
 )
+from codex_manager_core.services.thread_files import ThreadFiles
 from codex_manager_core.store.batch import DeleteSession, Page, RequestQuery, SessionQuery
-from codex_manager_core.thread_files import ThreadFilesMixin
 from codex_manager_core.views import deleted_view, session_view
 
 MAX_TITLE: Final = 200
@@ -120,12 +127,28 @@ class StartedSession:
     thread: JsonObject
 
 
-class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, ManagerBase):
-    _unknown_threads: set[str]
+class SessionsService:
+    """Sessions: create, list, read, rename, archive, delete, fork... (`manager.sessions`)."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        controls: ControlsService,
+        session_threads: SessionThreads,
+        thread_files: ThreadFiles,
+        lifecycle: RequestLifecycle,
+    ) -> None:
+        self._ctx = ctx
+        self._records = ctx.records
+        self._controls = controls
+        self._session_threads = session_threads
+        self._thread_files = thread_files
+        self._expiry = lifecycle
 
     # ------------------------------------------------------------------ create / list / get
 
-    async def create_session(
+    async def create(
         self,
         *,
         cwd: str | None = None,
@@ -144,7 +167,7 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
         are declared as dynamic tools and answered automatically. The title is set at once
         (the runtime is told in the background). `start_session` also returns the
         runtime's thread."""
-        started = await self.start_session(
+        started = await self.start(
             cwd=cwd,
             title=title,
             project_id=project_id,
@@ -158,7 +181,7 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
         )
         return started.record
 
-    async def start_session(
+    async def start(
         self,
         *,
         cwd: str | None = None,
@@ -179,9 +202,11 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
                 f"systemOwned must be a boolean, got {system_owned!r}",
                 issues=[{"path": ["systemOwned"], "message": "not a boolean"}],
             )
-        project = await self.get_project(project_id) if project_id is not None else None
-        controls = self.resolve_controls(
-            await self.default_controls(),
+        project = (
+            await require_project(self._ctx.store, project_id) if project_id is not None else None
+        )
+        controls = self._controls.resolve(
+            await self._controls.defaults(),
             model=model,
             approval_policy=approval_policy,
             network_access=network_access,
@@ -189,15 +214,15 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
         )
         specs = check_dynamic_tools(dynamic_tools)
         if tools:
-            unknown = [name for name in tools if name not in self.tools]
+            unknown = [name for name in tools if name not in self._ctx.tools]
             if unknown:
                 raise InvalidInput(
                     f"no registered tool named {unknown}; register them with manager.tools",
                     issues=[{"path": ["tools"], "message": f"unknown tools {unknown}"}],
                 )
-            specs = check_dynamic_tools([*specs, *self.tools.specs(list(tools))])
+            specs = check_dynamic_tools([*specs, *self._ctx.tools.specs(list(tools))])
         working_dir = cwd or (project.working_directory if project else None)
-        working_dir = working_dir or str(self.config.default_cwd or Path.cwd())
+        working_dir = working_dir or str(self._ctx.config.default_cwd or Path.cwd())
         if not isinstance(working_dir, str) or "\x00" in working_dir:
             raise InvalidInput(
                 "cwd must be a path string", issues=[{"path": ["cwd"], "message": "invalid"}]
@@ -220,14 +245,16 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
                 f"cwd must be the absolute path of an existing directory, got {working_dir!r}",
                 issues=[{"path": ["cwd"], "message": "not an existing absolute directory"}],
             )
-        result = await self._call("thread/start", thread_start_params(working_dir, controls, specs))
+        result = await self._ctx.call(
+            "thread/start", thread_start_params(working_dir, controls, specs)
+        )
         thread = started_thread("thread/start", result)
         thread_id = str(thread["id"])
-        now = self._now()
+        now = self._ctx.now()
         status = thread.get("status")
         record = SessionRecord(
             session_id=thread_id,
-            title=clean_title or self.config.default_title,
+            title=clean_title or self._ctx.config.default_title,
             title_source=TitleSource.USER if clean_title else TitleSource.DEFAULT,
             cwd=str(thread.get("cwd") or result.get("cwd") or working_dir),
             project_id=project.project_id if project else None,
@@ -243,12 +270,12 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
             dynamic_tools=specs,
             model_provider=provider_of(result, thread),
         )
-        self._unknown_threads.discard(thread_id)
-        self._state.loaded_threads.add(thread_id)
-        await self._save_session(
+        self._records.unknown_threads.discard(thread_id)
+        self._ctx.state.loaded_threads.add(thread_id)
+        await self._records.save(
             record,
             [
-                self._event(
+                self._ctx.event(
                     "session_created",
                     thread_id,
                     {"session": session_view(record, thread)},
@@ -257,10 +284,12 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
             ],
         )
         if clean_title:
-            self._spawn("thread/name/set", self._tell_runtime_title, thread_id, clean_title)
+            self._ctx.spawn(
+                "thread/name/set", self._session_threads.tell_runtime_title, thread_id, clean_title
+            )
         return StartedSession(record, dict(thread))
 
-    async def list_sessions(
+    async def list(
         self,
         *,
         archived: bool | None = False,
@@ -293,7 +322,7 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
         if project_id is not None and project_id != "":  # "": the unassigned sessions
             check_id(project_id, "projectId")
         try:
-            return await self.store.list_sessions(
+            return await self._ctx.store.list_sessions(
                 SessionQuery(
                     archived=archived,
                     include_system_owned=include_system_owned,
@@ -307,16 +336,16 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
                 f"cursor is not valid: {exc}", issues=[{"path": ["cursor"], "message": "invalid"}]
             ) from exc
 
-    async def get_session(self, session_id: str) -> SessionRecord:
+    async def get(self, session_id: str) -> SessionRecord:
         """The session record (NotFound, or Gone once deleted)."""
-        return await self._session(session_id)
+        return await self._records.get(session_id)
 
     async def read_thread(self, session_id: str, *, include_turns: bool = True) -> Any:
         """The runtime's view of the thread (`thread/read`). A thread with no rollout yet
         cannot be read with turns; then its metadata comes back with no turns."""
-        record = await self._session(session_id)
+        record = await self._records.get(session_id)
         try:
-            result = await self._call(
+            result = await self._ctx.call(
                 "thread/read", {"threadId": session_id, "includeTurns": include_turns}
             )
         except (NotFound, InvalidInput, InvalidState, Conflict, MethodNotSupported) as exc:
@@ -333,32 +362,34 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
             # fail for that; show what our ledger holds (ledger_history).
             logger.warning("thread/read %s failed (%s); answering from the ledger", session_id, exc)
             return await thread_from_ledger(
-                self.store, record, exc.message, include_turns=include_turns
+                self._ctx.store, record, exc.message, include_turns=include_turns
             )
         thread = result.get("thread") if isinstance(result, Mapping) else None
         return thread if thread is not None else result
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def rename_session(self, session_id: str, title: str) -> SessionRecord:
-        await self._session(session_id, allow_system=False)
+    async def rename(self, session_id: str, title: str) -> SessionRecord:
+        await self._records.get(session_id, allow_system=False)
         clean = _clean_title(title)
-        updated = await self._update_session(
+        updated = await self._records.update(
             session_id,
-            {"title": clean, "title_source": TitleSource.USER, "updated_at": self._now()},
+            {"title": clean, "title_source": TitleSource.USER, "updated_at": self._ctx.now()},
         )
-        self._spawn("thread/name/set", self._tell_runtime_title, session_id, clean)
+        self._ctx.spawn(
+            "thread/name/set", self._session_threads.tell_runtime_title, session_id, clean
+        )
         return updated
 
-    async def archive_session(self, session_id: str) -> SessionRecord:
+    async def archive(self, session_id: str) -> SessionRecord:
         """Archive (the runtime moves the rollout); a session with no rollout yet cannot be
         archived (Conflict not_materialized)."""
-        await self._session(session_id, allow_system=False)
-        await self._archive(session_id)
-        return await self._session(session_id)
+        await self._records.get(session_id, allow_system=False)
+        await self.archive_record(session_id)
+        return await self._records.get(session_id)
 
-    async def _archive(self, session_id: str) -> None:
-        record = await self._session(session_id)
+    async def archive_record(self, session_id: str) -> None:
+        record = await self._records.get(session_id)
         if record.archived:
             return  # already archived (the runtime would answer "no rollout found")
         if not record.materialized:
@@ -367,67 +398,67 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
                 "archived",
                 code="not_materialized",
             )
-        await self._call("thread/archive", {"threadId": session_id})
-        await self._update_session(session_id, {"archived": True, "updated_at": self._now()})
-        self._state.loaded_threads.discard(session_id)
+        await self._ctx.call("thread/archive", {"threadId": session_id})
+        await self._records.update(session_id, {"archived": True, "updated_at": self._ctx.now()})
+        self._ctx.state.loaded_threads.discard(session_id)
 
-    async def unarchive_session(self, session_id: str) -> SessionRecord:
-        record = await self._session(session_id, allow_system=False)
+    async def unarchive(self, session_id: str) -> SessionRecord:
+        record = await self._records.get(session_id, allow_system=False)
         if not record.archived:
             return record  # nothing to do (the runtime would refuse a loaded thread)
-        await self._call("thread/unarchive", {"threadId": session_id})
-        return await self._update_session(
-            session_id, {"archived": False, "updated_at": self._now()}
+        await self._ctx.call("thread/unarchive", {"threadId": session_id})
+        return await self._records.update(
+            session_id, {"archived": False, "updated_at": self._ctx.now()}
         )
 
-    async def resume_session(self, session_id: str) -> Any:
+    async def resume(self, session_id: str) -> Any:
         """Load the thread into the runtime again (after a restart, or to re-apply the stored
         approval policy and sandbox). Returns the runtime's thread."""
-        record = await self._session(session_id, allow_system=False)
-        if session_id not in self._state.loaded_threads:
+        record = await self._records.get(session_id, allow_system=False)
+        if session_id not in self._ctx.state.loaded_threads:
             # Resumed, or started anew when the runtime lost it (session_threads.py).
-            await self._ensure_thread(record)
+            await self._session_threads.ensure(record)
         elif record.materialized:
-            return await self._resume(record)
+            return await self._session_threads.resume(record)
         # No rollout yet and loaded (created by this runtime process): codex 0.163 refuses
         # thread/resume of it (-32601 "list_turns is not supported yet"), and there is
         # nothing to load.
         return await self.read_thread(session_id, include_turns=False)
 
-    async def delete_session(self, session_id: str) -> int:
+    async def delete(self, session_id: str) -> int:
         """Hard delete: interrupt, remove the thread's files from CODEX_HOME, drop our
         overlay and leave a tombstone (later calls: Gone). Returns the files removed. Its
         forks keep working: the rollout they read stays until the last of them is deleted."""
-        record = await self._session(session_id, allow_system=False)
+        record = await self._records.get(session_id, allow_system=False)
         return await self._delete(record)
 
     async def _delete(self, record: SessionRecord) -> int:
         session_id = record.session_id
         if record.active_turn_id:
             try:
-                await self._call(
+                await self._ctx.call(
                     "turn/interrupt", {"threadId": session_id, "turnId": record.active_turn_id}
                 )
             except Exception as exc:
                 logger.info("interrupting %s before delete failed: %s", session_id, exc)
         # Its files, except the rollout while a fork reads it (thread_files.py). A session
         # whose thread was replaced has files under both ids.
-        removed, kept = await self._delete_thread_files(session_id, [record.runtime_thread])
-        await self._expire_requests(
+        removed, kept = await self._thread_files.delete(session_id, [record.runtime_thread])
+        await self._expiry.expire(
             RequestQuery(thread_id=session_id),
             "the session was deleted",
             to_status=RequestStatus.INVALIDATED,
             statuses=(RequestStatus.PENDING, RequestStatus.RESOLVING),
         )
-        tombstone = Tombstone(session_id, record.title, self._now())
-        self._tombstones[session_id] = tombstone
-        self._sessions.pop(session_id, None)
-        self._state.loaded_threads.discard(session_id)
-        self._threads.forget(session_id)
-        await self._write(
+        tombstone = Tombstone(session_id, record.title, self._ctx.now())
+        self._records.tombstones[session_id] = tombstone
+        self._records.cache.pop(session_id, None)
+        self._ctx.state.loaded_threads.discard(session_id)
+        self._ctx.threads.forget(session_id)
+        await self._ctx.write(
             [DeleteSession(tombstone)],
             [
-                self._event(
+                self._ctx.event(
                     "session_deleted",
                     session_id,
                     {
@@ -440,16 +471,16 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
         )
         # Kept under the runtime's thread id: the session id means nothing to codex once
         # the session is gone.
-        await self._settle_kept_rollouts(record.runtime_thread if kept else None)
+        await self._thread_files.settle_kept_rollouts(record.runtime_thread if kept else None)
         return removed
 
     # ------------------------------------------------------------------ thread actions
 
-    async def fork_session(self, session_id: str, *, title: str | None = None) -> SessionRecord:
+    async def fork(self, session_id: str, *, title: str | None = None) -> SessionRecord:
         """Fork the thread into a new session with the same controls and project."""
-        record = await self._session(session_id, allow_system=False)
+        record = await self._records.get(session_id, allow_system=False)
         clean_title = _clean_title(title) if title is not None else None
-        record = await self._ensure_thread(record)
+        record = await self._session_threads.ensure(record)
         params: dict[str, Any] = {
             "threadId": session_id,
             "approvalPolicy": approval_wire(record.controls.approval_policy),
@@ -457,9 +488,9 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
         }
         if record.controls.model:
             params["model"] = record.controls.model
-        result = await self._call("thread/fork", params)
+        result = await self._ctx.call("thread/fork", params)
         thread = started_thread("thread/fork", result)
-        now = self._now()
+        now = self._ctx.now()
         fork = attrs.evolve(
             record,
             session_id=str(thread["id"]),
@@ -474,12 +505,12 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
             runtime_thread_id=None,
             model_provider=provider_of(result, thread) or record.model_provider,
         )
-        self._unknown_threads.discard(fork.session_id)
-        self._state.loaded_threads.add(fork.session_id)
-        await self._save_session(
+        self._records.unknown_threads.discard(fork.session_id)
+        self._ctx.state.loaded_threads.add(fork.session_id)
+        await self._records.save(
             fork,
             [
-                self._event(
+                self._ctx.event(
                     "session_created",
                     fork.session_id,
                     {"session": session_view(fork, thread), "forkedFrom": session_id},
@@ -488,14 +519,14 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
         )
         return fork
 
-    async def compact_session(self, session_id: str) -> Any:
-        record = await self._session(session_id, allow_system=False)
-        record = await self._ensure_thread(record)
-        return await self._call("thread/compact/start", {"threadId": session_id})
+    async def compact(self, session_id: str) -> Any:
+        record = await self._records.get(session_id, allow_system=False)
+        record = await self._session_threads.ensure(record)
+        return await self._ctx.call("thread/compact/start", {"threadId": session_id})
 
-    async def rollback_session(self, session_id: str, num_turns: int = 1) -> Any:
+    async def rollback(self, session_id: str, num_turns: int = 1) -> Any:
         """Drop the last `num_turns` turns from the thread's history (not from disk files)."""
-        record = await self._session(session_id, allow_system=False)
+        record = await self._records.get(session_id, allow_system=False)
         if not isinstance(num_turns, int) or isinstance(num_turns, bool) or num_turns < 1:
             raise InvalidInput(
                 f"numTurns must be a positive integer, got {num_turns!r}",
@@ -506,7 +537,7 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
                 f"session {session_id} has a turn in progress; interrupt it first",
                 code="invalid_state",
             )
-        record = await self._ensure_thread(record)
+        record = await self._session_threads.ensure(record)
         thread = await self.read_thread(session_id, include_turns=True)
         turns = thread.get("turns") if isinstance(thread, Mapping) else None
         if not turns or len(turns) < num_turns:
@@ -515,9 +546,11 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
                 issues=[{"path": ["numTurns"], "message": "more than the thread has"}],
             )
         before = turns[-num_turns]["id"]
-        return await self._call("thread/revert", {"threadId": session_id, "beforeTurnId": before})
+        return await self._ctx.call(
+            "thread/revert", {"threadId": session_id, "beforeTurnId": before}
+        )
 
-    async def review_session(
+    async def review(
         self,
         session_id: str,
         *,
@@ -530,7 +563,7 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
     ) -> Any:
         """Start a review (`review/start`) of uncommitted changes, a base branch, a commit
         or custom instructions."""
-        record = await self._session(session_id, allow_system=False)
+        record = await self._records.get(session_id, allow_system=False)
         target: dict[str, Any] = {"type": target_type}
         if target_type == "baseBranch":
             target["branch"] = _required(branch, "branch")
@@ -550,16 +583,16 @@ class SessionsMixin(ControlsMixin, SessionThreadsMixin, ThreadFilesMixin, Manage
                 "delivery must be inline or detached",
                 issues=[{"path": ["delivery"], "message": "invalid"}],
             )
-        record = await self._ensure_thread(record)
+        record = await self._session_threads.ensure(record)
         params: dict[str, Any] = {"threadId": session_id, "target": target}
         if delivery:
             params["delivery"] = delivery
-        return await self._call("review/start", params)
+        return await self._ctx.call("review/start", params)
 
     async def clean_background_terminals(self, session_id: str) -> Any:
-        record = await self._session(session_id, allow_system=False)
-        record = await self._ensure_thread(record)
-        return await self._call("thread/backgroundTerminals/clean", {"threadId": session_id})
+        record = await self._records.get(session_id, allow_system=False)
+        record = await self._session_threads.ensure(record)
+        return await self._ctx.call("thread/backgroundTerminals/clean", {"threadId": session_id})
 
 
 def _required(value: str | None, name: str) -> str:

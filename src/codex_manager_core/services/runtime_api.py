@@ -19,9 +19,10 @@ from typing import Any, Final
 
 import anyio
 
-from codex_manager_core._base import ManagerBase, is_absolute_directory
-from codex_manager_core.errors import InvalidInput, MethodNotSupported
+from codex_manager_core.errors import InvalidInput
 from codex_manager_core.runtime.binary import find_codex_binary
+from codex_manager_core.runtime.supervisor import RuntimeHealth
+from codex_manager_core.services.context import ServiceContext, is_absolute_directory
 
 logger = logging.getLogger("codex_manager_core.passthrough")
 
@@ -93,19 +94,42 @@ async def _existing_directory(value: object, field: str) -> str:
     return value
 
 
-class PassthroughMixin(ManagerBase):
-    _capabilities: dict[str, Any] | None
+class RuntimeApi:
+    """The runtime's own methods, passed through (`manager.runtime`)."""
 
-    async def call_runtime(
-        self, method: str, params: Any = None, *, timeout: float | None = None
-    ) -> Any:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._capabilities: dict[str, Any] | None = None
+
+    async def call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
         """Call any app-server method (errors mapped; unknown methods: MethodNotSupported)."""
         if not isinstance(method, str) or not method or len(method) > 200:
             raise InvalidInput(
                 "method must be a non-empty string",
                 issues=[{"path": ["method"], "message": "invalid"}],
             )
-        return await self._call(method, params, timeout=timeout)
+        return await self._ctx.call(method, params, timeout=timeout)
+
+    async def wait_ready(self, timeout: float | None = None) -> RuntimeHealth:
+        """Wait until the runtime is ready (RuntimeUnavailable if it failed)."""
+        return await self._ctx.supervisor.wait_ready(timeout)
+
+    async def restart(self, *, wait: bool = False, timeout: float | None = None) -> RuntimeHealth:
+        """Restart the runtime process now (history survives; threads resume on demand).
+        From `failed` this starts a new round of attempts at once (the restart cap counts
+        afresh). With `wait`, return once the new process is ready (RuntimeUnavailable if
+        it fails, or is not ready within `timeout`, default `ready_timeout`)."""
+        supervisor = self._ctx.supervisor
+        before = supervisor.epoch
+        await supervisor.restart()
+        if wait:
+            return await supervisor.wait_restarted(before, timeout)
+        return supervisor.health
+
+    @property
+    def health(self) -> RuntimeHealth:
+        """The runtime's state now (starting, ready, restarting, failed...)."""
+        return self._ctx.supervisor.health
 
     # ------------------------------------------------------------------ capabilities
 
@@ -116,7 +140,8 @@ class PassthroughMixin(ManagerBase):
             return self._capabilities
         stable, experimental, reason = await self._schema_methods(refresh)
         experimental_api = bool(
-            self.supervisor.initialize_result and self.supervisor.initialize_result.experimental_api
+            self._ctx.supervisor.initialize_result
+            and self._ctx.supervisor.initialize_result.experimental_api
         )
         methods: dict[str, str] = {}
         for method in sorted(stable | experimental):
@@ -139,10 +164,10 @@ class PassthroughMixin(ManagerBase):
             },
             "features": features,
             "runtime": {
-                "initialized": self.supervisor.initialize_result is not None,
-                "codexVersion": self.supervisor.health.codex_version,
+                "initialized": self._ctx.supervisor.initialize_result is not None,
+                "codexVersion": self._ctx.supervisor.health.codex_version,
                 "experimentalApi": experimental_api,
-                "capabilitiesLastUpdatedAt": self._now().isoformat(),
+                "capabilitiesLastUpdatedAt": self._ctx.now().isoformat(),
                 "source": "schema" if methods else "unavailable",
                 "reason": reason,
             },
@@ -152,11 +177,15 @@ class PassthroughMixin(ManagerBase):
 
     async def _schema_methods(self, refresh: bool) -> tuple[set[str], set[str], str | None]:
         try:
-            binary = find_codex_binary(self.config.codex_bin, environ=self.config.runtime_env)
+            binary = find_codex_binary(
+                self._ctx.config.codex_bin, environ=self._ctx.config.runtime_env
+            )
         except Exception as exc:
             return set(), set(), str(exc)
-        version = self.supervisor.health.codex_version or "unknown"
-        cache = (self.data_dir / f"capabilities-{version}.json") if self.data_dir else None
+        version = self._ctx.supervisor.health.codex_version or "unknown"
+        cache = (
+            (self._ctx.data_dir / f"capabilities-{version}.json") if self._ctx.data_dir else None
+        )
         if cache is not None and cache.exists() and not refresh:
             try:
                 data = json.loads(cache.read_text())
@@ -167,10 +196,12 @@ class PassthroughMixin(ManagerBase):
             with tempfile.TemporaryDirectory(prefix="codex-schema-") as tmp:
                 root = Path(tmp)
                 env = dict(
-                    os.environ if self.config.runtime_env is None else self.config.runtime_env
+                    os.environ
+                    if self._ctx.config.runtime_env is None
+                    else self._ctx.config.runtime_env
                 )
                 # Never let codex touch ~/.codex, even for this.
-                env["CODEX_HOME"] = str(self.codex_home or root / "home")
+                env["CODEX_HOME"] = str(self._ctx.codex_home or root / "home")
                 for flavour, extra in (("stable", []), ("experimental", ["--experimental"])):
                     await anyio.run_process(
                         [
@@ -206,15 +237,15 @@ class PassthroughMixin(ManagerBase):
     ) -> Any:
         params = _page(cursor, limit)
         _opt(params, "includeHidden", include_hidden)
-        return await self._call("model/list", params)
+        return await self._ctx.call("model/list", params)
 
     async def list_experimental_features(
         self, *, cursor: str | None = None, limit: int | None = None
     ) -> Any:
-        return await self._call("experimentalFeature/list", _page(cursor, limit))
+        return await self._ctx.call("experimentalFeature/list", _page(cursor, limit))
 
     async def list_collaboration_modes(self) -> Any:
-        return await self._call("collaborationMode/list", {})
+        return await self._ctx.call("collaborationMode/list", {})
 
     async def list_apps(
         self,
@@ -227,14 +258,14 @@ class PassthroughMixin(ManagerBase):
         params = _page(cursor, limit)
         _opt(params, "threadId", thread_id)
         _opt(params, "forceRefetch", force_refetch)
-        return await self._call("app/list", params)
+        return await self._ctx.call("app/list", params)
 
     async def list_skills(self, *, cwd: str | None = None, force_reload: bool | None = None) -> Any:
         params: dict[str, Any] = {}
         if cwd is not None:
             params["cwds"] = [cwd]
         _opt(params, "forceReload", force_reload)
-        return await self._call("skills/list", params)
+        return await self._ctx.call("skills/list", params)
 
     async def write_skill_config(self, *, path: str, enabled: bool) -> Any:
         if not isinstance(enabled, bool):
@@ -242,21 +273,21 @@ class PassthroughMixin(ManagerBase):
                 "enabled must be a boolean",
                 issues=[{"path": ["enabled"], "message": "not a boolean"}],
             )
-        return await self._call("skills/config/write", {"path": path, "enabled": enabled})
+        return await self._ctx.call("skills/config/write", {"path": path, "enabled": enabled})
 
     async def read_remote_skills(self) -> Any:
-        return await self._call("skills/remote/read", {})
+        return await self._ctx.call("skills/remote/read", {})
 
     async def write_remote_skills(self, *, hazelnut_id: str, is_preload: bool | None = None) -> Any:
         params: dict[str, Any] = {"hazelnutId": hazelnut_id}
         _opt(params, "isPreload", is_preload)
-        return await self._call("skills/remote/write", params)
+        return await self._ctx.call("skills/remote/write", params)
 
     async def list_mcp_servers(self, *, cursor: str | None = None, limit: int | None = None) -> Any:
-        return await self._call("mcpServerStatus/list", _page(cursor, limit))
+        return await self._ctx.call("mcpServerStatus/list", _page(cursor, limit))
 
     async def reload_mcp(self) -> Any:
-        return await self._call("config/mcpServer/reload")
+        return await self._ctx.call("config/mcpServer/reload")
 
     async def mcp_oauth_login(
         self,
@@ -268,7 +299,7 @@ class PassthroughMixin(ManagerBase):
         params: dict[str, Any] = {"name": server_name}
         _opt(params, "scopes", list(scopes) if scopes is not None else None)
         _opt(params, "timeoutSecs", timeout_secs)
-        return await self._call("mcpServer/oauth/login", params)
+        return await self._ctx.call("mcpServer/oauth/login", params)
 
     # ------------------------------------------------------------------ config
 
@@ -278,10 +309,10 @@ class PassthroughMixin(ManagerBase):
         params: dict[str, Any] = {}
         _opt(params, "cwd", cwd)
         _opt(params, "includeLayers", include_layers)
-        return await self._call("config/read", params)
+        return await self._ctx.call("config/read", params)
 
     async def read_config_requirements(self) -> Any:
-        return await self._call("configRequirements/read")
+        return await self._ctx.call("configRequirements/read")
 
     async def write_config_value(
         self,
@@ -304,7 +335,7 @@ class PassthroughMixin(ManagerBase):
         }
         _opt(params, "expectedVersion", expected_version)
         _opt(params, "filePath", file_path)
-        return await self._call("config/value/write", params)
+        return await self._ctx.call("config/value/write", params)
 
     async def write_config_batch(
         self,
@@ -316,7 +347,7 @@ class PassthroughMixin(ManagerBase):
         params: dict[str, Any] = {"edits": [dict(edit) for edit in edits]}
         _opt(params, "expectedVersion", expected_version)
         _opt(params, "filePath", file_path)
-        return await self._call("config/batchWrite", params)
+        return await self._ctx.call("config/batchWrite", params)
 
     # ------------------------------------------------------------------ utilities
 
@@ -353,7 +384,7 @@ class PassthroughMixin(ManagerBase):
                     issues=[{"path": ["timeoutMs"], "message": "not a positive integer"}],
                 )
             params["timeoutMs"] = timeout_ms
-        return await self._call("command/exec", params)
+        return await self._ctx.call("command/exec", params)
 
     async def upload_feedback(
         self,
@@ -370,12 +401,14 @@ class PassthroughMixin(ManagerBase):
         params: dict[str, Any] = {"classification": classification, "includeLogs": include_logs}
         _opt(params, "reason", reason)
         _opt(params, "threadId", thread_id)
-        return await self._call("feedback/upload", params, timeout=self.config.feedback_timeout)
+        return await self._ctx.call(
+            "feedback/upload", params, timeout=self._ctx.config.feedback_timeout
+        )
 
     # ------------------------------------------------------------------ account
 
     async def read_account(self) -> Any:
-        return await self._call("account/read", {})
+        return await self._ctx.call("account/read", {})
 
     async def login_start(self, params: Mapping[str, Any]) -> Any:
         """Start a login: {type: apiKey, apiKey} | {type: chatgpt} | {type:
@@ -386,16 +419,16 @@ class PassthroughMixin(ManagerBase):
                 "type must be apiKey, chatgpt or chatgptAuthTokens",
                 issues=[{"path": ["type"], "message": "invalid"}],
             )
-        return await self._call("account/login/start", dict(params))
+        return await self._ctx.call("account/login/start", dict(params))
 
     async def login_cancel(self, login_id: str) -> Any:
-        return await self._call("account/login/cancel", {"loginId": login_id})
+        return await self._ctx.call("account/login/cancel", {"loginId": login_id})
 
     async def logout(self) -> Any:
-        return await self._call("account/logout")
+        return await self._ctx.call("account/logout")
 
     async def read_rate_limits(self) -> Any:
-        return await self._call("account/rateLimits/read")
+        return await self._ctx.call("account/rateLimits/read")
 
 
-__all__ = ["MethodNotSupported", "PassthroughMixin"]
+__all__ = ["RuntimeApi"]

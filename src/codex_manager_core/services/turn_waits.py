@@ -29,7 +29,7 @@ from codex_manager_core.errors import ManagerError
 from codex_manager_core.events.bus import EventBus, EventFilter
 from codex_manager_core.models import Event, Lagged, TurnRecord, TurnStatus
 from codex_manager_core.ports import Store
-from codex_manager_core.runtime_events import final_text_of, turn_error_of
+from codex_manager_core.services.notifications import final_text_of, turn_error_of
 
 logger = logging.getLogger("codex_manager_core.turns")
 

@@ -7,18 +7,23 @@ later, at session creation, with an error about a field the user never sent.
 
 from __future__ import annotations
 
+import builtins
 import os
 import uuid
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from codex_manager_core._base import ManagerBase, check_id, is_absolute_directory
-from codex_manager_core.controls import KEEP, Keep
 from codex_manager_core.errors import Conflict, InvalidInput, NotFound
 from codex_manager_core.models import Project
+from codex_manager_core.ports import Store
+from codex_manager_core.services.context import ServiceContext, check_id, is_absolute_directory
+from codex_manager_core.services.controls import KEEP, Keep
 from codex_manager_core.store.batch import DeleteProject, PatchSession, PutProject, SessionQuery
 from codex_manager_core.views import project_view
+
+if TYPE_CHECKING:
+    from codex_manager_core.services.sessions import SessionsService
 
 MAX_PROJECT_NAME: Final = 120
 
@@ -62,57 +67,69 @@ async def _clean_directory(value: object) -> str | None:
     return directory
 
 
-class ProjectsMixin(ManagerBase):
-    async def create_project(self, name: str, working_directory: str | None = None) -> Project:
+async def require_project(store: Store, project_id: str) -> Project:
+    """The project, or NotFound (sessions check the project they are put in with this)."""
+    check_id(project_id, "projectId")
+    project = await store.get_project(project_id)
+    if project is None:
+        raise NotFound(f"no project {project_id!r}", code="project_not_found")
+    return project
+
+
+class ProjectsService:
+    """Projects and the sessions in them (`manager.projects`)."""
+
+    def __init__(self, ctx: ServiceContext, sessions: SessionsService) -> None:
+        self._ctx = ctx
+        self._records = ctx.records
+        self._sessions = sessions
+
+    async def create(self, name: str, working_directory: str | None = None) -> Project:
         """A new project; names are unique case-insensitively (Conflict duplicate_name)."""
         clean = _clean_name(name)
         directory = await _clean_directory(working_directory)
-        if await self.store.find_project_by_name(clean) is not None:
+        if await self._ctx.store.find_project_by_name(clean) is not None:
             raise Conflict(f"a project named {clean!r} already exists", code="duplicate_name")
-        now = self._now()
+        now = self._ctx.now()
         project = Project(str(uuid.uuid4()), clean, directory, now, now)
-        await self._write(
+        await self._ctx.write(
             [PutProject(project)],
-            [self._event("project_upserted", None, {"project": project_view(project)})],
+            [self._ctx.event("project_upserted", None, {"project": project_view(project)})],
         )
         return project
 
-    async def list_projects(self) -> list[Project]:
+    async def list(self) -> builtins.list[Project]:
         """All projects, sorted by name."""
-        return await self.store.list_projects()
+        return await self._ctx.store.list_projects()
 
-    async def get_project(self, project_id: str) -> Project:
-        check_id(project_id, "projectId")
-        project = await self.store.get_project(project_id)
-        if project is None:
-            raise NotFound(f"no project {project_id!r}", code="project_not_found")
-        return project
+    async def get(self, project_id: str) -> Project:
+        return await require_project(self._ctx.store, project_id)
 
-    async def rename_project(
+    async def rename(
         self, project_id: str, name: str, working_directory: str | Keep | None = KEEP
     ) -> Project:
         """Rename a project and/or change its working directory (leave it out, or KEEP, to
         keep it; None clears it)."""
-        project = await self.get_project(project_id)
+        project = await self.get(project_id)
         clean = _clean_name(name)
-        other = await self.store.find_project_by_name(clean)
+        other = await self._ctx.store.find_project_by_name(clean)
         if other is not None and other.project_id != project_id:
             raise Conflict(f"a project named {clean!r} already exists", code="duplicate_name")
-        changes: dict[str, Any] = {"name": clean, "updated_at": self._now()}
+        changes: dict[str, Any] = {"name": clean, "updated_at": self._ctx.now()}
         if not isinstance(working_directory, Keep):
             changes["working_directory"] = await _clean_directory(working_directory)
         updated = attrs.evolve(project, **changes)
-        await self._write(
+        await self._ctx.write(
             [PutProject(updated)],
-            [self._event("project_upserted", None, {"project": project_view(updated)})],
+            [self._ctx.event("project_upserted", None, {"project": project_view(updated)})],
         )
         return updated
 
-    async def _project_sessions(self, project_id: str, *, system: bool) -> list[str]:
-        ids: list[str] = []
+    async def _project_sessions(self, project_id: str, *, system: bool) -> builtins.list[str]:
+        ids: builtins.list[str] = []
         cursor = None
         while True:
-            page = await self.store.list_sessions(
+            page = await self._ctx.store.list_sessions(
                 SessionQuery(
                     archived=None,
                     include_system_owned=system,
@@ -126,14 +143,14 @@ class ProjectsMixin(ManagerBase):
                 return ids
             cursor = page.next_cursor
 
-    async def delete_project(self, project_id: str) -> None:
+    async def delete(self, project_id: str) -> None:
         """Delete a project. Refused (Conflict project_not_empty) while user sessions are in
         it; its system-owned sessions are unassigned."""
-        await self.get_project(project_id)
+        await self.get(project_id)
         user_sessions = [
             session_id
             for session_id in await self._project_sessions(project_id, system=True)
-            if not (record := await self._find_session(session_id)) or not record.system_owned
+            if not (record := await self._records.find(session_id)) or not record.system_owned
         ]
         if user_sessions:
             raise Conflict(
@@ -142,27 +159,27 @@ class ProjectsMixin(ManagerBase):
                 code="project_not_empty",
                 details={"sessionCount": len(user_sessions)},
             )
-        mutations: list[Any] = [DeleteProject(project_id)]
+        mutations: builtins.list[Any] = [DeleteProject(project_id)]
         for session_id in await self._project_sessions(project_id, system=True):
             mutations.append(PatchSession(session_id, {"project_id": None}))
-            if (record := self._sessions.get(session_id)) is not None:
-                self._sessions[session_id] = attrs.evolve(record, project_id=None)
-        await self._write(
+            if (record := self._records.cache.get(session_id)) is not None:
+                self._records.cache[session_id] = attrs.evolve(record, project_id=None)
+        await self._ctx.write(
             mutations,
             # `sessionIds`: the original's field (its delete unassigned no user session).
-            [self._event("project_deleted", None, {"projectId": project_id, "sessionIds": []})],
+            [self._ctx.event("project_deleted", None, {"projectId": project_id, "sessionIds": []})],
         )
 
     async def assign_session(self, session_id: str, project_id: str | None) -> None:
         """Put a session in a project, or take it out (project_id None)."""
-        await self._session(session_id, allow_system=False)
+        await self._records.get(session_id, allow_system=False)
         if project_id is not None:
-            await self.get_project(project_id)
-        await self._patch_session(
+            await self.get(project_id)
+        await self._records.patch(
             session_id,
-            {"project_id": project_id, "updated_at": self._now()},
+            {"project_id": project_id, "updated_at": self._ctx.now()},
             [
-                self._event(
+                self._ctx.event(
                     "session_project_updated",
                     session_id,
                     {"sessionId": session_id, "projectId": project_id},
@@ -170,17 +187,17 @@ class ProjectsMixin(ManagerBase):
             ],
         )
 
-    async def move_project_sessions(self, project_id: str, destination: str) -> dict[str, Any]:
+    async def move_sessions(self, project_id: str, destination: str) -> dict[str, Any]:
         """Move every user session out of a project: `unassigned`, or `archive` (archived and
         unassigned; a session without a rollout yet cannot be archived: Conflict)."""
-        await self.get_project(project_id)
+        await self.get(project_id)
         if destination not in ("unassigned", "archive"):
             raise InvalidInput(
                 f"destination must be 'unassigned' or 'archive', got {destination!r}",
                 issues=[{"path": ["destination"], "message": "invalid destination"}],
             )
         session_ids = await self._project_sessions(project_id, system=False)
-        records = [record for sid in session_ids if (record := await self._find_session(sid))]
+        records = [record for sid in session_ids if (record := await self._records.find(sid))]
         if destination == "archive":
             unmaterialized = [r.session_id for r in records if not r.materialized]
             if unmaterialized:
@@ -193,7 +210,7 @@ class ProjectsMixin(ManagerBase):
         archived = 0
         for record in records:
             if destination == "archive" and not record.archived:
-                await self._archive(record.session_id)
+                await self._sessions.archive_record(record.session_id)
                 archived += 1
             await self.assign_session(record.session_id, None)
         return {
@@ -203,13 +220,13 @@ class ProjectsMixin(ManagerBase):
             "archivedSessionCount": archived,
         }
 
-    async def delete_project_sessions(self, project_id: str) -> dict[str, Any]:
+    async def delete_sessions(self, project_id: str) -> dict[str, Any]:
         """Hard-delete every user session of a project."""
-        await self.get_project(project_id)
+        await self.get(project_id)
         deleted = skipped = 0
         for session_id in await self._project_sessions(project_id, system=False):
             try:
-                await self.delete_session(session_id)
+                await self._sessions.delete(session_id)
                 deleted += 1
             except Exception:
                 skipped += 1

@@ -19,7 +19,6 @@ from typing import Any, Final
 
 import attrs
 
-from codex_manager_core._base import ManagerBase
 from codex_manager_core.errors import InvalidInput, Locked, SettingsTooLarge
 from codex_manager_core.models import (
     APPROVAL_POLICIES,
@@ -30,6 +29,7 @@ from codex_manager_core.models import (
     TranscriptEntry,
 )
 from codex_manager_core.serde import to_json
+from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.store.batch import PatchSession, PutDefaultControls, PutTranscriptEntry
 
 SCOPES: Final = ("session", "default")
@@ -67,7 +67,7 @@ def sandbox_policy(controls: Controls) -> dict[str, Any]:
     return {"type": "readOnly", "networkAccess": network}
 
 
-def _choice(value: object, allowed: tuple[str, ...], field: str) -> str:
+def check_choice(value: object, allowed: tuple[str, ...], field: str) -> str:
     if value not in allowed:
         raise InvalidInput(
             f"{field} must be one of {list(allowed)}, got {value!r}",
@@ -88,7 +88,7 @@ def _model(value: object) -> str | None:
     return value.strip()
 
 
-def _settings(
+def clean_settings(
     value: object, field: str = "settings", limit: int = MAX_SETTINGS_BYTES
 ) -> dict[str, Any]:
     """A JSON copy of a settings object, at most `limit` bytes of compact JSON."""
@@ -140,7 +140,7 @@ def _tuple_json(controls: Controls) -> dict[str, Any]:
     return data
 
 
-def _key(key: object) -> str:
+def settings_key(key: object) -> str:
     if not isinstance(key, str) or not key or len(key) > 200:
         raise InvalidInput(
             f"setting key must be a non-empty string of at most 200 characters, got {key!r}",
@@ -149,8 +149,8 @@ def _key(key: object) -> str:
     return key
 
 
-def _check_scope(scope: str) -> str:
-    return _choice(scope, SCOPES, "scope")
+def check_scope(scope: str) -> str:
+    return check_choice(scope, SCOPES, "scope")
 
 
 def describe(controls: Controls) -> str:
@@ -182,15 +182,22 @@ class ControlsChange:
     summary: str
 
 
-class ControlsMixin(ManagerBase):
+class ControlsService:
+    """Defaults and per-session controls and settings (`manager.controls`,
+    `manager.settings`)."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._records = ctx.records
+
     # ------------------------------------------------------------------ resolving
 
-    async def default_controls(self) -> Controls:
-        stored = await self.store.get_default_controls()
-        return stored if stored is not None else self.config.default_controls
+    async def defaults(self) -> Controls:
+        stored = await self._ctx.store.get_default_controls()
+        return stored if stored is not None else self._ctx.config.default_controls
 
     @staticmethod
-    def resolve_controls(
+    def resolve(
         base: Controls,
         *,
         model: Any = None,
@@ -204,42 +211,42 @@ class ControlsMixin(ManagerBase):
         if model is not None:
             changes["model"] = _model(model)
         if approval_policy is not None:
-            changes["approval_policy"] = _choice(
+            changes["approval_policy"] = check_choice(
                 approval_policy, APPROVAL_POLICIES, "approvalPolicy"
             )
         if network_access is not None:
-            changes["network_access"] = _choice(
+            changes["network_access"] = check_choice(
                 network_access, NETWORK_ACCESS_VALUES, "networkAccess"
             )
         if filesystem_sandbox is not None:
-            changes["filesystem_sandbox"] = _choice(
+            changes["filesystem_sandbox"] = check_choice(
                 filesystem_sandbox, FILESYSTEM_SANDBOXES, "filesystemSandbox"
             )
         if settings is not None:
-            changes["settings"] = _settings(settings)
+            changes["settings"] = clean_settings(settings)
         return attrs.evolve(base, **changes) if changes else base
 
-    def _check_defaults_editable(self) -> None:
-        if self.config.defaults_locked:
+    def check_defaults_editable(self) -> None:
+        if self._ctx.config.defaults_locked:
             raise Locked(
-                f"the default controls are locked: {self.config.defaults_lock_reason}",
+                f"the default controls are locked: {self._ctx.config.defaults_lock_reason}",
                 code="locked",
             )
 
     # ------------------------------------------------------------------ controls
 
-    async def get_session_controls(self, session_id: str) -> ControlsView:
-        record = await self._session(session_id, allow_system=False)
-        locked = self.config.defaults_locked
+    async def get(self, session_id: str) -> ControlsView:
+        record = await self._records.get(session_id, allow_system=False)
+        locked = self._ctx.config.defaults_locked
         return ControlsView(
             session_id,
             record.controls,
-            await self.default_controls(),
+            await self.defaults(),
             not locked,
-            self.config.defaults_lock_reason if locked else None,
+            self._ctx.config.defaults_lock_reason if locked else None,
         )
 
-    async def apply_session_controls(
+    async def apply(
         self,
         session_id: str,
         *,
@@ -259,7 +266,7 @@ class ControlsMixin(ManagerBase):
         if isinstance(model, Keep):
             keep_model = True
             model = None
-        record = await self._session(session_id, allow_system=False)
+        record = await self._records.get(session_id, allow_system=False)
         # Every invalid value is reported at once (one InvalidInput with all the issues).
         issues: list[dict[str, Any]] = []
         messages: list[str] = []
@@ -281,12 +288,14 @@ class ControlsMixin(ManagerBase):
         if scope is None:
             issues.append({"path": ["scope"], "message": "required"})
             messages.append("scope must be 'session' or 'default'")
-        check(scope, _check_scope)
+        check(scope, check_scope)
         new_model = None if keep_model else check(model, _model)
-        policy = check(approval_policy, _choice, APPROVAL_POLICIES, "approvalPolicy")
-        network = check(network_access, _choice, NETWORK_ACCESS_VALUES, "networkAccess")
-        sandbox = check(filesystem_sandbox, _choice, FILESYSTEM_SANDBOXES, "filesystemSandbox")
-        new_settings = check(settings, _settings, "settings", self.config.max_settings_bytes)
+        policy = check(approval_policy, check_choice, APPROVAL_POLICIES, "approvalPolicy")
+        network = check(network_access, check_choice, NETWORK_ACCESS_VALUES, "networkAccess")
+        sandbox = check(filesystem_sandbox, check_choice, FILESYSTEM_SANDBOXES, "filesystemSandbox")
+        new_settings = check(
+            settings, clean_settings, "settings", self._ctx.config.max_settings_bytes
+        )
         for name, value in (("actor", actor), ("source", source)):
             if value is not None and (not isinstance(value, str) or len(value) > 200):
                 issues.append({"path": [name], "message": "must be a string of at most 200"})
@@ -296,8 +305,8 @@ class ControlsMixin(ManagerBase):
         if issues:
             raise InvalidInput("invalid controls: " + "; ".join(messages), issues=issues)
         if scope == "default":
-            self._check_defaults_editable()
-            previous = await self.default_controls()
+            self.check_defaults_editable()
+            previous = await self.defaults()
         else:
             previous = record.controls
         applied = Controls(
@@ -307,18 +316,18 @@ class ControlsMixin(ManagerBase):
             filesystem_sandbox=sandbox or previous.filesystem_sandbox,
             settings=new_settings if new_settings is not None else previous.settings,
         )
-        return await self._store_controls(record, scope, previous, applied, actor, source)
+        return await self.store_controls(record, scope, previous, applied, actor, source)
 
     async def set_approval_policy(self, session_id: str, approval_policy: str) -> ControlsChange:
         """The legacy single-field setter."""
-        record = await self._session(session_id, allow_system=False)
-        policy = _choice(approval_policy, APPROVAL_POLICIES, "approvalPolicy")
+        record = await self._records.get(session_id, allow_system=False)
+        policy = check_choice(approval_policy, APPROVAL_POLICIES, "approvalPolicy")
         applied = attrs.evolve(record.controls, approval_policy=policy)  # type: ignore[arg-type]
-        return await self._store_controls(
+        return await self.store_controls(
             record, "session", record.controls, applied, None, "approval-policy"
         )
 
-    async def _store_controls(
+    async def store_controls(
         self,
         record: SessionRecord,
         scope: str,
@@ -349,7 +358,7 @@ class ControlsMixin(ManagerBase):
             "actor": actor,
             "source": source,
         }
-        now = self._now()
+        now = self._ctx.now()
         audit = TranscriptEntry(
             message_id=f"controls-{uuid.uuid4()}",
             turn_id=AUDIT_TURN,
@@ -360,7 +369,7 @@ class ControlsMixin(ManagerBase):
             started_at=now,
             completed_at=now,
         )
-        event = self._event(
+        event = self._ctx.event(
             event_type,
             record.session_id,
             {
@@ -376,114 +385,12 @@ class ControlsMixin(ManagerBase):
         )
         entry = PutTranscriptEntry(record.session_id, audit)
         if scope == "default":
-            await self._write([PutDefaultControls(applied), entry], [event])
+            await self._ctx.write([PutDefaultControls(applied), entry], [event])
         else:
-            current = self._sessions.get(record.session_id, record)  # may be newer than record
+            current = self._records.cache.get(record.session_id, record)  # may be newer than record
             changes: dict[str, Any] = {"controls": applied}
             if applied.model and applied.model != current.model:
                 changes["model"] = applied.model  # the model the next turn runs
-            self._sessions[record.session_id] = attrs.evolve(current, **changes)
-            await self._write([PatchSession(record.session_id, changes), entry], [event])
+            self._records.cache[record.session_id] = attrs.evolve(current, **changes)
+            await self._ctx.write([PatchSession(record.session_id, changes), entry], [event])
         return ControlsChange("ok", scope, applied, previous, summary)
-
-    # ------------------------------------------------------------------ settings
-
-    async def get_session_settings(
-        self, session_id: str, *, scope: str = "session", key: str | None = None
-    ) -> Any:
-        """The whole settings object, or with `key` a dict {key, found, value}."""
-        record = await self._session(session_id, allow_system=False)
-        _check_scope(scope)
-        settings = (
-            record.controls.settings
-            if scope == "session"
-            else (await self.default_controls()).settings
-        )
-        if key is None:
-            return dict(settings)
-        key = _key(key)
-        return {"key": key, "found": key in settings, "value": settings.get(key)}
-
-    async def set_session_setting(
-        self,
-        session_id: str,
-        key: str,
-        value: Any,
-        *,
-        scope: str = "session",
-        actor: str | None = None,
-        source: str | None = None,
-    ) -> dict[str, Any]:
-        key = _key(key)
-        return await self._change_settings(
-            session_id, scope, lambda old: {**old, key: value}, actor, source
-        )
-
-    async def update_session_settings(
-        self,
-        session_id: str,
-        settings: Mapping[str, Any],
-        *,
-        mode: str = "merge",
-        scope: str = "session",
-        actor: str | None = None,
-        source: str | None = None,
-    ) -> dict[str, Any]:
-        """Merge top-level keys into the settings, or replace them all (`mode`)."""
-        _choice(mode, ("merge", "replace"), "mode")
-        new = _settings(settings, "settings", self.config.max_settings_bytes)
-        return await self._change_settings(
-            session_id,
-            scope,
-            (lambda old: {**old, **new}) if mode == "merge" else (lambda old: new),
-            actor,
-            source,
-        )
-
-    async def delete_session_setting(
-        self,
-        session_id: str,
-        key: str,
-        *,
-        scope: str = "session",
-        actor: str | None = None,
-        source: str | None = None,
-    ) -> bool:
-        """Remove one top-level key; returns whether it existed."""
-        key = _key(key)
-        existed = key in (await self.get_session_settings(session_id, scope=scope))
-        if scope == "default":
-            self._check_defaults_editable()  # locked: refused even when there is no such key
-        if existed:
-            await self._change_settings(
-                session_id,
-                scope,
-                lambda old: {k: v for k, v in old.items() if k != key},
-                actor,
-                source,
-            )
-        return existed
-
-    async def _change_settings(
-        self,
-        session_id: str,
-        scope: str,
-        change: Any,
-        actor: str | None,
-        source: str | None,
-    ) -> dict[str, Any]:
-        record = await self._session(session_id, allow_system=False)
-        _check_scope(scope)
-        if scope == "default":
-            self._check_defaults_editable()
-            previous = await self.default_controls()
-        else:
-            previous = record.controls
-        new_settings = _settings(
-            change(dict(previous.settings)), "settings", self.config.max_settings_bytes
-        )
-        applied = attrs.evolve(previous, settings=new_settings)
-        await self._store_controls(
-            record, scope, previous, applied, actor, source, event_type="session_settings_updated"
-        )
-        return new_settings

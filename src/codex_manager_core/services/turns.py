@@ -9,8 +9,6 @@ from typing import Any, Final
 import anyio
 import attrs
 
-from codex_manager_core._base import ManagerBase, check_id
-from codex_manager_core.controls import approval_wire, sandbox_policy
 from codex_manager_core.errors import (
     Conflict,
     InvalidInput,
@@ -20,8 +18,10 @@ from codex_manager_core.errors import (
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.models import Lagged, SessionRecord, TurnRecord
-from codex_manager_core.sessions import SessionsMixin
-from codex_manager_core.turn_waits import (
+from codex_manager_core.services.context import ServiceContext, check_id
+from codex_manager_core.services.controls import ControlsService, approval_wire, sandbox_policy
+from codex_manager_core.services.session_threads import SessionThreads
+from codex_manager_core.services.turn_waits import (
     RetryCallback,
     TurnErrorNotice,
     TurnFailed,
@@ -36,7 +36,7 @@ __all__ = [
     "TurnHandle",
     "TurnResult",
     "TurnTimeout",
-    "TurnsMixin",
+    "TurnsService",
     "normalize_input",
 ]
 
@@ -118,8 +118,22 @@ def normalize_input(value: str | Sequence[InputItem], max_bytes: int) -> list[di
     return result
 
 
-class TurnsMixin(SessionsMixin, ManagerBase):
-    async def send_message(
+class TurnsService:
+    """Messages, turns and waiting for them (`manager.turns`)."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        controls: ControlsService,
+        session_threads: SessionThreads,
+    ) -> None:
+        self._ctx = ctx
+        self._records = ctx.records
+        self._controls = controls
+        self._session_threads = session_threads
+
+    async def send(
         self,
         session_id: str,
         input: str | Sequence[InputItem],
@@ -137,9 +151,9 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         restarted since it was last used. While a turn of the session runs, TurnInProgress
         (the runtime would fold the text into that turn and drop the overrides): steer it
         with `steer_turn`, or wait for it to end."""
-        record = await self._session(session_id, allow_system=False)
+        record = await self._records.get(session_id, allow_system=False)
         # One start at a time per session, so a second message sees the first one's turn.
-        async with self._state.turn_starts.hold(session_id):
+        async with self._ctx.state.turn_starts.hold(session_id):
             running = await self._running_turn(session_id)
             if running is not None:
                 raise TurnInProgress(session_id, running)
@@ -160,20 +174,20 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         """The turn of the session the runtime is running now, as far as we know: the one it
         announced (`turn/started`), or one we started that it has not announced yet. A
         thread not loaded in the current runtime process runs nothing."""
-        if session_id not in self._state.loaded_threads:
+        if session_id not in self._ctx.state.loaded_threads:
             return None
-        current = self._sessions.get(session_id)
+        current = self._records.cache.get(session_id)
         if current is not None and current.active_turn_id:
             return current.active_turn_id
-        pending = self._state.pending_turns.get(session_id)
+        pending = self._ctx.state.pending_turns.get(session_id)
         if pending is None:
             return None
         turn_id, started = pending
         if current is not None and current.last_turn_id == turn_id:
             return None  # announced, and ended since (active_turn_id is clear)
-        if self.clock.monotonic() - started > UNANNOUNCED_TURN_GRACE:
+        if self._ctx.clock.monotonic() - started > UNANNOUNCED_TURN_GRACE:
             return None  # never announced: not running (the runtime announces at once)
-        stored = await self.store.get_turn(turn_id)
+        stored = await self._ctx.store.get_turn(turn_id)
         if stored is not None and stored.status.terminal:
             return None
         return turn_id
@@ -191,8 +205,8 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         collaboration_mode: Mapping[str, Any] | None = None,
         output_schema: Mapping[str, Any] | None = None,
     ) -> TurnHandle:
-        items = normalize_input(input, self.config.max_input_bytes)
-        controls = self.resolve_controls(
+        items = normalize_input(input, self._ctx.config.max_input_bytes)
+        controls = self._controls.resolve(
             record.controls,
             model=model,
             approval_policy=approval_policy,
@@ -228,26 +242,26 @@ class TurnsMixin(SessionsMixin, ManagerBase):
                     issues=[{"path": ["outputSchema"], "message": "not an object"}],
                 )
             params["outputSchema"] = dict(output_schema)
-        since = self.bus.last_seq
-        record = await self._ensure_thread(record)
+        since = self._ctx.bus.last_seq
+        record = await self._session_threads.ensure(record)
         try:
-            result = await self._call("turn/start", params)
+            result = await self._ctx.call("turn/start", params)
         except NotFound:
             # "thread not found": the runtime lost it although we thought it loaded (it
             # restarted meanwhile); load it again (resume, or a new thread) and retry once.
-            self._state.loaded_threads.discard(record.session_id)
-            record = await self._ensure_thread(record)
-            result = await self._call("turn/start", params)
+            self._ctx.state.loaded_threads.discard(record.session_id)
+            record = await self._session_threads.ensure(record)
+            result = await self._ctx.call("turn/start", params)
         turn = result.get("turn") if isinstance(result, Mapping) else None
         if not isinstance(turn, Mapping) or not isinstance(turn.get("id"), str):
             raise InvalidInput(f"turn/start returned no turn id: {result!r}")
         turn_id = str(turn["id"])
         # Until the runtime announces it (turn/started, just after this answer), it is not
         # the session's active turn yet; remember it so an interrupt right now finds it.
-        self._state.pending_turns[record.session_id] = (turn_id, self.clock.monotonic())
+        self._ctx.state.pending_turns[record.session_id] = (turn_id, self._ctx.clock.monotonic())
         return TurnHandle(record.session_id, turn_id, since)
 
-    async def wait_for_turn(
+    async def wait(
         self,
         session_id: str,
         turn_id: str,
@@ -262,10 +276,10 @@ class TurnsMixin(SessionsMixin, ManagerBase):
         the turn or the turn ends `failed`, and `TurnTimeout` after `timeout` seconds (the
         turn goes on). Each retry the runtime announces ("Reconnecting... 2/5") is logged as
         a warning and passed to `on_retry` (a function or an async function) if given."""
-        await self._session(session_id)
+        await self._records.get(session_id)
         check_id(turn_id, "turnId")
         return await wait_for_turn_end(
-            self.bus, self.store, session_id, turn_id, timeout=timeout, on_retry=on_retry
+            self._ctx.bus, self._ctx.store, session_id, turn_id, timeout=timeout, on_retry=on_retry
         )
 
     async def send_and_wait(
@@ -279,10 +293,10 @@ class TurnsMixin(SessionsMixin, ManagerBase):
     ) -> TurnResult:
         """send_message + wait_for_turn (every retry of the turn is reported, also those
         announced before the wait began)."""
-        handle = await self.send_message(session_id, input, **overrides)
+        handle = await self.send(session_id, input, **overrides)
         return await wait_for_turn_end(
-            self.bus,
-            self.store,
+            self._ctx.bus,
+            self._ctx.store,
             session_id,
             handle.turn_id,
             timeout=timeout,
@@ -290,33 +304,33 @@ class TurnsMixin(SessionsMixin, ManagerBase):
             on_retry=on_retry,
         )
 
-    async def get_turn(self, turn_id: str) -> TurnRecord:
-        stored = await self.store.get_turn(check_id(turn_id, "turnId"))
+    async def get(self, turn_id: str) -> TurnRecord:
+        stored = await self._ctx.store.get_turn(check_id(turn_id, "turnId"))
         if stored is None:
             raise NotFound(f"no turn {turn_id!r} is known")
         return stored
 
     def _pending_turn_id(self, session_id: str) -> str | None:
-        pending = self._state.pending_turns.get(session_id)
+        pending = self._ctx.state.pending_turns.get(session_id)
         return pending[0] if pending is not None else None
 
-    async def interrupt_turn(self, session_id: str, turn_id: str | None = None) -> str:
+    async def interrupt(self, session_id: str, turn_id: str | None = None) -> str:
         """Interrupt the given (or the active) turn; Conflict no_active_turn if none."""
-        record = await self._session(session_id, allow_system=False)
+        record = await self._records.get(session_id, allow_system=False)
         target = (
             check_id(turn_id, "turnId")
             if turn_id is not None
             else record.active_turn_id or self._pending_turn_id(session_id)
         )
-        stored = await self.store.get_turn(target) if target else None
+        stored = await self._ctx.store.get_turn(target) if target else None
         if not target or (stored is not None and stored.status.terminal):
             raise Conflict(f"session {session_id} has no active turn", code="no_active_turn")
         params = {"threadId": session_id, "turnId": target}
         # Subscribed before asking, so a turn/started that arrives meanwhile is not missed.
-        started = self.bus.subscribe(EventFilter.of([session_id], ["app_server.turn.started"]))
+        started = self._ctx.bus.subscribe(EventFilter.of([session_id], ["app_server.turn.started"]))
         try:
             try:
-                await self._call("turn/interrupt", params)
+                await self._ctx.call("turn/interrupt", params)
             except InvalidState as exc:
                 # The runtime refuses to interrupt a turn it has answered turn/start for but
                 # not yet announced (turn/started comes just after): wait for it, once.
@@ -327,33 +341,31 @@ class TurnsMixin(SessionsMixin, ManagerBase):
                         f"session {session_id} has no active turn ({exc.message})",
                         code="no_active_turn",
                     ) from exc
-                await self._call("turn/interrupt", params)
+                await self._ctx.call("turn/interrupt", params)
         finally:
             started.close()
         return target
 
     async def _announced(self, subscription: Subscription, turn_id: str, timeout: float) -> bool:
         """Whether `turn/started` for `turn_id` is (or gets, within `timeout`) published."""
-        stored = await self.store.get_turn(turn_id)
+        stored = await self._ctx.store.get_turn(turn_id)
         if stored is not None:
             return not stored.status.terminal
         with anyio.move_on_after(timeout):
             async for item in subscription:
                 if isinstance(item, Lagged):
-                    return (await self.store.get_turn(turn_id)) is not None
+                    return (await self._ctx.store.get_turn(turn_id)) is not None
                 params = item.payload.get("params") if isinstance(item.payload, Mapping) else None
                 turn = params.get("turn") if isinstance(params, Mapping) else None
                 if isinstance(turn, Mapping) and turn.get("id") == turn_id:
                     return True
         return False
 
-    async def steer_turn(
-        self, session_id: str, turn_id: str, input: str | Sequence[InputItem]
-    ) -> Any:
+    async def steer(self, session_id: str, turn_id: str, input: str | Sequence[InputItem]) -> Any:
         """Add input to a running turn (`turn/steer`, checked against `turn_id`)."""
-        await self._session(session_id, allow_system=False)
+        await self._records.get(session_id, allow_system=False)
         check_id(turn_id, "turnId")
-        items = normalize_input(input, self.config.max_input_bytes)
-        return await self._call(
+        items = normalize_input(input, self._ctx.config.max_input_bytes)
+        return await self._ctx.call(
             "turn/steer", {"threadId": session_id, "input": items, "expectedTurnId": turn_id}
         )

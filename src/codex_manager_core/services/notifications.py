@@ -17,7 +17,6 @@ from typing import Any, Final
 import attrs
 
 from codex_manager_core import rpc
-from codex_manager_core._base import ManagerBase
 from codex_manager_core.errors import StoreUnavailable
 from codex_manager_core.events.naming import notification_event_type
 from codex_manager_core.models import (
@@ -27,9 +26,10 @@ from codex_manager_core.models import (
     TurnRecord,
     TurnStatus,
 )
-from codex_manager_core.requests import RequestsMixin
 from codex_manager_core.runtime.client import InitializeResult
 from codex_manager_core.runtime.supervisor import ExitRecord
+from codex_manager_core.services.context import ServiceContext
+from codex_manager_core.services.request_lifecycle import RequestLifecycle
 from codex_manager_core.store.batch import (
     Batch,
     Mutation,
@@ -119,20 +119,23 @@ def user_text_of(item: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-class RuntimeEventsMixin(RequestsMixin, ManagerBase):
-    """Runtime callbacks: ready, exit, notifications (server requests: RequestsMixin)."""
+class RuntimeEvents:
+    """Runtime callbacks: ready, exit, notifications (server requests: RequestIntake)."""
 
-    _unknown_threads: set[str]
+    def __init__(self, ctx: ServiceContext, lifecycle: RequestLifecycle) -> None:
+        self._ctx = ctx
+        self._records = ctx.records
+        self._lifecycle = lifecycle
 
-    async def _on_ready(self, epoch: int, init: InitializeResult) -> None:
+    async def on_ready(self, epoch: int, init: InitializeResult) -> None:
         # The stored number may lag behind ours while the store refuses writes (the last
         # one is held): never hand out a generation twice, request ids are built on it.
-        stored = int(await self.store.get_meta("generation") or 0)
-        generation = max(stored, self._state.generation) + 1
+        stored = int(await self._ctx.store.get_meta("generation") or 0)
+        generation = max(stored, self._ctx.state.generation) + 1
         await self._write_or_hold(
             [SetMeta("generation", str(generation))],
             [
-                self._event(
+                self._ctx.event(
                     "runtime_state_changed",
                     None,
                     {
@@ -144,17 +147,17 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
                 )
             ],
         )
-        self._state.generation = generation
-        self._state.generations[epoch] = generation
-        self._state.loaded_threads.clear()
-        self._spawn("reconcile turns", self._reconcile_open_turns)
+        self._ctx.state.generation = generation
+        self._ctx.state.generations[epoch] = generation
+        self._ctx.state.loaded_threads.clear()
+        self._ctx.spawn("reconcile turns", self._reconcile_open_turns)
 
-    async def _on_exit(self, record: ExitRecord) -> None:
-        generation = self._state.generations.pop(record.epoch, None)
-        self._state.loaded_threads.clear()
+    async def on_exit(self, record: ExitRecord) -> None:
+        generation = self._ctx.state.generations.pop(record.epoch, None)
+        self._ctx.state.loaded_threads.clear()
         if generation is not None:
             try:
-                await self._expire_requests(
+                await self._lifecycle.expire(
                     RequestQuery(generation=generation), "the runtime process exited"
                 )
             except StoreUnavailable as exc:
@@ -166,7 +169,7 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
         await self._write_or_hold(
             (),
             [
-                self._event(
+                self._ctx.event(
                     "runtime_state_changed",
                     None,
                     {
@@ -185,22 +188,22 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
         """Write and wait for it; while the store refuses writes, hold it in the ledger
         instead (written once the store takes writes again), as the runtime's events are."""
         try:
-            await self._write(mutations, events)
+            await self._ctx.write(mutations, events)
         except StoreUnavailable:
-            await self.ledger.submit(Batch(tuple(mutations), tuple(events)))
+            await self._ctx.ledger.submit(Batch(tuple(mutations), tuple(events)))
 
     async def _reconcile_open_turns(self) -> None:
         """Turns the store still shows in progress (the runtime died mid-turn, or the manager
         restarted): re-read their threads; the runtime is the authority."""
         cursor = None
         while True:
-            page = await self.store.list_sessions(
+            page = await self._ctx.store.list_sessions(
                 SessionQuery(archived=None, include_system_owned=True, cursor=cursor, limit=200)
             )
             for record in page.items:
                 if record.active_turn_id is not None:
-                    self._sessions.setdefault(record.session_id, record)
-                    self._threads.bind(record.session_id, record.runtime_thread_id)
+                    self._records.cache.setdefault(record.session_id, record)
+                    self._ctx.threads.bind(record.session_id, record.runtime_thread_id)
                     await self._reconcile_turn(record.session_id, record.active_turn_id)
             if page.next_cursor is None:
                 return
@@ -211,7 +214,9 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
         final_text: str | None = None
         error: str | None = "the runtime exited during the turn"
         try:
-            result = await self._call("thread/read", {"threadId": thread_id, "includeTurns": True})
+            result = await self._ctx.call(
+                "thread/read", {"threadId": thread_id, "includeTurns": True}
+            )
             turns = (result.get("thread") or {}).get("turns") or []
             for turn in turns:
                 if isinstance(turn, Mapping) and turn.get("id") == turn_id:
@@ -222,12 +227,12 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
                         error = turn_error_of(turn)
         except Exception as exc:
             logger.info("could not re-read thread %s: %s", thread_id, exc)
-        now = self._now()
-        await self._patch_session(
+        now = self._ctx.now()
+        await self._records.patch(
             thread_id,
             {"active_turn_id": None, "status": "idle"},
             [
-                self._event(
+                self._ctx.event(
                     "turn_reconciled",
                     thread_id,
                     {"threadId": thread_id, "turnId": turn_id, "status": status.value},
@@ -246,15 +251,15 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
 
     # ------------------------------------------------------------------ notifications
 
-    async def _on_notification(self, epoch: int, notification: rpc.Notification) -> None:
-        raw_params = self._threads.incoming(notification.params)
+    async def on_notification(self, epoch: int, notification: rpc.Notification) -> None:
+        raw_params = self._ctx.threads.incoming(notification.params)
         params = raw_params if isinstance(raw_params, Mapping) else {}
         method = notification.method
         thread_id = thread_id_of(params)
         session = await self._notification_session(thread_id)
-        if thread_id is not None and session is None and thread_id in self._tombstones:
+        if thread_id is not None and session is None and thread_id in self._records.tombstones:
             return  # suppressed: the session was deleted
-        now = self._now()
+        now = self._ctx.now()
         event_type = notification_event_type(method)
         turn_id = turn_id_of(params)
         draft = EventDraft(
@@ -277,21 +282,21 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
             system=bool(session and session.system_owned),
         )
         mutations = self._state_changes(method, params, session, thread_id, now)
-        await self.ledger.submit(Batch(tuple(mutations), (draft,)))
+        await self._ctx.ledger.submit(Batch(tuple(mutations), (draft,)))
         if method == "turn/completed" and thread_id and turn_id:
-            await self._expire_session_requests_on_turn_end(thread_id, turn_id)
+            await self._lifecycle.expire_on_turn_end(thread_id, turn_id)
         elif method == "serverRequest/resolved":
-            await self._expire_resolved_by_runtime(params)
+            await self._lifecycle.expire_resolved_by_runtime(params)
 
     async def _notification_session(self, thread_id: str | None) -> SessionRecord | None:
-        if thread_id is None or thread_id in self._unknown_threads:
+        if thread_id is None or thread_id in self._records.unknown_threads:
             return None
-        session = self._sessions.get(thread_id) or await self._find_session(thread_id)
-        if session is None and await self._tombstone(thread_id) is None:
+        session = self._records.cache.get(thread_id) or await self._records.find(thread_id)
+        if session is None and await self._records.tombstone(thread_id) is None:
             # Re-check after the awaits: create_session may have recorded it meanwhile.
-            session = self._sessions.get(thread_id)
+            session = self._records.cache.get(thread_id)
             if session is None:
-                self._unknown_threads.add(thread_id)
+                self._records.unknown_threads.add(thread_id)
         return session
 
     def _state_changes(
@@ -381,6 +386,6 @@ class RuntimeEventsMixin(RequestsMixin, ManagerBase):
         if not changes and not extra:
             return []
         if changes:
-            self._sessions[thread_id] = attrs.evolve(session, **changes)
+            self._records.cache[thread_id] = attrs.evolve(session, **changes)
             extra.insert(0, PatchSession(thread_id, changes))
         return extra

@@ -20,7 +20,6 @@ from typing import Final
 
 import anyio
 
-from codex_manager_core._base import ManagerBase, logger
 from codex_manager_core.errors import (
     Conflict,
     InvalidInput,
@@ -29,6 +28,7 @@ from codex_manager_core.errors import (
     MethodNotSupported,
     NotFound,
 )
+from codex_manager_core.services.context import ServiceContext, logger
 from codex_manager_core.store.batch import SetMeta
 
 #: Folders of CODEX_HOME that hold a thread's files (rollouts, archives, shell snapshots).
@@ -63,26 +63,32 @@ def _still_referenced(exc: ManagerError) -> bool:
     return "still references" in exc.message.lower()
 
 
-class ThreadFilesMixin(ManagerBase):
-    async def _delete_thread_files(
-        self, session_id: str, file_ids: Iterable[str] = ()
-    ) -> tuple[int, bool]:
+class ThreadFiles:
+    """The thread files under CODEX_HOME: deleting them, keeping what forks still read."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._records = ctx.records
+
+    async def delete(self, session_id: str, file_ids: Iterable[str] = ()) -> tuple[int, bool]:
         """Delete the thread in the runtime and its files (those named with `session_id`
         or one of `file_ids`), but keep its rollout if a fork reads it. Returns how many
         files went, and whether the rollout was kept (then call
         `_settle_kept_rollouts(session_id)` once the session's tombstone is written)."""
         files: list[Path] = []
-        if self.codex_home is not None:
+        if self._ctx.codex_home is not None:
             for thread_id in dict.fromkeys([session_id, *file_ids]):
-                files += await anyio.to_thread.run_sync(thread_files, self.codex_home, thread_id)
+                files += await anyio.to_thread.run_sync(
+                    thread_files, self._ctx.codex_home, thread_id
+                )
         kept = False
         try:
-            await self._call("thread/delete", {"threadId": session_id})
+            await self._ctx.call("thread/delete", {"threadId": session_id})
         except (InvalidState, Conflict) as exc:
             if not _still_referenced(exc):
                 logger.info("thread/delete %s: %s (removing files ourselves)", session_id, exc)
-            elif self.codex_home is not None:
-                codex_home = self.codex_home
+            elif self._ctx.codex_home is not None:
+                codex_home = self._ctx.codex_home
                 files = [path for path in files if not _is_history(codex_home, path)]
                 kept = True
                 logger.info("keeping the rollout of deleted %s: a fork reads it", session_id)
@@ -95,25 +101,25 @@ class ThreadFilesMixin(ManagerBase):
         return len(files), kept
 
     async def _retained(self) -> list[str]:
-        raw = await self.store.get_meta(RETAINED_KEY)
+        raw = await self._ctx.store.get_meta(RETAINED_KEY)
         try:
             ids = json.loads(raw) if raw else []
         except ValueError:
             return []
         return [str(value) for value in ids] if isinstance(ids, list) else []
 
-    async def _settle_kept_rollouts(self, kept: str | None = None) -> None:
+    async def settle_kept_rollouts(self, kept: str | None = None) -> None:
         """After a delete (its tombstone written): remember `kept`, the deleted session
         whose rollout stays for its forks, and delete the kept rollouts no fork reads any
         more (a fork of a fork keeps its source's source: loop until nothing changes)."""
-        async with self._state.kept_rollouts_lock:
+        async with self._ctx.state.kept_rollouts_lock:
             retained = await self._retained()
             remaining = [*retained, kept] if kept and kept not in retained else list(retained)
             try:
                 await self._purge_kept(remaining)
             finally:
                 if remaining != retained:
-                    await self._write([SetMeta(RETAINED_KEY, json.dumps(remaining))])
+                    await self._ctx.write([SetMeta(RETAINED_KEY, json.dumps(remaining))])
 
     async def _purge_kept(self, remaining: list[str]) -> None:
         """Remove from `remaining` (and from disk) what no fork reads any more."""
@@ -122,7 +128,7 @@ class ThreadFilesMixin(ManagerBase):
             progress = False
             for session_id in list(remaining):
                 try:
-                    await self._call("thread/delete", {"threadId": session_id})
+                    await self._ctx.call("thread/delete", {"threadId": session_id})
                 except (InvalidState, Conflict) as exc:
                     if _still_referenced(exc):
                         continue
@@ -132,9 +138,9 @@ class ThreadFilesMixin(ManagerBase):
                 except Exception as exc:
                     logger.warning("kept rollout %s: thread/delete failed: %s", session_id, exc)
                     return  # the runtime is not well: try again after the next delete
-                if self.codex_home is not None:
+                if self._ctx.codex_home is not None:
                     files = await anyio.to_thread.run_sync(
-                        thread_files, self.codex_home, session_id
+                        thread_files, self._ctx.codex_home, session_id
                     )
                     await anyio.to_thread.run_sync(remove_files, files)
                 remaining.remove(session_id)

@@ -12,7 +12,6 @@ from typing import Any, Final
 
 import attrs
 
-from codex_manager_core._base import ManagerBase
 from codex_manager_core.errors import InvalidInput
 from codex_manager_core.models import (
     InteractiveRequest,
@@ -20,6 +19,8 @@ from codex_manager_core.models import (
     TranscriptEntry,
 )
 from codex_manager_core.serde import parse_iso
+from codex_manager_core.services.context import ServiceContext
+from codex_manager_core.services.sessions import SessionsService
 from codex_manager_core.store.batch import PutTranscriptEntry, RequestQuery
 from codex_manager_core.views import coerce_epoch_ms, details_text, epoch_ms, request_view
 
@@ -263,8 +264,16 @@ def decode_cursor(cursor: str) -> int:
         ) from exc
 
 
-class TranscriptMixin(ManagerBase):
-    async def get_transcript(
+class TranscriptService:
+    """A session's transcript: the runtime's turns merged with our own entries
+    (`manager.transcript`)."""
+
+    def __init__(self, ctx: ServiceContext, sessions: SessionsService) -> None:
+        self._ctx = ctx
+        self._records = ctx.records
+        self._sessions = sessions
+
+    async def get(
         self,
         session_id: str,
         *,
@@ -275,7 +284,7 @@ class TranscriptMixin(ManagerBase):
         """The session's transcript, oldest first, `limit` rows from `cursor` (None: all).
         `thread`: the session's thread as `read_thread` returned it (with turns), when the
         caller has read it already (saves reading it again)."""
-        await self._session(session_id)
+        await self._records.get(session_id)
         if limit is not None and (
             not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT
         ):
@@ -295,25 +304,23 @@ class TranscriptMixin(ManagerBase):
         self, session_id: str, thread: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         if thread is None:
-            thread = await self.read_thread(session_id, include_turns=True)
+            thread = await self._sessions.read_thread(session_id, include_turns=True)
         turns = thread.get("turns") if isinstance(thread, Mapping) else None
         runtime = turns_to_rows(turns or [])
-        extra = [entry_row(e) for e in await self.store.list_transcript_entries(session_id)]
-        requests = await self.store.list_requests(RequestQuery(thread_id=session_id))
+        extra = [entry_row(e) for e in await self._ctx.store.list_transcript_entries(session_id)]
+        requests = await self._ctx.store.list_requests(RequestQuery(thread_id=session_id))
         extra.extend(request_row(r) for r in requests)
         return merge_rows(runtime, extra)
 
-    async def upsert_transcript_entry(
-        self, session_id: str, entry: Mapping[str, Any]
-    ) -> TranscriptEntry:
+    async def upsert(self, session_id: str, entry: Mapping[str, Any]) -> TranscriptEntry:
         """Insert or replace one supplemental row (by messageId) and announce it
         (`transcript_updated`)."""
-        await self._session(session_id)
+        await self._records.get(session_id)
         record = parse_entry(entry)
-        await self._write(
+        await self._ctx.write(
             [PutTranscriptEntry(session_id, record)],
             [
-                self._event(
+                self._ctx.event(
                     "transcript_updated",
                     session_id,
                     {

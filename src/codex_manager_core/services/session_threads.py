@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from codex_manager_core._base import ManagerBase, logger
-from codex_manager_core.controls import approval_wire
 from codex_manager_core.errors import InvalidInput, NotFound
 from codex_manager_core.models import Controls, JsonObject, SessionRecord, TitleSource
+from codex_manager_core.services.context import ServiceContext, logger
+from codex_manager_core.services.controls import approval_wire
 
 #: Our event when a session got a new runtime thread (its old one was lost).
 THREAD_REPLACED_EVENT = "session_thread_replaced"
@@ -58,26 +58,32 @@ def provider_of(result: Any, thread: Mapping[str, Any]) -> str | None:
     return None
 
 
-class SessionThreadsMixin(ManagerBase):
+class SessionThreads:
+    """A session's thread in the runtime: loaded, resumed, or replaced when lost."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._records = ctx.records
+
     """Loading a session's thread into the current runtime process."""
 
-    async def _ensure_thread(self, record: SessionRecord) -> SessionRecord:
+    async def ensure(self, record: SessionRecord) -> SessionRecord:
         """Make the session's thread loaded in the current runtime process (resume it, or
         start a new one when the runtime lost it) and return the session as it is now."""
         session_id = record.session_id
-        if session_id in self._state.loaded_threads:
+        if session_id in self._ctx.state.loaded_threads:
             return record
         # One load per session at a time: two first messages after a restart must not
         # start two threads.
-        async with self._state.thread_loads.hold(session_id):
-            record = self._sessions.get(session_id, record)
-            if session_id not in self._state.loaded_threads:
-                record = await self._load_thread(record)
+        async with self._ctx.state.thread_loads.hold(session_id):
+            record = self._records.cache.get(session_id, record)
+            if session_id not in self._ctx.state.loaded_threads:
+                record = await self.load(record)
         return record
 
-    async def _load_thread(self, record: SessionRecord) -> SessionRecord:
+    async def load(self, record: SessionRecord) -> SessionRecord:
         try:
-            await self._resume(record)
+            await self.resume(record)
         except NotFound as exc:
             # "no rollout found": codex never wrote the thread down. Only a thread that
             # had no turn can be replaced without losing anything; a materialized one
@@ -85,10 +91,10 @@ class SessionThreadsMixin(ManagerBase):
             if record.materialized:
                 raise
             logger.info("session %s lost its runtime thread (%s)", record.session_id, exc)
-            return await self._replace_thread(record)
+            return await self.replace(record)
         return record
 
-    async def _resume(self, record: SessionRecord) -> Any:
+    async def resume(self, record: SessionRecord) -> Any:
         params: dict[str, Any] = {
             "threadId": record.session_id,
             "approvalPolicy": approval_wire(record.controls.approval_policy),
@@ -97,15 +103,15 @@ class SessionThreadsMixin(ManagerBase):
         }
         if record.controls.model:
             params["model"] = record.controls.model
-        result = await self._call("thread/resume", params)
-        self._state.loaded_threads.add(record.session_id)
+        result = await self._ctx.call("thread/resume", params)
+        self._ctx.state.loaded_threads.add(record.session_id)
         return result.get("thread") if isinstance(result, Mapping) else result
 
-    async def _replace_thread(self, record: SessionRecord) -> SessionRecord:
+    async def replace(self, record: SessionRecord) -> SessionRecord:
         """Start a new runtime thread for the session, with its settings, and record it."""
         session_id = record.session_id
-        cwd = record.cwd or str(self.config.default_cwd or Path.cwd())
-        result = await self._call(
+        cwd = record.cwd or str(self._ctx.config.default_cwd or Path.cwd())
+        result = await self._ctx.call(
             "thread/start", thread_start_params(cwd, record.controls, record.dynamic_tools)
         )
         thread = started_thread("thread/start", result)
@@ -113,9 +119,9 @@ class SessionThreadsMixin(ManagerBase):
         # From here on the runtime's reports about the new thread carry the session id. Its
         # `thread/started`, which may come before this answer, stays filed under the
         # runtime's id: `session_thread_replaced` is what announces the thread.
-        self._threads.bind(session_id, runtime_id)
-        self._state.loaded_threads.add(session_id)
-        event = self._event(
+        self._ctx.threads.bind(session_id, runtime_id)
+        self._ctx.state.loaded_threads.add(session_id)
+        event = self._ctx.event(
             THREAD_REPLACED_EVENT,
             session_id,
             {
@@ -131,18 +137,18 @@ class SessionThreadsMixin(ManagerBase):
                 "runtime_thread_id": runtime_id,
                 "model_provider": provider_of(result, thread) or record.model_provider,
             }
-            updated = await self._patch_session(session_id, changes, [event])
+            updated = await self._records.patch(session_id, changes, [event])
         except BaseException:
-            self._threads.bind(session_id, record.runtime_thread_id)
-            self._state.loaded_threads.discard(session_id)
+            self._ctx.threads.bind(session_id, record.runtime_thread_id)
+            self._ctx.state.loaded_threads.discard(session_id)
             raise
         if record.title_source is TitleSource.USER:
-            self._spawn("thread/name/set", self._tell_runtime_title, session_id, record.title)
+            self._ctx.spawn("thread/name/set", self.tell_runtime_title, session_id, record.title)
         return updated if updated is not None else record
 
-    async def _tell_runtime_title(self, session_id: str, title: str) -> None:
+    async def tell_runtime_title(self, session_id: str, title: str) -> None:
         try:
-            await self._call("thread/name/set", {"threadId": session_id, "name": title})
+            await self._ctx.call("thread/name/set", {"threadId": session_id, "name": title})
         except Exception as exc:
             # Our title stands either way; the runtime's copy is a convenience.
             logger.info("thread/name/set for %s failed: %s", session_id, exc)

@@ -1,8 +1,9 @@
-"""State and helpers shared by the Manager's domain mixins (projects, sessions, ...).
+"""What every domain service is built with: the ServiceContext.
 
-The Manager is split by domain into mixins over this base, so each concept lives in one
-module while users see one object. Only the Manager writes to its store, so it keeps an
-in-memory copy of session records (the hot path reads them for every notification).
+Each service (sessions, projects, turns, ...) is an object with explicit dependencies: this
+context (the ledger writer, the runtime caller, the clock, the bus, store reads and the
+caches) plus the other services it calls, passed to its constructor by the composition root
+(`manager.py`). Nothing here knows a domain beyond the session records every service reads.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import anyio.abc
@@ -22,7 +24,6 @@ from codex_manager_core.config import ManagerConfig
 from codex_manager_core.errors import (
     AuthRequired,
     CallTimeout,
-    Gone,
     InvalidInput,
     InvalidState,
     ManagerError,
@@ -31,7 +32,6 @@ from codex_manager_core.errors import (
     RpcError,
     RuntimeCallFailed,
     RuntimeTimedOut,
-    SystemSessionForbidden,
 )
 from codex_manager_core.events.bus import EventBus
 from codex_manager_core.events.ledger import Ledger
@@ -39,23 +39,16 @@ from codex_manager_core.keyed_locks import KeyedLocks
 from codex_manager_core.models import (
     Event,
     EventDraft,
-    Project,
-    RequestStatus,
-    SessionRecord,
-    Tombstone,
     utcnow,
 )
 from codex_manager_core.ports import Clock, Store
 from codex_manager_core.runtime.supervisor import Supervisor
-from codex_manager_core.store.batch import (
-    Batch,
-    Mutation,
-    PatchSession,
-    PutSession,
-    RequestQuery,
-)
+from codex_manager_core.store.batch import Batch, Mutation
 from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
+
+if TYPE_CHECKING:
+    from codex_manager_core.services.records import SessionRecords
 
 logger = logging.getLogger("codex_manager_core.manager")
 
@@ -164,59 +157,36 @@ class ManagerState:
     """Serializes changes to the list of rollouts kept for forks (thread_files.py)."""
 
 
-class ManagerBase:
-    """The shared state. Attributes are set by `Manager.open`."""
+Spawner = Callable[..., None]
+
+
+@attrs.define(eq=False)
+class ServiceContext:
+    """The shared means of every domain service. Built once by `Manager.open`; the task
+    group is attached when the Manager's background tasks start."""
 
     config: ManagerConfig
     store: Store
-    bus: EventBus
+    """Reads (writes go through the ledger, with their events)."""
     ledger: Ledger
+    bus: EventBus
     supervisor: Supervisor
     clock: Clock
     tools: ToolRegistry
-    data_dir: Path | None
-    codex_home: Path | None
-    _tasks: anyio.abc.TaskGroup
-    _state: ManagerState
-    _sessions: dict[str, SessionRecord]
-    _tombstones: dict[str, Tombstone]
-    _unknown_threads: set[str]
-    _threads: ThreadIds
+    threads: ThreadIds
+    records: SessionRecords
+    state: ManagerState = attrs.Factory(ManagerState)
+    data_dir: Path | None = None
+    codex_home: Path | None = None
+    tasks: anyio.abc.TaskGroup | None = None
 
-    # ------------------------------------------------------------------ cross-domain
-    # Implemented by the domain mixins (which come before this base in the Manager's MRO);
-    # declared here so each mixin can call the others' methods type-checked.
-
-    async def get_project(self, project_id: str) -> Project:
-        raise NotImplementedError
-
-    async def delete_session(self, session_id: str) -> int:
-        raise NotImplementedError
-
-    async def _archive(self, session_id: str) -> None:
-        raise NotImplementedError
-
-    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> Any:
-        raise NotImplementedError
-
-    async def _expire_requests(
-        self,
-        query: RequestQuery,
-        reason: str,
-        *,
-        to_status: RequestStatus = RequestStatus.EXPIRED,
-        statuses: tuple[RequestStatus, ...] = (RequestStatus.PENDING,),
-    ) -> int:
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------ writing
-
-    async def _write(
+    async def write(
         self, mutations: Iterable[Mutation] = (), events: Iterable[EventDraft] = ()
     ) -> list[Event]:
+        """State changes and the events that describe them, as one transaction."""
         return await self.ledger.write(Batch(tuple(mutations), tuple(events)))
 
-    def _event(
+    def event(
         self,
         type_: str,
         thread_id: str | None,
@@ -224,108 +194,18 @@ class ManagerBase:
         *,
         system: bool = False,
     ) -> EventDraft:
-        return EventDraft(type_, thread_id, payload, self._now(), system=system)
+        return EventDraft(type_, thread_id, payload, self.now(), system=system)
 
-    def _now(self) -> Any:
+    def now(self) -> datetime:
         return utcnow()
 
-    async def _save_session(
-        self, record: SessionRecord, events: Sequence[EventDraft] = (), *extra: Mutation
-    ) -> list[Event]:
-        self._sessions[record.session_id] = record
-        self._threads.bind(record.session_id, record.runtime_thread_id)
-        self._unknown_threads.discard(record.session_id)
-        try:
-            return await self._write([PutSession(record), *extra], events)
-        except BaseException:
-            self._sessions.pop(record.session_id, None)
-            raise
-
-    async def _patch_session(
-        self,
-        session_id: str,
-        changes: Mapping[str, Any],
-        events: Sequence[EventDraft] = (),
-        *extra: Mutation,
-    ) -> SessionRecord | None:
-        """Change fields of a session (in the cache at once, in the store with `events`)."""
-        current = self._sessions.get(session_id) or await self.store.get_session(session_id)
-        if current is None:
-            if events or extra:
-                await self._write(extra, events)
-            return None
-        updated = attrs.evolve(current, **changes)
-        self._sessions[session_id] = updated
-        try:
-            await self._write([PatchSession(session_id, dict(changes)), *extra], events)
-        except BaseException:
-            self._sessions.pop(session_id, None)
-            raise
-        return updated
-
-    async def _update_session(self, session_id: str, changes: Mapping[str, Any]) -> SessionRecord:
-        """Change a session and announce it (`session_updated`) in the same transaction."""
-        from codex_manager_core.views import session_view
-
-        current = await self._session(session_id)
-        updated = attrs.evolve(current, **changes)
-        event = self._event(
-            "session_updated",
-            session_id,
-            {"session": session_view(updated)},
-            system=updated.system_owned,
-        )
-        result = await self._patch_session(session_id, changes, [event])
-        return result if result is not None else updated
-
-    # ------------------------------------------------------------------ reading
-
-    async def _find_session(self, session_id: str) -> SessionRecord | None:
-        record = self._sessions.get(session_id)
-        if record is None:
-            stored = await self.store.get_session(session_id)
-            # While we awaited, the cache may have got a newer record: it wins. A delete
-            # may have begun meanwhile (tombstone set, its store write still queued): then
-            # the stored row is stale and must not come back into the cache.
-            record = self._sessions.get(session_id)
-            if record is None and stored is not None and session_id not in self._tombstones:
-                record = self._sessions[session_id] = stored
-                self._threads.bind(session_id, stored.runtime_thread_id)
-        return record
-
-    async def _tombstone(self, session_id: str) -> Tombstone | None:
-        tombstone = self._tombstones.get(session_id)
-        if tombstone is None:
-            tombstone = await self.store.get_tombstone(session_id)
-            if tombstone is not None:
-                self._tombstones[session_id] = tombstone
-        return tombstone
-
-    async def _session(self, session_id: str, *, allow_system: bool = True) -> SessionRecord:
-        """The session, or NotFound / Gone / SystemSessionForbidden."""
-        check_id(session_id, "sessionId")
-        record = await self._find_session(session_id)
-        if record is None:
-            tombstone = await self._tombstone(session_id)
-            if tombstone is not None:
-                raise Gone(session_id, tombstone.title, tombstone.deleted_at)
-            raise NotFound(f"no session {session_id!r}; list sessions to see the ids")
-        if record.system_owned and not allow_system:
-            raise SystemSessionForbidden(
-                f"session {session_id} is system-owned (a queue worker); it can be read "
-                "but not changed"
-            )
-        return record
-
-    # ------------------------------------------------------------------ runtime
-
-    async def _call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
+    async def call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
         """Call the runtime, mapping its errors to the Manager's typed errors. A session's
         thread is addressed by the session id; `ThreadIds` translates both ways."""
         if method in STARTS_WORK:
             # Its events could only be held in memory: refuse it (StoreUnavailable, 507).
             await self.ledger.ensure_writable()
-        threads = self._threads
+        threads = self.threads
         try:
             result = await self.supervisor.request(
                 method, threads.outgoing(params), timeout=timeout
@@ -334,7 +214,7 @@ class ManagerBase:
             raise map_runtime_error(method, exc) from exc
         return threads.incoming(result)
 
-    def _spawn(self, name: str, coro_fn: Any, *args: Any) -> None:
+    def spawn(self, name: str, coro_fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run background work owned by the Manager (ends with it); failures are logged."""
 
         async def guarded() -> None:
@@ -343,4 +223,6 @@ class ManagerBase:
             except Exception:
                 logger.exception("background task %s failed", name)
 
-        self._tasks.start_soon(guarded, name=name)
+        if self.tasks is None:
+            raise RuntimeError("the manager's background tasks have not started")
+        self.tasks.start_soon(guarded, name=name)
