@@ -18,37 +18,58 @@ registration: a warning names the callable and what the parser said.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import logging
 import re
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from docstring_parser import Docstring, ParseError, epydoc, numpydoc, rest
-from docstring_parser.google import DEFAULT_SECTIONS, GoogleParser, Section, SectionType
+import attrs
+
+if TYPE_CHECKING:
+    from docstring_parser import Docstring
 
 logger = logging.getLogger("codex_manager_core.tools")
 
-_EXTRA_SECTIONS: Final = (
-    Section("Keyword Args", "param", SectionType.MULTIPLE),
-    Section("Keyword Arguments", "param", SectionType.MULTIPLE),
-)
-_GOOGLE_SECTIONS: Final = [
-    Section(title, section.key, section.type)
-    for section in (*DEFAULT_SECTIONS, *_EXTRA_SECTIONS)
-    for title in dict.fromkeys((section.title, section.title.lower()))
-]
-_GOOGLE_TITLE: Final = re.compile(
-    "(?:" + "|".join(re.escape(section.title) for section in _GOOGLE_SECTIONS) + r"):\s*"
-)
 _PARAGRAPH_BREAK: Final = re.compile(r"\n\s*\n")
 
-_STYLES: Final[tuple[Callable[[str], Docstring], ...]] = (
-    GoogleParser(_GOOGLE_SECTIONS).parse,
-    numpydoc.parse,
-    rest.parse,
-    epydoc.parse,
-)
+
+@attrs.frozen
+class _Parsers:
+    """docstring_parser's parsers, set up on first use.
+
+    Imported only when a tool is registered: `import codex_manager_core` should not pay for
+    them (about 10 ms) in a program that registers none.
+    """
+
+    styles: tuple[Callable[[str], Docstring], ...]
+    """Google (with our sections), NumPy, reST, Epydoc: the first that finds most wins."""
+    google_title: re.Pattern[str]
+    """A line that opens a Google section."""
+    parse_error: type[Exception]
+
+
+@functools.cache
+def _parsers() -> _Parsers:
+    from docstring_parser import ParseError, epydoc, numpydoc, rest
+    from docstring_parser.google import DEFAULT_SECTIONS, GoogleParser, Section, SectionType
+
+    extra = (
+        Section("Keyword Args", "param", SectionType.MULTIPLE),
+        Section("Keyword Arguments", "param", SectionType.MULTIPLE),
+    )
+    sections = [
+        Section(title, section.key, section.type)
+        for section in (*DEFAULT_SECTIONS, *extra)
+        for title in dict.fromkeys((section.title, section.title.lower()))
+    ]
+    titles = "|".join(re.escape(section.title) for section in sections)
+    return _Parsers(
+        styles=(GoogleParser(sections).parse, numpydoc.parse, rest.parse, epydoc.parse),
+        google_title=re.compile(rf"(?:{titles}):\s*"),
+        parse_error=ParseError,
+    )
 
 
 def parse_docstring(doc: str | None, owner: str = "") -> tuple[str, dict[str, str]]:
@@ -61,13 +82,14 @@ def parse_docstring(doc: str | None, owner: str = "") -> tuple[str, dict[str, st
     """
     if not doc or not doc.strip():
         return "", {}
-    text = _indent_opening_section(inspect.cleandoc(doc))
+    parsers = _parsers()
+    text = _indent_opening_section(inspect.cleandoc(doc), parsers.google_title)
     parsed: list[Docstring] = []
     problems: list[str] = []
-    for parse in _STYLES:
+    for parse in parsers.styles:
         try:
             parsed.append(parse(text))
-        except ParseError as exc:
+        except parsers.parse_error as exc:
             problems.append(str(exc))
     if not parsed:  # pragma: no cover - NumPy and reST style accept any text
         logger.warning("cannot read the docstring of %s: %s", owner, "; ".join(problems))
@@ -83,8 +105,10 @@ def parse_docstring(doc: str | None, owner: str = "") -> tuple[str, dict[str, st
     descriptions: dict[str, str] = {}
     for param in best.params:
         description = _join_lines(param.description or "")
-        if description:
-            descriptions.setdefault(param.arg_name.lstrip("*"), description)
+        name = param.arg_name.lstrip("*")
+        if description:  # a name given twice (Args and Attributes) keeps both texts
+            previous = descriptions.get(name)
+            descriptions[name] = f"{previous} {description}" if previous else description
     return _first_paragraph(best.description or ""), descriptions
 
 
@@ -112,7 +136,7 @@ def _join_lines(text: str) -> str:
     return "\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 
-def _indent_opening_section(doc: str) -> str:
+def _indent_opening_section(doc: str, google_title: re.Pattern[str]) -> str:
     """Put back under `Args:` the entries that `inspect.cleandoc` moved level with it.
 
     `\"\"\"Args:` on the docstring's first line: cleandoc cannot see that line's real
@@ -120,15 +144,16 @@ def _indent_opening_section(doc: str) -> str:
     column 0, where no parser takes them for a section's entries.
     """
     lines = doc.splitlines()
-    if len(lines) < 2 or not _GOOGLE_TITLE.fullmatch(lines[0]):
+    if len(lines) < 2 or not google_title.fullmatch(lines[0]):
         return doc
     first_entry = next((line for line in lines[1:] if line.strip()), "")
     if not first_entry or first_entry[0].isspace():
         return doc
     shifted = [lines[0]]
     for index, line in enumerate(lines[1:], start=1):
-        if _GOOGLE_TITLE.fullmatch(line):
+        if google_title.fullmatch(line):
             shifted.extend(lines[index:])
             break
         shifted.append(f"    {line}" if line.strip() else line)
-    return "\n".join(shifted)
+    # The parsers run cleandoc again; behind an empty first line, the header's level counts.
+    return "\n" + "\n".join(shifted)
