@@ -51,10 +51,11 @@ What libraries do, and what is ours (issue 8 asked us to check):
   (codex types a type-less enum "string"), no `additionalProperties: false`, `{}` for Any
   (codex drops a description there), attrs private fields under their attribute name
   instead of their init name, and no descriptions from `Annotated[T, "text"]` or from
-  docstrings. Its unions refuse types we support (two classes, a list and a tuple, a class
-  and a dict). `msgspec.convert` stops at the first problem, where we report every one with
-  its path so that the model fixes its call in one go, ignores unknown keys of classes, and
-  refuses `3.0` for an int. Rewriting its output to fix all that is longer than the
+  docstring entries (a class's whole docstring, sections and all, is its description). Its
+  unions refuse types we support (two classes, a list and a tuple, a class and a dict).
+  `msgspec.convert` stops at the first problem, where we report every one with its path so
+  that the model fixes its call in one go; it ignores unknown keys of classes and refuses
+  `3.0` for an int. Rewriting its output to fix all that is longer than the
   compiler, so msgspec stays a Litestar (HTTP host) dependency and the core does not take it.
 - Return values are turned into JSON by cattrs' JSON preset, already a core dependency.
 
