@@ -30,6 +30,7 @@ import attrs
 if TYPE_CHECKING:
     from docstring_parser import Docstring
 
+# One logger for the whole package, named after it: embedders filter on that name.
 logger = logging.getLogger("codex_manager_core.tools")
 
 _PARAGRAPH_BREAK: Final = re.compile(r"\n\s*\n")

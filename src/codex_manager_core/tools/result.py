@@ -16,7 +16,7 @@ from typing import Any, Final
 import attrs
 from cattrs.preconf.json import make_converter
 
-# One logger for the whole package, named after it (embedders filter on that name).
+# One logger for the whole package, named after it: embedders filter on that name.
 logger = logging.getLogger("codex_manager_core.tools")
 
 # Return values are unstructured (attrs/dataclass -> dict, Enum -> value, set/tuple -> list,

@@ -12,6 +12,7 @@ import copy
 import functools
 import inspect
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -37,7 +38,10 @@ from codex_manager_core.tools.nodes import (
     check_object,
     object_schema,
 )
-from codex_manager_core.tools.result import ToolResult, logger, to_result
+from codex_manager_core.tools.result import ToolResult, to_result
+
+# One logger for the whole package, named after it: embedders filter on that name.
+logger = logging.getLogger("codex_manager_core.tools")
 
 #: What app-server (and the model APIs behind it) accept as a tool name; use `fullmatch`.
 TOOL_NAME_PATTERN: Final = re.compile(r"[a-zA-Z0-9_-]{1,64}")
