@@ -40,7 +40,8 @@ from codex_manager_core.testing import (
     write_offline_config,
 )
 from codex_manager_core.testing.offline_config import toml_string
-from codex_manager_core.testing.scripted_model import USAGE, _split_evenly
+from codex_manager_core.testing.scripted_model import USAGE
+from codex_manager_core.testing.scripted_model._responses_api import split_evenly
 
 TIMEOUT = 5.0
 Event = dict[str, Any]
@@ -280,7 +281,7 @@ async def test_reply_splits_text_evenly(text: str, chunks: int, deltas: list[str
 
 @given(st.text(max_size=50), st.integers(min_value=1, max_value=60))
 def test_split_evenly_properties(text: str, chunks: int) -> None:
-    pieces = _split_evenly(text, chunks)
+    pieces = split_evenly(text, chunks)
     assert "".join(pieces) == text
     assert len(pieces) == min(chunks, len(text))
     assert all(pieces)
@@ -826,16 +827,21 @@ async def test_an_unsupported_content_encoding_is_refused_and_recorded() -> None
 @pytest.mark.parametrize(
     ("request_bytes", "status", "error"),
     [
-        (b"HELLO\r\n\r\n", 400, "malformed request line"),
-        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400, "malformed request line"),
+        (b"HELLO\r\n\r\n", 400, "illegal request line"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400, "illegal request line"),
         (b"POST /v1/responses HTTP/2.0\r\n\r\n", 400, "unsupported HTTP version"),
-        (b"POST http://x/v1/responses HTTP/1.1\r\n\r\n", 400, "malformed request target"),
-        (b"POST /v1/responses HTTP/1.1\r\nno colon here\r\n\r\n", 400, "malformed header"),
-        (b"POST /v1/responses HTTP/1.1\r\n folded: x\r\n\r\n", 400, "malformed header"),
-        (b"POST /v1/responses HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400, "Content-Length"),
-        (b"POST /v1/responses HTTP/1.1\r\nContent-Length: 1,1\r\n\r\nx", 400, "Content-Length"),
+        (b"POST /v1/responses HTTP/1.1\r\n\r\n", 400, "Host"),
         (
-            b"POST /v1/responses HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST http://x/v1/responses HTTP/1.1\r\nHost: x\r\n\r\n",
+            400,
+            "malformed request target",
+        ),
+        (b"POST /v1/responses HTTP/1.1\r\nno colon here\r\n\r\n", 400, "illegal header line"),
+        (b"POST /v1/responses HTTP/1.1\r\n folded: x\r\n\r\n", 400, "continuation line"),
+        (b"POST /v1/responses HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400, "Content-Length"),
+        (b"POST /v1/responses HTTP/1.1\r\nContent-Length: 1,2\r\n\r\nx", 400, "Content-Length"),
+        (
+            b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
             400,
             "both",
         ),
@@ -845,17 +851,17 @@ async def test_an_unsupported_content_encoding_is_refused_and_recorded() -> None
             "Transfer-Encoding",
         ),
         (
-            b"POST /v1/responses HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             400,
-            "chunk size",
+            "illegal chunk header",
         ),
         (
-            b"POST /v1/responses HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd",
+            b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd",
             400,
-            "CRLF",
+            "malformed chunk footer",
         ),
         (
-            b"POST /v1/responses HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n",
+            b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n",
             413,
             "larger than 64 MiB",
         ),
@@ -865,11 +871,12 @@ async def test_an_unsupported_content_encoding_is_refused_and_recorded() -> None
         "garbage",
         "tls-hello",
         "http2",
+        "no-host",
         "absolute-target",
         "no-colon",
         "obs-fold",
         "bad-length",
-        "list-length",
+        "conflicting-lengths",
         "te-and-cl",
         "te-gzip",
         "bad-chunk-size",
@@ -930,15 +937,28 @@ async def test_unexpected_requests_are_answered_recorded_and_the_connection_kept
 
 
 @pytest.mark.anyio
-async def test_garbage_and_abrupt_disconnects_do_not_hurt_the_server() -> None:
+async def test_abrupt_disconnects_do_not_hurt_the_server() -> None:
     async with ScriptedModel([Reply("survivor")]) as model:
-        truncated = b"POST /v1/responses HTTP/1.1\r\nContent-Length: 50\r\n\r\n{"
-        for junk in (b"", b"\x00\xff" * 100, truncated):
+        truncated = b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"
+        for junk in (b"", b"POST /v1/resp", truncated):
             async with connect(model) as client:
                 if junk:
                     await client.send(junk)
         assert (await exchange(model)).status == 200
         assert model.errors == []  # a client hanging up is not an error
+        assert await model._wait_until(lambda: model.open_connections == 0, TIMEOUT)
+
+
+@pytest.mark.anyio
+async def test_binary_garbage_then_a_hang_up_is_recorded_and_harmless() -> None:
+    # Bytes that cannot start a request line are refused as soon as they arrive (h11 does
+    # not wait for a line end), so this is a malformed request, not just a hang-up.
+    async with ScriptedModel([Reply("survivor")]) as model:
+        async with connect(model) as client:
+            await client.send(b"\x00\xff" * 100)
+        assert (await exchange(model)).status == 200
+        assert await model._wait_until(lambda: model.errors != [], TIMEOUT)
+        assert model.errors == ["bad request answered 400: malformed request: illegal request line"]
         assert await model._wait_until(lambda: model.open_connections == 0, TIMEOUT)
 
 
