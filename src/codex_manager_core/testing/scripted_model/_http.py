@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http
 import json
+import re
 import zlib
 from collections.abc import Iterable
 from typing import Final
@@ -104,7 +105,7 @@ class HttpConnection:
                     raise PeerClosed from None
                 if exc.error_status_hint == 431:
                     raise BadRequest(431, "the request head is larger than 64 KiB") from None
-                raise BadRequest(exc.error_status_hint, f"malformed request: {exc}") from None
+                raise BadRequest(exc.error_status_hint, _describe(exc)) from None
             if event is h11.NEED_DATA:
                 await self._receive()
                 continue
@@ -242,6 +243,11 @@ class HttpConnection:
             return False
         self._h11.start_next_cycle()
         return True
+
+
+def _describe(exc: h11.RemoteProtocolError) -> str:
+    """h11's message, with the offending bytes shown as bytes (it quotes its bytearray)."""
+    return "malformed request: " + re.sub(r"bytearray\((b['\"].*?['\"])\)", r"\1", str(exc))
 
 
 def _reason(status: int) -> bytes:
