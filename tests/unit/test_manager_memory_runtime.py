@@ -14,6 +14,7 @@ import anyio
 import pytest
 
 from codex_manager_core import (
+    Event,
     InvalidInput,
     Manager,
     ManagerConfig,
@@ -79,7 +80,7 @@ async def test_a_notification_becomes_a_ledger_event(tmp_path: Path) -> None:
             params = {"threadId": THREAD, "status": {"type": "active", "activeFlags": []}}
             await runtime.notify("thread/status/changed", params)
             event = await sub.next(timeout=WAIT)
-    assert not isinstance(event, int)
+    assert isinstance(event, Event), event
     assert event.type == "app_server.thread.status.changed"
     assert event.thread_id == session.session_id
     assert event.payload["params"]["status"] == {"type": "active", "activeFlags": []}
@@ -108,7 +109,8 @@ async def test_an_approval_is_a_durable_request_and_the_decision_reaches_the_run
         async with subscription as sub, anyio.create_task_group() as tasks:
             tasks.start_soon(ask)
             pending = await sub.next(timeout=WAIT)
-            assert not isinstance(pending, int)
+            assert isinstance(pending, Event), pending
+            assert pending.type.startswith("approval")
             [approval] = await manager.list_approvals(session.session_id)
             assert approval.status is RequestStatus.PENDING
             assert approval.params["command"] == "rm -rf build"

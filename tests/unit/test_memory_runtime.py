@@ -18,7 +18,7 @@ from codex_manager_core import rpc
 from codex_manager_core.errors import RpcError, TransportClosed
 from codex_manager_core.ports import ExitStatus, RuntimeTransport
 from codex_manager_core.runtime import DEFERRED, RuntimeClient, ServerRequestError, Supervisor
-from codex_manager_core.testing import MemoryRuntime
+from codex_manager_core.testing import FakeClock, MemoryRuntime
 
 pytestmark = pytest.mark.anyio
 
@@ -45,7 +45,8 @@ def test_a_memory_runtime_is_a_runtime_transport() -> None:
 
 
 async def test_lines_cut_into_pieces_are_reassembled_and_everything_is_recorded() -> None:
-    runtime = MemoryRuntime({"echo": lambda params: params}, chunk_size=3)
+    clock = FakeClock()
+    runtime = MemoryRuntime({"echo": lambda params: params}, chunk_size=3, clock=clock)
     received: list[rpc.Notification] = []
     arrived = anyio.Event()
 
@@ -64,7 +65,7 @@ async def test_lines_cut_into_pieces_are_reassembled_and_everything_is_recorded(
             await arrived.wait()
     [notification] = received
     assert notification.params == {"thread": {"id": "thr_1"}}
-    assert isinstance(notification.message["emittedAtMs"], int)
+    assert notification.message["emittedAtMs"] == int(clock.now() * 1000)
     assert [(c.epoch, c.method) for c in runtime.calls] == [(1, "initialize"), (1, "echo")]
     assert [n.method for n in runtime.client_notifications] == ["initialized"]
     assert runtime.protocol_errors == []

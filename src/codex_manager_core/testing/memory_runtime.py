@@ -35,7 +35,6 @@ from __future__ import annotations
 import inspect
 import json
 import signal
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final, TypeAlias
@@ -48,7 +47,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from codex_manager_core import rpc
 from codex_manager_core.errors import RpcError, TransportClosed
-from codex_manager_core.ports import ExitStatus
+from codex_manager_core.ports import Clock, ExitStatus, SystemClock
 
 Handler: TypeAlias = Callable[[str, Any], Any]
 """`handler(method, params)` returns the result (or an awaitable of it)."""
@@ -272,8 +271,10 @@ class MemoryRuntime:
         version: str = DEFAULT_VERSION,
         codex_home: str = DEFAULT_CODEX_HOME,
         chunk_size: int | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """`initialize(params) -> result` replaces the default answer to `initialize`.
+        `clock` stamps notifications (`emittedAtMs`), e.g. a `FakeClock`.
         `chunk_size`: the most bytes one read returns, e.g. 7 to cut lines into pieces
         (the client must reassemble them); None returns what is buffered."""
         if chunk_size is not None and chunk_size < 1:
@@ -283,6 +284,7 @@ class MemoryRuntime:
         self.version = version
         self.codex_home = codex_home
         self.chunk_size = chunk_size
+        self._clock = clock or SystemClock()
         self.calls: list[MemoryCall] = []
         """Every request the manager sent, `initialize` included, over every process."""
         self.client_notifications: list[rpc.Notification] = []
@@ -335,7 +337,7 @@ class MemoryRuntime:
         message: dict[str, Any] = {"method": method}
         if params is not None:
             message["params"] = params
-        message["emittedAtMs"] = int(time.time() * 1000)
+        message["emittedAtMs"] = int(self._clock.now() * 1000)
         process.write(rpc.encode_message(message))
 
     async def server_request(
