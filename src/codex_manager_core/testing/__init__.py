@@ -4,6 +4,8 @@
   (`Reply`, `CallTool`, `Fail`, ...), so the real `codex app-server` runs fully offline.
 - `write_offline_config` / `offline_env`: the CODEX_HOME config.toml and the environment
   that point codex at such a model and nowhere else.
+- `MemoryRuntime`: an in-process runtime (a handler answers requests; the test pushes
+  notifications and server requests), for tests that need canned runtime answers.
 - `FakeClock`: manual time for retry backoffs and other waits (`Manager.open(clock=...)`).
 - `QuotaVFS`, `FaultyStore`, `store_full`: storage faults (a full, read-only or failing
   disk) without root; see `testing.faults`.
@@ -12,6 +14,7 @@
 from codex_manager_core.testing.clock import FakeClock
 from codex_manager_core.testing.fake_app_server import FakeAppServer
 from codex_manager_core.testing.faults import FaultyStore, QuotaVFS, store_full
+from codex_manager_core.testing.memory_runtime import MemoryCall, MemoryRuntime, MemoryRuntimeError
 from codex_manager_core.testing.offline_config import offline_env, write_offline_config
 from codex_manager_core.testing.scripted_model import (
     CallTool,
@@ -37,6 +40,9 @@ __all__ = [
     "FakeAppServer",
     "FakeClock",
     "FaultyStore",
+    "MemoryCall",
+    "MemoryRuntime",
+    "MemoryRuntimeError",
     "QuotaVFS",
     "RecordedRequest",
     "Reply",
