@@ -40,15 +40,15 @@ async def open_manager(runtime: MemoryRuntime, tmp_path: Path) -> AsyncIterator[
     config = ManagerConfig(default_cwd=tmp_path, import_user_auth=False)
     with anyio.fail_after(WAIT):
         async with Manager.open(store=MemoryStore(), transport=runtime, config=config) as m:
-            await m.wait_ready(WAIT)
+            await m.runtime.wait_ready(WAIT)
             yield m
 
 
 async def test_a_session_is_created_from_the_runtimes_thread(tmp_path: Path) -> None:
     runtime = MemoryRuntime({"thread/start": thread_start, "thread/name/set": {}})
     async with open_manager(runtime, tmp_path) as manager:
-        session = await manager.create_session()
-        listed = await manager.list_sessions()
+        session = await manager.sessions.create()
+        listed = await manager.sessions.list()
     assert session.session_id == THREAD
     assert (session.cwd, session.model, session.status) == (str(tmp_path), "memory-model", "idle")
     assert [s.session_id for s in listed.items] == [THREAD]
@@ -63,10 +63,10 @@ async def test_runtime_errors_become_the_managers_typed_errors(tmp_path: Path) -
     runtime = MemoryRuntime({"thread/start": refuse})  # and no model/list at all
     async with open_manager(runtime, tmp_path) as manager:
         with pytest.raises(InvalidInput) as refused:
-            await manager.create_session()
+            await manager.sessions.create()
         with pytest.raises(MethodNotSupported):
-            await manager.list_models()
-        listed = await manager.list_sessions()
+            await manager.runtime.list_models()
+        listed = await manager.sessions.list()
     assert refused.value.code == "invalid_params"
     assert "missing field `approvalPolicy`" in refused.value.message
     assert list(listed.items) == []  # nothing recorded for a thread that was never started
@@ -75,8 +75,8 @@ async def test_runtime_errors_become_the_managers_typed_errors(tmp_path: Path) -
 async def test_a_notification_becomes_a_ledger_event(tmp_path: Path) -> None:
     runtime = MemoryRuntime({"thread/start": thread_start})
     async with open_manager(runtime, tmp_path) as manager:
-        session = await manager.create_session()
-        async with manager.subscribe(thread_ids=[session.session_id], types=["app_server"]) as sub:
+        session = await manager.sessions.create()
+        async with manager.events.subscribe(thread_ids=[session.session_id], types=["app_server"]) as sub:
             params = {"threadId": THREAD, "status": {"type": "active", "activeFlags": []}}
             await runtime.notify("thread/status/changed", params)
             event = await sub.next(timeout=WAIT)
@@ -91,7 +91,7 @@ async def test_an_approval_is_a_durable_request_and_the_decision_reaches_the_run
 ) -> None:
     runtime = MemoryRuntime({"thread/start": thread_start})
     async with open_manager(runtime, tmp_path) as manager:
-        session = await manager.create_session()
+        session = await manager.sessions.create()
         answers: list[Any] = []
 
         async def ask() -> None:
@@ -105,15 +105,15 @@ async def test_an_approval_is_a_durable_request_and_the_decision_reaches_the_run
             method = "item/commandExecution/requestApproval"
             answers.append(await runtime.server_request(method, params))
 
-        subscription = manager.subscribe(thread_ids=[THREAD], types=["approval"])
+        subscription = manager.events.subscribe(thread_ids=[THREAD], types=["approval"])
         async with subscription as sub, anyio.create_task_group() as tasks:
             tasks.start_soon(ask)
             pending = await sub.next(timeout=WAIT)
             assert isinstance(pending, Event), pending
             assert pending.type.startswith("approval")
-            [approval] = await manager.list_approvals(session.session_id)
+            [approval] = await manager.approvals.list(session.session_id)
             assert approval.status is RequestStatus.PENDING
             assert approval.params["command"] == "rm -rf build"
-            decided = await manager.decide_approval(approval.request_id, "decline")
+            decided = await manager.approvals.decide(approval.request_id, "decline")
         assert decided.status is RequestStatus.RESOLVED
     assert answers == [{"decision": "decline"}]

@@ -15,7 +15,7 @@ client's framing and correlation run exactly as in production.
 
     runtime = MemoryRuntime(handler)
     async with Manager.open(store=MemoryStore(), transport=runtime) as manager:
-        session = await manager.create_session()
+        session = await manager.sessions.create()
         await runtime.notify("thread/status/changed", {"threadId": "thr_1", ...})
         answer = await runtime.server_request("item/tool/call", {...})  # the manager's reply
         runtime.crash()                                  # the supervisor restarts it
