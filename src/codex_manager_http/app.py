@@ -1,49 +1,46 @@
 """`create_app(manager, settings)`: the Litestar application over an embedded Manager.
 
-Handlers are thin: they parse the request, call one Manager method and shape the answer
-like the original Codex Manager did. No domain logic lives here.
+Handlers are thin (routes/): they parse the request, call one Manager method and shape the
+answer with one function of wire/, the original Codex Manager's JSON shapes. No domain logic
+lives here.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
+from typing import Any
 
 import anyio
-import attrs
-from litestar import Litestar, Request
-from litestar.di import NamedDependency, Provide
+from litestar import Litestar
+from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from codex_manager_core import Manager, __version__
-from codex_manager_core.store.batch import StoreStats
 from codex_manager_http.auth import token_middleware
 from codex_manager_http.docs_assets import docs_assets_router, docs_render_plugin
 from codex_manager_http.errors import EXCEPTION_HANDLERS
 from codex_manager_http.guard import GuardPolicy, guard_middleware
+from codex_manager_http.host import (
+    HostDep,
+    HostState,
+    ManagerDep,
+    host_state,
+    manager_dependency,
+)
 from codex_manager_http.metrics import Metrics, metrics_middleware
+from codex_manager_http.openapi import TypedDictSchemaPlugin, document_errors
+from codex_manager_http.routes import ROUTE_HANDLERS
 from codex_manager_http.settings import ServerSettings
 from codex_manager_http.validation import strict_json_body
+from codex_manager_http.wire.common import ErrorBody
+
+#: `HostState` and the dependency types were defined here; their home is `host.py`.
+__all__ = ["HostDep", "HostState", "ManagerDep", "create_app"]
 
 logger = logging.getLogger("codex_manager_http")
-
-
-@attrs.define
-class HostState:
-    """What handlers share: the manager, the settings and the host's own counters."""
-
-    manager: Manager
-    settings: ServerSettings
-    metrics: Metrics
-    started_at: float = attrs.Factory(time.time)
-    demo: dict[str, Any] | None = None
-    """Set in demo mode: what the scripted model is and does."""
-    store_stats: StoreStats | None = None
-    """Refreshed in the background (counting rows is too slow for every health call)."""
 
 
 STATS_REFRESH = 5.0
@@ -67,23 +64,6 @@ async def _stats_refresher(app: Litestar) -> AsyncIterator[None]:
         tasks.cancel_scope.cancel()
 
 
-#: Handler parameter types for the two dependencies every route may take.
-ManagerDep: TypeAlias = NamedDependency[Manager]
-HostDep: TypeAlias = NamedDependency[HostState]
-
-
-def host_state(request: Request[Any, Any, Any]) -> HostState:
-    state: HostState = request.app.state.host
-    return state
-
-
-def manager_dependency(host: HostDep) -> Manager:
-    # Through `host`, not from the request: two independent dependencies of one handler
-    # (`manager` and `host`, e.g. /api/health) make Litestar resolve them in a task group,
-    # two tasks per request, which costs more than the handler itself.
-    return host.manager
-
-
 def create_app(
     manager: Manager,
     settings: ServerSettings | None = None,
@@ -91,10 +71,6 @@ def create_app(
     demo: dict[str, Any] | None = None,
 ) -> Litestar:
     """The HTTP/WebSocket application for `manager` (which the caller opened and closes)."""
-    from codex_manager_http.openapi import TypedDictSchemaPlugin, document_errors
-    from codex_manager_http.routes import ROUTE_HANDLERS
-    from codex_manager_http.routes.sessions import ErrorBody
-
     settings = settings or ServerSettings()
     host = HostState(manager, settings, Metrics(), demo=demo)
     security: list[dict[str, list[str]]] = [{"bearer": []}] if settings.token else []

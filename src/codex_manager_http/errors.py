@@ -19,6 +19,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     ValidationException,
 )
+from litestar.params import ParameterKwarg
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
@@ -149,9 +150,8 @@ def _wire_name(request: Request[Any, Any, Any], name: str) -> str:
         getattr(request.route_handler, "parsed_fn_signature", None), "parameters", {}
     )
     kwarg = getattr(parameters.get(name), "kwarg_definition", None)
-    for attribute in ("query", "header", "cookie"):
-        if isinstance(wire := getattr(kwarg, attribute, None), str):
-            return wire
+    if isinstance(kwarg, ParameterKwarg) and kwarg.name:
+        return kwarg.name
     return name
 
 

@@ -11,6 +11,9 @@ The runtime behind the app is FakeAppServer: only the app's shape is under test 
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -150,3 +153,34 @@ async def test_openapi_documents_every_route() -> None:
             f"{_listing(set(no_schema))}"
         )
     assert not problems, "\n".join(problems)
+
+
+def test_every_route_module_is_in_the_route_list() -> None:
+    """`routes/__init__.py` lists the route modules by import: a module whose `ROUTES` is
+    not in `ROUTE_HANDLERS` would be served by no one, and a handler listed twice would be
+    registered twice."""
+    import codex_manager_http.routes as routes_package
+
+    listed = routes_package.ROUTE_HANDLERS
+    assert len({id(handler) for handler in listed}) == len(listed), "a handler listed twice"
+    forgotten = []
+    for info in pkgutil.iter_modules(routes_package.__path__):
+        module = importlib.import_module(f"{routes_package.__name__}.{info.name}")
+        for handler in getattr(module, "ROUTES", []):
+            if not any(handler is known for known in listed):
+                forgotten.append(f"{info.name}.{handler}")
+    assert not forgotten, f"route modules' handlers missing from ROUTE_HANDLERS: {forgotten}"
+
+
+async def test_routes_declare_their_parameters_explicitly() -> None:
+    """Every path, query and body parameter has its marker (FromPath, QueryParameter,
+    JSONBody...): building the app and its OpenAPI document warns of no deprecation. (The
+    pytest configuration also turns Litestar's deprecations into errors everywhere.)"""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with fake_app() as app:
+            app.openapi_schema.to_schema()
+    deprecations = sorted(
+        {str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)}
+    )
+    assert not deprecations, "deprecated declarations:\n" + "\n".join(deprecations)

@@ -76,7 +76,9 @@ async def test_a_notification_becomes_a_ledger_event(tmp_path: Path) -> None:
     runtime = MemoryRuntime({"thread/start": thread_start})
     async with open_manager(runtime, tmp_path) as manager:
         session = await manager.sessions.create()
-        async with manager.events.subscribe(thread_ids=[session.session_id], types=["app_server"]) as sub:
+        async with manager.events.subscribe(
+            thread_ids=[session.session_id], types=["app_server"]
+        ) as sub:
             params = {"threadId": THREAD, "status": {"type": "active", "activeFlags": []}}
             await runtime.notify("thread/status/changed", params)
             event = await sub.next(timeout=WAIT)

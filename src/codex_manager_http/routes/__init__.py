@@ -1,33 +1,40 @@
-"""Route handlers, one module per domain. `ROUTE_HANDLERS` is every handler of the app."""
+"""Route handlers, one module per domain, and `ROUTE_HANDLERS`: every handler of the app.
 
-import importlib
+The list is explicit: a module that is missing or broken is an ImportError when the app is
+built, not a route that silently is not served. To add a route, write its handler in the
+domain's module (its shapes in `wire/<domain>.py`) and add it to that module's `ROUTES`; a
+new domain module is imported and listed here.
+"""
+
 from typing import Any
 
-#: Modules holding a `ROUTES` list, in the order they are registered.
-ROUTE_MODULES = (
-    "system",
-    "discovery",
-    "config",
-    "account",
-    "projects",
-    "sessions",
-    "controls",
-    "requests",
-    "stream",
+from codex_manager_http.routes import (
+    account,
+    config,
+    controls,
+    discovery,
+    projects,
+    requests,
+    session_actions,
+    sessions,
+    stream,
+    system,
+    transcript,
+    turns,
 )
 
-
-def _collect() -> list[Any]:
-    handlers: list[Any] = []
-    for name in ROUTE_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue  # not written yet
-        handlers.extend(module.ROUTES)
-    return handlers
-
-
-ROUTE_HANDLERS = _collect()
+#: Every handler, in the order they are registered (the OpenAPI document lists them so).
+ROUTE_HANDLERS: list[Any] = [
+    *system.ROUTES,
+    *discovery.ROUTES,
+    *config.ROUTES,
+    *account.ROUTES,
+    *projects.ROUTES,
+    *sessions.ROUTES,
+    *transcript.ROUTES,
+    *session_actions.ROUTES,
+    *turns.ROUTES,
+    *controls.ROUTES,
+    *requests.ROUTES,
+    *stream.ROUTES,
+]

@@ -3,121 +3,43 @@ config and its requirements, write values (optimistic `expectedVersion`), run a 
 command, upload feedback.
 
 Reads answer the runtime's result plus `status: "ok"`; writes `{status: "ok", result}`
-like the original. A method the installed codex does not have answers 501.
+like the original. A method the installed codex does not have answers 501. The shapes are
+in `wire/config.py`.
 """
 
-from typing import Annotated, Any, Literal, NotRequired, TypedDict, cast
+from typing import Annotated, Any
 
-import msgspec
 from litestar import get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, QueryParameter
 
-from codex_manager_http.app import ManagerDep
-
-NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
-MergeStrategy = Literal["replace", "upsert"]
-
-
-class ConfigView(TypedDict):
-    """`config/read`: the effective config, where each value comes from, and (with
-    `includeLayers`) the layers."""
-
-    status: str
-    config: dict[str, Any]
-    origins: NotRequired[dict[str, Any]]
-    layers: NotRequired[list[dict[str, Any]] | None]
-
-
-class RequirementsView(TypedDict):
-    """`configRequirements/read`: admin constraints (null when none are configured)."""
-
-    status: str
-    requirements: NotRequired[dict[str, Any] | None]
-
-
-class ConfigWriteResult(TypedDict):
-    status: str
-    result: dict[str, Any]
-    """The runtime's answer: `{status: ok|okOverridden, version, filePath,
-    overriddenMetadata}`."""
-
-
-class CommandResult(TypedDict):
-    status: str
-    result: dict[str, Any]
-    """The runtime's answer: `{exitCode, stdout, stderr}`."""
-
-
-class FeedbackResult(TypedDict):
-    status: str
-    result: dict[str, Any]
-    """The runtime's answer: `{threadId, ...}`."""
-
-
-class ConfigValueBody(TypedDict):
-    keyPath: NonEmpty
-    mergeStrategy: MergeStrategy
-    value: Any
-    expectedVersion: NotRequired[NonEmpty]
-    filePath: NotRequired[NonEmpty]
-
-
-class ConfigEdit(TypedDict):
-    keyPath: NonEmpty
-    mergeStrategy: MergeStrategy
-    value: Any
-
-
-class ConfigBatchBody(TypedDict):
-    edits: Annotated[list[ConfigEdit], msgspec.Meta(min_length=1)]
-    expectedVersion: NotRequired[NonEmpty]
-    filePath: NotRequired[NonEmpty]
-
-
-class CommandBody(TypedDict):
-    command: Annotated[list[NonEmpty], msgspec.Meta(min_length=1)]
-    """argv, e.g. `["git", "status"]` (not a shell string)."""
-    cwd: NotRequired[NonEmpty]
-    timeoutMs: NotRequired[Annotated[int, msgspec.Meta(gt=0)]]
-
-
-class FeedbackBody(TypedDict):
-    classification: NonEmpty
-    includeLogs: bool
-    reason: NotRequired[NonEmpty]
-    threadId: NotRequired[NonEmpty]
-
-
-def _with_status(result: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": "ok"}
-    if isinstance(result, dict):
-        body.update(result)
-    else:
-        body["result"] = result
-    return body
+from codex_manager_http.host import ManagerDep
+from codex_manager_http.wire import config as wire
 
 
 @get("/api/config", tags=["config"], summary="Read Codex config")
 async def read_config(
     manager: ManagerDep,
     cwd: Annotated[
-        str | None, Parameter(min_length=1, description="Resolve project layers for this directory")
+        str | None,
+        QueryParameter(min_length=1, description="Resolve project layers for this directory"),
     ] = None,
-    include_layers: Annotated[bool, Parameter(query="includeLayers")] = False,
-) -> ConfigView:
+    include_layers: Annotated[bool, QueryParameter(name="includeLayers")] = False,
+) -> wire.ConfigView:
     """`config/read`."""
     result = await manager.runtime.read_config(cwd=cwd, include_layers=include_layers)
-    return cast(ConfigView, _with_status(result))
+    return wire.config_view(result)
 
 
 @get("/api/config/requirements", tags=["config"], summary="Read config requirements")
-async def read_config_requirements(manager: ManagerDep) -> RequirementsView:
+async def read_config_requirements(manager: ManagerDep) -> wire.RequirementsView:
     """`configRequirements/read`: the allowed approval policies, sandbox modes, ..."""
-    return cast(RequirementsView, _with_status(await manager.runtime.read_config_requirements()))
+    return wire.requirements_view(await manager.runtime.read_config_requirements())
 
 
 @post("/api/config/value", tags=["config"], summary="Write single config value", status_code=200)
-async def write_config_value(manager: ManagerDep, data: ConfigValueBody) -> ConfigWriteResult:
+async def write_config_value(
+    manager: ManagerDep, data: JSONBody[wire.ConfigValueBody]
+) -> wire.ConfigWriteResult:
     """`config/value/write`: one key; with `expectedVersion` it fails if the file changed."""
     result = await manager.runtime.write_config_value(
         key_path=data["keyPath"],
@@ -126,31 +48,35 @@ async def write_config_value(manager: ManagerDep, data: ConfigValueBody) -> Conf
         expected_version=data.get("expectedVersion"),
         file_path=data.get("filePath"),
     )
-    return {"status": "ok", "result": result}
+    return wire.config_written(result)
 
 
 @post("/api/config/batch", tags=["config"], summary="Write config batch edits", status_code=200)
-async def write_config_batch(manager: ManagerDep, data: ConfigBatchBody) -> ConfigWriteResult:
+async def write_config_batch(
+    manager: ManagerDep, data: JSONBody[wire.ConfigBatchBody]
+) -> wire.ConfigWriteResult:
     """`config/batchWrite`: several edits, applied together or not at all."""
     result = await manager.runtime.write_config_batch(
         edits=data["edits"],
         expected_version=data.get("expectedVersion"),
         file_path=data.get("filePath"),
     )
-    return {"status": "ok", "result": result}
+    return wire.config_written(result)
 
 
 @post("/api/commands/exec", tags=["config"], summary="Execute one-off command", status_code=200)
-async def exec_command(manager: ManagerDep, data: CommandBody) -> CommandResult:
+async def exec_command(manager: ManagerDep, data: JSONBody[wire.CommandBody]) -> wire.CommandResult:
     """`command/exec`: run a command outside any thread (the runtime's sandbox applies)."""
     result = await manager.runtime.exec_command(
         data["command"], cwd=data.get("cwd"), timeout_ms=data.get("timeoutMs")
     )
-    return {"status": "ok", "result": result}
+    return wire.command_result(result)
 
 
 @post("/api/feedback", tags=["config"], summary="Upload feedback to Codex", status_code=200)
-async def upload_feedback(manager: ManagerDep, data: FeedbackBody) -> FeedbackResult:
+async def upload_feedback(
+    manager: ManagerDep, data: JSONBody[wire.FeedbackBody]
+) -> wire.FeedbackResult:
     """`feedback/upload`."""
     result = await manager.runtime.upload_feedback(
         classification=data["classification"],
@@ -158,10 +84,10 @@ async def upload_feedback(manager: ManagerDep, data: FeedbackBody) -> FeedbackRe
         reason=data.get("reason"),
         thread_id=data.get("threadId"),
     )
-    return {"status": "ok", "result": result}
+    return wire.feedback_result(result)
 
 
-ROUTES = [
+ROUTES: list[Any] = [
     read_config,
     read_config_requirements,
     write_config_value,

@@ -2,130 +2,24 @@
 
 Controls are `{model|null, approvalPolicy, networkAccess, filesystemSandbox, settings}` in two
 scopes: `session` and `default` (the template of new sessions; 423 `locked` when the host's
-configuration locks it). Every change is audited in the session's transcript.
+configuration locks it). Every change is audited in the session's transcript. The shapes
+are in `wire/controls.py`.
 """
 
-from typing import Annotated, Any, Literal, NotRequired, TypedDict, cast
+from typing import Annotated, Any
 
 from litestar import delete, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from codex_manager_core import Controls, ControlsView
-from codex_manager_core.errors import InvalidInput, Locked
-from codex_manager_core.serde import to_json
-from codex_manager_http.app import ManagerDep
-from codex_manager_http.routes.sessions import (
-    RESHAPED,
-    ApprovalPolicy,
-    ErrorBody,
-    FilesystemSandbox,
-    NetworkAccess,
-    Reshaped,
-    error_responses,
-    reshaped,
-)
+from codex_manager_core.errors import Locked
+from codex_manager_http.host import ManagerDep
+from codex_manager_http.routes.common import RESHAPED, Reshaped, error_responses, reshaped
+from codex_manager_http.wire import controls as wire
+from codex_manager_http.wire.common import ErrorBody
 
-Scope = Literal["session", "default"]
 #: `scope` is a reserved handler parameter name in Litestar (the ASGI scope).
-SCOPE_QUERY = Parameter(query="scope", description="session or default")
-
-
-class ControlsTuple(TypedDict):
-    model: str | None
-    """null: the runtime's default model."""
-    approvalPolicy: ApprovalPolicy
-    networkAccess: NetworkAccess
-    filesystemSandbox: FilesystemSandbox
-    settings: dict[str, Any]
-
-
-class ControlsState(TypedDict):
-    status: str
-    sessionId: str
-    controls: ControlsTuple
-    defaults: ControlsTuple
-    defaultsEditable: bool
-    defaultLockReason: str | None
-
-
-class ControlsApplied(ControlsState):
-    scope: Scope
-    applied: ControlsTuple
-    previous: ControlsTuple
-    summary: str
-
-
-class SettingsState(TypedDict):
-    status: str
-    sessionId: str
-    scope: Scope
-    settings: NotRequired[dict[str, Any]]
-    """The whole settings object (without `key`)."""
-    key: NotRequired[str]
-    found: NotRequired[bool]
-    value: NotRequired[Any]
-
-
-class SettingsChanged(TypedDict):
-    status: str
-    sessionId: str
-    scope: Scope
-    key: str | None
-    settings: dict[str, Any]
-
-
-class SettingRemoved(TypedDict):
-    status: str
-    """"ok", or "unchanged" when the key did not exist."""
-    sessionId: str
-    scope: Scope
-    key: str
-    removed: bool
-    settings: dict[str, Any]
-
-
-class ApprovalPolicyResult(TypedDict):
-    status: str
-    sessionId: str
-    approvalPolicy: ApprovalPolicy
-    changed: bool
-
-
-class ControlsInput(TypedDict):
-    """Omitted fields keep their value; `model: null` selects the runtime's default."""
-
-    model: NotRequired[str | None]
-    approvalPolicy: NotRequired[ApprovalPolicy | None]
-    networkAccess: NotRequired[NetworkAccess | None]
-    filesystemSandbox: NotRequired[FilesystemSandbox | None]
-    settings: NotRequired[dict[str, Any] | None]
-    """Replaces the whole settings object; omit it to keep the settings."""
-
-
-class ApplyControlsBody(TypedDict):
-    scope: NotRequired[Scope]
-    """Default: session."""
-    controls: ControlsInput
-    actor: NotRequired[str | None]
-    source: NotRequired[str | None]
-
-
-class SettingsBody(TypedDict):
-    """Either `key` + `value` (one top-level key), or `settings` + `mode` (merge: default)."""
-
-    scope: NotRequired[Scope]
-    key: NotRequired[str]
-    value: NotRequired[Any]
-    settings: NotRequired[dict[str, Any]]
-    mode: NotRequired[Literal["merge", "replace"]]
-    actor: NotRequired[str | None]
-    source: NotRequired[str | None]
-
-
-class ApprovalPolicyBody(TypedDict):
-    approvalPolicy: ApprovalPolicy
-
+ScopeQuery = Annotated[wire.Scope, QueryParameter(name="scope", description="session or default")]
 
 #: The answer to a write that would make a settings document larger than its bound.
 TOO_LARGE = {
@@ -137,29 +31,16 @@ TOO_LARGE = {
 }
 
 
-def _tuple(controls: Controls) -> ControlsTuple:
-    return cast(ControlsTuple, to_json(controls))
-
-
-def _state(view: ControlsView) -> ControlsState:
-    return {
-        "status": "ok",
-        "sessionId": view.session_id,
-        "controls": _tuple(view.controls),
-        "defaults": _tuple(view.defaults),
-        "defaultsEditable": view.defaults_editable,
-        "defaultLockReason": view.default_lock_reason,
-    }
-
-
 @get(
     "/api/sessions/{session_id:str}/session-controls",
     tags=["controls"],
     summary="Read session/default controls tuple",
     responses=error_responses(403, 404, 410),
 )
-async def get_session_controls(manager: ManagerDep, session_id: str) -> ControlsState:
-    return _state(await manager.controls.get(session_id))
+async def get_session_controls(
+    manager: ManagerDep, session_id: FromPath[str]
+) -> wire.ControlsState:
+    return wire.controls_state(await manager.controls.get(session_id))
 
 
 @post(
@@ -171,8 +52,8 @@ async def get_session_controls(manager: ManagerDep, session_id: str) -> Controls
     responses={**error_responses(400, 403, 404, 410, 423), **TOO_LARGE},
 )
 async def apply_session_controls(
-    manager: ManagerDep, session_id: str, data: ApplyControlsBody
-) -> ControlsApplied:
+    manager: ManagerDep, session_id: FromPath[str], data: JSONBody[wire.ApplyControlsBody]
+) -> wire.ControlsApplied:
     """`status` is "unchanged" when the tuple was already so; the next turn uses it."""
     controls = data["controls"]
     scope = data.get("scope", "session")
@@ -190,17 +71,9 @@ async def apply_session_controls(
             source=data.get("source"),
         )
     except Locked as exc:
-        state: dict[str, Any] = dict(_state(await manager.controls.get(session_id)))
-        del state["status"]
-        raise reshaped(exc, "locked", scope=scope, **state) from exc
-    return {
-        **_state(await manager.controls.get(session_id)),
-        "status": change.status,
-        "scope": cast(Scope, change.scope),
-        "applied": _tuple(change.applied),
-        "previous": _tuple(change.previous),
-        "summary": change.summary,
-    }
+        view = await manager.controls.get(session_id)
+        raise reshaped(exc, "locked", **wire.controls_locked(view, scope)) from exc
+    return wire.controls_applied(await manager.controls.get(session_id), change)
 
 
 @get(
@@ -211,21 +84,17 @@ async def apply_session_controls(
 )
 async def get_settings(
     manager: ManagerDep,
-    session_id: str,
-    settings_scope: Annotated[Scope, SCOPE_QUERY] = "session",
-    key: Annotated[str | None, Parameter(description="One top-level key")] = None,
-) -> SettingsState:
+    session_id: FromPath[str],
+    settings_scope: ScopeQuery = "session",
+    key: Annotated[str | None, QueryParameter(description="One top-level key")] = None,
+) -> wire.SettingsState:
     """The whole settings object, or with `key` `{key, found, value}`."""
-    scope = settings_scope
-    found = await manager.settings.get(session_id, scope=scope, key=key)
-    base: SettingsState = {"status": "ok", "sessionId": session_id, "scope": scope}
-    if key is None:
-        return {**base, "settings": found}
-    return {**base, "key": found["key"], "found": found["found"], "value": found["value"]}
+    found = await manager.settings.get(session_id, scope=settings_scope, key=key)
+    return wire.settings_state(session_id, settings_scope, key, found)
 
 
 async def _locked_settings(
-    manager: ManagerDep, session_id: str, scope: Scope, exc: Locked
+    manager: ManagerDep, session_id: str, scope: wire.Scope, exc: Locked
 ) -> Reshaped:
     settings = await manager.settings.get(session_id, scope=scope)
     return reshaped(exc, "locked", scope=scope, sessionId=session_id, settings=settings)
@@ -239,26 +108,14 @@ async def _locked_settings(
     exception_handlers=RESHAPED,
     responses={**error_responses(400, 403, 404, 410, 423), **TOO_LARGE},
 )
-async def set_settings(manager: ManagerDep, session_id: str, data: SettingsBody) -> SettingsChanged:
+async def set_settings(
+    manager: ManagerDep, session_id: FromPath[str], data: JSONBody[wire.SettingsBody]
+) -> wire.SettingsChanged:
     """`key` + `value` sets one top-level key; `settings` + `mode` merges (or replaces)
     top-level keys. The two styles are mutually exclusive (400). 413 `settings_too_large`
     when the resulting document would exceed the limit (256 KiB by default)."""
     scope = data.get("scope", "session")
-    by_key = "key" in data or "value" in data
-    by_object = "settings" in data or "mode" in data
-    if by_key == by_object:
-        raise InvalidInput(
-            "give either key and value, or settings (with mode merge or replace), not both"
-            if by_key
-            else "give key and value, or settings (with mode merge or replace)",
-            issues=[{"path": ["settings" if by_key else "key"], "message": "one style only"}],
-        )
-    if by_key and ("key" not in data or "value" not in data):
-        missing = "value" if "key" in data else "key"
-        raise InvalidInput(
-            f"{missing} is required with {'key' if missing == 'value' else 'value'}",
-            issues=[{"path": [missing], "message": "required"}],
-        )
+    by_key = wire.settings_by_key(data)
     try:
         if by_key:
             settings = await manager.settings.set(
@@ -280,13 +137,7 @@ async def set_settings(manager: ManagerDep, session_id: str, data: SettingsBody)
             )
     except Locked as exc:
         raise await _locked_settings(manager, session_id, scope, exc) from exc
-    return {
-        "status": "ok",
-        "sessionId": session_id,
-        "scope": scope,
-        "key": data.get("key"),
-        "settings": settings,
-    }
+    return wire.settings_changed(session_id, scope, data.get("key"), settings)
 
 
 @delete(
@@ -299,12 +150,12 @@ async def set_settings(manager: ManagerDep, session_id: str, data: SettingsBody)
 )
 async def delete_setting(
     manager: ManagerDep,
-    session_id: str,
-    key: str,
-    settings_scope: Annotated[Scope, SCOPE_QUERY] = "session",
-    actor: str | None = None,
-    source: str | None = None,
-) -> SettingRemoved:
+    session_id: FromPath[str],
+    key: FromPath[str],
+    settings_scope: ScopeQuery = "session",
+    actor: FromQuery[str | None] = None,
+    source: FromQuery[str | None] = None,
+) -> wire.SettingRemoved:
     scope = settings_scope
     try:
         removed = await manager.settings.unset(
@@ -312,14 +163,9 @@ async def delete_setting(
         )
     except Locked as exc:
         raise await _locked_settings(manager, session_id, scope, exc) from exc
-    return {
-        "status": "ok" if removed else "unchanged",
-        "sessionId": session_id,
-        "scope": scope,
-        "key": key,
-        "removed": removed,
-        "settings": await manager.settings.get(session_id, scope=scope),
-    }
+    # A second read for the answer: the core's delete says only whether the key existed.
+    settings = await manager.settings.get(session_id, scope=scope)
+    return wire.setting_removed(session_id, scope, key, removed, settings)
 
 
 @post(
@@ -330,16 +176,11 @@ async def delete_setting(
     responses=error_responses(400, 403, 404, 410),
 )
 async def set_approval_policy(
-    manager: ManagerDep, session_id: str, data: ApprovalPolicyBody
-) -> ApprovalPolicyResult:
+    manager: ManagerDep, session_id: FromPath[str], data: JSONBody[wire.ApprovalPolicyBody]
+) -> wire.ApprovalPolicyResult:
     """The legacy single-field setter (session-controls sets the whole tuple)."""
     change = await manager.controls.set_approval_policy(session_id, data["approvalPolicy"])
-    return {
-        "status": "ok",
-        "sessionId": session_id,
-        "approvalPolicy": change.applied.approval_policy,
-        "changed": change.status == "ok",
-    }
+    return wire.approval_policy_result(session_id, change)
 
 
 ROUTES: list[Any] = [

@@ -3,106 +3,47 @@ collaboration modes, apps, skills, remote skills and MCP servers.
 
 Each one proxies one app-server method. Reads answer the runtime's page (`{data,
 nextCursor}`) plus `status: "ok"`; writes answer `{status: "ok", result}` like the original.
-A method the installed codex does not have answers `501 method_not_supported`.
+A method the installed codex does not have answers `501 method_not_supported`. The shapes
+are in `wire/discovery.py`.
 """
 
-from typing import Annotated, Any, NotRequired, TypedDict, cast
+from typing import Annotated, Any
 
-import msgspec
 from litestar import get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from codex_manager_http.app import ManagerDep
-
-NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+from codex_manager_http.host import ManagerDep
+from codex_manager_http.wire import discovery as wire
+from codex_manager_http.wire.common import RuntimeResult, ok
 
 #: The original's list query: `cursor` (non-empty) and `limit` (1-200).
 Cursor = Annotated[
-    str | None, Parameter(min_length=1, description="Opaque cursor from a previous page")
+    str | None, QueryParameter(min_length=1, description="Opaque cursor from a previous page")
 ]
-Limit = Annotated[int | None, Parameter(ge=1, le=200, description="Page size (1-200)")]
-
-
-class Page(TypedDict):
-    """One page of a runtime list (other fields of the runtime's answer are kept)."""
-
-    status: str
-    data: list[dict[str, Any]]
-    nextCursor: NotRequired[str | None]
-
-
-class RuntimeResult(TypedDict):
-    """`{status: "ok", result}`: `result` is the runtime's answer, unchanged."""
-
-    status: str
-    result: Any
-
-
-class SkillConfigResult(TypedDict):
-    status: str
-    result: dict[str, Any]
-    """The runtime's answer (`{effectiveEnabled}` with codex 0.163)."""
-
-
-class McpOauthLoginResult(TypedDict):
-    status: str
-    result: dict[str, Any]
-    """The runtime's answer: `{authorizationUrl, loginId}`. Completion arrives on the
-    stream as `mcp_oauth_completed`."""
-
-
-class SkillConfigBody(TypedDict):
-    path: NonEmpty
-    enabled: bool
-
-
-class RemoteSkillBody(TypedDict):
-    hazelnutId: NonEmpty
-    isPreload: bool
-
-
-class McpOauthLoginBody(TypedDict):
-    scopes: NotRequired[list[str]]
-    timeoutSecs: NotRequired[Annotated[int, msgspec.Meta(gt=0)]]
-
-
-def page(result: Any) -> Page:
-    """The runtime's page with `status: "ok"`; `data` and `nextCursor` always present."""
-    body: dict[str, Any] = {"status": "ok"}
-    if isinstance(result, dict):
-        body.update(result)
-    data = body.get("data")
-    body["data"] = data if isinstance(data, list) else []
-    cursor = body.get("nextCursor")
-    body["nextCursor"] = cursor if isinstance(cursor, str) else None
-    return cast(Page, body)
-
-
-def ok(result: Any) -> RuntimeResult:
-    return {"status": "ok", "result": result}
+Limit = Annotated[int | None, QueryParameter(ge=1, le=200, description="Page size (1-200)")]
 
 
 @get("/api/models", tags=["discovery"], summary="List available models")
-async def list_models(manager: ManagerDep, cursor: Cursor = None, limit: Limit = None) -> Page:
+async def list_models(manager: ManagerDep, cursor: Cursor = None, limit: Limit = None) -> wire.Page:
     """`model/list`."""
-    return page(await manager.runtime.list_models(cursor=cursor, limit=limit))
+    return wire.page(await manager.runtime.list_models(cursor=cursor, limit=limit))
 
 
 @get("/api/features/experimental", tags=["discovery"], summary="List experimental features")
 async def list_experimental_features(
     manager: ManagerDep, cursor: Cursor = None, limit: Limit = None
-) -> Page:
+) -> wire.Page:
     """`experimentalFeature/list`."""
-    return page(await manager.runtime.list_experimental_features(cursor=cursor, limit=limit))
+    return wire.page(await manager.runtime.list_experimental_features(cursor=cursor, limit=limit))
 
 
 @get("/api/collaboration/modes", tags=["discovery"], summary="List collaboration modes")
 async def list_collaboration_modes(
     manager: ManagerDep, cursor: Cursor = None, limit: Limit = None
-) -> Page:
+) -> wire.Page:
     """`collaborationMode/list` (experimental API). The runtime returns every mode at once:
     `cursor` and `limit` are accepted (and checked) for compatibility."""
-    return page(await manager.runtime.list_collaboration_modes())
+    return wire.page(await manager.runtime.list_collaboration_modes())
 
 
 @get("/api/apps", tags=["discovery"], summary="List configured apps/connectors")
@@ -110,31 +51,35 @@ async def list_apps(
     manager: ManagerDep,
     cursor: Cursor = None,
     limit: Limit = None,
-    thread_id: Annotated[str | None, Parameter(query="threadId", min_length=1)] = None,
-    force_refetch: Annotated[bool, Parameter(query="forceRefetch")] = False,
-) -> Page:
+    thread_id: Annotated[str | None, QueryParameter(name="threadId", min_length=1)] = None,
+    force_refetch: Annotated[bool, QueryParameter(name="forceRefetch")] = False,
+) -> wire.Page:
     """`app/list`."""
     result = await manager.runtime.list_apps(
         cursor=cursor, limit=limit, thread_id=thread_id, force_refetch=force_refetch
     )
-    return page(result)
+    return wire.page(result)
 
 
 @get("/api/skills", tags=["discovery"], summary="List local skills")
 async def list_skills(
     manager: ManagerDep,
-    force_reload: Annotated[bool, Parameter(query="forceReload")] = False,
-    cwd: Annotated[str | None, Parameter(min_length=1, description="Working directory")] = None,
-) -> Page:
+    force_reload: Annotated[bool, QueryParameter(name="forceReload")] = False,
+    cwd: Annotated[
+        str | None, QueryParameter(min_length=1, description="Working directory")
+    ] = None,
+) -> wire.Page:
     """`skills/list` (for `cwd`, else the runtime's working directory)."""
-    return page(await manager.runtime.list_skills(cwd=cwd, force_reload=force_reload))
+    return wire.page(await manager.runtime.list_skills(cwd=cwd, force_reload=force_reload))
 
 
 @post("/api/skills/config", tags=["discovery"], summary="Write local skill config", status_code=200)
-async def write_skill_config(manager: ManagerDep, data: SkillConfigBody) -> SkillConfigResult:
+async def write_skill_config(
+    manager: ManagerDep, data: JSONBody[wire.SkillConfigBody]
+) -> wire.SkillConfigResult:
     """`skills/config/write`: enable or disable a local skill."""
     result = await manager.runtime.write_skill_config(path=data["path"], enabled=data["enabled"])
-    return {"status": "ok", "result": result}
+    return wire.skill_config_result(result)
 
 
 @get("/api/skills/remote", tags=["discovery"], summary="Read remote skill settings")
@@ -146,7 +91,9 @@ async def read_remote_skills(manager: ManagerDep) -> RuntimeResult:
 @post(
     "/api/skills/remote", tags=["discovery"], summary="Write remote skill settings", status_code=200
 )
-async def write_remote_skills(manager: ManagerDep, data: RemoteSkillBody) -> RuntimeResult:
+async def write_remote_skills(
+    manager: ManagerDep, data: JSONBody[wire.RemoteSkillBody]
+) -> RuntimeResult:
     """`skills/remote/write` (absent from recent codex versions: 501)."""
     result = await manager.runtime.write_remote_skills(
         hazelnut_id=data["hazelnutId"], is_preload=data["isPreload"]
@@ -155,9 +102,11 @@ async def write_remote_skills(manager: ManagerDep, data: RemoteSkillBody) -> Run
 
 
 @get("/api/mcp/servers", tags=["discovery"], summary="List MCP server statuses")
-async def list_mcp_servers(manager: ManagerDep, cursor: Cursor = None, limit: Limit = None) -> Page:
+async def list_mcp_servers(
+    manager: ManagerDep, cursor: Cursor = None, limit: Limit = None
+) -> wire.Page:
     """`mcpServerStatus/list`."""
-    return page(await manager.runtime.list_mcp_servers(cursor=cursor, limit=limit))
+    return wire.page(await manager.runtime.list_mcp_servers(cursor=cursor, limit=limit))
 
 
 @post("/api/mcp/reload", tags=["discovery"], summary="Reload MCP configuration", status_code=200)
@@ -173,17 +122,19 @@ async def reload_mcp(manager: ManagerDep) -> RuntimeResult:
     status_code=200,
 )
 async def mcp_oauth_login(
-    manager: ManagerDep, server_name: str, data: McpOauthLoginBody | None = None
-) -> McpOauthLoginResult:
+    manager: ManagerDep,
+    server_name: FromPath[str],
+    data: JSONBody[wire.McpOauthLoginBody | None] = None,
+) -> wire.McpOauthLoginResult:
     """`mcpServer/oauth/login`. The body is optional."""
     body = data or {}
     result = await manager.runtime.mcp_oauth_login(
         server_name, scopes=body.get("scopes"), timeout_secs=body.get("timeoutSecs")
     )
-    return {"status": "ok", "result": result}
+    return wire.mcp_oauth_login_result(result)
 
 
-ROUTES = [
+ROUTES: list[Any] = [
     list_models,
     list_experimental_features,
     list_collaboration_modes,

@@ -11,162 +11,26 @@ answer gets what the original's clients expect:
   `{status: "conflict", code: "in_flight", requestId}` while another answer is being sent
   (the original's Python client treats both as "someone else answered").
 
-`reason`, `requestStatus` and `threadId` say more (ours).
+`reason`, `requestStatus` and `threadId` say more (ours). The shapes are in
+`wire/requests.py`.
 """
 
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, cast
 
 from litestar import get, post
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
-from codex_manager_core import InteractiveRequest
 from codex_manager_core.errors import Conflict
-from codex_manager_core.views import request_view
-from codex_manager_http.app import ManagerDep
-from codex_manager_http.routes.sessions import RESHAPED, Reshaped, error_responses, reshaped
-
-ApprovalDecision = Literal[
-    "accept",
-    "acceptForSession",
-    "decline",
-    "cancel",
-    "approved",
-    "approved_for_session",
-    "denied",
-    "abort",
-]
-
-
-class PendingBase(TypedDict):
-    method: str
-    threadId: str | None
-    turnId: str | None
-    itemId: str | None
-    summary: str
-    details: dict[str, Any]
-    """The runtime's request parameters."""
-    createdAt: str
-    status: str
-    expiresAt: NotRequired[str]
-    """When the optional server-side timeout expires it."""
-
-
-class PendingApproval(PendingBase):
-    approvalId: str
-
-
-class QuestionOption(TypedDict):
-    label: str
-    description: str
-
-
-class Question(TypedDict):
-    id: str
-    header: str
-    question: str
-    options: list[QuestionOption] | None
-    isOther: bool
-    isSecret: bool
-
-
-class PendingToolInput(PendingBase):
-    requestId: str
-    questions: list[Question]
-
-
-class PendingToolCall(PendingBase):
-    requestId: str
-    callId: str | None
-    tool: str | None
-    arguments: Any
-
-
-class ApprovalList(TypedDict):
-    status: str
-    sessionId: str
-    data: list[PendingApproval]
-
-
-class ToolInputList(TypedDict):
-    status: str
-    sessionId: str
-    data: list[PendingToolInput]
-
-
-class ToolCallList(TypedDict):
-    status: str
-    sessionId: str
-    data: list[PendingToolCall]
-
-
-class ApprovalDecided(TypedDict):
-    status: str
-    approvalId: str
-    threadId: str | None
-    decision: str
-    scope: str | None
-
-
-class ToolInputDecided(TypedDict):
-    status: str
-    requestId: str
-    threadId: str | None
-    decision: str
-
-
-class ToolCallAnswered(TypedDict):
-    status: str
-    requestId: str
-    threadId: str | None
-    success: bool
-
-
-class ApprovalDecisionBody(TypedDict):
-    decision: ApprovalDecision
-    scope: NotRequired[Literal["turn", "session"] | None]
-    """session: accept for the rest of the session (acceptForSession)."""
-    actor: NotRequired[str | None]
-
-
-class ToolInputDecisionBody(TypedDict):
-    decision: Literal["accept", "decline", "cancel"]
-    answers: NotRequired[dict[str, Any] | None]
-    """{questionId: {answers: [..]}} (a list or a string per question is accepted too)."""
-    response: NotRequired[Any]
-    """Sent to the runtime as is, instead of answers."""
-    actor: NotRequired[str | None]
-
-
-class ContentItem(TypedDict):
-    type: Literal["inputText", "inputImage"]
-    text: NotRequired[str]
-    imageUrl: NotRequired[str]
-
-
-class ToolCallResponseBody(TypedDict):
-    success: NotRequired[bool]
-    """Default true."""
-    contentItems: NotRequired[list[ContentItem] | None]
-    text: NotRequired[str | None]
-    """Appended as one inputText item."""
-    response: NotRequired[Any]
-    """Sent to the runtime as is, instead of the above."""
-    actor: NotRequired[str | None]
+from codex_manager_http.host import ManagerDep
+from codex_manager_http.routes.common import RESHAPED, Reshaped, error_responses, reshaped
+from codex_manager_http.wire import requests as wire
 
 
 async def _reconciled(manager: ManagerDep, exc: Conflict, approval_id: str) -> Reshaped:
-    """A late approval decision: 409 `{status: "reconciled", approvalId, threadId, code}`,
-    code `conflict` while another answer is in flight, else `already_resolved`."""
+    """A late approval decision: 409 `{status: "reconciled", approvalId, threadId, code}`."""
     current = await manager.requests.get(approval_id)
-    return reshaped(
-        exc,
-        "reconciled",
-        code="conflict" if exc.code == "in_flight" else "already_resolved",
-        reason=exc.code,
-        requestStatus=current.status.value,
-        threadId=current.thread_id,
-        approvalId=approval_id,
-    )
+    return reshaped(exc, "reconciled", **wire.reconciled(exc, approval_id, current))
 
 
 async def _late_answer(manager: ManagerDep, exc: Conflict, request_id: str) -> Reshaped:
@@ -174,21 +38,10 @@ async def _late_answer(manager: ManagerDep, exc: Conflict, request_id: str) -> R
     while another answer is being sent, else 404 `{status: "not_found", code:
     "already_resolved"}`."""
     current = await manager.requests.get(request_id)
-    extra: dict[str, Any] = {
-        "reason": exc.code,
-        "requestStatus": current.status.value,
-        "threadId": current.thread_id,
-        "requestId": request_id,
-    }
+    extra = wire.late_answer(exc, request_id, current)
     if exc.code == "in_flight":
-        return reshaped(exc, "conflict", code="in_flight", **extra)
-    return reshaped(
-        exc, "not_found", status_code=HTTP_404_NOT_FOUND, code="already_resolved", **extra
-    )
-
-
-def _views(requests: list[InteractiveRequest]) -> list[Any]:
-    return [request_view(request) for request in requests]
+        return reshaped(exc, "conflict", **extra)
+    return reshaped(exc, "not_found", status_code=HTTP_404_NOT_FOUND, **extra)
 
 
 # ---------------------------------------------------------------------- approvals
@@ -200,10 +53,9 @@ def _views(requests: list[InteractiveRequest]) -> list[Any]:
     summary="List pending approvals for a session",
     responses=error_responses(404, 410),
 )
-async def list_approvals(manager: ManagerDep, session_id: str) -> ApprovalList:
+async def list_approvals(manager: ManagerDep, session_id: FromPath[str]) -> wire.ApprovalList:
     """Pending approvals, oldest first (no side effects)."""
-    pending = await manager.approvals.list(session_id)
-    return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
+    return wire.approval_list(session_id, await manager.approvals.list(session_id))
 
 
 @post(
@@ -215,8 +67,8 @@ async def list_approvals(manager: ManagerDep, session_id: str) -> ApprovalList:
     responses=error_responses(400, 404, 409, 500),
 )
 async def decide_approval(
-    manager: ManagerDep, approval_id: str, data: ApprovalDecisionBody
-) -> ApprovalDecided:
+    manager: ManagerDep, approval_id: FromPath[str], data: JSONBody[wire.ApprovalDecisionBody]
+) -> wire.ApprovalDecided:
     """accept / decline / cancel (acceptForSession, or scope "session"; the legacy names
     approved / approved_for_session / denied / abort too). 409 `reconciled` when it was
     already answered or expired (`code` already_resolved) or another answer is being sent
@@ -227,14 +79,7 @@ async def decide_approval(
         )
     except Conflict as exc:
         raise await _reconciled(manager, exc, approval_id) from exc
-    resolution = decided.resolution or {}
-    return {
-        "status": "ok",
-        "approvalId": approval_id,
-        "threadId": decided.thread_id,
-        "decision": str(resolution.get("decision", data["decision"])),
-        "scope": data.get("scope"),
-    }
+    return wire.approval_decided(approval_id, decided, data)
 
 
 # ---------------------------------------------------------------------- tool input
@@ -246,10 +91,9 @@ async def decide_approval(
     summary="List pending tool-input requests for a session",
     responses=error_responses(404, 410),
 )
-async def list_tool_input(manager: ManagerDep, session_id: str) -> ToolInputList:
+async def list_tool_input(manager: ManagerDep, session_id: FromPath[str]) -> wire.ToolInputList:
     """Pending questions of the model (request_user_input), with normalized `questions`."""
-    pending = await manager.tool_input.list(session_id)
-    return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
+    return wire.tool_input_list(session_id, await manager.tool_input.list(session_id))
 
 
 @post(
@@ -261,8 +105,8 @@ async def list_tool_input(manager: ManagerDep, session_id: str) -> ToolInputList
     responses=error_responses(400, 404, 409, 500),
 )
 async def decide_tool_input(
-    manager: ManagerDep, request_id: str, data: ToolInputDecisionBody
-) -> ToolInputDecided:
+    manager: ManagerDep, request_id: FromPath[str], data: JSONBody[wire.ToolInputDecisionBody]
+) -> wire.ToolInputDecided:
     """accept sends `answers`; decline / cancel send none; `response` is sent as is. A late
     answer: 404 `already_resolved`, or 409 `in_flight`."""
     try:
@@ -275,12 +119,7 @@ async def decide_tool_input(
         )
     except Conflict as exc:
         raise await _late_answer(manager, exc, request_id) from exc
-    return {
-        "status": "ok",
-        "requestId": request_id,
-        "threadId": answered.thread_id,
-        "decision": data["decision"],
-    }
+    return wire.tool_input_decided(request_id, answered, data)
 
 
 # ---------------------------------------------------------------------- dynamic tool calls
@@ -292,10 +131,9 @@ async def decide_tool_input(
     summary="List pending dynamic tool-call requests for a session",
     responses=error_responses(404, 410),
 )
-async def list_tool_calls(manager: ManagerDep, session_id: str) -> ToolCallList:
+async def list_tool_calls(manager: ManagerDep, session_id: FromPath[str]) -> wire.ToolCallList:
     """Pending calls of the session's dynamic tools (declared on POST /api/sessions)."""
-    pending = await manager.tool_calls.list(session_id)
-    return {"status": "ok", "sessionId": session_id, "data": _views(pending)}
+    return wire.tool_call_list(session_id, await manager.tool_calls.list(session_id))
 
 
 @post(
@@ -307,8 +145,10 @@ async def list_tool_calls(manager: ManagerDep, session_id: str) -> ToolCallList:
     responses=error_responses(400, 404, 409, 500),
 )
 async def respond_tool_call(
-    manager: ManagerDep, request_id: str, data: ToolCallResponseBody | None = None
-) -> ToolCallAnswered:
+    manager: ManagerDep,
+    request_id: FromPath[str],
+    data: JSONBody[wire.ToolCallResponseBody | None] = None,
+) -> wire.ToolCallAnswered:
     """The tool's result: `text` and/or `contentItems` (success true unless said otherwise),
     or a raw `response`. 409 `{status: "conflict", code: "in_flight"}` while another answer
     is being sent; 404 `{status: "not_found", code: "already_resolved"}` once answered (or
@@ -325,13 +165,7 @@ async def respond_tool_call(
         )
     except Conflict as exc:
         raise await _late_answer(manager, exc, request_id) from exc
-    resolution = answered.resolution or {}
-    return {
-        "status": "ok",
-        "requestId": request_id,
-        "threadId": answered.thread_id,
-        "success": bool(resolution.get("success", body.get("success", True))),
-    }
+    return wire.tool_call_answered(request_id, answered, body)
 
 
 ROUTES: list[Any] = [

@@ -58,7 +58,6 @@ from litestar.exceptions import WebSocketDisconnect
 from codex_manager_core.errors import InvalidInput
 from codex_manager_core.events.bus import Subscription
 from codex_manager_core.models import Lagged
-from codex_manager_http.app import HostDep
 from codex_manager_http.frames import (
     CommandError,
     FrameCache,
@@ -75,6 +74,7 @@ from codex_manager_http.frames import (
     ready_frame,
     subscribed_frame,
 )
+from codex_manager_http.host import HostDep
 
 logger = logging.getLogger("codex_manager_http.stream")
 
@@ -393,4 +393,4 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
         host.metrics.websocket_open -= 1
 
 
-ROUTES = [stream]
+ROUTES: list[Any] = [stream]

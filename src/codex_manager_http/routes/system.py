@@ -1,207 +1,61 @@
 """System routes: banner, health, capabilities, metrics, OpenAPI, REST event replay, and
-restarting the runtime."""
+restarting the runtime. The JSON shapes are in `wire/system.py`."""
 
 import os
-from datetime import UTC, datetime
-from typing import Annotated, Any, Final, TypedDict
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
-from codex_manager_core import __version__
-from codex_manager_core.serde import iso, to_json
-from codex_manager_http.app import HostDep, ManagerDep
+from codex_manager_http.host import HostDep, ManagerDep
 from codex_manager_http.metrics import render
-from codex_manager_http.routes.sessions import error_responses
-
-
-class Banner(TypedDict):
-    name: str
-    service: str
-    version: str
-    docs: str
-    openapi: str
-    stream: str
-
-
-class CodexHealth(TypedDict):
-    running: bool
-    pid: int | None
-    initialized: bool
-    lastExit: dict[str, Any] | None
-    state: str
-    version: str | None
-    restartCount: int
-    epoch: int
-    lastError: str | None
-    experimentalApi: bool | None
-
-
-class StorageHealth(TypedDict):
-    writable: bool
-    dataDir: str | None
-    failingSince: str | None
-    reason: str | None
-    heldEvents: int
-    lostEvents: int
-    retries: int
-
-
-class Health(TypedDict):
-    status: str
-    service: str
-    version: str
-    codex: CodexHealth
-    orchestratorQueue: dict[str, Any]
-    auth: dict[str, Any]
-    ledger: dict[str, Any]
-    store: dict[str, Any] | None
-    storage: StorageHealth
-    demo: dict[str, Any] | None
-    timestamp: str
-
-
-class EventFrame(TypedDict):
-    seq: int
-    type: str
-    threadId: str | None
-    payload: Any
-    at: str
-
-
-class EventsPage(TypedDict):
-    status: str
-    events: list[EventFrame]
-    nextSince: int
-    lastSeq: int
+from codex_manager_http.routes.common import error_responses
+from codex_manager_http.wire import system as wire
 
 
 @get("/api", tags=["system"], summary="API entry metadata", sync_to_thread=False)
-def banner() -> Banner:
-    return {
-        "name": "codex-manager",
-        "service": "codex-manager",
-        "version": __version__,
-        "docs": "/api/docs",
-        "openapi": "/api/openapi.json",
-        "stream": "/api/stream",
-    }
+def banner() -> wire.Banner:
+    return wire.banner()
 
 
 @get("/api/health", tags=["system"], summary="Health check", cache=False)
-async def health(manager: ManagerDep, host: HostDep) -> Health:
+async def health(manager: ManagerDep, host: HostDep) -> wire.Health:
     """Answers at once, also while the runtime is starting, restarting or has failed.
     `status` is "degraded" while the store refuses writes (`storage` says since when, why,
     and how many runtime events wait in memory); the runtime's own state is in `codex`."""
-    runtime = manager.supervisor.health
-    storage = manager.ledger.storage
-    last_exit = runtime.last_exit
+    # Gathered from the manager's parts and the disk: composition the core's health should
+    # offer as one call (issue 8), which a CLI and a remote client would otherwise repeat.
     codex_home = manager.codex_home
     env = manager.config.runtime_env if manager.config.runtime_env is not None else os.environ
     has_key = bool(env.get("OPENAI_API_KEY") or env.get("CODEX_API_KEY"))
     auth_file = bool(codex_home and (codex_home / "auth.json").exists())
-    stats = host.store_stats
-    return {
-        "status": "ok" if storage.writable else "degraded",
-        "service": "codex-manager",
-        "version": __version__,
-        "codex": {
-            "running": runtime.pid is not None,
-            "pid": runtime.pid,
-            "initialized": runtime.state == "ready",
-            "lastExit": None
-            if last_exit is None
-            else {
-                "code": last_exit.returncode,
-                "signal": last_exit.signal,
-                "at": iso(datetime.fromtimestamp(last_exit.at, UTC)),
-                "expected": last_exit.expected,
-            },
-            "state": runtime.state.value,
-            "version": runtime.codex_version,
-            "restartCount": runtime.restart_count,
-            "epoch": runtime.epoch,
-            "lastError": runtime.last_error,
-            "experimentalApi": runtime.experimental_api,
-        },
-        "orchestratorQueue": {
-            "enabled": False,
-            "queued": 0,
-            "running": 0,
-            "completed": 0,
-            "failed": 0,
-            "canceled": 0,
-            "projects": 0,
-        },
-        "auth": {
+    return wire.health(
+        runtime=manager.supervisor.health,
+        storage=manager.ledger.storage,
+        ledger=manager.ledger.stats,
+        last_seq=manager.bus.last_seq,
+        subscribers=manager.bus.subscriber_count,
+        store_stats=host.store_stats,
+        data_dir=str(manager.data_dir) if manager.data_dir is not None else None,
+        auth={
             "hasOpenAiApiKey": has_key,
             "codexHomeAuthFile": auth_file,
             "likelyUnauthenticated": not (has_key or auth_file) and host.demo is None,
             "serverTokenRequired": bool(host.settings.token),
         },
-        "ledger": {
-            "lastSeq": manager.bus.last_seq,
-            "subscribers": manager.bus.subscriber_count,
-            "eventsWritten": manager.ledger.stats.events,
-            "transactions": manager.ledger.stats.transactions,
-            "failedWrites": manager.ledger.stats.failed_writes,
-            "refusedWrites": manager.ledger.stats.refused_writes,
-        },
-        "store": None if stats is None else to_json(stats),
-        "storage": {
-            "writable": storage.writable,
-            "dataDir": storage.location
-            or (str(manager.data_dir) if manager.data_dir is not None else None),
-            "failingSince": None
-            if storage.failing_since is None
-            else iso(datetime.fromtimestamp(storage.failing_since, UTC)),
-            "reason": storage.reason,
-            "heldEvents": storage.held_events,
-            "lostEvents": storage.lost_events,
-            "retries": storage.retries,
-        },
-        "demo": host.demo,
-        "timestamp": iso(datetime.now(UTC)) or "",
-    }
-
-
-#: The original's feature names that ours lacks, and the methods each needs.
-ORIGINAL_FEATURES: Final[dict[str, tuple[str, ...]]] = {
-    "threadCompact": ("thread/compact/start",),
-    "threadBackgroundTerminalClean": ("thread/backgroundTerminals/clean",),
-    "feedbackUpload": ("feedback/upload",),
-    "mcpReload": ("config/mcpServer/reload",),
-    "accountLifecycle": ("account/read", "account/login/start", "account/logout"),
-    "configRead": ("config/read",),
-    "configRequirements": ("configRequirements/read",),
-}
-#: Features of the manager itself (not of one app-server method).
-ALWAYS_FEATURES: Final = ("toolUserInput", "planUpdates", "diffUpdates", "tokenUsage")
+        demo=host.demo,
+    )
 
 
 @get("/api/capabilities", tags=["system"], summary="Read Codex capabilities")
 async def capabilities(
     manager: ManagerDep,
-    refresh: Annotated[bool, Parameter(description="Re-read the runtime's schema")] = False,
+    refresh: Annotated[bool, QueryParameter(description="Re-read the runtime's schema")] = False,
 ) -> dict[str, Any]:
     """Which app-server methods the installed codex offers (read from its own protocol
     schema: nothing is called on the runtime to find out), and the features they make.
     `features` has every name the original's web UI reads (ours are added)."""
-    result: dict[str, Any] = await manager.runtime.capabilities(refresh=refresh)
-    methods: dict[str, Any] = result.get("methods") or {}
-    features: dict[str, Any] = dict(result.get("features") or {})
-    for name, needed in ORIGINAL_FEATURES.items():
-        features.setdefault(
-            name, bool(methods) and all(methods.get(m) == "available" for m in needed)
-        )
-    # Our rollback uses thread/revert where codex has it (and thread/rollback otherwise).
-    features.setdefault(
-        "threadRollback",
-        any(methods.get(m) == "available" for m in ("thread/rollback", "thread/revert")),
-    )
-    for name in ALWAYS_FEATURES:
-        features.setdefault(name, True)
-    return {"status": "ok", **result, "features": features}
+    return wire.capabilities(await manager.runtime.capabilities(refresh=refresh))
 
 
 @get(
@@ -305,40 +159,16 @@ def openapi_document(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/api/events", tags=["events"], summary="Replay events from the durable ledger")
 async def events(
     manager: ManagerDep,
-    since: Annotated[int, Parameter(ge=0, le=2**63 - 1, description="Events with seq > since")] = 0,
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-    thread_id: Annotated[list[str] | None, Parameter(query="threadId")] = None,
-    types: Annotated[list[str] | None, Parameter(description="Type prefixes")] = None,
-) -> EventsPage:
+    since: Annotated[
+        int, QueryParameter(ge=0, le=2**63 - 1, description="Events with seq > since")
+    ] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    thread_id: Annotated[list[str] | None, QueryParameter(name="threadId")] = None,
+    types: Annotated[list[str] | None, QueryParameter(description="Type prefixes")] = None,
+) -> wire.EventsPage:
     """The same events as the WebSocket, over REST: ascending seq after `since`."""
     found = await manager.events.read(since=since, limit=limit, thread_ids=thread_id, types=types)
-    frames: list[EventFrame] = [
-        {
-            "seq": e.seq,
-            "type": e.type,
-            "threadId": e.thread_id,
-            "payload": e.payload,
-            "at": iso(e.at) or "",
-        }
-        for e in found
-    ]
-    return {
-        "status": "ok",
-        "events": frames,
-        "nextSince": found[-1].seq if found else since,
-        "lastSeq": manager.bus.last_seq,
-    }
-
-
-class RuntimeRestarted(TypedDict):
-    status: str
-    state: str
-    """`ready`."""
-    epoch: int
-    """The new process's number (one more per start)."""
-    pid: int | None
-    version: str | None
-    restartCount: int
+    return wire.events_page(found, since=since, last_seq=manager.bus.last_seq)
 
 
 @post(
@@ -348,21 +178,21 @@ class RuntimeRestarted(TypedDict):
     status_code=200,
     responses=error_responses(503),
 )
-async def restart_runtime(manager: ManagerDep) -> RuntimeRestarted:
+async def restart_runtime(manager: ManagerDep) -> wire.RuntimeRestarted:
     """Ours. Restarts codex app-server and answers once the new process is ready. Also
     the way out of `failed` (the runtime crashed more often than the restart policy
     allows; it is otherwise retried automatically every few minutes): 503
     `runtime_unavailable` with the reason if it fails again. Sessions and history survive;
     running turns end as interrupted."""
-    runtime = await manager.runtime.restart(wait=True)
-    return {
-        "status": "ok",
-        "state": runtime.state.value,
-        "epoch": runtime.epoch,
-        "pid": runtime.pid,
-        "version": runtime.codex_version,
-        "restartCount": runtime.restart_count,
-    }
+    return wire.runtime_restarted(await manager.runtime.restart(wait=True))
 
 
-ROUTES = [banner, health, capabilities, metrics, openapi_document, events, restart_runtime]
+ROUTES: list[Any] = [
+    banner,
+    health,
+    capabilities,
+    metrics,
+    openapi_document,
+    events,
+    restart_runtime,
+]
