@@ -1,5 +1,10 @@
 """SqliteStore: the Store port on SQLite (apsw), durable and crash-safe.
 
+This module holds the connections, the single writer and the read plumbing; each domain's
+SQL (its reads and what its mutations compile to) is in its own module beside it
+(`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`), the schema in
+`migrations`, the WAL checkpointer in `checkpoints`.
+
 Durability and crash safety come from SQLite itself: WAL journal with `synchronous=NORMAL`
 (a committed transaction survives the process being killed at any instant; only an OS
 crash or power loss can lose the last commits, never corrupt the file), and every change is
@@ -43,15 +48,11 @@ one event loop (the one that opened it).
 from __future__ import annotations
 
 import contextlib
-import importlib.resources
 import logging
 import os
-import re
-import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -63,145 +64,54 @@ from codex_manager_core.models import (
     Event,
     InteractiveRequest,
     Project,
-    RequestStatus,
     SessionRecord,
     Tombstone,
     TranscriptEntry,
     TurnRecord,
 )
-from codex_manager_core.store import _codec as codec
-from codex_manager_core.store import _sql as stmt
-from codex_manager_core.store._sql import events_sql, sessions_sql
-from codex_manager_core.store.batch import (
+from codex_manager_core.ports.store import (
     Batch,
-    CompactDeltas,
-    DeleteProject,
-    DeleteSession,
     EventQuery,
     Mutation,
     Page,
-    PatchSession,
-    PatchTurn,
-    PutDefaultControls,
-    PutProject,
-    PutRequest,
-    PutSession,
-    PutTranscriptEntry,
-    PutTurn,
     RequestQuery,
     SessionQuery,
-    SetMeta,
     StoreCorrupt,
     StoreStats,
-    TransitionRequest,
 )
+from codex_manager_core.store import codec
+from codex_manager_core.store.sqlite import (
+    ledger,
+    meta,
+    projects,
+    requests,
+    sessions,
+    transcript,
+    turns,
+)
+from codex_manager_core.store.sqlite.checkpoints import (
+    TRUNCATE_BUSY_MS,
+    WAL_SIZE_LIMIT,
+    Checkpointer,
+)
+from codex_manager_core.store.sqlite.migrations import migrate
+from codex_manager_core.store.sqlite.sql import OPEN_STATUSES, Op, one
+from codex_manager_core.store.sqlite.unavailable import UNAVAILABLE_ERRORS, describe_unavailable
 
 T = TypeVar("T")
 
-#: Size the WAL is brought back to after a checkpoint (it grows past it during bursts, or
-#: while checkpoints cannot complete, e.g. on a full disk).
-WAL_SIZE_LIMIT = 4 * 1024 * 1024
-
-#: The SQLite errors that mean "the storage cannot take writes now", not "this write is
-#: wrong": the ledger holds and retries on these.
-UNAVAILABLE_ERRORS: tuple[type[apsw.Error], ...] = (
-    apsw.FullError,
-    apsw.IOError,
-    apsw.ReadOnlyError,
-    apsw.CantOpenError,
-    apsw.BusyError,
-)
-
-
-def describe_unavailable(exc: apsw.Error) -> str:
-    """A sentence for a person: what is wrong with the storage."""
-    detail = str(exc).split("\n")[0]
-    if isinstance(exc, apsw.FullError):
-        return f"the disk is full (SQLITE_FULL: {detail})"
-    if isinstance(exc, apsw.ReadOnlyError):
-        return f"it is read-only (SQLITE_READONLY: {detail})"
-    if isinstance(exc, apsw.CantOpenError):
-        return f"a database file cannot be opened or created (SQLITE_CANTOPEN: {detail})"
-    if isinstance(exc, apsw.BusyError):
-        return f"another process holds the database lock (SQLITE_BUSY: {detail})"
-    return f"a disk I/O error (SQLITE_IOERR: {detail})"
-
-
-#: How long the rare inline TRUNCATE checkpoint waits for a reader (ms).
-_TRUNCATE_BUSY_MS = 200
-
-_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-def load_migrations() -> dict[int, str]:
-    """The migration scripts shipped in `store/migrations`, by version number (1..N)."""
-    found: dict[int, str] = {}
-    package = importlib.resources.files("codex_manager_core.store.migrations")
-    for entry in package.iterdir():
-        match = _MIGRATION_FILE.match(entry.name)
-        if match:
-            found[int(match.group(1))] = entry.read_text(encoding="utf-8")
-    if sorted(found) != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"store migrations are not numbered 1..N: {sorted(found)}")
-    return found
-
-
-MIGRATIONS = load_migrations()
-SCHEMA_VERSION = max(MIGRATIONS)
-"""The schema version this code creates and understands."""
-
+#: What each mutation type compiles to, gathered from the domain modules.
+COMPILERS: Mapping[type, Callable[[Any], Op]] = {
+    **projects.COMPILERS,
+    **sessions.COMPILERS,
+    **turns.COMPILERS,
+    **requests.COMPILERS,
+    **transcript.COMPILERS,
+    **meta.COMPILERS,
+    **ledger.COMPILERS,
+}
 
 logger = logging.getLogger(__name__)
-
-
-class _Checkpointer:
-    """Runs PASSIVE WAL checkpoints on its own thread and connection, at most once per
-    `interval` seconds while writes come in, so commits never pay for them."""
-
-    def __init__(
-        self, connect: Callable[[], apsw.Connection], name: str, interval: float = 1.0
-    ) -> None:
-        self._connect = connect
-        self._interval = interval
-        self._wakeup = threading.Event()
-        self._stopping = False
-        self.lock = threading.Lock()
-        """Held while a checkpoint runs: two at once make one of them fail (busy)."""
-        self._last = 0.0
-        self._thread = threading.Thread(
-            target=self._run, name=f"sqlite-checkpoint {name}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def nudge(self) -> None:
-        """Called after each commit (cheap: at most one real wake-up per interval)."""
-        now = time.monotonic()
-        if now - self._last >= self._interval:
-            self._last = now
-            self._wakeup.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wakeup.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        conn = self._connect()
-        try:
-            while True:
-                self._wakeup.wait()
-                self._wakeup.clear()
-                if self._stopping:
-                    return
-                try:
-                    with self.lock:
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except apsw.Error as exc:  # busy, full or closing: a later wake-up retries
-                    logger.debug("WAL checkpoint skipped: %s", exc)
-        finally:
-            conn.close()
 
 
 class SqliteStore:
@@ -231,7 +141,7 @@ class SqliteStore:
         self._write_limiter: anyio.CapacityLimiter | None = None
         self._read_limiter: anyio.CapacityLimiter | None = None
         self._closing = False
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: Checkpointer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -251,7 +161,7 @@ class SqliteStore:
         try:
             writer = self._connect(self._busy_ms)
             # journal_mode is the first statement to read the file: it fails on garbage.
-            (mode,) = stmt.one(writer, "PRAGMA journal_mode = WAL") or ("?",)
+            (mode,) = one(writer, "PRAGMA journal_mode = WAL") or ("?",)
             if str(mode).lower() != "wal":
                 raise StoreCorrupt(
                     f"{self.path}: SQLite cannot use WAL journal mode here (got {mode!r}); "
@@ -263,7 +173,7 @@ class SqliteStore:
             writer.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             # Checkpoints run on the checkpointer thread, not inside our commits.
             writer.execute("PRAGMA wal_autocheckpoint = 0")
-            self._migrate(writer)
+            migrate(writer, self.path)
             inline = self._connect(0)
             inline.execute("PRAGMA query_only = ON")
         except (apsw.NotADBError, apsw.CorruptError) as exc:
@@ -285,7 +195,7 @@ class SqliteStore:
                     conn.close()
             raise
         self._writer, self._inline = writer, inline
-        self._checkpointer = _Checkpointer(lambda: self._connect(self._busy_ms), str(self.path))
+        self._checkpointer = Checkpointer(lambda: self._connect(self._busy_ms), str(self.path))
         self._checkpointer.start()
 
     def _connect(self, busy_ms: int) -> apsw.Connection:
@@ -296,48 +206,6 @@ class SqliteStore:
         )
         conn.set_busy_timeout(busy_ms)
         return conn
-
-    def _migrate(self, conn: apsw.Connection) -> None:
-        """Bring the schema to SCHEMA_VERSION, one transaction per migration."""
-        while True:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = self._schema_version(conn)
-                if version > SCHEMA_VERSION:
-                    raise StoreCorrupt(
-                        f"{self.path} has schema version {version}, newer than the version "
-                        f"this codex-manager knows ({SCHEMA_VERSION}); upgrade codex-manager "
-                        "(or use another data directory)"
-                    )
-                if version == SCHEMA_VERSION:
-                    conn.execute("COMMIT")
-                    return
-                conn.execute(MIGRATIONS[version + 1])
-                conn.execute("UPDATE schema_version SET version = ?", (version + 1,))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-    def _schema_version(self, conn: apsw.Connection) -> int:
-        tables = {
-            str(row[0])
-            for row in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
-        }
-        if "schema_version" not in tables:
-            foreign = sorted(t for t in tables if not t.startswith("sqlite_"))
-            if foreign:
-                raise StoreCorrupt(
-                    f"{self.path} is a SQLite database but not a codex-manager store "
-                    f"(it has tables {foreign[:5]} and no schema_version)"
-                )
-            conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT")
-            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-        rows = conn.execute("SELECT version FROM schema_version").fetchall()
-        if len(rows) != 1 or not isinstance(rows[0][0], int):
-            raise StoreCorrupt(f"{self.path}: schema_version must hold one integer row")
-        return int(rows[0][0])
 
     async def close(self) -> None:
         """Wait for in-flight operations, then close every connection (the last close
@@ -431,7 +299,7 @@ class SqliteStore:
         if conn is None or checkpointer is None or not checkpointer.lock.acquire(timeout=1.0):
             return False
         try:
-            conn.set_busy_timeout(_TRUNCATE_BUSY_MS)
+            conn.set_busy_timeout(TRUNCATE_BUSY_MS)
             rows = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             return bool(rows) and rows[0][0] == 0
         except apsw.Error as exc:
@@ -473,12 +341,7 @@ class SqliteStore:
             for op in ops:
                 op(conn)
             if encoded:
-                (last,) = stmt.one(conn, "SELECT last_seq FROM ledger_state WHERE id = 1") or (0,)
-                rows = [(last + i, *row) for i, row in enumerate(encoded, start=1)]
-                conn.executemany(stmt.INSERT_EVENT, rows)
-                conn.execute(
-                    "UPDATE ledger_state SET last_seq = ? WHERE id = 1", (last + len(rows),)
-                )
+                rows = ledger.append(conn, encoded)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -489,53 +352,12 @@ class SqliteStore:
             for row, draft in zip(rows, batch.events, strict=True)
         ]
 
-    def _compile(self, mutation: Mutation) -> stmt.Op:
+    def _compile(self, mutation: Mutation) -> Op:
         """Encode one mutation into a function that performs it on the write connection."""
-        match mutation:
-            case PutProject(project):
-                return stmt.execute(stmt.UPSERT_PROJECT, codec.encode_project(project))
-            case DeleteProject(project_id):
-                return stmt.execute("DELETE FROM projects WHERE project_id = ?", (project_id,))
-            case PutSession(session):
-                return stmt.execute(stmt.UPSERT_SESSION, codec.encode_session(session))
-            case PatchSession(session_id, changes):
-                encoded = codec.encode_changes(
-                    codec.SESSION_ENCODERS, changes, "session", ("session_id",)
-                )
-                return stmt.update("sessions", "session_id", session_id, encoded)
-            case DeleteSession(tombstone, reason):
-                return stmt.delete_session(codec.encode_tombstone(tombstone), reason)
-            case PutDefaultControls(controls):
-                return stmt.execute(stmt.UPSERT_CONTROLS, (1, codec.controls_to_json(controls)))
-            case PutTurn(turn):
-                return stmt.execute(stmt.UPSERT_TURN, codec.encode_turn(turn))
-            case PatchTurn(turn_id, changes):
-                encoded = codec.encode_changes(codec.TURN_ENCODERS, changes, "turn", ("turn_id",))
-                return stmt.update("turns", "turn_id", turn_id, encoded)
-            case PutRequest(request):
-                return stmt.execute(stmt.UPSERT_REQUEST, codec.encode_request(request))
-            case TransitionRequest(request_id, from_statuses, to_status, changes):
-                encoded = codec.encode_changes(
-                    codec.REQUEST_ENCODERS, changes, "request", ("request_id", "status")
-                )
-                encoded["status"] = RequestStatus(to_status).value
-                expected = [RequestStatus(status).value for status in from_statuses]
-                return stmt.transition(request_id, expected, encoded)
-            case PutTranscriptEntry(thread_id, entry):
-                return stmt.execute(
-                    stmt.UPSERT_TRANSCRIPT, codec.encode_transcript_entry(thread_id, entry)
-                )
-            case SetMeta(key, value):
-                if not isinstance(key, str) or not isinstance(value, str):
-                    raise TypeError("meta keys and values are str")
-                return stmt.execute(stmt.UPSERT_META, (key, value))
-            case CompactDeltas(before, completed_type):
-                limit = codec.enc_dt(before, "CompactDeltas.before")
-                return stmt.execute(stmt.COMPACT, (limit, completed_type))
-            case _:
-                raise TypeError(f"not a store mutation: {mutation!r}")
-
-    # ------------------------------------------------------------------ read plumbing
+        compile_op = COMPILERS.get(type(mutation))
+        if compile_op is None:
+            raise TypeError(f"not a store mutation: {mutation!r}")
+        return compile_op(mutation)
 
     async def _read(self, fn: Callable[[apsw.Connection], T]) -> T:
         """Run `fn` on a pooled read connection in a worker thread."""
@@ -579,125 +401,68 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ reads
 
+    # ------------------------------------------------------------------ reads
+
     async def get_meta(self, key: str) -> str | None:
-        row = await self._point_read(
-            lambda c: stmt.one(c, "SELECT value FROM meta WHERE key = ?", (key,))
-        )
-        return None if row is None else str(row[0])
+        return await self._point_read(lambda c: meta.get_meta(c, key))
 
     async def get_project(self, project_id: str) -> Project | None:
-        row = await self._point_read(
-            lambda c: stmt.one(c, f"{stmt.PROJECT_SELECT} WHERE project_id = ?", (project_id,))
-        )
-        return None if row is None else codec.decode_project(row)
+        return await self._point_read(lambda c: projects.get_project(c, project_id))
 
     async def find_project_by_name(self, name: str) -> Project | None:
-        sql = f"{stmt.PROJECT_SELECT} WHERE name_key = ? ORDER BY created_at, project_id LIMIT 1"
-        row = await self._point_read(lambda c: stmt.one(c, sql, (codec.name_key(name),)))
-        return None if row is None else codec.decode_project(row)
+        return await self._point_read(lambda c: projects.find_project_by_name(c, name))
 
     async def list_projects(self) -> list[Project]:
-        sql = f"{stmt.PROJECT_SELECT} ORDER BY name_key, project_id"
-        rows = await self._read(lambda c: c.execute(sql).fetchall())
-        return [codec.decode_project(row) for row in rows]
+        return await self._read(projects.list_projects)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
-        row = await self._point_read(
-            lambda c: stmt.one(c, f"{stmt.SESSION_SELECT} WHERE session_id = ?", (session_id,))
-        )
-        return None if row is None else codec.decode_session(row)
+        return await self._point_read(lambda c: sessions.get_session(c, session_id))
 
     async def list_sessions(self, query: SessionQuery) -> Page:
         if query.limit < 1:
             raise ValueError(f"limit must be at least 1, got {query.limit}")
-        sql, params = sessions_sql(query)
+        sql, params = sessions.sessions_sql(query)
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        sessions = tuple(codec.decode_session(row) for row in rows)
-        next_cursor = None
-        if more:
-            # The stored float itself, so the next page starts exactly after this row.
-            last = rows[-1]
-            next_cursor = codec.encode_cursor(cast(float, last[stmt.UPDATED_AT]), str(last[0]))
-        return Page(items=sessions, next_cursor=next_cursor)
+        return sessions.page(rows, query)
 
     async def count_sessions(self, query: SessionQuery) -> int:
-        where, params = stmt.session_filter(query)
-        sql = f"SELECT count(*) FROM sessions{stmt.where_clause(where)}"
-        row = await self._read(lambda c: stmt.one(c, sql, tuple(params)))
+        sql, params = sessions.count_sql(query)
+        row = await self._read(lambda c: one(c, sql, params))
         return int(row[0]) if row else 0
 
     async def get_tombstone(self, session_id: str) -> Tombstone | None:
-        sql = "SELECT session_id, title, deleted_at FROM tombstones WHERE session_id = ?"
-        row = await self._point_read(lambda c: stmt.one(c, sql, (session_id,)))
-        return None if row is None else codec.decode_tombstone(row)
+        return await self._point_read(lambda c: sessions.get_tombstone(c, session_id))
 
     async def get_default_controls(self) -> Controls | None:
-        sql = "SELECT controls FROM default_controls WHERE id = 1"
-        row = await self._point_read(lambda c: stmt.one(c, sql))
-        return None if row is None else codec.controls_from_json(row[0])
+        return await self._point_read(sessions.get_default_controls)
 
     async def get_turn(self, turn_id: str) -> TurnRecord | None:
-        row = await self._point_read(
-            lambda c: stmt.one(c, f"{stmt.TURN_SELECT} WHERE turn_id = ?", (turn_id,))
-        )
-        return None if row is None else codec.decode_turn(row)
+        return await self._point_read(lambda c: turns.get_turn(c, turn_id))
 
     async def list_turns(self, thread_id: str) -> list[TurnRecord]:
-        sql = f"{stmt.TURN_SELECT} WHERE thread_id = ? ORDER BY started_at, rowid"
-        rows = await self._read(lambda c: c.execute(sql, (thread_id,)).fetchall())
-        return [codec.decode_turn(row) for row in rows]
+        return await self._read(lambda c: turns.list_turns(c, thread_id))
 
     async def get_request(self, request_id: str) -> InteractiveRequest | None:
-        row = await self._point_read(
-            lambda c: stmt.one(c, f"{stmt.REQUEST_SELECT} WHERE request_id = ?", (request_id,))
-        )
-        return None if row is None else codec.decode_request(row)
+        return await self._point_read(lambda c: requests.get_request(c, request_id))
 
     async def list_requests(self, query: RequestQuery) -> list[InteractiveRequest]:
-        where: list[str] = []
-        params: list[Any] = []
-        if query.thread_id is not None:
-            where.append("thread_id = ?")
-            params.append(query.thread_id)
-        if query.turn_id is not None:
-            where.append("turn_id = ?")
-            params.append(query.turn_id)
-        if query.statuses is not None:
-            where.append(f"status IN ({stmt.placeholders(len(query.statuses))})")
-            params.extend(RequestStatus(status).value for status in query.statuses)
-        if query.kinds is not None:
-            where.append(f"kind IN ({stmt.placeholders(len(query.kinds))})")
-            params.extend(str(kind) for kind in query.kinds)
-        if query.generation is not None:
-            where.append("generation = ?")
-            params.append(query.generation)
-        if query.generation_below is not None:
-            where.append("generation < ?")
-            params.append(query.generation_below)
-        sql = f"{stmt.REQUEST_SELECT}{stmt.where_clause(where)} ORDER BY created_at, rowid"
+        sql, params = requests.requests_sql(query)
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
-        return [codec.decode_request(row) for row in rows]
+        return [codec.REQUESTS.decode(row) for row in rows]
 
     async def list_transcript_entries(self, thread_id: str) -> list[TranscriptEntry]:
-        sql = f"{stmt.TRANSCRIPT_SELECT} WHERE thread_id = ? ORDER BY rowid"
-        rows = await self._read(lambda c: c.execute(sql, (thread_id,)).fetchall())
-        return [codec.decode_transcript_entry(row) for row in rows]
+        return await self._read(lambda c: transcript.list_transcript_entries(c, thread_id))
 
     async def read_events(self, query: EventQuery) -> list[Event]:
         if query.limit < 1:
             await anyio.lowlevel.checkpoint()
             return []
-        sql, params = events_sql(query)
+        sql, params = ledger.events_sql(query)
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [codec.decode_event(row) for row in rows]
 
     async def last_seq(self) -> int:
-        row = await self._point_read(
-            lambda c: stmt.one(c, "SELECT last_seq FROM ledger_state WHERE id = 1")
-        )
-        return int(row[0]) if row else 0
+        return await self._point_read(ledger.last_seq)
 
     async def stats(self) -> StoreStats:
         sql = (
@@ -706,14 +471,14 @@ class SqliteStore:
             "(SELECT count(*) FROM sessions), (SELECT count(*) FROM projects), "
             "(SELECT count(*) FROM requests WHERE status IN (?, ?))"
         )
-        row = await self._read(lambda c: stmt.one(c, sql, stmt.OPEN_STATUSES))
+        row = await self._read(lambda c: one(c, sql, OPEN_STATUSES))
         assert row is not None
-        events, last_seq, sessions, projects, open_requests = row
+        events, last_seq, session_count, project_count, open_requests = row
         return StoreStats(
             events=int(events),
             last_seq=int(last_seq or 0),
-            sessions=int(sessions),
-            projects=int(projects),
+            sessions=int(session_count),
+            projects=int(project_count),
             open_requests=int(open_requests),
             size_bytes=self._size_bytes(),
         )
@@ -726,4 +491,4 @@ class SqliteStore:
         return total
 
 
-__all__ = ["SCHEMA_VERSION", "WAL_SIZE_LIMIT", "SqliteStore", "events_sql", "sessions_sql"]
+__all__ = ["SqliteStore"]
