@@ -57,7 +57,7 @@ from codex_manager_core.ports.store import (
     StoreStats,
     TransitionRequest,
 )
-from codex_manager_core.store import codec
+from codex_manager_core.store import codec, event_rows
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -137,7 +137,7 @@ class MemoryStore:
     async def apply(self, batch: Batch) -> list[Event]:
         await self._ready()
         # Encode every event first: a payload that is not JSON fails before any change.
-        event_rows = [codec.encode_draft(draft) for draft in batch.events]
+        encoded = [event_rows.encode_draft(draft) for draft in batch.events]
         undo = _Undo()
         doomed: set[int] = set()
         try:
@@ -150,12 +150,12 @@ class MemoryStore:
             self._events = [event for event in self._events if event.seq not in doomed]
         first = self._last_seq + 1
         self._events.extend(
-            codec.decode_event((seq, *row)) for seq, row in enumerate(event_rows, start=first)
+            event_rows.decode_event((seq, *row)) for seq, row in enumerate(encoded, start=first)
         )
-        self._last_seq += len(event_rows)
+        self._last_seq += len(encoded)
         return [
-            codec.stored_event(seq, draft, row[3])
-            for seq, (draft, row) in enumerate(zip(batch.events, event_rows, strict=True), first)
+            event_rows.stored_event(seq, draft, row[3])
+            for seq, (draft, row) in enumerate(zip(batch.events, encoded, strict=True), first)
         ]
 
     def _put(self, undo: _Undo, table: dict[str, tuple[int, V]], key: str, value: V) -> None:

@@ -13,7 +13,8 @@ import apsw
 
 from codex_manager_core.ports.store.ledger import CompactDeltas, EventQuery
 from codex_manager_core.store import codec
-from codex_manager_core.store.codec import EVENT_COLUMNS, Row
+from codex_manager_core.store.codec import Row
+from codex_manager_core.store.event_rows import EVENT_COLUMNS
 from codex_manager_core.store.sqlite.sql import Op, execute, one, placeholders, select
 
 INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -34,7 +35,7 @@ COMPILERS: Mapping[type, Callable[[Any], Op]] = {CompactDeltas: compile_compact}
 
 
 def append(conn: apsw.Connection, encoded: Sequence[Row]) -> list[Row]:
-    """Append encoded drafts (`codec.encode_draft`) with the next seqs, inside the
+    """Append encoded drafts (`event_rows.encode_draft`) with the next seqs, inside the
     caller's transaction. Returns the rows written (seq first)."""
     (last,) = one(conn, LAST_SEQ) or (0,)
     rows = [(last + i, *row) for i, row in enumerate(encoded, start=1)]

@@ -76,10 +76,9 @@ from codex_manager_core.ports.store import (
     Page,
     RequestQuery,
     SessionQuery,
-    StoreCorrupt,
     StoreStats,
 )
-from codex_manager_core.store import codec
+from codex_manager_core.store import codec, event_rows
 from codex_manager_core.store.sqlite import (
     ledger,
     meta,
@@ -89,12 +88,8 @@ from codex_manager_core.store.sqlite import (
     transcript,
     turns,
 )
-from codex_manager_core.store.sqlite.checkpoints import (
-    TRUNCATE_BUSY_MS,
-    WAL_SIZE_LIMIT,
-    Checkpointer,
-)
-from codex_manager_core.store.sqlite.migrations import migrate
+from codex_manager_core.store.sqlite.checkpoints import TRUNCATE_BUSY_MS, Checkpointer
+from codex_manager_core.store.sqlite.connection import connect, open_connections
 from codex_manager_core.store.sqlite.sql import OPEN_STATUSES, Op, one
 from codex_manager_core.store.sqlite.unavailable import UNAVAILABLE_ERRORS, describe_unavailable
 
@@ -156,56 +151,15 @@ class SqliteStore:
 
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        writer: apsw.Connection | None = None
-        inline: apsw.Connection | None = None
         try:
-            writer = self._connect(self._busy_ms)
-            # journal_mode is the first statement to read the file: it fails on garbage.
-            (mode,) = one(writer, "PRAGMA journal_mode = WAL") or ("?",)
-            if str(mode).lower() != "wal":
-                raise StoreCorrupt(
-                    f"{self.path}: SQLite cannot use WAL journal mode here (got {mode!r}); "
-                    "put the data directory on a local file system"
-                )
-            writer.execute("PRAGMA synchronous = NORMAL")
-            # After a checkpoint, shrink a WAL that grew past the limit (during a burst,
-            # or while checkpoints could not complete).
-            writer.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-            # Checkpoints run on the checkpointer thread, not inside our commits.
-            writer.execute("PRAGMA wal_autocheckpoint = 0")
-            migrate(writer, self.path)
-            inline = self._connect(0)
-            inline.execute("PRAGMA query_only = ON")
-        except (apsw.NotADBError, apsw.CorruptError) as exc:
-            for conn in (inline, writer):
-                if conn is not None:
-                    conn.close()
-            raise StoreCorrupt(
-                f"{self.path} is not a usable SQLite database ({exc}); move it away or "
-                "restore a backup, then start again"
-            ) from exc
+            self._writer, self._inline = open_connections(self._connect, self.path, self._busy_ms)
         except UNAVAILABLE_ERRORS as exc:
-            for conn in (inline, writer):
-                if conn is not None:
-                    conn.close()
             raise self._unavailable(exc) from exc
-        except BaseException:
-            for conn in (inline, writer):
-                if conn is not None:
-                    conn.close()
-            raise
-        self._writer, self._inline = writer, inline
         self._checkpointer = Checkpointer(lambda: self._connect(self._busy_ms), str(self.path))
         self._checkpointer.start()
 
     def _connect(self, busy_ms: int) -> apsw.Connection:
-        conn = (
-            apsw.Connection(str(self.path))
-            if self._vfs is None
-            else apsw.Connection(str(self.path), vfs=self._vfs)
-        )
-        conn.set_busy_timeout(busy_ms)
-        return conn
+        return connect(self.path, busy_ms, self._vfs)
 
     async def close(self) -> None:
         """Wait for in-flight operations, then close every connection (the last close
@@ -334,7 +288,7 @@ class SqliteStore:
             raise RuntimeError(f"SqliteStore({self.path}) is closed")
         # Everything that can fail on a bad value fails here, before the write lock.
         ops = [self._compile(mutation) for mutation in batch.mutations]
-        encoded = [codec.encode_draft(draft) for draft in batch.events]
+        encoded = [event_rows.encode_draft(draft) for draft in batch.events]
         rows: list[codec.Row] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -348,7 +302,7 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
             raise
         return [
-            codec.stored_event(row[0], draft, row[4])
+            event_rows.stored_event(row[0], draft, row[4])
             for row, draft in zip(rows, batch.events, strict=True)
         ]
 
@@ -459,7 +413,7 @@ class SqliteStore:
             return []
         sql, params = ledger.events_sql(query)
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
-        return [codec.decode_event(row) for row in rows]
+        return [event_rows.decode_event(row) for row in rows]
 
     async def last_seq(self) -> int:
         return await self._point_read(ledger.last_seq)
