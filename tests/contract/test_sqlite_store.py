@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 
 from codex_manager_core.models import Controls, RequestStatus, Tombstone, TurnStatus
 from codex_manager_core.ports import Store
-from codex_manager_core.store import codec
-from codex_manager_core.store.batch import (
+from codex_manager_core.ports.store import (
     Batch,
     CompactDeltas,
     DeleteProject,
@@ -41,6 +40,7 @@ from codex_manager_core.store.batch import (
     StoreCorrupt,
     TransitionRequest,
 )
+from codex_manager_core.store import codec
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.store.sqlite import (
     MIGRATIONS,
