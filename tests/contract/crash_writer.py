@@ -40,7 +40,7 @@ from codex_manager_core.models import (
     TitleSource,
     Tombstone,
 )
-from codex_manager_core.store.batch import (
+from codex_manager_core.ports.store import (
     Batch,
     DeleteSession,
     Mutation,

@@ -15,7 +15,7 @@ import pytest
 
 from codex_manager_core.errors import StoreUnavailable
 from codex_manager_core.models import EventDraft
-from codex_manager_core.store.batch import Batch, EventQuery, SetMeta
+from codex_manager_core.ports.store import Batch, EventQuery, SetMeta
 from codex_manager_core.store.sqlite import WAL_SIZE_LIMIT, SqliteStore
 from codex_manager_core.testing import QuotaVFS
 

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 
 from codex_manager_core.models import Controls, RequestStatus, Tombstone, TurnStatus
 from codex_manager_core.ports import Store
-from codex_manager_core.store import _codec as codec
-from codex_manager_core.store.batch import (
+from codex_manager_core.ports.store import (
     Batch,
     CompactDeltas,
     DeleteProject,
@@ -41,6 +40,7 @@ from codex_manager_core.store.batch import (
     StoreCorrupt,
     TransitionRequest,
 )
+from codex_manager_core.store import codec
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.store.sqlite import (
     MIGRATIONS,
@@ -153,11 +153,11 @@ async def test_a_store_of_schema_1_is_migrated_in_place(tmp_path: Path) -> None:
     conn.execute(MIGRATIONS[1])
     old = session("s1")
     # The columns of migration 1 (later migrations add theirs at the end).
-    first = codec.SESSION_COLUMNS.index("dynamic_tools") + 1
+    first = codec.SESSIONS.columns.index("dynamic_tools") + 1
     conn.execute(
-        f"INSERT INTO sessions ({', '.join(codec.SESSION_COLUMNS[:first])}) "
+        f"INSERT INTO sessions ({', '.join(codec.SESSIONS.columns[:first])}) "
         f"VALUES ({', '.join('?' * first)})",
-        codec.encode_session(old)[:first],
+        codec.SESSIONS.encode(old)[:first],
     )
     conn.close()
 

@@ -32,7 +32,7 @@ from codex_manager_core.models import (
     TurnStatus,
 )
 from codex_manager_core.ports import Store
-from codex_manager_core.store.batch import (
+from codex_manager_core.ports.store import (
     Batch,
     CompactDeltas,
     DeleteProject,

@@ -27,7 +27,7 @@ import anyio.abc
 import attrs
 
 from codex_manager_core.models import RequestStatus
-from codex_manager_core.store.batch import EventQuery, RequestQuery
+from codex_manager_core.ports.store import EventQuery, RequestQuery
 from codex_manager_core.store.sqlite import SqliteStore
 
 WRITER = Path(__file__).with_name("crash_writer.py")

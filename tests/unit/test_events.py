@@ -20,7 +20,7 @@ from codex_manager_core.events import bus as bus_module
 from codex_manager_core.events.bus import EventBus, EventFilter, Subscription
 from codex_manager_core.events.ledger import Ledger
 from codex_manager_core.models import Event, EventDraft, Lagged, RequestStatus, utcnow
-from codex_manager_core.store.batch import (
+from codex_manager_core.ports.store import (
     Batch,
     EventQuery,
     SetMeta,

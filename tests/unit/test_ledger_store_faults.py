@@ -22,7 +22,7 @@ from codex_manager_core.events.bus import EventBus, EventFilter, Subscription
 from codex_manager_core.events.holding import EVENTS_LOST
 from codex_manager_core.events.ledger import MIN_RETRY_GAP, Ledger, RetryBackoff
 from codex_manager_core.models import Event, EventDraft, Lagged, RequestStatus
-from codex_manager_core.store.batch import Batch, EventQuery, SetMeta, TransitionRequest
+from codex_manager_core.ports.store import Batch, EventQuery, SetMeta, TransitionRequest
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.testing import FakeClock, FaultyStore, store_full
 

@@ -24,7 +24,7 @@ import attrs
 
 from codex_manager_core.models import Event, Lagged
 from codex_manager_core.ports import Store
-from codex_manager_core.store.batch import EventQuery
+from codex_manager_core.ports.store import EventQuery
 
 DEFAULT_BUFFER = 10_000
 REPLAY_PAGE = 1000

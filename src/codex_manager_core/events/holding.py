@@ -22,8 +22,8 @@ import anyio
 import attrs
 
 from codex_manager_core.models import Event, EventDraft
+from codex_manager_core.ports.store import Batch, Mutation
 from codex_manager_core.serde import iso
-from codex_manager_core.store.batch import Batch, Mutation
 
 #: Type of the event written when held events had to be dropped.
 EVENTS_LOST: Final = "ledger_events_lost"

@@ -44,7 +44,7 @@ from codex_manager_core.events.bus import EventBus
 from codex_manager_core.events.holding import HeldWrites, Job
 from codex_manager_core.models import Event, EventDraft
 from codex_manager_core.ports import Clock, Store, SystemClock
-from codex_manager_core.store.batch import Batch, CompactDeltas, SetMeta, TransitionRequest
+from codex_manager_core.ports.store import Batch, CompactDeltas, SetMeta, TransitionRequest
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from codex_manager_core.models import Event, SessionRecord
 from codex_manager_core.ports import Store
-from codex_manager_core.store.batch import EventQuery
+from codex_manager_core.ports.store import EventQuery
 from codex_manager_core.views import stand_in_thread
 
 _TURN_STARTED: Final = "app_server.turn.started"

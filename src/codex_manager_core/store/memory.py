@@ -1,7 +1,7 @@
 """MemoryStore: the Store port in memory, for tests and ephemeral embedded use.
 
 It behaves like `SqliteStore` in everything a caller can observe: records go through the
-same codecs (`store._codec`), so reads return tz-aware UTC datetimes and JSON round-tripped
+same codecs (`store.codec`), so reads return tz-aware UTC datetimes and JSON round-tripped
 values, and a value SQLite could not store fails here too, at `apply()` time.
 
 `apply()` is atomic without copying whole tables: every write records how to undo itself,
@@ -34,8 +34,7 @@ from codex_manager_core.models import (
     TranscriptEntry,
     TurnRecord,
 )
-from codex_manager_core.store import _codec as codec
-from codex_manager_core.store.batch import (
+from codex_manager_core.ports.store import (
     Batch,
     CompactDeltas,
     DeleteProject,
@@ -58,6 +57,7 @@ from codex_manager_core.store.batch import (
     StoreStats,
     TransitionRequest,
 )
+from codex_manager_core.store import codec, event_rows
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -137,7 +137,7 @@ class MemoryStore:
     async def apply(self, batch: Batch) -> list[Event]:
         await self._ready()
         # Encode every event first: a payload that is not JSON fails before any change.
-        event_rows = [codec.encode_draft(draft) for draft in batch.events]
+        encoded = [event_rows.encode_draft(draft) for draft in batch.events]
         undo = _Undo()
         doomed: set[int] = set()
         try:
@@ -150,12 +150,12 @@ class MemoryStore:
             self._events = [event for event in self._events if event.seq not in doomed]
         first = self._last_seq + 1
         self._events.extend(
-            codec.decode_event((seq, *row)) for seq, row in enumerate(event_rows, start=first)
+            event_rows.decode_event((seq, *row)) for seq, row in enumerate(encoded, start=first)
         )
-        self._last_seq += len(event_rows)
+        self._last_seq += len(encoded)
         return [
-            codec.stored_event(seq, draft, row[3])
-            for seq, (draft, row) in enumerate(zip(batch.events, event_rows, strict=True), first)
+            event_rows.stored_event(seq, draft, row[3])
+            for seq, (draft, row) in enumerate(zip(batch.events, encoded, strict=True), first)
         ]
 
     def _put(self, undo: _Undo, table: dict[str, tuple[int, V]], key: str, value: V) -> None:
@@ -166,45 +166,44 @@ class MemoryStore:
     def _mutate(self, mutation: Mutation, undo: _Undo, doomed: set[int]) -> None:
         match mutation:
             case PutProject(project):
-                canonical = codec.decode_project(codec.encode_project(project))
+                canonical = codec.PROJECTS.canonical(project)
                 self._put(undo, self._projects, canonical.project_id, canonical)
             case DeleteProject(project_id):
                 undo.delete(self._projects, project_id)
             case PutSession(session):
-                session = codec.decode_session(codec.encode_session(session))
+                session = codec.SESSIONS.canonical(session)
                 self._put(undo, self._sessions, session.session_id, session)
             case PatchSession(session_id, changes):
-                encoded = codec.encode_changes(
-                    codec.SESSION_ENCODERS, changes, "session", ("session_id",)
-                )
+                encoded = codec.SESSIONS.encode_changes(changes, ("session_id",))
                 if (current := self._sessions.get(session_id)) is not None:
-                    row = _patched(codec.SESSION_COLUMNS, codec.encode_session(current[1]), encoded)
-                    self._put(undo, self._sessions, session_id, codec.decode_session(row))
+                    patched = codec.SESSIONS.patched(current[1], encoded)
+                    self._put(undo, self._sessions, session_id, patched)
             case DeleteSession(tombstone, reason):
                 self._delete_session(tombstone, reason, undo)
             case PutDefaultControls(controls):
                 defaults = codec.controls_from_json(codec.controls_to_json(controls))
                 undo.set(self._default_controls, 0, defaults)
             case PutTurn(turn):
-                turn = codec.decode_turn(codec.encode_turn(turn))
+                turn = codec.TURNS.canonical(turn)
                 self._put(undo, self._turns, turn.turn_id, turn)
             case PatchTurn(turn_id, changes):
-                encoded = codec.encode_changes(codec.TURN_ENCODERS, changes, "turn", ("turn_id",))
+                encoded = codec.TURNS.encode_changes(changes, ("turn_id",))
                 if (current_turn := self._turns.get(turn_id)) is not None:
-                    row = _patched(codec.TURN_COLUMNS, codec.encode_turn(current_turn[1]), encoded)
-                    self._put(undo, self._turns, turn_id, codec.decode_turn(row))
+                    patched_turn = codec.TURNS.patched(current_turn[1], encoded)
+                    self._put(undo, self._turns, turn_id, patched_turn)
             case PutRequest(request):
-                request = codec.decode_request(codec.encode_request(request))
+                request = codec.REQUESTS.canonical(request)
                 self._put(undo, self._requests, request.request_id, request)
             case TransitionRequest(request_id, from_statuses, to_status, changes):
                 self._transition(request_id, from_statuses, to_status, changes, undo)
             case PutTranscriptEntry(thread_id, entry):
-                row = codec.encode_transcript_entry(thread_id, entry)
+                codec.check_str(thread_id, "transcript.thread_id")
+                canonical_entry = codec.TRANSCRIPT.canonical(entry)
                 entries = self._transcripts.get(thread_id)
                 if entries is None:
                     entries = {}
                     undo.set(self._transcripts, thread_id, entries)
-                self._put(undo, entries, entry.message_id, codec.decode_transcript_entry(row))
+                self._put(undo, entries, entry.message_id, canonical_entry)
             case SetMeta(key, value):
                 if not isinstance(key, str) or not isinstance(value, str):
                     raise TypeError("meta keys and values are str")
@@ -215,7 +214,7 @@ class MemoryStore:
                 raise TypeError(f"not a store mutation: {mutation!r}")
 
     def _delete_session(self, tombstone: Tombstone, reason: str, undo: _Undo) -> None:
-        tombstone = codec.decode_tombstone(codec.encode_tombstone(tombstone))
+        tombstone = codec.TOMBSTONES.canonical(tombstone)
         session_id = tombstone.session_id
         undo.delete(self._sessions, session_id)
         for turn_id in [k for k, (_, t) in self._turns.items() if t.thread_id == session_id]:
@@ -242,17 +241,14 @@ class MemoryStore:
         changes: Mapping[str, Any],
         undo: _Undo,
     ) -> None:
-        encoded = codec.encode_changes(
-            codec.REQUEST_ENCODERS, changes, "request", ("request_id", "status")
-        )
+        encoded = codec.REQUESTS.encode_changes(changes, ("request_id", "status"))
         encoded["status"] = RequestStatus(to_status).value
         expected = [RequestStatus(status).value for status in from_statuses]
         current = self._requests.get(request_id)
         status = current[1].status.value if current is not None else None
         if current is None or status not in expected:
             raise StoreConflict(f"request {request_id}", status, expected)
-        row = _patched(codec.REQUEST_COLUMNS, codec.encode_request(current[1]), encoded)
-        self._put(undo, self._requests, request_id, codec.decode_request(row))
+        self._put(undo, self._requests, request_id, codec.REQUESTS.patched(current[1], encoded))
 
     def _compactable(self, before: datetime, completed_type: str) -> set[int]:
         limit = codec.enc_dt(before, "CompactDeltas.before")
@@ -411,14 +407,9 @@ def _value(row: tuple[int, V] | None) -> V | None:
     return None if row is None else row[1]
 
 
-def _patched(columns: tuple[str, ...], row: codec.Row, encoded: Mapping[str, Any]) -> codec.Row:
-    return tuple(encoded.get(name, value) for name, value in zip(columns, row, strict=True))
-
-
 def _evolve_request(request: InteractiveRequest, changes: Mapping[str, Any]) -> InteractiveRequest:
-    encoded = codec.encode_changes(codec.REQUEST_ENCODERS, changes, "request", ("request_id",))
-    row = _patched(codec.REQUEST_COLUMNS, codec.encode_request(request), encoded)
-    return codec.decode_request(row)
+    encoded = codec.REQUESTS.encode_changes(changes, ("request_id",))
+    return codec.REQUESTS.patched(request, encoded)
 
 
 def _event_filter(query: EventQuery) -> Callable[[Event], bool]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from datetime import UTC, datetime
 
 import anyio
 import anyio.lowlevel
@@ -25,8 +26,8 @@ DEFAULT_WALL_START = 1_700_000_000.0
 
 
 class FakeClock:
-    """A manual clock: `monotonic()` starts at 0, `now()` at `wall_start`; both move only
-    with `advance`. `sleep(seconds)` returns once time has been advanced that far."""
+    """A manual clock: `monotonic()` starts at 0, `now()` (and `utcnow()`) at `wall_start`;
+    both move only with `advance`. `sleep(seconds)` returns once time has been advanced that far."""
 
     def __init__(self, *, wall_start: float = DEFAULT_WALL_START) -> None:
         self._elapsed = 0.0
@@ -39,6 +40,9 @@ class FakeClock:
 
     def now(self) -> float:
         return self._wall_start + self._elapsed
+
+    def utcnow(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), UTC)
 
     def monotonic(self) -> float:
         return self._elapsed

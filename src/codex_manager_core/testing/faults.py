@@ -42,7 +42,7 @@ from codex_manager_core.models import (
     TurnRecord,
 )
 from codex_manager_core.ports import Store
-from codex_manager_core.store.batch import (
+from codex_manager_core.ports.store import (
     Batch,
     EventQuery,
     Page,
