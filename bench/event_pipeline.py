@@ -63,7 +63,7 @@ from codex_manager_core import Lagged, Manager, ManagerConfig, SessionRecord, Su
 from codex_manager_core.events.naming import notification_event_type
 from codex_manager_core.models import Controls, TitleSource, utcnow
 from codex_manager_core.ports import ExitStatus, RuntimeProcess
-from codex_manager_core.store.batch import Batch, PutSession
+from codex_manager_core.ports.store import Batch, PutSession
 from codex_manager_core.store.memory import MemoryStore
 
 Message = dict[str, Any]

@@ -47,9 +47,9 @@ import anyio.lowlevel
 from codex_manager_core import Manager, ManagerConfig, SessionRecord, rpc
 from codex_manager_core.models import Controls, TitleSource
 from codex_manager_core.ports import ExitStatus, RuntimeProcess, Store
+from codex_manager_core.ports.store import Batch, PutSession
 from codex_manager_core.runtime.supervisor import Supervisor
 from codex_manager_core.services.controls import approval_wire
-from codex_manager_core.store.batch import Batch, PutSession
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.store.sqlite import SqliteStore
 from codex_manager_core.testing import Reply, ScriptedModel, offline_env, write_offline_config

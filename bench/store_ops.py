@@ -21,7 +21,7 @@ import anyio
 
 from codex_manager_core.models import Controls, EventDraft, SessionRecord, TitleSource
 from codex_manager_core.ports import Store
-from codex_manager_core.store.batch import Batch, EventQuery, PutSession, SessionQuery
+from codex_manager_core.ports.store import Batch, EventQuery, PutSession, SessionQuery
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.store.sqlite import SqliteStore, sessions_sql
 

@@ -120,7 +120,7 @@ def _serve(
     import anyio
 
     from codex_manager_core.errors import DataDirLocked, DataDirUnusable, StoreUnavailable
-    from codex_manager_core.store.batch import StoreCorrupt
+    from codex_manager_core.ports.store import StoreCorrupt
     from codex_manager_http.logging_setup import announce, configure_logging
     from codex_manager_http.serve import StartupError, choose_demo
     from codex_manager_http.serve import serve as run

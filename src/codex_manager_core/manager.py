@@ -38,6 +38,7 @@ from codex_manager_core.ports import (
     Store,
     SystemClock,
 )
+from codex_manager_core.ports.store import RequestQuery, StoreStats
 from codex_manager_core.runtime.stdio import LogSettings, codex_app_server_transport
 from codex_manager_core.runtime.supervisor import RuntimeHealth, Supervisor
 from codex_manager_core.services.context import ServiceContext
@@ -63,7 +64,6 @@ from codex_manager_core.services.settings import SettingsService
 from codex_manager_core.services.thread_files import ThreadFiles
 from codex_manager_core.services.transcript import TranscriptService
 from codex_manager_core.services.turns import TurnsService
-from codex_manager_core.store.batch import RequestQuery, StoreStats
 from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
 

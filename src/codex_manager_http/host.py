@@ -14,7 +14,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from codex_manager_core import Manager
-from codex_manager_core.store.batch import StoreStats
+from codex_manager_core.ports.store import StoreStats
 from codex_manager_http.metrics import Metrics
 from codex_manager_http.settings import ServerSettings
 

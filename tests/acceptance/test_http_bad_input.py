@@ -18,7 +18,7 @@ import attrs
 import httpx
 import pytest
 
-from codex_manager_core.store.batch import Batch
+from codex_manager_core.ports.store import Batch
 from tests.acceptance.http_fixtures import Host, running_host
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_runtime]

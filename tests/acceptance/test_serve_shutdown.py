@@ -13,8 +13,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from codex_manager_core.ports.store import EventQuery
 from codex_manager_core.runtime import process_tree
-from codex_manager_core.store.batch import EventQuery
 from codex_manager_core.store.sqlite import SqliteStore
 from tests.acceptance.serve_process import serve_env, serve_process
 

@@ -24,7 +24,7 @@ from codex_manager_core import (
     ManagerError,
     NotFound,
 )
-from codex_manager_core.store.batch import Batch, SessionQuery
+from codex_manager_core.ports.store import Batch, SessionQuery
 from codex_manager_core.testing import Reply
 from tests.integration.manager_fixtures import next_event, running_manager
 

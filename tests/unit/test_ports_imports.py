@@ -23,7 +23,6 @@ package = types.ModuleType("codex_manager_core")
 package.__path__ = [{PACKAGE_DIR!r}]
 sys.modules["codex_manager_core"] = package
 import codex_manager_core.ports
-import codex_manager_core.store.batch
 print(json.dumps(sorted(sys.modules)))
 """
 

@@ -42,8 +42,8 @@ from codex_manager_core.models import (
     utcnow,
 )
 from codex_manager_core.ports import Clock, Store
+from codex_manager_core.ports.store import Batch, Mutation
 from codex_manager_core.runtime.supervisor import Supervisor
-from codex_manager_core.store.batch import Batch, Mutation
 from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
 

@@ -28,9 +28,9 @@ from codex_manager_core.models import (
     SessionRecord,
     TranscriptEntry,
 )
+from codex_manager_core.ports.store import PatchSession, PutDefaultControls, PutTranscriptEntry
 from codex_manager_core.serde import to_json
 from codex_manager_core.services.context import ServiceContext
-from codex_manager_core.store.batch import PatchSession, PutDefaultControls, PutTranscriptEntry
 
 SCOPES: Final = ("session", "default")
 

@@ -14,8 +14,8 @@ import anyio
 from codex_manager_core.errors import InvalidInput, StoreUnavailable
 from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.models import Event, Lagged
+from codex_manager_core.ports.store import CompactDeltas, EventQuery
 from codex_manager_core.services.context import ServiceContext, check_id
-from codex_manager_core.store.batch import CompactDeltas, EventQuery
 
 logger = logging.getLogger("codex_manager_core.manager")
 

@@ -26,11 +26,7 @@ from codex_manager_core.models import (
     TurnRecord,
     TurnStatus,
 )
-from codex_manager_core.runtime.client import InitializeResult
-from codex_manager_core.runtime.supervisor import ExitRecord
-from codex_manager_core.services.context import ServiceContext
-from codex_manager_core.services.request_lifecycle import RequestLifecycle
-from codex_manager_core.store.batch import (
+from codex_manager_core.ports.store import (
     Batch,
     Mutation,
     PatchSession,
@@ -40,6 +36,10 @@ from codex_manager_core.store.batch import (
     SessionQuery,
     SetMeta,
 )
+from codex_manager_core.runtime.client import InitializeResult
+from codex_manager_core.runtime.supervisor import ExitRecord
+from codex_manager_core.services.context import ServiceContext
+from codex_manager_core.services.request_lifecycle import RequestLifecycle
 from codex_manager_core.views import app_server_envelope
 
 logger = logging.getLogger("codex_manager_core.runtime_events")

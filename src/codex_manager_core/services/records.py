@@ -17,8 +17,8 @@ from codex_manager_core.errors import Gone, NotFound, SystemSessionForbidden
 from codex_manager_core.events.ledger import Ledger
 from codex_manager_core.models import Event, EventDraft, SessionRecord, Tombstone, utcnow
 from codex_manager_core.ports import Store
+from codex_manager_core.ports.store import Batch, Mutation, PatchSession, PutSession
 from codex_manager_core.services.context import check_id
-from codex_manager_core.store.batch import Batch, Mutation, PatchSession, PutSession
 from codex_manager_core.thread_ids import ThreadIds
 
 

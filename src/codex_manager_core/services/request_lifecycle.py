@@ -21,9 +21,9 @@ import attrs
 
 from codex_manager_core.errors import Conflict, RuntimeUnavailable, TransportClosed
 from codex_manager_core.models import EventDraft, InteractiveRequest, RequestKind, RequestStatus
+from codex_manager_core.ports.store import RequestQuery, StoreConflict, TransitionRequest
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.request_rules import RESOLVED_EVENT, approval_reply
-from codex_manager_core.store.batch import RequestQuery, StoreConflict, TransitionRequest
 
 logger = logging.getLogger("codex_manager_core.requests")
 

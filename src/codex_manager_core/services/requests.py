@@ -17,6 +17,7 @@ from typing import Any
 
 from codex_manager_core.errors import InvalidInput, NotFound
 from codex_manager_core.models import InteractiveRequest, RequestKind, RequestStatus
+from codex_manager_core.ports.store import RequestQuery
 from codex_manager_core.services.context import ServiceContext, check_id
 from codex_manager_core.services.request_lifecycle import RequestLifecycle
 from codex_manager_core.services.request_rules import (
@@ -24,7 +25,6 @@ from codex_manager_core.services.request_rules import (
     approval_reply,
     normalize_answers,
 )
-from codex_manager_core.store.batch import RequestQuery
 
 
 class RequestsService:

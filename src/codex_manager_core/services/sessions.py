@@ -30,6 +30,7 @@ from codex_manager_core.models import (
     TitleSource,
     Tombstone,
 )
+from codex_manager_core.ports.store import DeleteSession, Page, RequestQuery, SessionQuery
 from codex_manager_core.services.context import (
     ServiceContext,
     check_id,
@@ -50,7 +51,6 @@ from codex_manager_core.services.session_threads import (
     thread_start_params,
 )
 from codex_manager_core.services.thread_files import ThreadFiles
-from codex_manager_core.store.batch import DeleteSession, Page, RequestQuery, SessionQuery
 from codex_manager_core.views import deleted_view, session_view
 
 MAX_TITLE: Final = 200

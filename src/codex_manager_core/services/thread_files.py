@@ -28,8 +28,8 @@ from codex_manager_core.errors import (
     MethodNotSupported,
     NotFound,
 )
+from codex_manager_core.ports.store import SetMeta
 from codex_manager_core.services.context import ServiceContext, logger
-from codex_manager_core.store.batch import SetMeta
 
 #: Folders of CODEX_HOME that hold a thread's files (rollouts, archives, shell snapshots).
 THREAD_FILE_DIRS: Final = ("sessions", "archived_sessions", "shell_snapshots")

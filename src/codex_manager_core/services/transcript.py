@@ -18,10 +18,10 @@ from codex_manager_core.models import (
     RequestKind,
     TranscriptEntry,
 )
+from codex_manager_core.ports.store import PutTranscriptEntry, RequestQuery
 from codex_manager_core.serde import parse_iso
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.sessions import SessionsService
-from codex_manager_core.store.batch import PutTranscriptEntry, RequestQuery
 from codex_manager_core.views import coerce_epoch_ms, details_text, epoch_ms, request_view
 
 DEFAULT_LIMIT: Final = 100

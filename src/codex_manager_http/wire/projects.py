@@ -4,7 +4,7 @@ also under a named key), and the answers of the project routes."""
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from codex_manager_core import Project
-from codex_manager_core.store.batch import Page
+from codex_manager_core.ports.store import Page
 from codex_manager_core.views import project_view, session_view
 
 

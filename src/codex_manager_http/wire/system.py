@@ -7,9 +7,9 @@ from typing import Any, Final, TypedDict
 from codex_manager_core import Event, __version__
 from codex_manager_core import StorageHealth as LedgerStorage
 from codex_manager_core.events.ledger import LedgerStats
+from codex_manager_core.ports.store import StoreStats
 from codex_manager_core.runtime.supervisor import RuntimeHealth
 from codex_manager_core.serde import iso, to_json
-from codex_manager_core.store.batch import StoreStats
 
 
 class Banner(TypedDict):
