@@ -43,10 +43,14 @@ run: $(RUN_STAMP) $(VENV)/.compiled
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# lint-imports: the import contracts in pyproject.toml ([tool.importlinter]);
+# check_module_size.py: no module of src/ over 600 lines ([tool.codex-manager.module-size]).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples scripts
+	$(BIN)/ruff format --check src tests bench examples scripts
 	$(BIN)/mypy --strict
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/python scripts/check_module_size.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/runtime_turns.py --turns 10 --spawns 3
