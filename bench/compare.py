@@ -153,6 +153,7 @@ FIGURES = (
     Figure("http", "HTTP GET /api/health p50 (ms)", at("health_ms", "p50"), headline=True),
     Figure("http", "HTTP turn, median (ms)", at("turn", "ours_ms", "p50"), headline=True),
     Figure("http", "  HTTP turn / floor, median ratio", at("turn", "ratio_median")),
+    Figure("http", "  server CPU per turn (ms)", at("turn", "server_cpu_per_turn_ms")),
     Figure("http", "  GET /api (banner) p50 (ms)", at("banner_ms", "p50")),
     Figure("http", "  POST /api/sessions p50 (ms)", at("create_ms", "p50")),
     Figure("http", "  GET /api/sessions, most sessions p50 (ms)", http_big_list),
@@ -254,7 +255,16 @@ class Row:
     def verdict(self) -> str:
         if self.ratio is None:
             return "n/a"
-        return judge(self.ratio, lower_is_better=self.figure.lower_is_better)
+        verdict = judge(self.ratio, lower_is_better=self.figure.lower_is_better)
+        return f"{verdict}, rounds disagree" if self.rounds_disagree else verdict
+
+    @property
+    def rounds_disagree(self) -> bool:
+        """Some round put work more than the bar above base and another more than the bar
+        below: the machine's noise is larger than the bar, so the ratio says little (run
+        more rounds, or on a quieter machine)."""
+        ratios = self.round_ratios
+        return len(ratios) > 1 and min(ratios) < 1 - BAR and max(ratios) > 1 + BAR
 
 
 def judge(ratio: float, *, lower_is_better: bool, bar: float = BAR) -> str:
@@ -331,7 +341,9 @@ def render_table(rows: Sequence[Row]) -> str:
     out.append(f"headline figures worse by more than {BAR:.0%}: {', '.join(worse) or 'none'}")
     if unknown:
         out.append(f"headline figures without a ratio: {', '.join(unknown)}")
-    out.append("(indented rows are secondary figures, read for explanation, not judged)")
+    out.append("(indented rows are secondary figures, read for explanation, not judged;")
+    out.append(" 'rounds disagree': the per-round ratios straddle the bar both ways, so noise")
+    out.append(" exceeds it: rerun with more --rounds, on a quieter machine)")
     return "\n".join(out)
 
 
@@ -349,6 +361,7 @@ def rows_json(rows: Sequence[Row]) -> list[dict[str, Any]]:
             "ratio": row.ratio,
             "round_ratios": list(row.round_ratios),
             "verdict": row.verdict,
+            "rounds_disagree": row.rounds_disagree,
             "note": row.note,
         }
         for row in rows

@@ -8,7 +8,10 @@ noisy moment on the machine spreads over all of them, and reports the median and
 minimum, how many modules the import loaded, and whether it loaded apsw or subprocess.
 
     python bench/import_time.py                   # this tree's src/, 15 runs each
-    python bench/import_time.py --src /tmp/base/src --runs 30 --json
+    python bench/import_time.py --src /tmp/base/src --src src --runs 30 --json
+
+With several --src (say a base commit's checkout and ours), their samples are interleaved
+in the same run, so that both see the same machine.
 
 The sources are byte-compiled first (as `make run` does): with PYTHONDONTWRITEBYTECODE set,
 an import would otherwise compile every module from source every time.
@@ -63,7 +66,8 @@ def sample(python: str, src: Path, module: str) -> tuple[float, int, dict[str, b
     )
 
 
-def measure(python: str, src: Path, runs: int) -> dict[str, Any]:
+def imported_from(python: str, src: Path) -> str:
+    """Where codex_manager_core comes from with `src` first (it must be `src` itself)."""
     check = subprocess.run(
         [python, "-c", "import codex_manager_core; print(codex_manager_core.__file__)"],
         env={**os.environ, "PYTHONPATH": str(src)},
@@ -71,30 +75,38 @@ def measure(python: str, src: Path, runs: int) -> dict[str, Any]:
         text=True,
         check=True,
     )
-    imported_from = check.stdout.strip()
-    if not Path(imported_from).is_relative_to(src):
-        raise SystemExit(f"codex_manager_core came from {imported_from}, not from {src}")
-    times: dict[str, list[float]] = {module: [] for module in MODULES}
-    loaded: dict[str, int] = {}
-    watched: dict[str, dict[str, bool]] = {}
+    path = check.stdout.strip()
+    if not Path(path).is_relative_to(src):
+        raise SystemExit(f"codex_manager_core came from {path}, not from {src}")
+    return path
+
+
+def measure(python: str, sources: list[Path], runs: int) -> list[dict[str, Any]]:
+    keys = [(src, module) for src in sources for module in MODULES]
+    times: dict[tuple[Path, str], list[float]] = {key: [] for key in keys}
+    loaded: dict[tuple[Path, str], int] = {}
+    watched: dict[tuple[Path, str], dict[str, bool]] = {}
     for _ in range(runs):
-        for module in MODULES:
-            seconds, loaded[module], watched[module] = sample(python, src, module)
-            times[module].append(seconds * 1000)
-    return {
-        "src": str(src),
-        "imported_from": imported_from,
-        "runs": runs,
-        "modules": {
-            module: {
-                "median_ms": statistics.median(values),
-                "min_ms": min(values),
-                "modules_loaded": loaded[module],
-                **{f"loads_{name}": watched[module][name] for name in WATCHED},
-            }
-            for module, values in times.items()
-        },
-    }
+        for key in keys:
+            seconds, loaded[key], watched[key] = sample(python, *key)
+            times[key].append(seconds * 1000)
+    return [
+        {
+            "src": str(src),
+            "imported_from": imported_from(python, src),
+            "runs": runs,
+            "modules": {
+                module: {
+                    "median_ms": statistics.median(times[src, module]),
+                    "min_ms": min(times[src, module]),
+                    "modules_loaded": loaded[src, module],
+                    **{f"loads_{name}": watched[src, module][name] for name in WATCHED},
+                }
+                for module in MODULES
+            },
+        }
+        for src in sources
+    ]
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -113,7 +125,12 @@ def print_table(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the src/ to import from")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        action="append",
+        help="a src/ to import from (repeatable; default: this tree's)",
+    )
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per module")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--no-compile", action="store_true", help="skip byte-compiling --src")
@@ -121,14 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be >= 1")
-    src = args.src.resolve()
-    if not args.no_compile:
-        subprocess.run([args.python, "-m", "compileall", "-q", str(src)], check=True)
-    result = measure(args.python, src, args.runs)
+    sources = [src.resolve() for src in args.src or [ROOT / "src"]]
+    for src in sources:
+        imported_from(args.python, src)
+        if not args.no_compile:
+            subprocess.run([args.python, "-m", "compileall", "-q", str(src)], check=True)
+    results = measure(args.python, sources, args.runs)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(results, indent=2))
     else:
-        print_table(result)
+        for result in results:
+            print_table(result)
     return 0
 
 

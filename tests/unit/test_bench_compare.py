@@ -127,7 +127,8 @@ def test_ratio_is_of_the_medians_over_rounds_and_per_round_ratios_show_the_sprea
     assert row.work_median == 46.0
     assert row.ratio == pytest.approx(46.0 / 44.0)
     assert row.round_ratios == pytest.approx((1.1, 0.92, 48.0 / 44.0))
-    assert row.verdict == "ok (within 5%)"
+    assert row.rounds_disagree
+    assert row.verdict == "ok (within 5%), rounds disagree"
     assert {row.figure.bench for row in rows} == {"turns"}
 
 
@@ -140,6 +141,7 @@ def test_table_names_a_worse_headline_figure_and_the_direction_of_each() -> None
             }
         }
     )
+    assert not any(row.rounds_disagree for row in rows)
     table = render_table(rows)
     header, rule, first, *_ = table.splitlines()
     assert header.split()[:5] == ["figure", "better", "base", "work", "work/base"]
