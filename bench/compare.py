@@ -227,29 +227,37 @@ def run_order(round_index: int) -> tuple[str, str]:
 
 @attrs.frozen
 class Row:
+    """One figure of both trees, one value per round (None where a round has none)."""
+
     figure: Figure
-    base: tuple[float, ...]
-    work: tuple[float, ...]
+    base: tuple[float | None, ...]
+    work: tuple[float | None, ...]
     note: str = ""
 
     @property
     def base_median(self) -> float | None:
-        return statistics.median(self.base) if self.base else None
+        return _median(self.base)
 
     @property
     def work_median(self) -> float | None:
-        return statistics.median(self.work) if self.work else None
-
-    @property
-    def ratio(self) -> float | None:
-        """work / base of the medians."""
-        if self.base_median is None or self.work_median is None or self.base_median == 0:
-            return None
-        return self.work_median / self.base_median
+        return _median(self.work)
 
     @property
     def round_ratios(self) -> tuple[float, ...]:
-        return tuple(w / b for b, w in zip(self.base, self.work, strict=False) if b)
+        """work / base of each round: two runs next to each other in time."""
+        return tuple(
+            w / b
+            for b, w in zip(self.base, self.work, strict=False)
+            if b is not None and w is not None and b != 0
+        )
+
+    @property
+    def ratio(self) -> float | None:
+        """The median of the per-round ratios. Pairing the two runs of a round cancels what
+        drifts between rounds (the other work on the machine), and the median leaves out a
+        round that one burst of load spoiled."""
+        ratios = self.round_ratios
+        return statistics.median(ratios) if ratios else None
 
     @property
     def verdict(self) -> str:
@@ -267,6 +275,11 @@ class Row:
         return len(ratios) > 1 and min(ratios) < 1 - BAR and max(ratios) > 1 + BAR
 
 
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
+
+
 def judge(ratio: float, *, lower_is_better: bool, bar: float = BAR) -> str:
     """'worse' past the bar in the figure's bad direction, 'better' past it in the good one."""
     change = ratio - 1.0 if lower_is_better else 1.0 - ratio
@@ -282,22 +295,21 @@ def summarize(
     notes: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Row]:
     """Rows for every figure of the benchmarks run. `results[bench][side]` is the list of
-    that side's --json outputs, one per round; `notes[(bench, side)]` says why a side has
-    none (no such script in the base, no --json, the run failed)."""
+    that side's --json outputs, one per round (an empty one where the run failed);
+    `notes[(bench, side)]` says why a side has none (no such script, no --json)."""
     notes = notes or {}
     rows = []
     for figure in FIGURES:
         if figure.bench not in results:
             continue
-        values: dict[str, tuple[float, ...]] = {}
+        values: dict[str, tuple[float | None, ...]] = {}
         missing: list[str] = []
         for side in SIDES:
             runs = results[figure.bench].get(side, ())
-            found = [figure.extract(run) for run in runs]
-            values[side] = tuple(value for value in found if value is not None)
+            values[side] = tuple(figure.extract(run) for run in runs)
             if (note := notes.get((figure.bench, side))) is not None:
                 missing.append(f"{side}: {note}")
-            elif runs and not values[side]:
+            elif runs and all(value is None for value in values[side]):
                 missing.append(f"{side}: no such figure")
         rows.append(Row(figure, values["base"], values["work"], "; ".join(missing)))
     return rows
@@ -313,6 +325,7 @@ def _fmt(value: float | None) -> str:
 
 def render_table(rows: Sequence[Row]) -> str:
     header = ("figure", "better", "base", "work", "work/base", "per round", "verdict")
+    # base and work: medians over the rounds; work/base: median of the per-round ratios.
     lines = []
     for row in rows:
         ratios = row.round_ratios
@@ -348,6 +361,7 @@ def render_table(rows: Sequence[Row]) -> str:
 
 
 def rows_json(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """The rows as JSON (`ratio` is the median of `round_ratios`)."""
     return [
         {
             "bench": row.figure.bench,
@@ -485,6 +499,7 @@ def compare(options: Options, base: Path) -> tuple[dict[str, Any], list[Row], li
                 try:
                     results[name][side].append(run_bench(options, trees[side], BENCHES[name]))
                 except (RuntimeError, subprocess.TimeoutExpired, ValueError) as error:
+                    results[name][side].append({})  # keeps the rounds of both sides paired
                     failures.append(f"round {round_index + 1}, {name}, {side}: {error}")
                     log(failures[-1])
                     continue
@@ -514,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"base {options.base} ({info['base']['commit'][:12]}) vs working tree "
             f"({work['commit'][:12]}{' + uncommitted changes' if work['dirty'] else ''}), "
-            f"{options.rounds} rounds, medians over rounds"
+            f"{options.rounds} rounds (work/base: the median of the per-round ratios)"
         )
         print(render_table(rows))
         for failure in failures:
