@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -512,6 +513,8 @@ def compare(options: Options, base: Path) -> tuple[dict[str, Any], list[Row], li
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
+    # Stopped with SIGTERM (e.g. by `timeout`), still remove the temporary worktree.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with base_tree(options.base) as base:
         info, rows, failures = compare(options, base)
     if options.json:
