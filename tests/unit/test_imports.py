@@ -1,15 +1,18 @@
 """Cheap, layered imports (issue 8): the package `__init__` is a lazy facade, so importing
 the sans-IO JSON-RPC layer does not load the SQLite adapter or the subprocess runtime, while
-every public name of `codex_manager_core` still resolves."""
+every public name of `codex_manager_core` still resolves; `codex_manager_core.testing` is
+lazy the same way, so one test double does not load all the others."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from types import ModuleType
 
 import pytest
 
 import codex_manager_core
+import codex_manager_core.testing
 
 
 def fresh_interpreter(code: str) -> list[str]:
@@ -38,20 +41,30 @@ def test_importing_the_package_loads_no_submodule_until_a_name_is_used() -> None
     assert loaded == ["['codex_manager_core._version']", "True", "True"]
 
 
-def test_every_exported_name_resolves_to_the_object_of_its_module() -> None:
-    from codex_manager_core import _EXPORTS
-
-    assert set(codex_manager_core.__all__) == {*_EXPORTS, "__version__"}
-    for name, module in _EXPORTS.items():
-        value = getattr(codex_manager_core, name)
+@pytest.mark.parametrize("package", [codex_manager_core, codex_manager_core.testing])
+def test_every_exported_name_resolves_to_the_object_of_its_module(package: ModuleType) -> None:
+    exports: dict[str, str] = package._EXPORTS
+    assert set(package.__all__) - {"__version__"} == set(exports)
+    for name, module in exports.items():
+        value = getattr(package, name)
         assert value is getattr(sys.modules[module], name), name
-    assert set(codex_manager_core.__all__) <= set(dir(codex_manager_core))
+    assert set(package.__all__) <= set(dir(package))
 
 
-def test_star_import_gives_every_exported_name() -> None:
+@pytest.mark.parametrize("package", ["codex_manager_core", "codex_manager_core.testing"])
+def test_star_import_gives_every_exported_name(package: str) -> None:
     namespace: dict[str, object] = {}
-    exec("from codex_manager_core import *", namespace)
-    assert set(codex_manager_core.__all__) <= set(namespace)
+    exec(f"from {package} import *", namespace)
+    assert set(sys.modules[package].__all__) <= set(namespace)
+
+
+def test_the_fake_clock_alone_does_not_load_the_other_test_doubles() -> None:
+    loaded = fresh_interpreter(
+        "import sys; from codex_manager_core.testing import FakeClock;"
+        "print(*(name for name in ('apsw', 'codex_manager_core.testing.scripted_model',"
+        " 'codex_manager_core.testing.fake_app_server') if name in sys.modules))"
+    )
+    assert loaded == [], f"importing FakeClock loaded {loaded}"
 
 
 def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
