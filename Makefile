@@ -43,10 +43,14 @@ run: $(RUN_STAMP) $(VENV)/.compiled
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# lint-imports: the import contracts in pyproject.toml ([tool.importlinter]);
+# check_module_size.py: no module of src/ over 600 lines ([tool.codex-manager.module-size]).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples scripts
+	$(BIN)/ruff format --check src tests bench examples scripts
 	$(BIN)/mypy --strict
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/python scripts/check_module_size.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/runtime_turns.py --turns 10 --spawns 3
@@ -54,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/event_pipeline.py --events 20000
 	$(BIN)/python bench/sessions.py --creates 10 --sizes 10,1000,10000 --calls 100
 	$(BIN)/python bench/http_api.py --requests 1000 --sessions 1000 --turns 30
+	$(BIN)/python bench/import_time.py
 
 # The schemathesis fuzz test of `make test` (tests/acceptance/test_http_fuzz.py) with many
 # more cases per operation (FUZZ_EXAMPLES, default 200 here, 6 in `make test`).

@@ -5,69 +5,141 @@
     from codex_manager_core import Manager
 
     async with Manager.open(data_dir=".data") as manager:
-        session = await manager.sessions.create(title="Demo")
-        result = await manager.turns.send_and_wait(session.session_id, "Hello")
+        session = await manager.create_session(title="Demo")
+        result = await manager.send_and_wait(session.session_id, "Hello")
         print(result.final_text)
 
 See docs/embedded.md for the full API.
+
+The package is a lazy facade (PEP 562): importing it, or any module inside it, loads only
+`_version`; each name below is imported from its module the first time it is used. So
+`import codex_manager_core.rpc` costs the sans-IO layer alone, not the Manager, the SQLite
+store and the subprocess runtime. Type checkers and IDEs read the `TYPE_CHECKING` imports.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from codex_manager_core._version import __version__
-from codex_manager_core.config import ManagerConfig, SystemRequestPolicy
-from codex_manager_core.errors import (
-    AuthRequired,
-    BinaryNotFound,
-    CallTimeout,
-    CodexManagerError,
-    Conflict,
-    DataDirLocked,
-    DataDirUnusable,
-    Forbidden,
-    Gone,
-    InvalidInput,
-    InvalidState,
-    Locked,
-    ManagerError,
-    MethodNotSupported,
-    NotFound,
-    RpcError,
-    RuntimeCallFailed,
-    RuntimeExited,
-    RuntimeTimedOut,
-    RuntimeUnavailable,
-    SettingsTooLarge,
-    StoreUnavailable,
-    SystemSessionForbidden,
-    TurnInProgress,
-)
-from codex_manager_core.events.bus import EventFilter, Subscription
-from codex_manager_core.manager import Manager, ManagerHealth, StorageHealth
-from codex_manager_core.models import (
-    Controls,
-    Event,
-    InteractiveRequest,
-    Lagged,
-    Project,
-    RequestKind,
-    RequestStatus,
-    SessionRecord,
-    Tombstone,
-    TranscriptEntry,
-    TurnRecord,
-    TurnStatus,
-)
-from codex_manager_core.services.controls import ControlsChange, ControlsView
-from codex_manager_core.services.sessions import StartedSession
-from codex_manager_core.services.transcript import TranscriptPage
-from codex_manager_core.services.turns import (
-    TurnErrorNotice,
-    TurnFailed,
-    TurnHandle,
-    TurnResult,
-    TurnTimeout,
-)
-from codex_manager_core.store import MemoryStore, SqliteStore
-from codex_manager_core.tools import ToolRegistry, ToolResult
+
+if TYPE_CHECKING:
+    from codex_manager_core.config import ManagerConfig, SystemRequestPolicy
+    from codex_manager_core.errors import (
+        AuthRequired,
+        BinaryNotFound,
+        CallTimeout,
+        CodexManagerError,
+        Conflict,
+        DataDirLocked,
+        DataDirUnusable,
+        Forbidden,
+        Gone,
+        InvalidInput,
+        InvalidState,
+        Locked,
+        ManagerError,
+        MethodNotSupported,
+        NotFound,
+        RpcError,
+        RuntimeCallFailed,
+        RuntimeExited,
+        RuntimeTimedOut,
+        RuntimeUnavailable,
+        SettingsTooLarge,
+        StoreUnavailable,
+        SystemSessionForbidden,
+        TurnInProgress,
+    )
+    from codex_manager_core.events.bus import EventFilter, Subscription
+    from codex_manager_core.manager import Manager, ManagerHealth, StorageHealth
+    from codex_manager_core.models import (
+        Controls,
+        Event,
+        InteractiveRequest,
+        Lagged,
+        Project,
+        RequestKind,
+        RequestStatus,
+        SessionRecord,
+        Tombstone,
+        TranscriptEntry,
+        TurnRecord,
+        TurnStatus,
+    )
+    from codex_manager_core.services.controls import ControlsChange, ControlsView
+    from codex_manager_core.services.sessions import StartedSession
+    from codex_manager_core.services.transcript import TranscriptPage
+    from codex_manager_core.services.turns import (
+        TurnErrorNotice,
+        TurnFailed,
+        TurnHandle,
+        TurnResult,
+        TurnTimeout,
+    )
+    from codex_manager_core.store import MemoryStore, SqliteStore
+    from codex_manager_core.tools import ToolRegistry, ToolResult
+
+# Every public name -> the module it is defined in (moving a name is one line here).
+_EXPORTS: dict[str, str] = {
+    "AuthRequired": "codex_manager_core.errors",
+    "BinaryNotFound": "codex_manager_core.errors",
+    "CallTimeout": "codex_manager_core.errors",
+    "CodexManagerError": "codex_manager_core.errors",
+    "Conflict": "codex_manager_core.errors",
+    "Controls": "codex_manager_core.models",
+    "ControlsChange": "codex_manager_core.services.controls",
+    "ControlsView": "codex_manager_core.services.controls",
+    "DataDirLocked": "codex_manager_core.errors",
+    "DataDirUnusable": "codex_manager_core.errors",
+    "Event": "codex_manager_core.models",
+    "EventFilter": "codex_manager_core.events.bus",
+    "Forbidden": "codex_manager_core.errors",
+    "Gone": "codex_manager_core.errors",
+    "InteractiveRequest": "codex_manager_core.models",
+    "InvalidInput": "codex_manager_core.errors",
+    "InvalidState": "codex_manager_core.errors",
+    "Lagged": "codex_manager_core.models",
+    "Locked": "codex_manager_core.errors",
+    "Manager": "codex_manager_core.manager",
+    "ManagerConfig": "codex_manager_core.config",
+    "ManagerError": "codex_manager_core.errors",
+    "ManagerHealth": "codex_manager_core.manager",
+    "MemoryStore": "codex_manager_core.store",
+    "MethodNotSupported": "codex_manager_core.errors",
+    "NotFound": "codex_manager_core.errors",
+    "Project": "codex_manager_core.models",
+    "RequestKind": "codex_manager_core.models",
+    "RequestStatus": "codex_manager_core.models",
+    "RpcError": "codex_manager_core.errors",
+    "RuntimeCallFailed": "codex_manager_core.errors",
+    "RuntimeExited": "codex_manager_core.errors",
+    "RuntimeTimedOut": "codex_manager_core.errors",
+    "RuntimeUnavailable": "codex_manager_core.errors",
+    "SessionRecord": "codex_manager_core.models",
+    "SettingsTooLarge": "codex_manager_core.errors",
+    "SqliteStore": "codex_manager_core.store",
+    "StartedSession": "codex_manager_core.services.sessions",
+    "StorageHealth": "codex_manager_core.manager",
+    "StoreUnavailable": "codex_manager_core.errors",
+    "Subscription": "codex_manager_core.events.bus",
+    "SystemRequestPolicy": "codex_manager_core.config",
+    "SystemSessionForbidden": "codex_manager_core.errors",
+    "Tombstone": "codex_manager_core.models",
+    "ToolRegistry": "codex_manager_core.tools",
+    "ToolResult": "codex_manager_core.tools",
+    "TranscriptEntry": "codex_manager_core.models",
+    "TranscriptPage": "codex_manager_core.services.transcript",
+    "TurnErrorNotice": "codex_manager_core.services.turns",
+    "TurnFailed": "codex_manager_core.services.turns",
+    "TurnHandle": "codex_manager_core.services.turns",
+    "TurnInProgress": "codex_manager_core.errors",
+    "TurnRecord": "codex_manager_core.models",
+    "TurnResult": "codex_manager_core.services.turns",
+    "TurnStatus": "codex_manager_core.models",
+    "TurnTimeout": "codex_manager_core.services.turns",
+}
 
 __all__ = [
     "AuthRequired",
@@ -128,3 +200,16 @@ __all__ = [
     "TurnTimeout",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
