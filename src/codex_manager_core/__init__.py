@@ -68,7 +68,7 @@ if TYPE_CHECKING:
         TurnRecord,
         TurnStatus,
     )
-    from codex_manager_core.services.controls import ControlsChange, ControlsView
+    from codex_manager_core.services.controls import KEEP, ControlsChange, ControlsView, Keep
     from codex_manager_core.services.sessions import StartedSession
     from codex_manager_core.services.transcript import TranscriptPage
     from codex_manager_core.services.turns import (
@@ -90,6 +90,8 @@ _EXPORTS: dict[str, str] = {
     "Conflict": "codex_manager_core.errors",
     "Controls": "codex_manager_core.models",
     "ControlsChange": "codex_manager_core.services.controls",
+    "KEEP": "codex_manager_core.services.controls",
+    "Keep": "codex_manager_core.services.controls",
     "ControlsView": "codex_manager_core.services.controls",
     "DataDirLocked": "codex_manager_core.errors",
     "DataDirUnusable": "codex_manager_core.errors",
@@ -142,6 +144,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "KEEP",
     "AuthRequired",
     "BinaryNotFound",
     "CallTimeout",
@@ -159,6 +162,7 @@ __all__ = [
     "InteractiveRequest",
     "InvalidInput",
     "InvalidState",
+    "Keep",
     "Lagged",
     "Locked",
     "Manager",

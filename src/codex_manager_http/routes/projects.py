@@ -9,8 +9,8 @@ from typing import Any
 from litestar import delete, get, post
 from litestar.params import FromPath, JSONBody
 
+from codex_manager_core import KEEP
 from codex_manager_core.errors import Conflict
-from codex_manager_core.services.controls import KEEP
 from codex_manager_http.host import ManagerDep
 from codex_manager_http.routes.common import RESHAPED, error_responses, reshaped
 from codex_manager_http.wire import projects as wire

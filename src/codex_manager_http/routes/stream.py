@@ -55,8 +55,8 @@ import anyio.lowlevel
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
+from codex_manager_core import Subscription
 from codex_manager_core.errors import InvalidInput
-from codex_manager_core.events.bus import Subscription
 from codex_manager_core.models import Lagged
 from codex_manager_http.frames import (
     CommandError,
