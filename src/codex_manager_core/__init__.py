@@ -19,6 +19,7 @@ from codex_manager_core.errors import (
     BinaryNotFound,
     CallTimeout,
     CodexManagerError,
+    CodexRuntimeError,
     Conflict,
     DataDirLocked,
     DataDirUnusable,
@@ -33,12 +34,19 @@ from codex_manager_core.errors import (
     RpcError,
     RuntimeCallFailed,
     RuntimeExited,
-    RuntimeTimedOut,
     RuntimeUnavailable,
     SettingsTooLarge,
+    StartupFailed,
+    StoreConflict,
+    StoreCorrupt,
     StoreUnavailable,
     SystemSessionForbidden,
+    TimedOut,
+    ToolDefinitionError,
+    TransportClosed,
+    TurnFailed,
     TurnInProgress,
+    TurnTimeout,
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.manager import Manager, ManagerHealth, StorageHealth
@@ -59,13 +67,7 @@ from codex_manager_core.models import (
 from codex_manager_core.services.controls import ControlsChange, ControlsView
 from codex_manager_core.services.sessions import StartedSession
 from codex_manager_core.services.transcript import TranscriptPage
-from codex_manager_core.services.turns import (
-    TurnErrorNotice,
-    TurnFailed,
-    TurnHandle,
-    TurnResult,
-    TurnTimeout,
-)
+from codex_manager_core.services.turns import TurnErrorNotice, TurnHandle, TurnResult
 from codex_manager_core.store import MemoryStore, SqliteStore
 from codex_manager_core.tools import ToolRegistry, ToolResult
 
@@ -74,6 +76,7 @@ __all__ = [
     "BinaryNotFound",
     "CallTimeout",
     "CodexManagerError",
+    "CodexRuntimeError",
     "Conflict",
     "Controls",
     "ControlsChange",
@@ -102,22 +105,27 @@ __all__ = [
     "RpcError",
     "RuntimeCallFailed",
     "RuntimeExited",
-    "RuntimeTimedOut",
     "RuntimeUnavailable",
     "SessionRecord",
     "SettingsTooLarge",
     "SqliteStore",
     "StartedSession",
+    "StartupFailed",
     "StorageHealth",
+    "StoreConflict",
+    "StoreCorrupt",
     "StoreUnavailable",
     "Subscription",
     "SystemRequestPolicy",
     "SystemSessionForbidden",
+    "TimedOut",
     "Tombstone",
+    "ToolDefinitionError",
     "ToolRegistry",
     "ToolResult",
     "TranscriptEntry",
     "TranscriptPage",
+    "TransportClosed",
     "TurnErrorNotice",
     "TurnFailed",
     "TurnHandle",

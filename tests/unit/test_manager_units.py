@@ -29,7 +29,6 @@ from codex_manager_core.errors import CallTimeout
 from codex_manager_core.models import TitleSource
 from codex_manager_core.services.context import (
     RuntimeCallFailed,
-    RuntimeTimedOut,
     check_id,
     map_runtime_error,
 )
@@ -249,7 +248,8 @@ def test_runtime_errors_map_to_typed_errors() -> None:
     other = mapped(-32603, "boom")
     assert isinstance(other, RuntimeCallFailed)
     assert "boom" in str(other)
-    assert isinstance(map_runtime_error("m", CallTimeout("m", 1.0)), RuntimeTimedOut)
+    timeout = CallTimeout("m", 1.0)
+    assert map_runtime_error("m", timeout) is timeout
 
 
 def test_runtime_internal_errors_caused_by_the_request_are_4xx() -> None:

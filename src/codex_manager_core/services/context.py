@@ -24,14 +24,13 @@ from codex_manager_core.config import ManagerConfig
 from codex_manager_core.errors import (
     AuthRequired,
     CallTimeout,
+    CodexManagerError,
     InvalidInput,
     InvalidState,
-    ManagerError,
     MethodNotSupported,
     NotFound,
     RpcError,
     RuntimeCallFailed,
-    RuntimeTimedOut,
 )
 from codex_manager_core.events.bus import EventBus
 from codex_manager_core.events.ledger import Ledger
@@ -67,17 +66,17 @@ _STATE_CONFLICTS: Final = (
 _REQUEST_FAULTS: Final = ("failed to spawn command", "nul byte")
 
 
-def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
+def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> CodexManagerError:
     """Turn a runtime error into the Manager's typed error, following the original's
     mapping (unknown method 501, bad params 400, runtime state 409, timeout 504) with one
     difference: what the runtime cannot do for reasons of its own is `RuntimeCallFailed`
     (HTTP 502, a failure upstream), never an internal error of ours."""
     if isinstance(exc, CallTimeout):
-        return RuntimeTimedOut(str(exc))
+        return exc  # already typed (code codex_timeout, HTTP 504)
     text = exc.rpc_message.lower()
-    if "unknown variant" in text or exc.code == -32601 or "experimental" in text:
+    if "unknown variant" in text or exc.rpc_code == -32601 or "experimental" in text:
         return MethodNotSupported(method)
-    if exc.code == -32602 or "missing field" in text or "invalid type" in text:
+    if exc.rpc_code == -32602 or "missing field" in text or "invalid type" in text:
         return InvalidInput(
             f"codex app-server rejected the parameters of {method!r}: {exc.rpc_message}",
             code="invalid_params",
@@ -96,7 +95,7 @@ def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
             f"codex app-server could not do {method!r} with these values: {exc.rpc_message}",
             code="invalid_params",
         )
-    if exc.code == -32600:
+    if exc.rpc_code == -32600:
         return InvalidState(f"codex app-server refused {method!r}: {exc.rpc_message}")
     return RuntimeCallFailed(f"codex app-server failed {method!r}: {exc.rpc_message}")
 

@@ -25,7 +25,7 @@ from typing import Any, Final
 import anyio
 import attrs
 
-from codex_manager_core.errors import ManagerError
+from codex_manager_core.errors import TurnFailed, TurnTimeout
 from codex_manager_core.events.bus import EventBus, EventFilter
 from codex_manager_core.models import Event, Lagged, TurnRecord, TurnStatus
 from codex_manager_core.ports import Store
@@ -74,56 +74,6 @@ class TurnErrorNotice:
                 if isinstance(value, Mapping) and isinstance(value.get("httpStatusCode"), int):
                     return int(value["httpStatusCode"])
         return None
-
-
-class TurnTimeout(ManagerError):
-    """`wait_for_turn` ran out of time; the turn goes on. `last_retry` is the runtime's last
-    retry notice, if it was retrying."""
-
-    code = "timeout"
-
-    def __init__(self, message: str, *, last_retry: TurnErrorNotice | None = None) -> None:
-        super().__init__(message)
-        self.last_retry = last_retry
-
-
-class TurnFailed(ManagerError):
-    """The turn failed: the runtime gave up (an `error` without `willRetry`) or the turn
-    ended `failed`. `runtime_message` is the runtime's own message; `notice` the error
-    notification (None when only the turn's end said so); `result` the turn's result when
-    it had ended."""
-
-    code = "turn_failed"
-
-    def __init__(
-        self,
-        session_id: str,
-        turn_id: str,
-        runtime_message: str,
-        *,
-        notice: TurnErrorNotice | None = None,
-        result: TurnResult | None = None,
-    ) -> None:
-        hint = _hint(notice)
-        super().__init__(
-            f"turn {turn_id} of session {session_id} failed: {runtime_message}"
-            + (f". {hint}" if hint else "")
-        )
-        self.session_id = session_id
-        self.turn_id = turn_id
-        self.runtime_message = runtime_message
-        self.notice = notice
-        self.result = result
-
-
-def _hint(notice: TurnErrorNotice | None) -> str:
-    status = notice.http_status if notice is not None else None
-    if status in (401, 403):
-        return (
-            "The model server refused the credentials: log in with `codex login` (the manager "
-            "copies ~/.codex/auth.json into its CODEX_HOME once), or try the offline demo model"
-        )
-    return ""
 
 
 #: What `on_retry` may be: called with each retry notice (an async function is awaited).

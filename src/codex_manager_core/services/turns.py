@@ -24,18 +24,14 @@ from codex_manager_core.services.session_threads import SessionThreads
 from codex_manager_core.services.turn_waits import (
     RetryCallback,
     TurnErrorNotice,
-    TurnFailed,
     TurnResult,
-    TurnTimeout,
     wait_for_turn_end,
 )
 
 __all__ = [
     "TurnErrorNotice",
-    "TurnFailed",
     "TurnHandle",
     "TurnResult",
-    "TurnTimeout",
     "TurnsService",
     "normalize_input",
 ]
