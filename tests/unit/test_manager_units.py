@@ -52,6 +52,7 @@ from codex_manager_core.services.transcript import (
     turns_to_rows,
 )
 from codex_manager_core.services.turns import normalize_input
+from codex_manager_core.testing import FakeClock
 from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.views import (
     app_server_envelope,
@@ -697,7 +698,7 @@ async def test_a_session_being_deleted_is_not_cached_again() -> None:
     session up and put the stale row back into the cache: the deleted session came back."""
     record = _record()
     store: Any = _OneSessionStore(record)
-    records = SessionRecords(store, ledger=cast(Any, None), threads=ThreadIds())
+    records = SessionRecords(store, ledger=cast(Any, None), threads=ThreadIds(), clock=FakeClock())
     assert await records.find("s1") == record
     assert records.cache == {"s1": record}
 

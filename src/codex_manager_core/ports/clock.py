@@ -4,7 +4,10 @@ instead of waiting."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -49,4 +52,27 @@ class SystemClock:
         await anyio.sleep(seconds)
 
 
-__all__ = ["Clock", "SystemClock"]
+@asynccontextmanager
+async def move_on_after(clock: Clock, seconds: float | None) -> AsyncIterator[anyio.CancelScope]:
+    """`anyio.move_on_after` on `clock`'s time: the block is cancelled once `seconds` of it
+    have passed (`scope.cancelled_caught` says so afterwards). None: no deadline. On the
+    system clock this is anyio's own (no extra task); on another clock a task sleeps on it."""
+    if seconds is None or isinstance(clock, SystemClock):
+        with anyio.move_on_after(math.inf if seconds is None else seconds) as scope:
+            yield scope
+        return
+    async with anyio.create_task_group() as group:
+        with anyio.CancelScope() as scope:
+
+            async def expire() -> None:
+                await clock.sleep(seconds)
+                scope.cancel()
+
+            group.start_soon(expire)
+            try:
+                yield scope
+            finally:
+                group.cancel_scope.cancel()
+
+
+__all__ = ["Clock", "SystemClock", "move_on_after"]

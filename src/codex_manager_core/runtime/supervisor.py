@@ -572,6 +572,7 @@ class Supervisor:
             retry=self.retry,
             max_line_bytes=self.max_line_bytes,
             rng=self._rng,
+            clock=self._clock,
         )
 
     async def _handshake(self, client: RuntimeClient) -> InitializeResult:

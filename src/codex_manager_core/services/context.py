@@ -38,7 +38,6 @@ from codex_manager_core.keyed_locks import KeyedLocks
 from codex_manager_core.models import (
     Event,
     EventDraft,
-    utcnow,
 )
 from codex_manager_core.ports import Clock, Store
 from codex_manager_core.ports.store import Batch, Mutation
@@ -196,7 +195,7 @@ class ServiceContext:
         return EventDraft(type_, thread_id, payload, self.now(), system=system)
 
     def now(self) -> datetime:
-        return utcnow()
+        return self.clock.utcnow()
 
     async def call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
         """Call the runtime, mapping its errors to the Manager's typed errors. A session's

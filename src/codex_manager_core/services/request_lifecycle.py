@@ -171,7 +171,7 @@ class RequestLifecycle:
 
     async def expire_after(self, request_id: str, timeout: float) -> None:
         """The optional timeout: expire and answer the runtime with the refusal."""
-        await anyio.sleep(timeout)
+        await self._ctx.clock.sleep(timeout)
         record = await self._ctx.store.get_request(request_id)
         if record is None or record.status is not RequestStatus.PENDING:
             return

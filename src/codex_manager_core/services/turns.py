@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-import anyio
 import attrs
 
 from codex_manager_core.errors import (
@@ -18,6 +17,7 @@ from codex_manager_core.errors import (
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.models import Lagged, SessionRecord, TurnRecord
+from codex_manager_core.ports.clock import move_on_after
 from codex_manager_core.services.context import ServiceContext, check_id
 from codex_manager_core.services.controls import ControlsService, approval_wire, sandbox_policy
 from codex_manager_core.services.session_threads import SessionThreads
@@ -275,7 +275,13 @@ class TurnsService:
         await self._records.get(session_id)
         check_id(turn_id, "turnId")
         return await wait_for_turn_end(
-            self._ctx.bus, self._ctx.store, session_id, turn_id, timeout=timeout, on_retry=on_retry
+            self._ctx.bus,
+            self._ctx.store,
+            self._ctx.clock,
+            session_id,
+            turn_id,
+            timeout=timeout,
+            on_retry=on_retry,
         )
 
     async def send_and_wait(
@@ -293,6 +299,7 @@ class TurnsService:
         return await wait_for_turn_end(
             self._ctx.bus,
             self._ctx.store,
+            self._ctx.clock,
             session_id,
             handle.turn_id,
             timeout=timeout,
@@ -347,7 +354,7 @@ class TurnsService:
         stored = await self._ctx.store.get_turn(turn_id)
         if stored is not None:
             return not stored.status.terminal
-        with anyio.move_on_after(timeout):
+        async with move_on_after(self._ctx.clock, timeout):
             async for item in subscription:
                 if isinstance(item, Lagged):
                     return (await self._ctx.store.get_turn(turn_id)) is not None
