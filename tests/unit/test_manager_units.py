@@ -41,7 +41,7 @@ from codex_manager_core.services.controls import (
     sandbox_policy,
 )
 from codex_manager_core.services.records import SessionRecords
-from codex_manager_core.services.sessions import _clean_title, check_dynamic_tools
+from codex_manager_core.services.session_rules import check_dynamic_tools, clean_title
 from codex_manager_core.services.transcript import (
     decode_cursor,
     encode_cursor,
@@ -220,10 +220,10 @@ def test_dynamic_tool_specs() -> None:
 
 
 def test_titles_and_ids() -> None:
-    assert _clean_title("  a \t b\n c ") == "a b c"
+    assert clean_title("  a \t b\n c ") == "a b c"
     for bad in ("", "   ", 5, None, "x" * 201):
         with pytest.raises(InvalidInput, match="title"):
-            _clean_title(bad)
+            clean_title(bad)
     assert check_id("01a2-b_c.d:e", "sessionId") == "01a2-b_c.d:e"
     for bad_id in ("", "a b", "../x", "a/b", "x" * 201, 5, None, "é"):
         with pytest.raises(InvalidInput, match="sessionId must be") as info:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
@@ -44,6 +44,12 @@ from codex_manager_core.services.controls import (
 from codex_manager_core.services.ledger_history import thread_from_ledger
 from codex_manager_core.services.projects import require_project
 from codex_manager_core.services.request_lifecycle import RequestLifecycle
+from codex_manager_core.services.session_rules import (
+    MAX_PAGE,
+    MAX_TITLE,
+    check_dynamic_tools,
+    clean_title,
+)
 from codex_manager_core.services.session_threads import (
     SessionThreads,
     provider_of,
@@ -52,71 +58,6 @@ from codex_manager_core.services.session_threads import (
 )
 from codex_manager_core.services.thread_files import ThreadFiles
 from codex_manager_core.views import deleted_view, session_view
-
-MAX_TITLE: Final = 200
-MAX_DYNAMIC_TOOLS: Final = 128
-MAX_PAGE: Final = 200
-
-
-def _clean_title(title: object) -> str:
-    if not isinstance(title, str) or not title.strip():
-        raise InvalidInput(
-            "title must be a non-empty string", issues=[{"path": ["title"], "message": "required"}]
-        )
-    title = " ".join(title.split())
-    if len(title) > MAX_TITLE:
-        raise InvalidInput(
-            f"title is {len(title)} characters; the limit is {MAX_TITLE}",
-            issues=[{"path": ["title"], "message": f"at most {MAX_TITLE} characters"}],
-        )
-    return title
-
-
-def check_dynamic_tools(specs: object) -> tuple[JsonObject, ...]:
-    """Dynamic tool declarations as app-server wants them: {type?, name, description,
-    inputSchema}; at most 128, unique names."""
-    if specs is None:
-        return ()
-    if not isinstance(specs, Sequence) or isinstance(specs, str | bytes):
-        raise InvalidInput(
-            "dynamicTools must be a list",
-            issues=[{"path": ["dynamicTools"], "message": "not a list"}],
-        )
-    if len(specs) > MAX_DYNAMIC_TOOLS:
-        raise InvalidInput(
-            f"at most {MAX_DYNAMIC_TOOLS} dynamic tools, got {len(specs)}",
-            issues=[{"path": ["dynamicTools"], "message": "too many"}],
-        )
-    result = []
-    seen: set[str] = set()
-    for index, spec in enumerate(specs):
-        problem = None
-        if not isinstance(spec, Mapping):
-            problem = "must be an object"
-        elif not isinstance(spec.get("name"), str) or not spec["name"]:
-            problem = "name must be a non-empty string"
-        elif spec["name"] in seen:
-            problem = f"duplicate name {spec['name']!r}"
-        elif not isinstance(spec.get("inputSchema", {}), Mapping):
-            problem = "inputSchema must be a JSON Schema object"
-        elif not isinstance(spec.get("description", ""), str):
-            problem = "description must be a string"
-        if problem is not None:
-            raise InvalidInput(
-                f"dynamicTools[{index}]: {problem}",
-                issues=[{"path": ["dynamicTools", index], "message": problem}],
-            )
-        assert isinstance(spec, Mapping)
-        seen.add(spec["name"])
-        result.append(
-            {
-                "type": "function",
-                "name": spec["name"],
-                "description": spec.get("description", ""),
-                "inputSchema": dict(spec.get("inputSchema") or {"type": "object"}),
-            }
-        )
-    return tuple(result)
 
 
 @attrs.frozen
@@ -196,7 +137,7 @@ class SessionsService:
         system_owned: bool = False,
     ) -> StartedSession:
         """`create_session`, returning the runtime's thread (from `thread/start`) too."""
-        clean_title = _clean_title(title) if title is not None else None
+        given_title = clean_title(title) if title is not None else None
         if not isinstance(system_owned, bool):
             raise InvalidInput(
                 f"systemOwned must be a boolean, got {system_owned!r}",
@@ -254,8 +195,8 @@ class SessionsService:
         status = thread.get("status")
         record = SessionRecord(
             session_id=thread_id,
-            title=clean_title or self._ctx.config.default_title,
-            title_source=TitleSource.USER if clean_title else TitleSource.DEFAULT,
+            title=given_title or self._ctx.config.default_title,
+            title_source=TitleSource.USER if given_title else TitleSource.DEFAULT,
             cwd=str(thread.get("cwd") or result.get("cwd") or working_dir),
             project_id=project.project_id if project else None,
             archived=False,
@@ -283,9 +224,9 @@ class SessionsService:
                 )
             ],
         )
-        if clean_title:
+        if given_title:
             self._ctx.spawn(
-                "thread/name/set", self._session_threads.tell_runtime_title, thread_id, clean_title
+                "thread/name/set", self._session_threads.tell_runtime_title, thread_id, given_title
             )
         return StartedSession(record, dict(thread))
 
@@ -371,7 +312,7 @@ class SessionsService:
 
     async def rename(self, session_id: str, title: str) -> SessionRecord:
         await self._records.get(session_id, allow_system=False)
-        clean = _clean_title(title)
+        clean = clean_title(title)
         updated = await self._records.update(
             session_id,
             {"title": clean, "title_source": TitleSource.USER, "updated_at": self._ctx.now()},
@@ -479,7 +420,7 @@ class SessionsService:
     async def fork(self, session_id: str, *, title: str | None = None) -> SessionRecord:
         """Fork the thread into a new session with the same controls and project."""
         record = await self._records.get(session_id, allow_system=False)
-        clean_title = _clean_title(title) if title is not None else None
+        given_title = clean_title(title) if title is not None else None
         record = await self._session_threads.ensure(record)
         params: dict[str, Any] = {
             "threadId": session_id,
@@ -494,7 +435,7 @@ class SessionsService:
         fork = attrs.evolve(
             record,
             session_id=str(thread["id"]),
-            title=clean_title or f"{record.title} (fork)"[:MAX_TITLE],
+            title=given_title or f"{record.title} (fork)"[:MAX_TITLE],
             title_source=TitleSource.USER,
             archived=False,
             materialized=bool(thread.get("path")) or record.materialized,
