@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -38,6 +38,7 @@ from codex_manager_core.keyed_locks import KeyedLocks
 from codex_manager_core.models import (
     Event,
     EventDraft,
+    JsonObject,
 )
 from codex_manager_core.ports import Clock, Store
 from codex_manager_core.ports.store import Batch, Mutation
@@ -211,6 +212,18 @@ class ServiceContext:
         except (RpcError, CallTimeout) as exc:
             raise map_runtime_error(method, exc) from exc
         return threads.incoming(result)
+
+    async def call_object(
+        self, method: str, params: Any = None, *, timeout: float | None = None
+    ) -> JsonObject:
+        """`call` for methods that answer with a JSON object (a thread, a turn, ...): any
+        other answer is the runtime's failure, reported as such, not a crash of ours."""
+        result = await self.call(method, params, timeout=timeout)
+        if not isinstance(result, Mapping):
+            raise RuntimeCallFailed(
+                f"codex app-server answered {method!r} with {type(result).__name__}, not an object"
+            )
+        return result
 
     def spawn(self, name: str, coro_fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run background work owned by the Manager (ends with it); failures are logged."""

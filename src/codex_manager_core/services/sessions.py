@@ -281,12 +281,12 @@ class SessionsService:
         """The session record (NotFound, or Gone once deleted)."""
         return await self._records.get(session_id)
 
-    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> Any:
+    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> JsonObject:
         """The runtime's view of the thread (`thread/read`). A thread with no rollout yet
         cannot be read with turns; then its metadata comes back with no turns."""
         record = await self._records.get(session_id)
         try:
-            result = await self._ctx.call(
+            result = await self._ctx.call_object(
                 "thread/read", {"threadId": session_id, "includeTurns": include_turns}
             )
         except (NotFound, InvalidInput, InvalidState, Conflict, MethodNotSupported) as exc:
@@ -305,8 +305,8 @@ class SessionsService:
             return await thread_from_ledger(
                 self._ctx.store, record, exc.message, include_turns=include_turns
             )
-        thread = result.get("thread") if isinstance(result, Mapping) else None
-        return thread if thread is not None else result
+        thread = result.get("thread")
+        return thread if isinstance(thread, Mapping) else result
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -352,7 +352,7 @@ class SessionsService:
             session_id, {"archived": False, "updated_at": self._ctx.now()}
         )
 
-    async def resume(self, session_id: str) -> Any:
+    async def resume(self, session_id: str) -> JsonObject:
         """Load the thread into the runtime again (after a restart, or to re-apply the stored
         approval policy and sandbox). Returns the runtime's thread."""
         record = await self._records.get(session_id, allow_system=False)
@@ -460,12 +460,12 @@ class SessionsService:
         )
         return fork
 
-    async def compact(self, session_id: str) -> Any:
+    async def compact(self, session_id: str) -> JsonObject:
         record = await self._records.get(session_id, allow_system=False)
         record = await self._session_threads.ensure(record)
-        return await self._ctx.call("thread/compact/start", {"threadId": session_id})
+        return await self._ctx.call_object("thread/compact/start", {"threadId": session_id})
 
-    async def rollback(self, session_id: str, num_turns: int = 1) -> Any:
+    async def rollback(self, session_id: str, num_turns: int = 1) -> JsonObject:
         """Drop the last `num_turns` turns from the thread's history (not from disk files)."""
         record = await self._records.get(session_id, allow_system=False)
         if not isinstance(num_turns, int) or isinstance(num_turns, bool) or num_turns < 1:
@@ -487,7 +487,7 @@ class SessionsService:
                 issues=[{"path": ["numTurns"], "message": "more than the thread has"}],
             )
         before = turns[-num_turns]["id"]
-        return await self._ctx.call(
+        return await self._ctx.call_object(
             "thread/revert", {"threadId": session_id, "beforeTurnId": before}
         )
 
@@ -501,7 +501,7 @@ class SessionsService:
         sha: str | None = None,
         title: str | None = None,
         instructions: str | None = None,
-    ) -> Any:
+    ) -> JsonObject:
         """Start a review (`review/start`) of uncommitted changes, a base branch, a commit
         or custom instructions."""
         record = await self._records.get(session_id, allow_system=False)
@@ -528,12 +528,14 @@ class SessionsService:
         params: dict[str, Any] = {"threadId": session_id, "target": target}
         if delivery:
             params["delivery"] = delivery
-        return await self._ctx.call("review/start", params)
+        return await self._ctx.call_object("review/start", params)
 
-    async def clean_background_terminals(self, session_id: str) -> Any:
+    async def clean_background_terminals(self, session_id: str) -> JsonObject:
         record = await self._records.get(session_id, allow_system=False)
         record = await self._session_threads.ensure(record)
-        return await self._ctx.call("thread/backgroundTerminals/clean", {"threadId": session_id})
+        return await self._ctx.call_object(
+            "thread/backgroundTerminals/clean", {"threadId": session_id}
+        )
 
 
 def _required(value: str | None, name: str) -> str:

@@ -16,7 +16,7 @@ from codex_manager_core.errors import (
     TurnInProgress,
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
-from codex_manager_core.models import Lagged, SessionRecord, TurnRecord
+from codex_manager_core.models import JsonObject, Lagged, SessionRecord, TurnRecord
 from codex_manager_core.ports.clock import move_on_after
 from codex_manager_core.services.context import ServiceContext, check_id
 from codex_manager_core.services.controls import ControlsService, approval_wire, sandbox_policy
@@ -364,11 +364,13 @@ class TurnsService:
                     return True
         return False
 
-    async def steer(self, session_id: str, turn_id: str, input: str | Sequence[InputItem]) -> Any:
+    async def steer(
+        self, session_id: str, turn_id: str, input: str | Sequence[InputItem]
+    ) -> JsonObject:
         """Add input to a running turn (`turn/steer`, checked against `turn_id`)."""
         await self._records.get(session_id, allow_system=False)
         check_id(turn_id, "turnId")
         items = normalize_input(input, self._ctx.config.max_input_bytes)
-        return await self._ctx.call(
+        return await self._ctx.call_object(
             "turn/steer", {"threadId": session_id, "input": items, "expectedTurnId": turn_id}
         )
