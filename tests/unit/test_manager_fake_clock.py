@@ -73,15 +73,19 @@ async def test_an_unanswered_request_expires_on_the_clocks_time(tmp_path: Path) 
                 await runtime.server_request("item/commandExecution/requestApproval", params)
             )
 
-        async with anyio.create_task_group() as tasks:
+        resolved = manager.events.subscribe(types=["approval_resolved"])
+        async with resolved, anyio.create_task_group() as tasks:
             tasks.start_soon(ask)
-            await clock.wait_for_sleepers(2)  # the supervisor's and the request's timer
+            await clock.wait_for_sleepers(2)  # the ledger compaction's and the request's timer
             [pending] = await manager.approvals.list(session.session_id)
             assert pending.status is RequestStatus.PENDING
             clock.advance(29)
             await anyio.wait_all_tasks_blocked()
             assert (await manager.requests.get(pending.request_id)).status.open
             clock.advance(1)
+            event = await resolved.next(timeout=WAIT)
+            assert isinstance(event, Event)
+            assert event.payload["status"] == "expired"
         expired = await manager.requests.get(pending.request_id)
     assert answers == [{"decision": "decline"}]
     assert expired.status is RequestStatus.EXPIRED

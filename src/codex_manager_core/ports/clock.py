@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -35,6 +34,12 @@ class Clock(Protocol):
         clock can run them instantly)."""
         ...
 
+    def move_on_after(self, seconds: float | None) -> AbstractContextManager[anyio.CancelScope]:
+        """`anyio.move_on_after` on this clock's time: the block is cancelled once `seconds`
+        of it have passed (`scope.cancelled_caught` says so afterwards); None: never.
+        Deadlines of calls and waits go through here."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -51,28 +56,8 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
 
-
-@asynccontextmanager
-async def move_on_after(clock: Clock, seconds: float | None) -> AsyncIterator[anyio.CancelScope]:
-    """`anyio.move_on_after` on `clock`'s time: the block is cancelled once `seconds` of it
-    have passed (`scope.cancelled_caught` says so afterwards). None: no deadline. On the
-    system clock this is anyio's own (no extra task); on another clock a task sleeps on it."""
-    if seconds is None or isinstance(clock, SystemClock):
-        with anyio.move_on_after(math.inf if seconds is None else seconds) as scope:
-            yield scope
-        return
-    async with anyio.create_task_group() as group:
-        with anyio.CancelScope() as scope:
-
-            async def expire() -> None:
-                await clock.sleep(seconds)
-                scope.cancel()
-
-            group.start_soon(expire)
-            try:
-                yield scope
-            finally:
-                group.cancel_scope.cancel()
+    def move_on_after(self, seconds: float | None) -> AbstractContextManager[anyio.CancelScope]:
+        return anyio.move_on_after(math.inf if seconds is None else seconds)
 
 
-__all__ = ["Clock", "SystemClock", "move_on_after"]
+__all__ = ["Clock", "SystemClock"]

@@ -30,7 +30,7 @@ from codex_manager_core.errors import (
     TransportClosed,
 )
 from codex_manager_core.ports import ExitStatus, RuntimeProcess
-from codex_manager_core.ports.clock import Clock, SystemClock, move_on_after
+from codex_manager_core.ports.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ class RuntimeClient:
         """
         timeout = self.call_timeout if timeout is None else timeout
         attempts = self.retry.attempts if retry_overload else 1
-        async with move_on_after(self._clock, timeout) as scope:
+        with self._clock.move_on_after(timeout) as scope:
             for attempt in range(attempts):
                 outcome = await self._call_once(method, params)
                 if isinstance(outcome, rpc.Response):

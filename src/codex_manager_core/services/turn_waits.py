@@ -28,7 +28,6 @@ from codex_manager_core.errors import TurnFailed, TurnTimeout
 from codex_manager_core.events.bus import EventBus, EventFilter
 from codex_manager_core.models import Event, Lagged, TurnRecord, TurnStatus
 from codex_manager_core.ports import Clock, Store
-from codex_manager_core.ports.clock import move_on_after
 from codex_manager_core.services.notifications import final_text_of, turn_error_of
 
 logger = logging.getLogger("codex_manager_core.turns")
@@ -98,7 +97,7 @@ async def wait_for_turn_end(
     subscription = bus.subscribe(event_filter, since=since)
     last_retry: TurnErrorNotice | None = None
     try:
-        async with move_on_after(clock, timeout):
+        with clock.move_on_after(timeout):
             stored = await store.get_turn(turn_id)
             if stored is not None and stored.status.terminal:
                 return _checked(_result(stored), None)

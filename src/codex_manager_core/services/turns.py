@@ -17,7 +17,6 @@ from codex_manager_core.errors import (
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.models import JsonObject, Lagged, SessionRecord, TurnRecord
-from codex_manager_core.ports.clock import move_on_after
 from codex_manager_core.services.context import ServiceContext, check_id
 from codex_manager_core.services.controls import ControlsService, approval_wire, sandbox_policy
 from codex_manager_core.services.session_threads import SessionThreads
@@ -354,7 +353,7 @@ class TurnsService:
         stored = await self._ctx.store.get_turn(turn_id)
         if stored is not None:
             return not stored.status.terminal
-        async with move_on_after(self._ctx.clock, timeout):
+        with self._ctx.clock.move_on_after(timeout):
             async for item in subscription:
                 if isinstance(item, Lagged):
                     return (await self._ctx.store.get_turn(turn_id)) is not None
