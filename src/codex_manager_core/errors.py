@@ -1,12 +1,49 @@
-"""Typed errors of the core. Every message says what went wrong and what to do about it."""
+"""Every error codex_manager_core raises on purpose, in one hierarchy.
+
+`CodexManagerError` is the root. Each error has a stable `code` (the original API's error
+codes where one exists), so a host maps it to its wire form (an HTTP status and body, a CLI
+exit code) without reading messages; `message` says what went wrong and what to do about it;
+`details` carries structured facts. The runtime's own failures (JSON-RPC errors, timeouts,
+a closed pipe) are mapped to these once, where the services call the runtime
+(`services/context.py`), so callers never see a raw transport error.
+
+    CodexManagerError
+    +-- CodexRuntimeError: the runtime (binary, process, calls)
+    |   +-- BinaryNotFound, RuntimeUnavailable (+ RuntimeExited), StartupFailed,
+    |       TransportClosed, RpcError
+    +-- TimedOut (also a builtin TimeoutError): CallTimeout (a runtime call), TurnTimeout
+    +-- InvalidInput (+ SettingsTooLarge), NotFound, Gone, Forbidden (+ SystemSessionForbidden),
+    |   Conflict, InvalidState (+ TurnInProgress), Locked, MethodNotSupported, AuthRequired,
+    |   RuntimeCallFailed, TurnFailed
+    +-- StoreUnavailable, StoreConflict, StoreCorrupt, DataDirLocked, DataDirUnusable
+    +-- ToolDefinitionError
+
+`ManagerError` is another name for `CodexManagerError` (the name the first releases used).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codex_manager_core.services.turn_waits import TurnErrorNotice, TurnResult
 
 
 class CodexManagerError(Exception):
     """Base class of every error codex_manager_core raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str = "", *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+ManagerError = CodexManagerError
 
 
 # ---------------------------------------------------------------- runtime layer
@@ -15,9 +52,13 @@ class CodexManagerError(Exception):
 class CodexRuntimeError(CodexManagerError):
     """Base class of errors about the codex app-server runtime."""
 
+    code = "runtime_error"
+
 
 class BinaryNotFound(CodexRuntimeError):
     """The codex binary is missing or cannot be run."""
+
+    code = "codex_not_found"
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
@@ -35,6 +76,8 @@ class RuntimeUnavailable(CodexRuntimeError):
     `retry_after`: seconds after which a retry may succeed (about 1 while it starts or
     restarts; until the next automatic attempt when it has failed), or None when only an
     action (a restart, a fix) can help."""
+
+    code = "runtime_unavailable"
 
     def __init__(self, message: str, *, retry_after: float | None = 1.0) -> None:
         super().__init__(message)
@@ -57,8 +100,17 @@ class RuntimeExited(RuntimeUnavailable):
         )
 
 
-class CallTimeout(CodexRuntimeError):
-    """A call got no answer in time."""
+class TimedOut(CodexManagerError, TimeoutError):
+    """Something did not finish in time: a runtime call (`CallTimeout`) or the wait for a
+    turn (`TurnTimeout`). Also a builtin `TimeoutError`."""
+
+    code = "timeout"
+
+
+class CallTimeout(TimedOut):
+    """A call to the runtime got no answer in time (HTTP 504)."""
+
+    code = "codex_timeout"
 
     def __init__(self, method: str, timeout: float) -> None:
         self.method = method
@@ -70,37 +122,33 @@ class CallTimeout(CodexRuntimeError):
 
 
 class RpcError(CodexRuntimeError):
-    """The runtime answered a call with a JSON-RPC error."""
+    """The runtime answered a call with a JSON-RPC error: `rpc_code` (an int) and
+    `rpc_message` are the runtime's. The services map it to a more specific error
+    (`services/context.py:map_runtime_error`); a caller sees it only from the runtime layer."""
+
+    code = "codex_error"
 
     def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"codex app-server rejected {method!r}: {message} (code {code})")
         self.method = method
-        self.code = code
+        self.rpc_code = code
         self.rpc_message = message
         self.data = data
-        super().__init__(f"codex app-server rejected {method!r}: {message} (code {code})")
 
 
 class TransportClosed(CodexRuntimeError):
     """The byte stream to the runtime is closed (it exited or is being stopped)."""
 
-
-# ---------------------------------------------------------------- manager layer
-#
-# Each error has a stable `code` (the original API's error codes where one exists), so a host
-# maps it to its wire form without looking at messages.
+    code = "runtime_unavailable"
 
 
-class ManagerError(CodexManagerError):
-    """Base class of the errors the Manager API raises for a caller's request."""
+class StartupFailed(CodexRuntimeError):
+    """The runtime started but did not complete the handshake."""
 
-    code = "error"
+    code = "runtime_start_failed"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.details = details
+
+# ---------------------------------------------------------------- a caller's request
 
 
 class InvalidInput(ManagerError):
@@ -208,12 +256,6 @@ class RuntimeCallFailed(ManagerError):
     code = "codex_error"
 
 
-class RuntimeTimedOut(ManagerError):
-    """The runtime did not answer in time."""
-
-    code = "codex_timeout"
-
-
 class AuthRequired(ManagerError):
     """codex is not logged in (or its login expired). Not `auth_required`, the code of a
     missing or wrong server token (HTTP 401): this is the runtime's state (HTTP 409)."""
@@ -286,3 +328,87 @@ class DataDirUnusable(ManagerError):
             f"cannot use the data directory {data_dir}: {reason}; make it writable or "
             "choose another with --data-dir (CODEX_MANAGER_DATA_DIR)"
         )
+
+
+# ---------------------------------------------------------------- turns
+
+
+class TurnTimeout(TimedOut):
+    """`turns.wait` ran out of time; the turn goes on. `last_retry` is the runtime's last
+    retry notice, if it was retrying."""
+
+    code = "timeout"
+
+    def __init__(self, message: str, *, last_retry: TurnErrorNotice | None = None) -> None:
+        super().__init__(message)
+        self.last_retry = last_retry
+
+
+class TurnFailed(CodexManagerError):
+    """The turn failed: the runtime gave up (an `error` without `willRetry`) or the turn
+    ended `failed`. `runtime_message` is the runtime's own message; `notice` the error
+    notification (None when only the turn's end said so); `result` the turn's result when
+    it had ended."""
+
+    code = "turn_failed"
+
+    def __init__(
+        self,
+        session_id: str,
+        turn_id: str,
+        runtime_message: str,
+        *,
+        notice: TurnErrorNotice | None = None,
+        result: TurnResult | None = None,
+    ) -> None:
+        hint = _login_hint(notice)
+        super().__init__(
+            f"turn {turn_id} of session {session_id} failed: {runtime_message}"
+            + (f". {hint}" if hint else "")
+        )
+        self.session_id = session_id
+        self.turn_id = turn_id
+        self.runtime_message = runtime_message
+        self.notice = notice
+        self.result = result
+
+
+def _login_hint(notice: TurnErrorNotice | None) -> str:
+    status = notice.http_status if notice is not None else None
+    if status in (401, 403):
+        return (
+            "The model server refused the credentials: log in with `codex login` (the manager "
+            "copies ~/.codex/auth.json into its CODEX_HOME once), or try the offline demo model"
+        )
+    return ""
+
+
+# ---------------------------------------------------------------- the store's vocabulary
+
+
+class StoreConflict(CodexManagerError):
+    """A compare-and-set precondition of a batch did not hold; nothing was written."""
+
+    code = "store_conflict"
+
+    def __init__(self, key: str, current: str | None, expected: Sequence[str]) -> None:
+        super().__init__(f"{key} is {current or 'missing'}, expected one of {list(expected)}")
+        self.key = key
+        self.current = current
+        self.expected = tuple(expected)
+
+
+class StoreCorrupt(CodexManagerError):
+    """The store's files cannot be used (not a database, or a newer schema version)."""
+
+    code = "store_corrupt"
+
+
+# ---------------------------------------------------------------- Python tools
+
+
+class ToolDefinitionError(CodexManagerError, TypeError):
+    """A Python function cannot be exposed as a tool (an unsupported parameter type, a bad
+    name); raised when it is registered, never when the model calls it."""
+
+    code = "invalid_tool"

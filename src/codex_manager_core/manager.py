@@ -308,7 +308,7 @@ class Manager:
                 clock=clock,
                 tools=tools,
                 threads=threads,
-                records=SessionRecords(store, ledger, threads),
+                records=SessionRecords(store, ledger, threads, clock),
                 data_dir=data_dir,
                 codex_home=codex_home,
             )

@@ -14,6 +14,8 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 JsonObject: TypeAlias = Mapping[str, Any]
+#: A JSON document as the runtime sends it (what its pass-through calls return).
+JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 
 
 def utcnow() -> datetime:
@@ -243,3 +245,38 @@ class Lagged:
     """Yielded by a subscription that fell behind; resubscribe with `since=seq`."""
 
     seq: int
+
+
+# ---------------------------------------------------------------------- results
+
+
+@attrs.frozen
+class SettingValue:
+    """One top-level key of a settings document (`settings.get_key`)."""
+
+    key: str
+    found: bool
+    value: Any
+    """The value (None when not found)."""
+
+
+@attrs.frozen
+class ProjectSessionsMoved:
+    """What `projects.move_sessions` did."""
+
+    project_id: str
+    destination: Literal["unassigned", "archive"]
+    moved: int
+    """Sessions taken out of the project."""
+    archived: int
+    """Of those, how many this call archived (the others were archived already)."""
+
+
+@attrs.frozen
+class ProjectSessionsDeleted:
+    """What `projects.delete_sessions` did."""
+
+    project_id: str
+    deleted: int
+    skipped: int
+    """Sessions that could not be deleted (each is logged with its reason)."""

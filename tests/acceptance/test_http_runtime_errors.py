@@ -147,7 +147,8 @@ async def test_a_failed_runtime_says_how_to_restart_and_the_route_does(tmp_path:
     policy = RestartPolicy(max_restarts=2, initial_backoff=0.0, max_backoff=0.0)
     config = ManagerConfig(restart=policy, ready_timeout=WAIT)
     async with fake_host(tmp_path, fake, config, clock) as (manager, http):
-        await clock.wait_for_sleepers(1)
+        with pytest.raises(RuntimeUnavailable, match="has failed"):
+            await manager.runtime.wait_ready(WAIT)  # returns (raising) once it has failed
         assert manager.supervisor.state is RuntimeState.FAILED
         with anyio.fail_after(WAIT):
             response = await http.post("/api/sessions", json={})

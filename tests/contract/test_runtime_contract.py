@@ -85,7 +85,7 @@ async def test_an_unknown_method_is_a_json_rpc_error(adapter: str, tmp_path: Pat
     async with open_harness(adapter, tmp_path) as runtime:
         with pytest.raises(RpcError) as caught:
             await runtime.supervisor.request("contract/noSuchMethod", {}, timeout=DEFAULT_TIMEOUT)
-        assert caught.value.code == -32600
+        assert caught.value.rpc_code == -32600
         assert caught.value.method == "contract/noSuchMethod"
         assert "unknown variant" in caught.value.rpc_message
         # The runtime is still there and answers the next call.

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from codex_manager_core import Event, Gone, Manager, TurnStatus
+from codex_manager_core import Event, Gone, Manager, SettingValue, TurnStatus
 from codex_manager_core.testing import Reply, ScriptedModel
 from tests.integration.manager_fixtures import next_event, open_manager
 
@@ -103,11 +103,9 @@ async def test_reopen_keeps_everything_and_resumes_old_sessions(tmp_path: Path) 
             assert record.controls.model == "mock-model-b"
             assert record.controls.approval_policy == "never"
             assert record.controls.settings == {"theme": "dark", "n": [1, 2]}
-            assert await manager.settings.get(sid, key="theme") == {
-                "key": "theme",
-                "found": True,
-                "value": "dark",
-            }
+            assert await manager.settings.get_key(sid, "theme") == SettingValue(
+                "theme", True, "dark"
+            )
             assert await manager.controls.defaults() == before_defaults
             assert before_defaults.network_access == "enabled"
             assert await manager.turns.get(result.turn_id) == before_turn

@@ -23,7 +23,10 @@ from codex_manager_core import (
     Locked,
     Manager,
     NotFound,
+    ProjectSessionsDeleted,
+    ProjectSessionsMoved,
     RequestStatus,
+    SettingValue,
     TurnStatus,
 )
 from codex_manager_core.testing import Reply, Stall, exec_command
@@ -162,12 +165,7 @@ async def test_projects_crud_assignment_and_bulk_operations(tmp_path: Path) -> N
             )
             assert result.status is TurnStatus.COMPLETED
         moved_out = await manager.projects.move_sessions(alpha.project_id, "archive")
-        assert moved_out == {
-            "projectId": alpha.project_id,
-            "destination": "archive",
-            "movedSessionCount": 2,
-            "archivedSessionCount": 2,
-        }
+        assert moved_out == ProjectSessionsMoved(alpha.project_id, "archive", moved=2, archived=2)
         for session in (first, second):
             record = await manager.sessions.get(session.session_id)
             assert (record.archived, record.project_id) == (True, None)
@@ -184,16 +182,12 @@ async def test_projects_crud_assignment_and_bulk_operations(tmp_path: Path) -> N
         fourth = await manager.sessions.create(project_id=beta.project_id)
         assert third.cwd == str(env.workdir)  # beta has no directory: the default one
         unassigned = await manager.projects.move_sessions(beta.project_id, "unassigned")
-        assert (unassigned["movedSessionCount"], unassigned["archivedSessionCount"]) == (2, 0)
+        assert (unassigned.moved, unassigned.archived) == (2, 0)
         assert (await manager.sessions.get(third.session_id)).project_id is None
         for session in (third, fourth):
             await manager.projects.assign_session(session.session_id, beta.project_id)
         deleted = await manager.projects.delete_sessions(beta.project_id)
-        assert deleted == {
-            "projectId": beta.project_id,
-            "deletedSessionCount": 2,
-            "skippedSessionCount": 0,
-        }
+        assert deleted == ProjectSessionsDeleted(beta.project_id, deleted=2, skipped=0)
         for session in (third, fourth):
             with pytest.raises(Gone):
                 await manager.sessions.get(session.session_id)
@@ -488,16 +482,10 @@ async def test_settings_by_key_and_whole(tmp_path: Path) -> None:
         assert await manager.settings.get(sid) == {}
 
         assert await manager.settings.set(sid, "theme", "dark", actor="bob") == {"theme": "dark"}
-        assert await manager.settings.get(sid, key="theme") == {
-            "key": "theme",
-            "found": True,
-            "value": "dark",
-        }
-        assert await manager.settings.get(sid, key="missing") == {
-            "key": "missing",
-            "found": False,
-            "value": None,
-        }
+        assert await manager.settings.get_key(sid, "theme") == SettingValue("theme", True, "dark")
+        assert await manager.settings.get_key(sid, "missing") == SettingValue(
+            "missing", False, None
+        )
         merged = await manager.settings.update(sid, {"size": 3, "nested": {"a": [1]}})
         assert merged == {"theme": "dark", "size": 3, "nested": {"a": [1]}}
         replaced = await manager.settings.update(sid, {"only": True}, mode="replace")

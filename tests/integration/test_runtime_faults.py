@@ -522,7 +522,7 @@ async def test_9_overload_past_the_retries_is_an_rpc_error(tmp_path: Path) -> No
         await sup.wait_ready()
         with pytest.raises(RpcError) as caught:
             await sup.request("echo", "x")
-        assert caught.value.code == rpc.SERVER_OVERLOADED
+        assert caught.value.rpc_code == rpc.SERVER_OVERLOADED
     assert log_text(tmp_path / "stderr.log").count("method=echo") == 3
 
 

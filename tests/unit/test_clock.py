@@ -57,3 +57,45 @@ async def test_fake_clock_sleep_wakes_when_utcnow_reaches_the_deadline() -> None
         assert woke_at == []
         clock.advance(1)
     assert woke_at == [start + timedelta(seconds=30)]
+
+
+@pytest.mark.anyio
+async def test_a_fake_deadline_cancels_its_block_when_time_is_advanced() -> None:
+    clock = FakeClock()
+    reached: list[str] = []
+
+    async def waits() -> None:
+        with clock.move_on_after(30) as scope:
+            await anyio.sleep_forever()
+        reached.append("cancelled" if scope.cancelled_caught else "finished")
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(waits)
+        assert await clock.wait_for_sleepers(1) == [30]
+        clock.advance(29)
+        await anyio.wait_all_tasks_blocked()
+        assert not reached
+        clock.advance(1)
+    assert reached == ["cancelled"]
+    assert clock.sleepers == []
+
+
+@pytest.mark.anyio
+async def test_a_fake_deadline_is_forgotten_when_its_block_ends_first() -> None:
+    clock = FakeClock()
+    with clock.move_on_after(30) as scope:
+        assert clock.sleepers == [30]
+    assert clock.sleepers == []
+    assert not scope.cancel_called
+    with clock.move_on_after(None):
+        assert clock.sleepers == []
+    with clock.move_on_after(0) as expired:
+        await anyio.lowlevel.checkpoint()
+    assert expired.cancelled_caught
+
+
+@pytest.mark.anyio
+async def test_the_system_clocks_deadline_is_anyios() -> None:
+    with SystemClock().move_on_after(0.01) as scope:
+        await anyio.sleep(5)
+    assert scope.cancelled_caught

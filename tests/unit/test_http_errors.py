@@ -8,12 +8,12 @@ import pytest
 
 from codex_manager_core.errors import (
     AuthRequired,
+    CallTimeout,
     InvalidInput,
     InvalidState,
     ManagerError,
     MethodNotSupported,
     RuntimeCallFailed,
-    RuntimeTimedOut,
     TurnInProgress,
 )
 from codex_manager_http.errors import manager_error_response
@@ -24,7 +24,7 @@ from codex_manager_http.errors import manager_error_response
     [
         (RuntimeCallFailed("codex app-server failed 'feedback/upload': dns"), 502, "codex_error"),
         (AuthRequired("codex is not logged in"), 409, "codex_auth_required"),
-        (RuntimeTimedOut("slow"), 504, "codex_timeout"),
+        (CallTimeout("thread/read", 5.0), 504, "codex_timeout"),
         (InvalidInput("bad cwd", code="invalid_params"), 400, "invalid_params"),
         (InvalidState("refused"), 409, "invalid_state"),
         (MethodNotSupported("x/y"), 501, "method_not_supported"),

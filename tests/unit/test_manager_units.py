@@ -29,7 +29,6 @@ from codex_manager_core.errors import CallTimeout
 from codex_manager_core.models import TitleSource
 from codex_manager_core.services.context import (
     RuntimeCallFailed,
-    RuntimeTimedOut,
     check_id,
     map_runtime_error,
 )
@@ -42,7 +41,7 @@ from codex_manager_core.services.controls import (
     sandbox_policy,
 )
 from codex_manager_core.services.records import SessionRecords
-from codex_manager_core.services.sessions import _clean_title, check_dynamic_tools
+from codex_manager_core.services.session_rules import check_dynamic_tools, clean_title
 from codex_manager_core.services.transcript import (
     decode_cursor,
     encode_cursor,
@@ -53,6 +52,7 @@ from codex_manager_core.services.transcript import (
     turns_to_rows,
 )
 from codex_manager_core.services.turns import normalize_input
+from codex_manager_core.testing import FakeClock
 from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.views import (
     app_server_envelope,
@@ -220,10 +220,10 @@ def test_dynamic_tool_specs() -> None:
 
 
 def test_titles_and_ids() -> None:
-    assert _clean_title("  a \t b\n c ") == "a b c"
+    assert clean_title("  a \t b\n c ") == "a b c"
     for bad in ("", "   ", 5, None, "x" * 201):
         with pytest.raises(InvalidInput, match="title"):
-            _clean_title(bad)
+            clean_title(bad)
     assert check_id("01a2-b_c.d:e", "sessionId") == "01a2-b_c.d:e"
     for bad_id in ("", "a b", "../x", "a/b", "x" * 201, 5, None, "é"):
         with pytest.raises(InvalidInput, match="sessionId must be") as info:
@@ -249,7 +249,8 @@ def test_runtime_errors_map_to_typed_errors() -> None:
     other = mapped(-32603, "boom")
     assert isinstance(other, RuntimeCallFailed)
     assert "boom" in str(other)
-    assert isinstance(map_runtime_error("m", CallTimeout("m", 1.0)), RuntimeTimedOut)
+    timeout = CallTimeout("m", 1.0)
+    assert map_runtime_error("m", timeout) is timeout
 
 
 def test_runtime_internal_errors_caused_by_the_request_are_4xx() -> None:
@@ -697,7 +698,7 @@ async def test_a_session_being_deleted_is_not_cached_again() -> None:
     session up and put the stale row back into the cache: the deleted session came back."""
     record = _record()
     store: Any = _OneSessionStore(record)
-    records = SessionRecords(store, ledger=cast(Any, None), threads=ThreadIds())
+    records = SessionRecords(store, ledger=cast(Any, None), threads=ThreadIds(), clock=FakeClock())
     assert await records.find("s1") == record
     assert records.cache == {"s1": record}
 

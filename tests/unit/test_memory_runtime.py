@@ -75,7 +75,7 @@ async def test_a_request_before_initialize_is_refused_as_codex_does() -> None:
     async with client_of(MemoryRuntime({"echo": {}}), initialize=False) as client:
         with pytest.raises(RpcError) as caught:
             await client.request("echo", {})
-    assert (caught.value.code, caught.value.rpc_message) == (-32600, "Not initialized")
+    assert (caught.value.rpc_code, caught.value.rpc_message) == (-32600, "Not initialized")
 
 
 async def test_handler_errors_become_json_rpc_errors() -> None:
@@ -101,10 +101,10 @@ async def test_handler_errors_become_json_rpc_errors() -> None:
             await client.request("bug", {})
         with pytest.raises(RpcError) as not_json:
             await client.request("not-json", {})
-    assert (refused.value.code, refused.value.data) == (-32602, {"field": "threadId"})
+    assert (refused.value.rpc_code, refused.value.data) == (-32602, {"field": "threadId"})
     assert refused.value.rpc_message == "missing field `threadId`"
-    assert overloaded.value.code == -32001
-    assert failed.value.code == not_json.value.code == rpc.INTERNAL_ERROR
+    assert overloaded.value.rpc_code == -32001
+    assert failed.value.rpc_code == not_json.value.rpc_code == rpc.INTERNAL_ERROR
     assert "a bug in the test's handler" in failed.value.rpc_message
     bug, type_error = runtime.handler_errors
     assert isinstance(bug, Bug)
@@ -118,7 +118,7 @@ async def test_a_mapping_handler_answers_values_and_functions_of_the_params() ->
         assert await client.request("double", {"n": 21}) == 42
         with pytest.raises(RpcError) as unknown:
             await client.request("thread/start", {})
-    assert unknown.value.code == -32600
+    assert unknown.value.rpc_code == -32600
     assert "unknown variant `thread/start`" in unknown.value.rpc_message
 
 
@@ -172,7 +172,7 @@ async def test_server_request_answers_errors_and_exits() -> None:
         assert await runtime.server_request("ask", {"n": 1}) == {"decision": "accept", "id": 0}
         with pytest.raises(RpcError) as refused:
             await runtime.server_request("ask", {"n": 2})
-        assert (refused.value.code, refused.value.rpc_message) == (-32000, "declined here")
+        assert (refused.value.rpc_code, refused.value.rpc_message) == (-32000, "declined here")
         with pytest.raises(TimeoutError, match="did not answer the server request 'hold'"):
             await runtime.server_request("hold", timeout=0.05)
 

@@ -216,7 +216,7 @@ async def test_error_answer_raises_rpc_error_with_code_message_and_data() -> Non
         with pytest.raises(RpcError) as caught:
             await client.request("thread/read", {"threadId": "thr_1"})
     error = caught.value
-    assert (error.method, error.code, error.rpc_message) == (
+    assert (error.method, error.rpc_code, error.rpc_message) == (
         "thread/read",
         -32600,
         "thread not found: thr_1",
@@ -328,7 +328,7 @@ async def test_overload_retries_exhausted_raise_rpc_error_32001() -> None:
         with pytest.raises(RpcError) as caught:
             await client.request("thread/start", timeout=WAIT)
         tasks.cancel_scope.cancel()
-    assert caught.value.code == rpc.SERVER_OVERLOADED
+    assert caught.value.rpc_code == rpc.SERVER_OVERLOADED
     assert caught.value.rpc_message == "busy"
     assert attempts == 3
 
@@ -345,7 +345,7 @@ async def test_retry_overload_false_fails_on_the_first_overload() -> None:
             tasks.start_soon(runtime)
             with pytest.raises(RpcError) as caught:
                 await client.request("thread/start", retry_overload=False, timeout=WAIT)
-        assert caught.value.code == rpc.SERVER_OVERLOADED
+        assert caught.value.rpc_code == rpc.SERVER_OVERLOADED
         assert process.nothing_written(), "retry_overload=False must not retry"
 
 

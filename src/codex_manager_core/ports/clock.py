@@ -4,7 +4,9 @@ instead of waiting."""
 
 from __future__ import annotations
 
+import math
 import time
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -32,6 +34,12 @@ class Clock(Protocol):
         clock can run them instantly)."""
         ...
 
+    def move_on_after(self, seconds: float | None) -> AbstractContextManager[anyio.CancelScope]:
+        """`anyio.move_on_after` on this clock's time: the block is cancelled once `seconds`
+        of it have passed (`scope.cancelled_caught` says so afterwards); None: never.
+        Deadlines of calls and waits go through here."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -47,6 +55,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
+
+    def move_on_after(self, seconds: float | None) -> AbstractContextManager[anyio.CancelScope]:
+        return anyio.move_on_after(math.inf if seconds is None else seconds)
 
 
 __all__ = ["Clock", "SystemClock"]

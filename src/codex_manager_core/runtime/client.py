@@ -30,6 +30,7 @@ from codex_manager_core.errors import (
     TransportClosed,
 )
 from codex_manager_core.ports import ExitStatus, RuntimeProcess
+from codex_manager_core.ports.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,9 @@ class RuntimeClient:
         retry: RetryPolicy | None = None,
         max_line_bytes: int = rpc.DEFAULT_MAX_LINE_BYTES,
         rng: random.Random | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock: Clock = clock or SystemClock()
         self._process = process
         self._connection = rpc.JsonRpcConnection(max_line_bytes=max_line_bytes)
         self._on_notification = on_notification or _no_notification_handler
@@ -311,7 +314,7 @@ class RuntimeClient:
         """
         timeout = self.call_timeout if timeout is None else timeout
         attempts = self.retry.attempts if retry_overload else 1
-        with anyio.move_on_after(timeout) as scope:
+        with self._clock.move_on_after(timeout) as scope:
             for attempt in range(attempts):
                 outcome = await self._call_once(method, params)
                 if isinstance(outcome, rpc.Response):
@@ -319,7 +322,7 @@ class RuntimeClient:
                 if outcome.code != rpc.SERVER_OVERLOADED or attempt == attempts - 1:
                     raise RpcError(method, outcome.code, outcome.message, outcome.data)
                 logger.info("runtime overloaded on %s, retry %d", method, attempt + 1)
-                await anyio.sleep(self.retry.delay(attempt, self._rng))
+                await self._clock.sleep(self.retry.delay(attempt, self._rng))
         assert scope.cancelled_caught
         raise CallTimeout(method, timeout)
 

@@ -35,6 +35,7 @@ from codex_manager_core.errors import (
     CodexManagerError,
     RuntimeExited,
     RuntimeUnavailable,
+    StartupFailed,
 )
 from codex_manager_core.ports import (
     Clock,
@@ -114,10 +115,6 @@ class RestartPolicy:
     def backoff(self, consecutive_failures: int, rng: random.Random) -> float:
         delay: float = min(self.max_backoff, self.initial_backoff * (2**consecutive_failures))
         return delay * (0.8 + 0.4 * rng.random())
-
-
-class StartupFailed(CodexManagerError):
-    """The runtime started but did not complete the handshake."""
 
 
 NotificationCallback = Callable[[int, rpc.Notification], Awaitable[None]]
@@ -575,6 +572,7 @@ class Supervisor:
             retry=self.retry,
             max_line_bytes=self.max_line_bytes,
             rng=self._rng,
+            clock=self._clock,
         )
 
     async def _handshake(self, client: RuntimeClient) -> InitializeResult:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -24,14 +24,13 @@ from codex_manager_core.config import ManagerConfig
 from codex_manager_core.errors import (
     AuthRequired,
     CallTimeout,
+    CodexManagerError,
     InvalidInput,
     InvalidState,
-    ManagerError,
     MethodNotSupported,
     NotFound,
     RpcError,
     RuntimeCallFailed,
-    RuntimeTimedOut,
 )
 from codex_manager_core.events.bus import EventBus
 from codex_manager_core.events.ledger import Ledger
@@ -39,7 +38,7 @@ from codex_manager_core.keyed_locks import KeyedLocks
 from codex_manager_core.models import (
     Event,
     EventDraft,
-    utcnow,
+    JsonObject,
 )
 from codex_manager_core.ports import Clock, Store
 from codex_manager_core.ports.store import Batch, Mutation
@@ -67,17 +66,17 @@ _STATE_CONFLICTS: Final = (
 _REQUEST_FAULTS: Final = ("failed to spawn command", "nul byte")
 
 
-def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
+def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> CodexManagerError:
     """Turn a runtime error into the Manager's typed error, following the original's
     mapping (unknown method 501, bad params 400, runtime state 409, timeout 504) with one
     difference: what the runtime cannot do for reasons of its own is `RuntimeCallFailed`
     (HTTP 502, a failure upstream), never an internal error of ours."""
     if isinstance(exc, CallTimeout):
-        return RuntimeTimedOut(str(exc))
+        return exc  # already typed (code codex_timeout, HTTP 504)
     text = exc.rpc_message.lower()
-    if "unknown variant" in text or exc.code == -32601 or "experimental" in text:
+    if "unknown variant" in text or exc.rpc_code == -32601 or "experimental" in text:
         return MethodNotSupported(method)
-    if exc.code == -32602 or "missing field" in text or "invalid type" in text:
+    if exc.rpc_code == -32602 or "missing field" in text or "invalid type" in text:
         return InvalidInput(
             f"codex app-server rejected the parameters of {method!r}: {exc.rpc_message}",
             code="invalid_params",
@@ -96,7 +95,7 @@ def map_runtime_error(method: str, exc: RpcError | CallTimeout) -> ManagerError:
             f"codex app-server could not do {method!r} with these values: {exc.rpc_message}",
             code="invalid_params",
         )
-    if exc.code == -32600:
+    if exc.rpc_code == -32600:
         return InvalidState(f"codex app-server refused {method!r}: {exc.rpc_message}")
     return RuntimeCallFailed(f"codex app-server failed {method!r}: {exc.rpc_message}")
 
@@ -197,7 +196,7 @@ class ServiceContext:
         return EventDraft(type_, thread_id, payload, self.now(), system=system)
 
     def now(self) -> datetime:
-        return utcnow()
+        return self.clock.utcnow()
 
     async def call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
         """Call the runtime, mapping its errors to the Manager's typed errors. A session's
@@ -213,6 +212,18 @@ class ServiceContext:
         except (RpcError, CallTimeout) as exc:
             raise map_runtime_error(method, exc) from exc
         return threads.incoming(result)
+
+    async def call_object(
+        self, method: str, params: Any = None, *, timeout: float | None = None
+    ) -> JsonObject:
+        """`call` for methods that answer with a JSON object (a thread, a turn, ...): any
+        other answer is the runtime's failure, reported as such, not a crash of ours."""
+        result = await self.call(method, params, timeout=timeout)
+        if not isinstance(result, Mapping):
+            raise RuntimeCallFailed(
+                f"codex app-server answered {method!r} with {type(result).__name__}, not an object"
+            )
+        return result
 
     def spawn(self, name: str, coro_fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run background work owned by the Manager (ends with it); failures are logged."""

@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
-import anyio
-
 from codex_manager_core.errors import InvalidInput, StoreUnavailable
 from codex_manager_core.events.bus import EventFilter, Subscription
 from codex_manager_core.models import Event, Lagged
@@ -151,7 +149,7 @@ class EventsService:
 
     async def compaction_loop(self) -> None:
         while True:
-            await anyio.sleep(self._ctx.config.compaction_interval)
+            await self._ctx.clock.sleep(self._ctx.config.compaction_interval)
             try:
                 await self.compact()
             except StoreUnavailable as exc:

@@ -283,10 +283,16 @@ class RuntimeEvents:
         )
         mutations = self._state_changes(method, params, session, thread_id, now)
         await self._ctx.ledger.submit(Batch(tuple(mutations), (draft,)))
+        # Requests the runtime no longer waits for expire, off this path: whether there are
+        # any is answered from memory, and only then is a write waited for, in a task.
+        lifecycle = self._lifecycle
         if method == "turn/completed" and thread_id and turn_id:
-            await self._lifecycle.expire_on_turn_end(thread_id, turn_id)
-        elif method == "serverRequest/resolved":
-            await self._lifecycle.expire_resolved_by_runtime(params)
+            if lifecycle.pending_in_turn(thread_id, turn_id):
+                self._ctx.spawn(
+                    "expire at turn end", lifecycle.expire_on_turn_end, thread_id, turn_id
+                )
+        elif method == "serverRequest/resolved" and lifecycle.pending_rpc_request(params):
+            self._ctx.spawn("expire resolved", lifecycle.expire_resolved_by_runtime, dict(params))
 
     async def _notification_session(self, thread_id: str | None) -> SessionRecord | None:
         if thread_id is None or thread_id in self._records.unknown_threads:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from codex_manager_core.errors import Conflict, InvalidInput, NotFound
-from codex_manager_core.models import Project
+from codex_manager_core.models import Project, ProjectSessionsDeleted, ProjectSessionsMoved
 from codex_manager_core.ports import Store
 from codex_manager_core.ports.store import DeleteProject, PatchSession, PutProject, SessionQuery
 from codex_manager_core.services.context import ServiceContext, check_id, is_absolute_directory
@@ -187,7 +187,7 @@ class ProjectsService:
             ],
         )
 
-    async def move_sessions(self, project_id: str, destination: str) -> dict[str, Any]:
+    async def move_sessions(self, project_id: str, destination: str) -> ProjectSessionsMoved:
         """Move every user session out of a project: `unassigned`, or `archive` (archived and
         unassigned; a session without a rollout yet cannot be archived: Conflict)."""
         await self.get(project_id)
@@ -213,14 +213,14 @@ class ProjectsService:
                 await self._sessions.archive_record(record.session_id)
                 archived += 1
             await self.assign_session(record.session_id, None)
-        return {
-            "projectId": project_id,
-            "destination": destination,
-            "movedSessionCount": len(records),
-            "archivedSessionCount": archived,
-        }
+        return ProjectSessionsMoved(
+            project_id,
+            "archive" if destination == "archive" else "unassigned",
+            moved=len(records),
+            archived=archived,
+        )
 
-    async def delete_sessions(self, project_id: str) -> dict[str, Any]:
+    async def delete_sessions(self, project_id: str) -> ProjectSessionsDeleted:
         """Hard-delete every user session of a project."""
         await self.get(project_id)
         deleted = skipped = 0
@@ -230,8 +230,4 @@ class ProjectsService:
                 deleted += 1
             except Exception:
                 skipped += 1
-        return {
-            "projectId": project_id,
-            "deletedSessionCount": deleted,
-            "skippedSessionCount": skipped,
-        }
+        return ProjectSessionsDeleted(project_id, deleted=deleted, skipped=skipped)

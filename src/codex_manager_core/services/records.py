@@ -15,8 +15,8 @@ import attrs
 
 from codex_manager_core.errors import Gone, NotFound, SystemSessionForbidden
 from codex_manager_core.events.ledger import Ledger
-from codex_manager_core.models import Event, EventDraft, SessionRecord, Tombstone, utcnow
-from codex_manager_core.ports import Store
+from codex_manager_core.models import Event, EventDraft, SessionRecord, Tombstone
+from codex_manager_core.ports import Clock, Store
 from codex_manager_core.ports.store import Batch, Mutation, PatchSession, PutSession
 from codex_manager_core.services.context import check_id
 from codex_manager_core.thread_ids import ThreadIds
@@ -27,6 +27,7 @@ class SessionRecords:
     store: Store
     ledger: Ledger
     threads: ThreadIds
+    clock: Clock
     cache: dict[str, SessionRecord] = attrs.Factory(dict)
     tombstones: dict[str, Tombstone] = attrs.Factory(dict)
     unknown_threads: set[str] = attrs.Factory(set)
@@ -81,7 +82,7 @@ class SessionRecords:
             "session_updated",
             session_id,
             {"session": session_view(updated)},
-            utcnow(),
+            self.clock.utcnow(),
             system=updated.system_owned,
         )
         result = await self.patch(session_id, changes, [event])

@@ -105,7 +105,14 @@ class RequestIntake:
         registered_tool = kind is RequestKind.TOOL_CALL and params.get("tool") in self._ctx.tools
         if system and not registered_tool:
             return await self._resolve_by_policy(record, [passthrough, requested])
-        await self._ctx.write([PutRequest(record)], [passthrough, requested])
+        # Tracked before the write is committed: a turn end that arrives meanwhile must see
+        # it (its expiry is queued after this write, so it applies to the stored row).
+        self._lifecycle.track(record)
+        try:
+            await self._ctx.write([PutRequest(record)], [passthrough, requested])
+        except BaseException:
+            self._lifecycle.open.pop(record.request_id, None)
+            raise
         if registered_tool:
             self._ctx.spawn(f"tool {params.get('tool')}", self._run_registered_tool, record)
         elif record.expires_at is not None and timeout is not None:

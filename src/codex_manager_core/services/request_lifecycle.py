@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -34,6 +34,8 @@ class RequestLifecycle:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
         self._records = ctx.records
+        self.open: dict[str, InteractiveRequest] = {}
+        """Requests pending or being answered, by request id."""
 
     def resolved_event(
         self, record: InteractiveRequest, status: str, extra: Mapping[str, Any]
@@ -84,9 +86,42 @@ class RequestLifecycle:
         except StoreConflict:
             current = await self._ctx.store.get_request(record.request_id)
             if current is not None:
+                self.track(current)
                 self.raise_if_closed(current)
+            else:
+                self.open.pop(record.request_id, None)
             raise
-        return attrs.evolve(record, status=to_status, **changes)
+        changed = attrs.evolve(record, status=to_status, **changes)
+        self.track(changed)
+        return changed
+
+    # ------------------------------------------------------------------ open requests
+    # The rows still pending or being answered, in memory: the notification path asks
+    # "is anything open for this turn / this runtime request id?" at every turn end, and
+    # must not wait on a store query for the answer (almost always "no"). Exact, since
+    # every row is written by intake (`track`) or changed by `transition`, and the rows a
+    # previous process left open are expired before the runtime starts.
+
+    def track(self, record: InteractiveRequest) -> None:
+        """Note a row as written: kept while it is open, forgotten once it is not."""
+        if record.status.open:
+            self.open[record.request_id] = record
+        else:
+            self.open.pop(record.request_id, None)
+
+    def pending_in_turn(self, thread_id: str, turn_id: str) -> bool:
+        return any(
+            record.status is RequestStatus.PENDING
+            and record.thread_id == thread_id
+            and record.turn_id == turn_id
+            for record in self.open.values()
+        )
+
+    def pending_rpc_request(self, params: Mapping[str, Any]) -> bool:
+        """Whether `serverRequest/resolved` names a request of ours that is still pending."""
+        rpc_id = params.get("requestId")
+        record = self.open.get(f"{self._ctx.state.generation}-{rpc_id}")
+        return rpc_id is not None and record is not None and record.status is RequestStatus.PENDING
 
     async def answer(
         self,
@@ -152,8 +187,19 @@ class RequestLifecycle:
         runtime no longer waits for one). By default only pending ones: an answer being
         sent right now finishes on its own (its write is already queued ahead of ours).
         Returns how many."""
+        records = await self._ctx.store.list_requests(attrs.evolve(query, statuses=statuses))
+        return await self._end(records, reason, to_status=to_status, statuses=statuses)
+
+    async def _end(
+        self,
+        records: Iterable[InteractiveRequest],
+        reason: str,
+        *,
+        to_status: RequestStatus = RequestStatus.EXPIRED,
+        statuses: tuple[RequestStatus, ...] = (RequestStatus.PENDING,),
+    ) -> int:
         count = 0
-        for record in await self._ctx.store.list_requests(attrs.evolve(query, statuses=statuses)):
+        for record in records:
             ended = attrs.evolve(record, reason=reason)
             try:
                 await self.transition(
@@ -171,7 +217,7 @@ class RequestLifecycle:
 
     async def expire_after(self, request_id: str, timeout: float) -> None:
         """The optional timeout: expire and answer the runtime with the refusal."""
-        await anyio.sleep(timeout)
+        await self._ctx.clock.sleep(timeout)
         record = await self._ctx.store.get_request(request_id)
         if record is None or record.status is not RequestStatus.PENDING:
             return
@@ -207,7 +253,18 @@ class RequestLifecycle:
         )
 
     async def expire_on_turn_end(self, thread_id: str, turn_id: str) -> None:
-        await self.expire(RequestQuery(thread_id=thread_id, turn_id=turn_id), "the turn ended")
+        """Expire the turn's pending requests (known from memory: one whose row is still
+        being written is already tracked, and its expiry is queued after that write)."""
+        await self._end(
+            [
+                record
+                for record in list(self.open.values())
+                if record.status is RequestStatus.PENDING
+                and record.thread_id == thread_id
+                and record.turn_id == turn_id
+            ],
+            "the turn ended",
+        )
 
     async def expire_resolved_by_runtime(self, params: Mapping[str, Any]) -> None:
         rpc_id = params.get("requestId")

@@ -15,11 +15,12 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import anyio
 
 from codex_manager_core.errors import InvalidInput
+from codex_manager_core.models import JsonValue
 from codex_manager_core.runtime.binary import find_codex_binary
 from codex_manager_core.runtime.supervisor import RuntimeHealth
 from codex_manager_core.services.context import ServiceContext, is_absolute_directory
@@ -101,14 +102,22 @@ class RuntimeApi:
         self._ctx = ctx
         self._capabilities: dict[str, Any] | None = None
 
-    async def call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
+    async def call(
+        self, method: str, params: Any = None, *, timeout: float | None = None
+    ) -> JsonValue:
         """Call any app-server method (errors mapped; unknown methods: MethodNotSupported)."""
         if not isinstance(method, str) or not method or len(method) > 200:
             raise InvalidInput(
                 "method must be a non-empty string",
                 issues=[{"path": ["method"], "message": "invalid"}],
             )
-        return await self._ctx.call(method, params, timeout=timeout)
+        return await self._request(method, params, timeout=timeout)
+
+    async def _request(
+        self, method: str, params: Any = None, *, timeout: float | None = None
+    ) -> JsonValue:
+        """A pass-through call: the runtime's JSON answer, errors mapped."""
+        return cast(JsonValue, await self._ctx.call(method, params, timeout=timeout))
 
     async def wait_ready(self, timeout: float | None = None) -> RuntimeHealth:
         """Wait until the runtime is ready (RuntimeUnavailable if it failed)."""
@@ -234,18 +243,18 @@ class RuntimeApi:
         cursor: str | None = None,
         limit: int | None = None,
         include_hidden: bool | None = None,
-    ) -> Any:
+    ) -> JsonValue:
         params = _page(cursor, limit)
         _opt(params, "includeHidden", include_hidden)
-        return await self._ctx.call("model/list", params)
+        return await self._request("model/list", params)
 
     async def list_experimental_features(
         self, *, cursor: str | None = None, limit: int | None = None
-    ) -> Any:
-        return await self._ctx.call("experimentalFeature/list", _page(cursor, limit))
+    ) -> JsonValue:
+        return await self._request("experimentalFeature/list", _page(cursor, limit))
 
-    async def list_collaboration_modes(self) -> Any:
-        return await self._ctx.call("collaborationMode/list", {})
+    async def list_collaboration_modes(self) -> JsonValue:
+        return await self._request("collaborationMode/list", {})
 
     async def list_apps(
         self,
@@ -254,40 +263,46 @@ class RuntimeApi:
         limit: int | None = None,
         thread_id: str | None = None,
         force_refetch: bool | None = None,
-    ) -> Any:
+    ) -> JsonValue:
         params = _page(cursor, limit)
         _opt(params, "threadId", thread_id)
         _opt(params, "forceRefetch", force_refetch)
-        return await self._ctx.call("app/list", params)
+        return await self._request("app/list", params)
 
-    async def list_skills(self, *, cwd: str | None = None, force_reload: bool | None = None) -> Any:
+    async def list_skills(
+        self, *, cwd: str | None = None, force_reload: bool | None = None
+    ) -> JsonValue:
         params: dict[str, Any] = {}
         if cwd is not None:
             params["cwds"] = [cwd]
         _opt(params, "forceReload", force_reload)
-        return await self._ctx.call("skills/list", params)
+        return await self._request("skills/list", params)
 
-    async def write_skill_config(self, *, path: str, enabled: bool) -> Any:
+    async def write_skill_config(self, *, path: str, enabled: bool) -> JsonValue:
         if not isinstance(enabled, bool):
             raise InvalidInput(
                 "enabled must be a boolean",
                 issues=[{"path": ["enabled"], "message": "not a boolean"}],
             )
-        return await self._ctx.call("skills/config/write", {"path": path, "enabled": enabled})
+        return await self._request("skills/config/write", {"path": path, "enabled": enabled})
 
-    async def read_remote_skills(self) -> Any:
-        return await self._ctx.call("skills/remote/read", {})
+    async def read_remote_skills(self) -> JsonValue:
+        return await self._request("skills/remote/read", {})
 
-    async def write_remote_skills(self, *, hazelnut_id: str, is_preload: bool | None = None) -> Any:
+    async def write_remote_skills(
+        self, *, hazelnut_id: str, is_preload: bool | None = None
+    ) -> JsonValue:
         params: dict[str, Any] = {"hazelnutId": hazelnut_id}
         _opt(params, "isPreload", is_preload)
-        return await self._ctx.call("skills/remote/write", params)
+        return await self._request("skills/remote/write", params)
 
-    async def list_mcp_servers(self, *, cursor: str | None = None, limit: int | None = None) -> Any:
-        return await self._ctx.call("mcpServerStatus/list", _page(cursor, limit))
+    async def list_mcp_servers(
+        self, *, cursor: str | None = None, limit: int | None = None
+    ) -> JsonValue:
+        return await self._request("mcpServerStatus/list", _page(cursor, limit))
 
-    async def reload_mcp(self) -> Any:
-        return await self._ctx.call("config/mcpServer/reload")
+    async def reload_mcp(self) -> JsonValue:
+        return await self._request("config/mcpServer/reload")
 
     async def mcp_oauth_login(
         self,
@@ -295,24 +310,24 @@ class RuntimeApi:
         *,
         scopes: Sequence[str] | None = None,
         timeout_secs: int | None = None,
-    ) -> Any:
+    ) -> JsonValue:
         params: dict[str, Any] = {"name": server_name}
         _opt(params, "scopes", list(scopes) if scopes is not None else None)
         _opt(params, "timeoutSecs", timeout_secs)
-        return await self._ctx.call("mcpServer/oauth/login", params)
+        return await self._request("mcpServer/oauth/login", params)
 
     # ------------------------------------------------------------------ config
 
     async def read_config(
         self, *, cwd: str | None = None, include_layers: bool | None = None
-    ) -> Any:
+    ) -> JsonValue:
         params: dict[str, Any] = {}
         _opt(params, "cwd", cwd)
         _opt(params, "includeLayers", include_layers)
-        return await self._ctx.call("config/read", params)
+        return await self._request("config/read", params)
 
-    async def read_config_requirements(self) -> Any:
-        return await self._ctx.call("configRequirements/read")
+    async def read_config_requirements(self) -> JsonValue:
+        return await self._request("configRequirements/read")
 
     async def write_config_value(
         self,
@@ -322,7 +337,7 @@ class RuntimeApi:
         merge_strategy: str = "replace",
         expected_version: str | None = None,
         file_path: str | None = None,
-    ) -> Any:
+    ) -> JsonValue:
         if merge_strategy not in ("replace", "upsert"):
             raise InvalidInput(
                 "mergeStrategy must be replace or upsert",
@@ -335,7 +350,7 @@ class RuntimeApi:
         }
         _opt(params, "expectedVersion", expected_version)
         _opt(params, "filePath", file_path)
-        return await self._ctx.call("config/value/write", params)
+        return await self._request("config/value/write", params)
 
     async def write_config_batch(
         self,
@@ -343,17 +358,17 @@ class RuntimeApi:
         edits: Sequence[Mapping[str, Any]],
         expected_version: str | None = None,
         file_path: str | None = None,
-    ) -> Any:
+    ) -> JsonValue:
         params: dict[str, Any] = {"edits": [dict(edit) for edit in edits]}
         _opt(params, "expectedVersion", expected_version)
         _opt(params, "filePath", file_path)
-        return await self._ctx.call("config/batchWrite", params)
+        return await self._request("config/batchWrite", params)
 
     # ------------------------------------------------------------------ utilities
 
     async def exec_command(
         self, command: Sequence[str], *, cwd: str | None = None, timeout_ms: int | None = None
-    ) -> Any:
+    ) -> JsonValue:
         """Run a one-off command outside any thread (`command/exec`). Values the runtime
         cannot run (a `cwd` that is no directory, a NUL byte) are refused here, naming the
         field, instead of as a runtime failure."""
@@ -384,7 +399,7 @@ class RuntimeApi:
                     issues=[{"path": ["timeoutMs"], "message": "not a positive integer"}],
                 )
             params["timeoutMs"] = timeout_ms
-        return await self._ctx.call("command/exec", params)
+        return await self._request("command/exec", params)
 
     async def upload_feedback(
         self,
@@ -393,7 +408,7 @@ class RuntimeApi:
         include_logs: bool = False,
         reason: str | None = None,
         thread_id: str | None = None,
-    ) -> Any:
+    ) -> JsonValue:
         """Send feedback to OpenAI (`feedback/upload`). codex makes one HTTPS request to its
         feedback service; where that host cannot be reached the call fails (RuntimeCallFailed,
         HTTP 502) once the resolver or the connection gives up, about 5 s when no DNS server
@@ -401,16 +416,16 @@ class RuntimeApi:
         params: dict[str, Any] = {"classification": classification, "includeLogs": include_logs}
         _opt(params, "reason", reason)
         _opt(params, "threadId", thread_id)
-        return await self._ctx.call(
+        return await self._request(
             "feedback/upload", params, timeout=self._ctx.config.feedback_timeout
         )
 
     # ------------------------------------------------------------------ account
 
-    async def read_account(self) -> Any:
-        return await self._ctx.call("account/read", {})
+    async def read_account(self) -> JsonValue:
+        return await self._request("account/read", {})
 
-    async def login_start(self, params: Mapping[str, Any]) -> Any:
+    async def login_start(self, params: Mapping[str, Any]) -> JsonValue:
         """Start a login: {type: apiKey, apiKey} | {type: chatgpt} | {type:
         chatgptAuthTokens, accessToken, chatgptAccountId, chatgptPlanType?}."""
         kind = params.get("type") if isinstance(params, Mapping) else None
@@ -419,16 +434,16 @@ class RuntimeApi:
                 "type must be apiKey, chatgpt or chatgptAuthTokens",
                 issues=[{"path": ["type"], "message": "invalid"}],
             )
-        return await self._ctx.call("account/login/start", dict(params))
+        return await self._request("account/login/start", dict(params))
 
-    async def login_cancel(self, login_id: str) -> Any:
-        return await self._ctx.call("account/login/cancel", {"loginId": login_id})
+    async def login_cancel(self, login_id: str) -> JsonValue:
+        return await self._request("account/login/cancel", {"loginId": login_id})
 
-    async def logout(self) -> Any:
-        return await self._ctx.call("account/logout")
+    async def logout(self) -> JsonValue:
+        return await self._request("account/logout")
 
-    async def read_rate_limits(self) -> Any:
-        return await self._ctx.call("account/rateLimits/read")
+    async def read_rate_limits(self) -> JsonValue:
+        return await self._request("account/rateLimits/read")
 
 
 __all__ = ["RuntimeApi"]

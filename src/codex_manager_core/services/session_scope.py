@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from codex_manager_core.models import InteractiveRequest, SessionRecord
+from codex_manager_core.models import InteractiveRequest, JsonObject, SessionRecord, SettingValue
 from codex_manager_core.services.controls import ControlsChange, ControlsView
 from codex_manager_core.services.transcript import DEFAULT_LIMIT, TranscriptPage
 from codex_manager_core.services.turn_waits import RetryCallback, TurnResult
@@ -38,7 +38,7 @@ class SessionScope:
     async def get(self) -> SessionRecord:
         return await self._manager.sessions.get(self.session_id)
 
-    async def read_thread(self, *, include_turns: bool = True) -> Any:
+    async def read_thread(self, *, include_turns: bool = True) -> JsonObject:
         return await self._manager.sessions.read_thread(
             self.session_id, include_turns=include_turns
         )
@@ -52,7 +52,7 @@ class SessionScope:
     async def unarchive(self) -> SessionRecord:
         return await self._manager.sessions.unarchive(self.session_id)
 
-    async def resume(self) -> Any:
+    async def resume(self) -> JsonObject:
         return await self._manager.sessions.resume(self.session_id)
 
     async def delete(self) -> int:
@@ -94,7 +94,7 @@ class SessionScope:
     async def interrupt(self, turn_id: str | None = None) -> str:
         return await self._manager.turns.interrupt(self.session_id, turn_id)
 
-    async def steer(self, turn_id: str, input: str | Sequence[InputItem]) -> Any:
+    async def steer(self, turn_id: str, input: str | Sequence[InputItem]) -> JsonObject:
         return await self._manager.turns.steer(self.session_id, turn_id, input)
 
 
@@ -119,8 +119,11 @@ class SessionSettings:
         self._manager = manager
         self._session_id = session_id
 
-    async def get(self, key: str | None = None, *, scope: str = "session") -> Any:
-        return await self._manager.settings.get(self._session_id, scope=scope, key=key)
+    async def get(self, *, scope: str = "session") -> dict[str, Any]:
+        return await self._manager.settings.get(self._session_id, scope=scope)
+
+    async def get_key(self, key: str, *, scope: str = "session") -> SettingValue:
+        return await self._manager.settings.get_key(self._session_id, key, scope=scope)
 
     async def set(self, key: str, value: Any, **options: Any) -> dict[str, Any]:
         return await self._manager.settings.set(self._session_id, key, value, **options)

@@ -94,7 +94,7 @@ class SessionThreads:
             return await self.replace(record)
         return record
 
-    async def resume(self, record: SessionRecord) -> Any:
+    async def resume(self, record: SessionRecord) -> JsonObject:
         params: dict[str, Any] = {
             "threadId": record.session_id,
             "approvalPolicy": approval_wire(record.controls.approval_policy),
@@ -103,9 +103,10 @@ class SessionThreads:
         }
         if record.controls.model:
             params["model"] = record.controls.model
-        result = await self._ctx.call("thread/resume", params)
+        result = await self._ctx.call_object("thread/resume", params)
         self._ctx.state.loaded_threads.add(record.session_id)
-        return result.get("thread") if isinstance(result, Mapping) else result
+        thread = result.get("thread")
+        return thread if isinstance(thread, Mapping) else result
 
     async def replace(self, record: SessionRecord) -> SessionRecord:
         """Start a new runtime thread for the session, with its settings, and record it."""

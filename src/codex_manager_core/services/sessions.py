@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
@@ -44,6 +44,12 @@ from codex_manager_core.services.controls import (
 from codex_manager_core.services.ledger_history import thread_from_ledger
 from codex_manager_core.services.projects import require_project
 from codex_manager_core.services.request_lifecycle import RequestLifecycle
+from codex_manager_core.services.session_rules import (
+    MAX_PAGE,
+    MAX_TITLE,
+    check_dynamic_tools,
+    clean_title,
+)
 from codex_manager_core.services.session_threads import (
     SessionThreads,
     provider_of,
@@ -52,71 +58,6 @@ from codex_manager_core.services.session_threads import (
 )
 from codex_manager_core.services.thread_files import ThreadFiles
 from codex_manager_core.views import deleted_view, session_view
-
-MAX_TITLE: Final = 200
-MAX_DYNAMIC_TOOLS: Final = 128
-MAX_PAGE: Final = 200
-
-
-def _clean_title(title: object) -> str:
-    if not isinstance(title, str) or not title.strip():
-        raise InvalidInput(
-            "title must be a non-empty string", issues=[{"path": ["title"], "message": "required"}]
-        )
-    title = " ".join(title.split())
-    if len(title) > MAX_TITLE:
-        raise InvalidInput(
-            f"title is {len(title)} characters; the limit is {MAX_TITLE}",
-            issues=[{"path": ["title"], "message": f"at most {MAX_TITLE} characters"}],
-        )
-    return title
-
-
-def check_dynamic_tools(specs: object) -> tuple[JsonObject, ...]:
-    """Dynamic tool declarations as app-server wants them: {type?, name, description,
-    inputSchema}; at most 128, unique names."""
-    if specs is None:
-        return ()
-    if not isinstance(specs, Sequence) or isinstance(specs, str | bytes):
-        raise InvalidInput(
-            "dynamicTools must be a list",
-            issues=[{"path": ["dynamicTools"], "message": "not a list"}],
-        )
-    if len(specs) > MAX_DYNAMIC_TOOLS:
-        raise InvalidInput(
-            f"at most {MAX_DYNAMIC_TOOLS} dynamic tools, got {len(specs)}",
-            issues=[{"path": ["dynamicTools"], "message": "too many"}],
-        )
-    result = []
-    seen: set[str] = set()
-    for index, spec in enumerate(specs):
-        problem = None
-        if not isinstance(spec, Mapping):
-            problem = "must be an object"
-        elif not isinstance(spec.get("name"), str) or not spec["name"]:
-            problem = "name must be a non-empty string"
-        elif spec["name"] in seen:
-            problem = f"duplicate name {spec['name']!r}"
-        elif not isinstance(spec.get("inputSchema", {}), Mapping):
-            problem = "inputSchema must be a JSON Schema object"
-        elif not isinstance(spec.get("description", ""), str):
-            problem = "description must be a string"
-        if problem is not None:
-            raise InvalidInput(
-                f"dynamicTools[{index}]: {problem}",
-                issues=[{"path": ["dynamicTools", index], "message": problem}],
-            )
-        assert isinstance(spec, Mapping)
-        seen.add(spec["name"])
-        result.append(
-            {
-                "type": "function",
-                "name": spec["name"],
-                "description": spec.get("description", ""),
-                "inputSchema": dict(spec.get("inputSchema") or {"type": "object"}),
-            }
-        )
-    return tuple(result)
 
 
 @attrs.frozen
@@ -196,7 +137,7 @@ class SessionsService:
         system_owned: bool = False,
     ) -> StartedSession:
         """`create_session`, returning the runtime's thread (from `thread/start`) too."""
-        clean_title = _clean_title(title) if title is not None else None
+        given_title = clean_title(title) if title is not None else None
         if not isinstance(system_owned, bool):
             raise InvalidInput(
                 f"systemOwned must be a boolean, got {system_owned!r}",
@@ -254,8 +195,8 @@ class SessionsService:
         status = thread.get("status")
         record = SessionRecord(
             session_id=thread_id,
-            title=clean_title or self._ctx.config.default_title,
-            title_source=TitleSource.USER if clean_title else TitleSource.DEFAULT,
+            title=given_title or self._ctx.config.default_title,
+            title_source=TitleSource.USER if given_title else TitleSource.DEFAULT,
             cwd=str(thread.get("cwd") or result.get("cwd") or working_dir),
             project_id=project.project_id if project else None,
             archived=False,
@@ -283,9 +224,9 @@ class SessionsService:
                 )
             ],
         )
-        if clean_title:
+        if given_title:
             self._ctx.spawn(
-                "thread/name/set", self._session_threads.tell_runtime_title, thread_id, clean_title
+                "thread/name/set", self._session_threads.tell_runtime_title, thread_id, given_title
             )
         return StartedSession(record, dict(thread))
 
@@ -340,12 +281,12 @@ class SessionsService:
         """The session record (NotFound, or Gone once deleted)."""
         return await self._records.get(session_id)
 
-    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> Any:
+    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> JsonObject:
         """The runtime's view of the thread (`thread/read`). A thread with no rollout yet
         cannot be read with turns; then its metadata comes back with no turns."""
         record = await self._records.get(session_id)
         try:
-            result = await self._ctx.call(
+            result = await self._ctx.call_object(
                 "thread/read", {"threadId": session_id, "includeTurns": include_turns}
             )
         except (NotFound, InvalidInput, InvalidState, Conflict, MethodNotSupported) as exc:
@@ -364,14 +305,14 @@ class SessionsService:
             return await thread_from_ledger(
                 self._ctx.store, record, exc.message, include_turns=include_turns
             )
-        thread = result.get("thread") if isinstance(result, Mapping) else None
-        return thread if thread is not None else result
+        thread = result.get("thread")
+        return thread if isinstance(thread, Mapping) else result
 
     # ------------------------------------------------------------------ lifecycle
 
     async def rename(self, session_id: str, title: str) -> SessionRecord:
         await self._records.get(session_id, allow_system=False)
-        clean = _clean_title(title)
+        clean = clean_title(title)
         updated = await self._records.update(
             session_id,
             {"title": clean, "title_source": TitleSource.USER, "updated_at": self._ctx.now()},
@@ -411,7 +352,7 @@ class SessionsService:
             session_id, {"archived": False, "updated_at": self._ctx.now()}
         )
 
-    async def resume(self, session_id: str) -> Any:
+    async def resume(self, session_id: str) -> JsonObject:
         """Load the thread into the runtime again (after a restart, or to re-apply the stored
         approval policy and sandbox). Returns the runtime's thread."""
         record = await self._records.get(session_id, allow_system=False)
@@ -479,7 +420,7 @@ class SessionsService:
     async def fork(self, session_id: str, *, title: str | None = None) -> SessionRecord:
         """Fork the thread into a new session with the same controls and project."""
         record = await self._records.get(session_id, allow_system=False)
-        clean_title = _clean_title(title) if title is not None else None
+        given_title = clean_title(title) if title is not None else None
         record = await self._session_threads.ensure(record)
         params: dict[str, Any] = {
             "threadId": session_id,
@@ -494,7 +435,7 @@ class SessionsService:
         fork = attrs.evolve(
             record,
             session_id=str(thread["id"]),
-            title=clean_title or f"{record.title} (fork)"[:MAX_TITLE],
+            title=given_title or f"{record.title} (fork)"[:MAX_TITLE],
             title_source=TitleSource.USER,
             archived=False,
             materialized=bool(thread.get("path")) or record.materialized,
@@ -519,12 +460,12 @@ class SessionsService:
         )
         return fork
 
-    async def compact(self, session_id: str) -> Any:
+    async def compact(self, session_id: str) -> JsonObject:
         record = await self._records.get(session_id, allow_system=False)
         record = await self._session_threads.ensure(record)
-        return await self._ctx.call("thread/compact/start", {"threadId": session_id})
+        return await self._ctx.call_object("thread/compact/start", {"threadId": session_id})
 
-    async def rollback(self, session_id: str, num_turns: int = 1) -> Any:
+    async def rollback(self, session_id: str, num_turns: int = 1) -> JsonObject:
         """Drop the last `num_turns` turns from the thread's history (not from disk files)."""
         record = await self._records.get(session_id, allow_system=False)
         if not isinstance(num_turns, int) or isinstance(num_turns, bool) or num_turns < 1:
@@ -546,7 +487,7 @@ class SessionsService:
                 issues=[{"path": ["numTurns"], "message": "more than the thread has"}],
             )
         before = turns[-num_turns]["id"]
-        return await self._ctx.call(
+        return await self._ctx.call_object(
             "thread/revert", {"threadId": session_id, "beforeTurnId": before}
         )
 
@@ -560,7 +501,7 @@ class SessionsService:
         sha: str | None = None,
         title: str | None = None,
         instructions: str | None = None,
-    ) -> Any:
+    ) -> JsonObject:
         """Start a review (`review/start`) of uncommitted changes, a base branch, a commit
         or custom instructions."""
         record = await self._records.get(session_id, allow_system=False)
@@ -587,12 +528,14 @@ class SessionsService:
         params: dict[str, Any] = {"threadId": session_id, "target": target}
         if delivery:
             params["delivery"] = delivery
-        return await self._ctx.call("review/start", params)
+        return await self._ctx.call_object("review/start", params)
 
-    async def clean_background_terminals(self, session_id: str) -> Any:
+    async def clean_background_terminals(self, session_id: str) -> JsonObject:
         record = await self._records.get(session_id, allow_system=False)
         record = await self._session_threads.ensure(record)
-        return await self._ctx.call("thread/backgroundTerminals/clean", {"threadId": session_id})
+        return await self._ctx.call_object(
+            "thread/backgroundTerminals/clean", {"threadId": session_id}
+        )
 
 
 def _required(value: str | None, name: str) -> str:

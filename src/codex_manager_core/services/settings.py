@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from codex_manager_core.models import SettingValue
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.controls import (
     ControlsService,
@@ -25,8 +26,8 @@ class SettingsService:
         self._records = ctx.records
         self._controls = controls
 
-    async def get(self, session_id: str, *, scope: str = "session", key: str | None = None) -> Any:
-        """The whole settings object, or with `key` a dict {key, found, value}."""
+    async def get(self, session_id: str, *, scope: str = "session") -> dict[str, Any]:
+        """The session's settings document (or, with scope="default", the defaults')."""
         record = await self._records.get(session_id, allow_system=False)
         check_scope(scope)
         settings = (
@@ -34,10 +35,13 @@ class SettingsService:
             if scope == "session"
             else (await self._controls.defaults()).settings
         )
-        if key is None:
-            return dict(settings)
+        return dict(settings)
+
+    async def get_key(self, session_id: str, key: str, *, scope: str = "session") -> SettingValue:
+        """One top-level key: whether it is set, and its value."""
         key = settings_key(key)
-        return {"key": key, "found": key in settings, "value": settings.get(key)}
+        settings = await self.get(session_id, scope=scope)
+        return SettingValue(key, key in settings, settings.get(key))
 
     async def set(
         self,

@@ -22,13 +22,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import anyio
 import attrs
 
-from codex_manager_core.errors import ManagerError
+from codex_manager_core.errors import TurnFailed, TurnTimeout
 from codex_manager_core.events.bus import EventBus, EventFilter
 from codex_manager_core.models import Event, Lagged, TurnRecord, TurnStatus
-from codex_manager_core.ports import Store
+from codex_manager_core.ports import Clock, Store
 from codex_manager_core.services.notifications import final_text_of, turn_error_of
 
 logger = logging.getLogger("codex_manager_core.turns")
@@ -76,56 +75,6 @@ class TurnErrorNotice:
         return None
 
 
-class TurnTimeout(ManagerError):
-    """`wait_for_turn` ran out of time; the turn goes on. `last_retry` is the runtime's last
-    retry notice, if it was retrying."""
-
-    code = "timeout"
-
-    def __init__(self, message: str, *, last_retry: TurnErrorNotice | None = None) -> None:
-        super().__init__(message)
-        self.last_retry = last_retry
-
-
-class TurnFailed(ManagerError):
-    """The turn failed: the runtime gave up (an `error` without `willRetry`) or the turn
-    ended `failed`. `runtime_message` is the runtime's own message; `notice` the error
-    notification (None when only the turn's end said so); `result` the turn's result when
-    it had ended."""
-
-    code = "turn_failed"
-
-    def __init__(
-        self,
-        session_id: str,
-        turn_id: str,
-        runtime_message: str,
-        *,
-        notice: TurnErrorNotice | None = None,
-        result: TurnResult | None = None,
-    ) -> None:
-        hint = _hint(notice)
-        super().__init__(
-            f"turn {turn_id} of session {session_id} failed: {runtime_message}"
-            + (f". {hint}" if hint else "")
-        )
-        self.session_id = session_id
-        self.turn_id = turn_id
-        self.runtime_message = runtime_message
-        self.notice = notice
-        self.result = result
-
-
-def _hint(notice: TurnErrorNotice | None) -> str:
-    status = notice.http_status if notice is not None else None
-    if status in (401, 403):
-        return (
-            "The model server refused the credentials: log in with `codex login` (the manager "
-            "copies ~/.codex/auth.json into its CODEX_HOME once), or try the offline demo model"
-        )
-    return ""
-
-
 #: What `on_retry` may be: called with each retry notice (an async function is awaited).
 RetryCallback = Callable[[TurnErrorNotice], Any]
 
@@ -133,6 +82,7 @@ RetryCallback = Callable[[TurnErrorNotice], Any]
 async def wait_for_turn_end(
     bus: EventBus,
     store: Store,
+    clock: Clock,
     session_id: str,
     turn_id: str,
     *,
@@ -147,7 +97,7 @@ async def wait_for_turn_end(
     subscription = bus.subscribe(event_filter, since=since)
     last_retry: TurnErrorNotice | None = None
     try:
-        with anyio.move_on_after(timeout if timeout is not None else float("inf")):
+        with clock.move_on_after(timeout):
             stored = await store.get_turn(turn_id)
             if stored is not None and stored.status.terminal:
                 return _checked(_result(stored), None)

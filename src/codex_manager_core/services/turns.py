@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-import anyio
 import attrs
 
 from codex_manager_core.errors import (
@@ -17,25 +16,21 @@ from codex_manager_core.errors import (
     TurnInProgress,
 )
 from codex_manager_core.events.bus import EventFilter, Subscription
-from codex_manager_core.models import Lagged, SessionRecord, TurnRecord
+from codex_manager_core.models import JsonObject, Lagged, SessionRecord, TurnRecord
 from codex_manager_core.services.context import ServiceContext, check_id
 from codex_manager_core.services.controls import ControlsService, approval_wire, sandbox_policy
 from codex_manager_core.services.session_threads import SessionThreads
 from codex_manager_core.services.turn_waits import (
     RetryCallback,
     TurnErrorNotice,
-    TurnFailed,
     TurnResult,
-    TurnTimeout,
     wait_for_turn_end,
 )
 
 __all__ = [
     "TurnErrorNotice",
-    "TurnFailed",
     "TurnHandle",
     "TurnResult",
-    "TurnTimeout",
     "TurnsService",
     "normalize_input",
 ]
@@ -279,7 +274,13 @@ class TurnsService:
         await self._records.get(session_id)
         check_id(turn_id, "turnId")
         return await wait_for_turn_end(
-            self._ctx.bus, self._ctx.store, session_id, turn_id, timeout=timeout, on_retry=on_retry
+            self._ctx.bus,
+            self._ctx.store,
+            self._ctx.clock,
+            session_id,
+            turn_id,
+            timeout=timeout,
+            on_retry=on_retry,
         )
 
     async def send_and_wait(
@@ -297,6 +298,7 @@ class TurnsService:
         return await wait_for_turn_end(
             self._ctx.bus,
             self._ctx.store,
+            self._ctx.clock,
             session_id,
             handle.turn_id,
             timeout=timeout,
@@ -351,7 +353,7 @@ class TurnsService:
         stored = await self._ctx.store.get_turn(turn_id)
         if stored is not None:
             return not stored.status.terminal
-        with anyio.move_on_after(timeout):
+        with self._ctx.clock.move_on_after(timeout):
             async for item in subscription:
                 if isinstance(item, Lagged):
                     return (await self._ctx.store.get_turn(turn_id)) is not None
@@ -361,11 +363,13 @@ class TurnsService:
                     return True
         return False
 
-    async def steer(self, session_id: str, turn_id: str, input: str | Sequence[InputItem]) -> Any:
+    async def steer(
+        self, session_id: str, turn_id: str, input: str | Sequence[InputItem]
+    ) -> JsonObject:
         """Add input to a running turn (`turn/steer`, checked against `turn_id`)."""
         await self._records.get(session_id, allow_system=False)
         check_id(turn_id, "turnId")
         items = normalize_input(input, self._ctx.config.max_input_bytes)
-        return await self._ctx.call(
+        return await self._ctx.call_object(
             "turn/steer", {"threadId": session_id, "input": items, "expectedTurnId": turn_id}
         )

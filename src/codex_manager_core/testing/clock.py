@@ -16,6 +16,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import anyio
@@ -27,13 +29,14 @@ DEFAULT_WALL_START = 1_700_000_000.0
 
 class FakeClock:
     """A manual clock: `monotonic()` starts at 0, `now()` (and `utcnow()`) at `wall_start`;
-    both move only with `advance`. `sleep(seconds)` returns once time has been advanced that far."""
+    both move only with `advance`. `sleep(seconds)` returns once time has been advanced that
+    far; a `move_on_after(seconds)` block is cancelled then. Both count as sleepers."""
 
     def __init__(self, *, wall_start: float = DEFAULT_WALL_START) -> None:
         self._elapsed = 0.0
         self._wall_start = wall_start
         self._order = itertools.count()
-        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._sleepers: list[tuple[float, int, Callable[[], object]]] = []
         self._sleepers_changed: anyio.Event | None = None
 
     # ------------------------------------------------------------------ Clock
@@ -52,16 +55,28 @@ class FakeClock:
             await anyio.lowlevel.checkpoint()
             return
         wake = anyio.Event()
-        entry = (self._elapsed + seconds, next(self._order), wake)
-        heapq.heappush(self._sleepers, entry)
-        self._changed()
+        entry = self._add(seconds, wake.set)
         try:
             await wake.wait()
         finally:
             if not wake.is_set():  # cancelled: forget it
-                self._sleepers.remove(entry)
-                heapq.heapify(self._sleepers)
-                self._changed()
+                self._remove(entry)
+
+    @contextmanager
+    def move_on_after(self, seconds: float | None) -> Iterator[anyio.CancelScope]:
+        with anyio.CancelScope() as scope:
+            if seconds is None:
+                yield scope
+                return
+            if not seconds > 0:
+                scope.cancel()
+                yield scope
+                return
+            entry = self._add(seconds, scope.cancel)
+            try:
+                yield scope
+            finally:
+                self._remove(entry)
 
     # ------------------------------------------------------------------ for tests
 
@@ -84,7 +99,7 @@ class FakeClock:
         woke = False
         while self._sleepers and self._sleepers[0][0] <= self._elapsed:
             _, _, wake = heapq.heappop(self._sleepers)
-            wake.set()
+            wake()
             woke = True
         if woke:
             self._changed()
@@ -102,6 +117,20 @@ class FakeClock:
             f"expected {count} task(s) sleeping on the fake clock within {timeout:g} s; "
             f"{len(self._sleepers)} are (deadlines {self.deadlines})"
         )
+
+    def _add(
+        self, seconds: float, wake: Callable[[], object]
+    ) -> tuple[float, int, Callable[[], object]]:
+        entry = (self._elapsed + seconds, next(self._order), wake)
+        heapq.heappush(self._sleepers, entry)
+        self._changed()
+        return entry
+
+    def _remove(self, entry: tuple[float, int, Callable[[], object]]) -> None:
+        if entry in self._sleepers:
+            self._sleepers.remove(entry)
+            heapq.heapify(self._sleepers)
+            self._changed()
 
     def _changed(self) -> None:
         changed, self._sleepers_changed = self._sleepers_changed, None

@@ -226,7 +226,7 @@ class MemoryProcess:
         except MemoryRuntimeError as exc:
             data = connection.send_error(request.id, exc.code, exc.message, exc.data)
         except RpcError as exc:
-            data = connection.send_error(request.id, exc.code, exc.rpc_message, exc.data)
+            data = connection.send_error(request.id, exc.rpc_code, exc.rpc_message, exc.data)
         except Exception as exc:
             self._runtime.handler_errors.append(exc)
             data = connection.send_error(

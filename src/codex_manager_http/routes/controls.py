@@ -89,8 +89,12 @@ async def get_settings(
     key: Annotated[str | None, QueryParameter(description="One top-level key")] = None,
 ) -> wire.SettingsState:
     """The whole settings object, or with `key` `{key, found, value}`."""
-    found = await manager.settings.get(session_id, scope=settings_scope, key=key)
-    return wire.settings_state(session_id, settings_scope, key, found)
+    found = (
+        await manager.settings.get(session_id, scope=settings_scope)
+        if key is None
+        else await manager.settings.get_key(session_id, key, scope=settings_scope)
+    )
+    return wire.settings_state(session_id, settings_scope, found)
 
 
 async def _locked_settings(

@@ -132,7 +132,7 @@ async def move_all(
         raise reshaped(
             exc, "not_materialized_sessions", projectId=project_id, sessionIds=ids or []
         ) from exc
-    return wire.moved_all(project_id, data["destination"], result)
+    return wire.moved_all(result)
 
 
 @post(
@@ -142,7 +142,7 @@ async def move_all(
     status_code=200,
 )
 async def delete_all(manager: ManagerDep, project_id: FromPath[str]) -> wire.DeletedAll:
-    return wire.deleted_all(project_id, await manager.projects.delete_sessions(project_id))
+    return wire.deleted_all(await manager.projects.delete_sessions(project_id))
 
 
 ROUTES: list[Any] = [

@@ -4,7 +4,7 @@ and the settings store."""
 
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
-from codex_manager_core import Controls, ControlsChange, ControlsView
+from codex_manager_core import Controls, ControlsChange, ControlsView, SettingValue
 from codex_manager_core.errors import InvalidInput
 from codex_manager_core.serde import to_json
 from codex_manager_http.wire.common import ApprovalPolicy, FilesystemSandbox, NetworkAccess
@@ -171,13 +171,13 @@ def controls_applied(view: ControlsView, change: ControlsChange) -> ControlsAppl
 
 
 def settings_state(
-    session_id: str, scope: Scope, key: str | None, found: dict[str, Any]
+    session_id: str, scope: Scope, found: dict[str, Any] | SettingValue
 ) -> SettingsState:
-    """The whole settings object, or with `key` `{key, found, value}`."""
+    """The whole settings object, or for one key `{key, found, value}`."""
     base: SettingsState = {"status": "ok", "sessionId": session_id, "scope": scope}
-    if key is None:
-        return {**base, "settings": found}
-    return {**base, "key": found["key"], "found": found["found"], "value": found["value"]}
+    if isinstance(found, SettingValue):
+        return {**base, "key": found.key, "found": found.found, "value": found.value}
+    return {**base, "settings": found}
 
 
 def settings_changed(

@@ -3,7 +3,7 @@ also under a named key), and the answers of the project routes."""
 
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
-from codex_manager_core import Project
+from codex_manager_core import Project, ProjectSessionsDeleted, ProjectSessionsMoved
 from codex_manager_core.ports.store import Page
 from codex_manager_core.views import project_view, session_view
 
@@ -127,11 +127,11 @@ def agent_sessions(project_id: str, page: Page) -> AgentSessions:
     return {"status": "ok", "projectId": project_id, "data": sessions, "sessions": sessions}
 
 
-def moved_all(project_id: str, destination: str, result: dict[str, Any]) -> MovedAll:
-    moved, archived = result["movedSessionCount"], result["archivedSessionCount"]
+def moved_all(result: ProjectSessionsMoved) -> MovedAll:
+    moved, archived, destination = result.moved, result.archived, result.destination
     return {
         "status": "ok",
-        "projectId": project_id,
+        "projectId": result.project_id,
         "destination": destination,
         "movedSessionCount": moved,
         "archivedSessionCount": archived,
@@ -139,10 +139,10 @@ def moved_all(project_id: str, destination: str, result: dict[str, Any]) -> Move
     }
 
 
-def deleted_all(project_id: str, result: dict[str, Any]) -> DeletedAll:
+def deleted_all(result: ProjectSessionsDeleted) -> DeletedAll:
     return {
         "status": "ok",
-        "projectId": project_id,
-        "deletedSessionCount": result["deletedSessionCount"],
-        "skippedSessionCount": result["skippedSessionCount"],
+        "projectId": result.project_id,
+        "deletedSessionCount": result.deleted,
+        "skippedSessionCount": result.skipped,
     }
