@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from codex_manager_core._version import __version__
 
 if TYPE_CHECKING:
+    from codex_manager_core.api import ManagerApi
     from codex_manager_core.config import ManagerConfig, SystemRequestPolicy
     from codex_manager_core.errors import (
         AuthRequired,
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
         TurnStatus,
     )
     from codex_manager_core.services.controls import KEEP, ControlsChange, ControlsView, Keep
+    from codex_manager_core.services.session_scope import SessionScope
     from codex_manager_core.services.sessions import StartedSession
     from codex_manager_core.services.transcript import TranscriptPage
     from codex_manager_core.services.turns import TurnErrorNotice, TurnHandle, TurnResult
@@ -89,6 +91,8 @@ if TYPE_CHECKING:
 
 # Every public name -> the module it is defined in (moving a name is one line here).
 _EXPORTS: dict[str, str] = {
+    "ManagerApi": "codex_manager_core.api",
+    "SessionScope": "codex_manager_core.services.session_scope",
     "SettingValue": "codex_manager_core.models",
     "ProjectSessionsMoved": "codex_manager_core.models",
     "ProjectSessionsDeleted": "codex_manager_core.models",
@@ -184,6 +188,7 @@ __all__ = [
     "Lagged",
     "Locked",
     "Manager",
+    "ManagerApi",
     "ManagerConfig",
     "ManagerError",
     "ManagerHealth",
@@ -200,6 +205,7 @@ __all__ = [
     "RuntimeExited",
     "RuntimeUnavailable",
     "SessionRecord",
+    "SessionScope",
     "SettingValue",
     "SettingsTooLarge",
     "SqliteStore",

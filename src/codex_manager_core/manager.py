@@ -51,12 +51,12 @@ from codex_manager_core.services.request_intake import RequestIntake
 from codex_manager_core.services.request_lifecycle import RequestLifecycle
 from codex_manager_core.services.request_rules import OPEN
 from codex_manager_core.services.requests import (
-    ApprovalsApi,
+    ApprovalsService,
     RequestsService,
-    ToolCallsApi,
-    ToolInputApi,
+    ToolCallsService,
+    ToolInputService,
 )
-from codex_manager_core.services.runtime_api import RuntimeApi
+from codex_manager_core.services.runtime_api import RuntimeService
 from codex_manager_core.services.session_scope import SessionScope
 from codex_manager_core.services.session_threads import SessionThreads
 from codex_manager_core.services.sessions import SessionsService
@@ -139,11 +139,11 @@ class Manager:
     settings: SettingsService
     requests: RequestsService
     """Every interactive request (approvals, questions, tool calls), read-only by kind."""
-    approvals: ApprovalsApi
-    tool_input: ToolInputApi
-    tool_calls: ToolCallsApi
+    approvals: ApprovalsService
+    tool_input: ToolInputService
+    tool_calls: ToolCallsService
     transcript: TranscriptService
-    runtime: RuntimeApi
+    runtime: RuntimeService
     """The runtime itself: readiness, restart, capabilities and codex's own methods."""
     events: EventsService
     """The ordered event ledger: subscribe, read, handlers, compaction."""
@@ -358,11 +358,11 @@ class Manager:
         self.projects = ProjectsService(ctx, sessions)
         self.turns = TurnsService(ctx, controls=controls, session_threads=session_threads)
         self.requests = requests = RequestsService(ctx, lifecycle)
-        self.approvals = ApprovalsApi(requests)
-        self.tool_input = ToolInputApi(requests)
-        self.tool_calls = ToolCallsApi(requests)
+        self.approvals = ApprovalsService(requests)
+        self.tool_input = ToolInputService(requests)
+        self.tool_calls = ToolCallsService(requests)
         self.transcript = TranscriptService(ctx, sessions)
-        self.runtime = RuntimeApi(ctx)
+        self.runtime = RuntimeService(ctx)
         self.events = EventsService(ctx)
 
     # ------------------------------------------------------------------ one session

@@ -179,7 +179,7 @@ class RequestsService:
         return record
 
 
-class ApprovalsApi:
+class ApprovalsService:
     """`manager.approvals`: the pending approvals of a session, and deciding one."""
 
     def __init__(self, requests: RequestsService) -> None:
@@ -204,7 +204,7 @@ class ApprovalsApi:
         return await self._requests.decide_approval(approval_id, decision, scope=scope, actor=actor)
 
 
-class ToolInputApi:
+class ToolInputService:
     """`manager.tool_input`: questions the model asks the user, and answering them."""
 
     def __init__(self, requests: RequestsService) -> None:
@@ -227,7 +227,7 @@ class ToolInputApi:
         )
 
 
-class ToolCallsApi:
+class ToolCallsService:
     """`manager.tool_calls`: dynamic tool calls waiting for a client's answer."""
 
     def __init__(self, requests: RequestsService) -> None:

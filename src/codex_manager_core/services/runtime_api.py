@@ -95,7 +95,7 @@ async def _existing_directory(value: object, field: str) -> str:
     return value
 
 
-class RuntimeApi:
+class RuntimeService:
     """The runtime's own methods, passed through (`manager.runtime`)."""
 
     def __init__(self, ctx: ServiceContext) -> None:
@@ -446,4 +446,4 @@ class RuntimeApi:
         return await self._request("account/rateLimits/read")
 
 
-__all__ = ["RuntimeApi"]
+__all__ = ["RuntimeService"]

@@ -17,11 +17,11 @@ from codex_manager_core.services.turn_waits import RetryCallback, TurnResult
 from codex_manager_core.services.turns import InputItem, TurnHandle
 
 if TYPE_CHECKING:
-    from codex_manager_core.manager import Manager
+    from codex_manager_core.api import ManagerApi
 
 
 class SessionScope:
-    def __init__(self, manager: Manager, session_id: str) -> None:
+    def __init__(self, manager: ManagerApi, session_id: str) -> None:
         self._manager = manager
         self.session_id = session_id
         self.controls = SessionControls(manager, session_id)
@@ -99,7 +99,7 @@ class SessionScope:
 
 
 class SessionControls:
-    def __init__(self, manager: Manager, session_id: str) -> None:
+    def __init__(self, manager: ManagerApi, session_id: str) -> None:
         self._manager = manager
         self._session_id = session_id
 
@@ -115,7 +115,7 @@ class SessionControls:
 
 
 class SessionSettings:
-    def __init__(self, manager: Manager, session_id: str) -> None:
+    def __init__(self, manager: ManagerApi, session_id: str) -> None:
         self._manager = manager
         self._session_id = session_id
 
@@ -136,7 +136,7 @@ class SessionSettings:
 
 
 class SessionRequests:
-    def __init__(self, manager: Manager, session_id: str, kind: str) -> None:
+    def __init__(self, manager: ManagerApi, session_id: str, kind: str) -> None:
         self._manager = manager
         self._session_id = session_id
         self._kind = kind

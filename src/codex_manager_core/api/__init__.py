@@ -1,0 +1,87 @@
+"""The public surface of a Manager, as protocols: what `Manager` offers, group by group.
+
+`Manager` (embedded) implements `ManagerApi`; the remote client (issue 11) implements the
+same protocol over HTTP, and one contract suite runs against both. Nothing here runs: the
+protocols only name the calls and their types (mypy checks that `Manager` conforms, at the
+bottom of this module). `manager.session(id)` is `SessionScope`, built over any
+`ManagerApi`. `manager.tools` (Python callables the model may call) is embedded-only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from codex_manager_core.api.controls import (
+    ApprovalsApi,
+    ControlsApi,
+    RequestsApi,
+    SettingsApi,
+    ToolCallsApi,
+    ToolInputApi,
+)
+from codex_manager_core.api.runtime import EventsApi, RuntimeApi
+from codex_manager_core.api.sessions import ProjectsApi, SessionsApi, TranscriptApi, TurnsApi
+
+if TYPE_CHECKING:
+    from codex_manager_core.manager import Manager, ManagerHealth
+    from codex_manager_core.services.session_scope import SessionScope
+
+
+class ManagerApi(Protocol):
+    """The whole surface: `Manager` embedded, the remote client over HTTP."""
+
+    @property
+    def sessions(self) -> SessionsApi: ...
+    @property
+    def projects(self) -> ProjectsApi: ...
+    @property
+    def turns(self) -> TurnsApi: ...
+    @property
+    def controls(self) -> ControlsApi: ...
+    @property
+    def settings(self) -> SettingsApi: ...
+    @property
+    def requests(self) -> RequestsApi: ...
+    @property
+    def approvals(self) -> ApprovalsApi: ...
+    @property
+    def tool_input(self) -> ToolInputApi: ...
+    @property
+    def tool_calls(self) -> ToolCallsApi: ...
+    @property
+    def transcript(self) -> TranscriptApi: ...
+    @property
+    def events(self) -> EventsApi: ...
+    @property
+    def runtime(self) -> RuntimeApi: ...
+
+    def session(self, session_id: str) -> SessionScope:
+        """The calls about one session, bound to its id."""
+        ...
+
+    async def health(self) -> ManagerHealth:
+        """Runtime state, store and ledger figures, and whether the store takes writes."""
+        ...
+
+
+if TYPE_CHECKING:
+
+    def _the_manager_is_a_manager_api(manager: Manager) -> ManagerApi:
+        return manager  # mypy: Manager conforms to the protocol
+
+
+__all__ = [
+    "ApprovalsApi",
+    "ControlsApi",
+    "EventsApi",
+    "ManagerApi",
+    "ProjectsApi",
+    "RequestsApi",
+    "RuntimeApi",
+    "SessionsApi",
+    "SettingsApi",
+    "ToolCallsApi",
+    "ToolInputApi",
+    "TranscriptApi",
+    "TurnsApi",
+]
