@@ -16,7 +16,6 @@ session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedd
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,7 +37,9 @@ from codex_manager_core.ports import (
     Store,
     SystemClock,
 )
+from codex_manager_core.ports.codex_home import CodexHome
 from codex_manager_core.ports.store import RequestQuery, StoreStats
+from codex_manager_core.runtime.codex_home import CodexHomeDir, import_user_auth
 from codex_manager_core.runtime.stdio import LogSettings, codex_app_server_transport
 from codex_manager_core.runtime.supervisor import RuntimeHealth, Supervisor
 from codex_manager_core.services.context import ServiceContext
@@ -117,15 +118,6 @@ def _single_error(group: BaseExceptionGroup[BaseException]) -> Exception | None:
     return None
 
 
-def _import_user_auth(codex_home: Path) -> None:
-    """Copy ~/.codex/auth.json once into our CODEX_HOME (the only read of ~/.codex)."""
-    target = codex_home / "auth.json"
-    source = Path.home() / ".codex" / "auth.json"
-    if not target.exists() and source.is_file():
-        shutil.copyfile(source, target)
-        target.chmod(0o600)
-
-
 class Manager:
     """The embedded codex-manager. Create it with `Manager.open(...)`."""
 
@@ -169,11 +161,13 @@ class Manager:
         transport: RuntimeTransport | None = None,
         tools: ToolRegistry | None = None,
         clock: Clock | None = None,
+        home: CodexHome | None = None,
     ) -> AsyncIterator[Manager]:
         """Open a manager. With `data_dir` everything is durable there (the SQLite store,
         the runtime's CODEX_HOME, logs); with `store=MemoryStore()` and no data_dir it is
         ephemeral (CODEX_HOME in a temporary folder removed on exit). `transport` replaces
-        the codex subprocess (tests, fault injection).
+        the codex subprocess (tests, fault injection), `home` its files on disk (CODEX_HOME and
+        the binary's protocol schema: `testing.MemoryCodexHome` in tests).
 
         A data directory is locked for the manager's life: a second manager on it gets
         DataDirLocked. One that cannot be created or written gets DataDirUnusable; a store
@@ -201,7 +195,7 @@ class Manager:
             if transport is None:
                 prepare_data_dir(codex_home, warn_if_shared=False)
                 if config.import_user_auth:
-                    _import_user_auth(codex_home)
+                    import_user_auth(codex_home)
                 try:
                     transport = codex_app_server_transport(
                         codex_home=codex_home,
@@ -227,6 +221,7 @@ class Manager:
                     transport,
                     tools or ToolRegistry(),
                     clock or SystemClock(),
+                    home,
                 ) as manager:
                     yield manager
             except BaseExceptionGroup as group:
@@ -253,6 +248,7 @@ class Manager:
         transport: RuntimeTransport,
         tools: ToolRegistry,
         clock: Clock,
+        home: CodexHome | None,
     ) -> AsyncIterator[Manager]:
         await store.open()
         try:
@@ -309,6 +305,13 @@ class Manager:
                 tools=tools,
                 threads=threads,
                 records=SessionRecords(store, ledger, threads, clock),
+                home=home
+                or CodexHomeDir(
+                    codex_home,
+                    codex_bin=config.codex_bin,
+                    env=config.runtime_env,
+                    cache_dir=data_dir,
+                ),
                 data_dir=data_dir,
                 codex_home=codex_home,
             )

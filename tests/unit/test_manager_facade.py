@@ -107,3 +107,30 @@ async def test_a_session_scope_is_the_same_calls_with_the_id_bound(tmp_path: Pat
         assert await chat.tool_input.list() == []
         assert await chat.tool_calls.list() == []
         assert repr(chat) == f"<session {created.session_id}>"
+
+
+@pytest.mark.anyio
+async def test_the_domain_reaches_codex_home_only_through_its_port(tmp_path: Path) -> None:
+    from codex_manager_core.testing import MemoryCodexHome
+
+    home = MemoryCodexHome(
+        [f"sessions/2026/rollout-{THREAD}.jsonl", f"shell_snapshots/{THREAD}.sh", "sessions/other"],
+        stable={"thread/start", "thread/fork"},
+    )
+    runtime = MemoryRuntime(
+        {"thread/start": thread_start, "thread/name/set": {}, "thread/delete": {}}
+    )
+    config = ManagerConfig(default_cwd=tmp_path, import_user_auth=False)
+    with anyio.fail_after(WAIT):
+        async with Manager.open(
+            store=MemoryStore(), transport=runtime, config=config, home=home
+        ) as manager:
+            await manager.runtime.wait_ready(WAIT)
+            created = await manager.sessions.create()
+            assert await manager.sessions.delete(created.session_id) == 2
+            capabilities = await manager.runtime.capabilities()
+    assert home.files == {"sessions/other"}
+    assert capabilities["features"]["threadFork"] is True
+    assert capabilities["methods"]["thread/start"] == "available"
+    [(_version, refresh)] = home.schema_reads
+    assert refresh is False

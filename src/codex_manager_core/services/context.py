@@ -41,6 +41,7 @@ from codex_manager_core.models import (
     JsonObject,
 )
 from codex_manager_core.ports import Clock, Store
+from codex_manager_core.ports.codex_home import CodexHome
 from codex_manager_core.ports.store import Batch, Mutation
 from codex_manager_core.runtime.supervisor import Supervisor
 from codex_manager_core.thread_ids import ThreadIds
@@ -174,6 +175,8 @@ class ServiceContext:
     tools: ToolRegistry
     threads: ThreadIds
     records: SessionRecords
+    home: CodexHome
+    """CODEX_HOME's files and the codex binary's protocol schema (the domain's only disk)."""
     state: ManagerState = attrs.Factory(ManagerState)
     data_dir: Path | None = None
     codex_home: Path | None = None

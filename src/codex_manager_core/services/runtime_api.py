@@ -9,19 +9,12 @@ runtime method at all, let alone one that changes state (the original probed
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Final, cast
-
-import anyio
 
 from codex_manager_core.errors import InvalidInput
 from codex_manager_core.models import JsonValue
-from codex_manager_core.runtime.binary import find_codex_binary
 from codex_manager_core.runtime.supervisor import RuntimeHealth
 from codex_manager_core.services.context import ServiceContext, is_absolute_directory
 
@@ -46,15 +39,6 @@ FEATURES: Final = {
     "backgroundTerminals": ("thread/backgroundTerminals/clean",),
     "compaction": ("thread/compact/start",),
 }
-
-
-def _methods_of(schema_dir: Path) -> set[str]:
-    data = json.loads((schema_dir / "ClientRequest.json").read_text())
-    methods: set[str] = set()
-    for variant in data.get("oneOf", []):
-        enum = variant.get("properties", {}).get("method", {}).get("enum") or []
-        methods.update(str(method) for method in enum)
-    return methods
 
 
 def _opt(params: dict[str, Any], key: str, value: Any) -> None:
@@ -147,7 +131,9 @@ class RuntimeService:
         derived feature map. Reads the binary's schema; calls nothing on the runtime."""
         if self._capabilities is not None and not refresh:
             return self._capabilities
-        stable, experimental, reason = await self._schema_methods(refresh)
+        version = self._ctx.supervisor.health.codex_version or "unknown"
+        schema = await self._ctx.home.schema_methods(version, refresh=refresh)
+        stable, experimental, reason = schema.stable, schema.experimental, schema.problem
         experimental_api = bool(
             self._ctx.supervisor.initialize_result
             and self._ctx.supervisor.initialize_result.experimental_api
@@ -183,57 +169,6 @@ class RuntimeService:
         }
         self._capabilities = result
         return result
-
-    async def _schema_methods(self, refresh: bool) -> tuple[set[str], set[str], str | None]:
-        try:
-            binary = find_codex_binary(
-                self._ctx.config.codex_bin, environ=self._ctx.config.runtime_env
-            )
-        except Exception as exc:
-            return set(), set(), str(exc)
-        version = self._ctx.supervisor.health.codex_version or "unknown"
-        cache = (
-            (self._ctx.data_dir / f"capabilities-{version}.json") if self._ctx.data_dir else None
-        )
-        if cache is not None and cache.exists() and not refresh:
-            try:
-                data = json.loads(cache.read_text())
-                return set(data["stable"]), set(data["experimental"]), None
-            except (ValueError, KeyError, OSError):
-                pass
-        try:
-            with tempfile.TemporaryDirectory(prefix="codex-schema-") as tmp:
-                root = Path(tmp)
-                env = dict(
-                    os.environ
-                    if self._ctx.config.runtime_env is None
-                    else self._ctx.config.runtime_env
-                )
-                # Never let codex touch ~/.codex, even for this.
-                env["CODEX_HOME"] = str(self._ctx.codex_home or root / "home")
-                for flavour, extra in (("stable", []), ("experimental", ["--experimental"])):
-                    await anyio.run_process(
-                        [
-                            str(binary.path),
-                            "app-server",
-                            "generate-json-schema",
-                            "--out",
-                            str(root / flavour),
-                            *extra,
-                        ],
-                        env=env,
-                        check=True,
-                    )
-                stable = await anyio.to_thread.run_sync(_methods_of, root / "stable")
-                experimental = await anyio.to_thread.run_sync(_methods_of, root / "experimental")
-        except Exception as exc:
-            logger.warning("could not read the codex protocol schema: %s", exc)
-            return set(), set(), f"could not read the protocol schema: {exc}"
-        if cache is not None:
-            cache.write_text(
-                json.dumps({"stable": sorted(stable), "experimental": sorted(experimental)})
-            )
-        return stable, experimental, None
 
     # ------------------------------------------------------------------ discovery
 

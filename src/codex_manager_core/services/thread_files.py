@@ -13,12 +13,8 @@ delete, asks codex again; once no fork references it any more, its files go too.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Final
-
-import anyio
 
 from codex_manager_core.errors import (
     Conflict,
@@ -28,35 +24,12 @@ from codex_manager_core.errors import (
     MethodNotSupported,
     NotFound,
 )
+from codex_manager_core.ports.codex_home import ThreadFile
 from codex_manager_core.ports.store import SetMeta
 from codex_manager_core.services.context import ServiceContext, logger
 
-#: Folders of CODEX_HOME that hold a thread's files (rollouts, archives, shell snapshots).
-THREAD_FILE_DIRS: Final = ("sessions", "archived_sessions", "shell_snapshots")
-#: The folders a fork reads its source's history from.
-HISTORY_DIRS: Final = ("sessions", "archived_sessions")
 #: Store meta key: ids of deleted sessions whose rollout is kept for their forks.
 RETAINED_KEY: Final = "retained_rollouts"
-
-
-def thread_files(codex_home: Path, thread_id: str) -> list[Path]:
-    """Every file under CODEX_HOME's thread folders whose name contains the id."""
-    found: list[Path] = []
-    for folder in THREAD_FILE_DIRS:
-        root = codex_home / folder
-        if root.is_dir():
-            for dirpath, _dirnames, filenames in os.walk(root):
-                found.extend(Path(dirpath) / name for name in filenames if thread_id in name)
-    return found
-
-
-def remove_files(files: list[Path]) -> None:
-    for path in files:
-        path.unlink(missing_ok=True)
-
-
-def _is_history(codex_home: Path, path: Path) -> bool:
-    return path.relative_to(codex_home).parts[0] in HISTORY_DIRS
 
 
 def _still_referenced(exc: ManagerError) -> bool:
@@ -75,21 +48,18 @@ class ThreadFiles:
         or one of `file_ids`), but keep its rollout if a fork reads it. Returns how many
         files went, and whether the rollout was kept (then call
         `_settle_kept_rollouts(session_id)` once the session's tombstone is written)."""
-        files: list[Path] = []
-        if self._ctx.codex_home is not None:
-            for thread_id in dict.fromkeys([session_id, *file_ids]):
-                files += await anyio.to_thread.run_sync(
-                    thread_files, self._ctx.codex_home, thread_id
-                )
+        home = self._ctx.home
+        files: list[ThreadFile] = []
+        for thread_id in dict.fromkeys([session_id, *file_ids]):
+            files += await home.thread_files(thread_id)
         kept = False
         try:
             await self._ctx.call("thread/delete", {"threadId": session_id})
         except (InvalidState, Conflict) as exc:
             if not _still_referenced(exc):
                 logger.info("thread/delete %s: %s (removing files ourselves)", session_id, exc)
-            elif self._ctx.codex_home is not None:
-                codex_home = self._ctx.codex_home
-                files = [path for path in files if not _is_history(codex_home, path)]
+            else:
+                files = [file for file in files if not file.history]
                 kept = True
                 logger.info("keeping the rollout of deleted %s: a fork reads it", session_id)
         except (MethodNotSupported, NotFound, InvalidInput) as exc:
@@ -97,8 +67,7 @@ class ThreadFiles:
         except Exception as exc:
             logger.warning("thread/delete %s failed: %s", session_id, exc)
         # Whatever thread/delete left (or all of it, on a codex without thread/delete).
-        await anyio.to_thread.run_sync(remove_files, files)
-        return len(files), kept
+        return await home.remove_files(files), kept
 
     async def _retained(self) -> list[str]:
         raw = await self._ctx.store.get_meta(RETAINED_KEY)
@@ -138,10 +107,7 @@ class ThreadFiles:
                 except Exception as exc:
                     logger.warning("kept rollout %s: thread/delete failed: %s", session_id, exc)
                     return  # the runtime is not well: try again after the next delete
-                if self._ctx.codex_home is not None:
-                    files = await anyio.to_thread.run_sync(
-                        thread_files, self._ctx.codex_home, session_id
-                    )
-                    await anyio.to_thread.run_sync(remove_files, files)
+                home = self._ctx.home
+                await home.remove_files(await home.thread_files(session_id))
                 remaining.remove(session_id)
                 progress = True

@@ -6,6 +6,7 @@
   that point codex at such a model and nowhere else.
 - `MemoryRuntime`: an in-process runtime (a handler answers requests; the test pushes
   notifications and server requests), for tests that need canned runtime answers.
+- `MemoryCodexHome`: CODEX_HOME's files and the binary's schema in memory.
 - `FakeClock`: manual time for retry backoffs and other waits (`Manager.open(clock=...)`).
 - `QuotaVFS`, `FaultyStore`, `store_full`: storage faults (a full, read-only or failing
   disk) without root; see `testing.faults`.
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from codex_manager_core.testing.clock import FakeClock
     from codex_manager_core.testing.fake_app_server import FakeAppServer
     from codex_manager_core.testing.faults import FaultyStore, QuotaVFS, store_full
+    from codex_manager_core.testing.memory_codex_home import MemoryCodexHome
     from codex_manager_core.testing.memory_runtime import (
         MemoryCall,
         MemoryRuntime,
@@ -54,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "FailResponse": "codex_manager_core.testing.scripted_model",
     "FakeAppServer": "codex_manager_core.testing.fake_app_server",
     "FakeClock": "codex_manager_core.testing.clock",
+    "MemoryCodexHome": "codex_manager_core.testing.memory_codex_home",
     "MemoryCall": "codex_manager_core.testing.memory_runtime",
     "MemoryRuntime": "codex_manager_core.testing.memory_runtime",
     "MemoryRuntimeError": "codex_manager_core.testing.memory_runtime",
@@ -81,6 +84,7 @@ __all__ = [
     "FakeClock",
     "FaultyStore",
     "MemoryCall",
+    "MemoryCodexHome",
     "MemoryRuntime",
     "MemoryRuntimeError",
     "QuotaVFS",
