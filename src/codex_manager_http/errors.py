@@ -93,7 +93,8 @@ def manager_error_response(exc: core.ManagerError) -> Response[Any]:
     elif isinstance(exc, core.Locked):
         body = error_body("locked", exc.code, exc.message)
     elif isinstance(exc, core.InvalidInput):
-        body = error_body("error", exc.code, exc.message, issues=exc.issues)
+        message, issues = wire_names(exc.message, exc.issues)
+        body = error_body("error", exc.code, message, issues=issues)
     elif isinstance(exc, core.StoreUnavailable):
         body = error_body(
             "error",
@@ -114,6 +115,20 @@ def manager_error_response(exc: core.ManagerError) -> Response[Any]:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def wire_names(message: str, issues: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """The core names a bad argument by its Python name (`dynamic_tools[2]`); a client of
+    the API sent `dynamicTools`: its issue paths and message say the contract's name."""
+    wired = []
+    for issue in issues:
+        path = issue.get("path")
+        if isinstance(path, list) and path and isinstance(path[0], str) and "_" in path[0]:
+            name, camel = path[0], _camel(path[0])
+            message = re.sub(rf"\b{re.escape(name)}\b", camel, message)
+            issue = {**issue, "path": [camel, *path[1:]]}
+        wired.append(issue)
+    return message, wired
 
 
 def handle_manager_error(request: Request[Any, Any, Any], exc: core.ManagerError) -> Response[Any]:

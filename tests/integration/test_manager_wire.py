@@ -68,9 +68,9 @@ async def test_project_directories_are_checked_where_they_are_given(tmp_path: Pa
         for bad in ("relative", str(tmp_path / "missing")):
             with pytest.raises(InvalidInput) as caught:
                 await manager.projects.create("P", bad)
-            assert caught.value.issues[0]["path"] == ["workingDirectory"]
+            assert caught.value.issues[0]["path"] == ["working_directory"]
         project = await manager.projects.create("P", str(place))
-        with pytest.raises(InvalidInput, match="workingDirectory"):
+        with pytest.raises(InvalidInput, match="working_directory"):
             await manager.projects.rename(project.project_id, "P", "relative")
         kept = await manager.projects.rename(project.project_id, "P2")
         assert kept.working_directory == str(place)

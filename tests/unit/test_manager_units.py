@@ -100,10 +100,10 @@ def test_resolve_controls_overrides_only_what_is_given() -> None:
         ({"model": 5}, ["model"], "got 5"),
         ({"model": ""}, ["model"], "model"),
         ({"model": "m" * 201}, ["model"], "1-200"),
-        ({"approval_policy": "sometimes"}, ["approvalPolicy"], "'sometimes'"),
-        ({"approval_policy": 1}, ["approvalPolicy"], "got 1"),
-        ({"network_access": "open"}, ["networkAccess"], "'open'"),
-        ({"filesystem_sandbox": "none"}, ["filesystemSandbox"], "'none'"),
+        ({"approval_policy": "sometimes"}, ["approval_policy"], "'sometimes'"),
+        ({"approval_policy": 1}, ["approval_policy"], "got 1"),
+        ({"network_access": "open"}, ["network_access"], "'open'"),
+        ({"filesystem_sandbox": "none"}, ["filesystem_sandbox"], "'none'"),
         ({"settings": [1]}, ["settings"], "JSON object"),
         ({"settings": {"k": object()}}, ["settings"], "JSON-serialisable"),
         ({"settings": {"k": float("inf")}}, ["settings"], "JSON-serialisable"),
@@ -209,8 +209,8 @@ def test_dynamic_tool_specs() -> None:
         check_dynamic_tools([{"name": f"t{i}"} for i in range(129)])
     for specs, says in [
         ("lookup", "must be a list"),
-        ([{"name": ""}], r"dynamicTools\[0\]: name"),
-        ([{"name": "a"}, {"name": "a"}], r"dynamicTools\[1\]: duplicate name 'a'"),
+        ([{"name": ""}], r"dynamic_tools\[0\]: name"),
+        ([{"name": "a"}, {"name": "a"}], r"dynamic_tools\[1\]: duplicate name 'a'"),
         ([{"name": "a", "inputSchema": []}], "inputSchema"),
         ([{"name": "a", "description": 3}], "description"),
         ([3], "must be an object"),
@@ -224,11 +224,11 @@ def test_titles_and_ids() -> None:
     for bad in ("", "   ", 5, None, "x" * 201):
         with pytest.raises(InvalidInput, match="title"):
             clean_title(bad)
-    assert check_id("01a2-b_c.d:e", "sessionId") == "01a2-b_c.d:e"
+    assert check_id("01a2-b_c.d:e", "session_id") == "01a2-b_c.d:e"
     for bad_id in ("", "a b", "../x", "a/b", "x" * 201, 5, None, "é"):
-        with pytest.raises(InvalidInput, match="sessionId must be") as info:
-            check_id(bad_id, "sessionId")
-        assert issue_paths(info) == [["sessionId"]]
+        with pytest.raises(InvalidInput, match="session_id must be") as info:
+            check_id(bad_id, "session_id")
+        assert issue_paths(info) == [["session_id"]]
 
 
 def test_runtime_errors_map_to_typed_errors() -> None:

@@ -212,15 +212,15 @@ class ControlsService:
             changes["model"] = _model(model)
         if approval_policy is not None:
             changes["approval_policy"] = check_choice(
-                approval_policy, APPROVAL_POLICIES, "approvalPolicy"
+                approval_policy, APPROVAL_POLICIES, "approval_policy"
             )
         if network_access is not None:
             changes["network_access"] = check_choice(
-                network_access, NETWORK_ACCESS_VALUES, "networkAccess"
+                network_access, NETWORK_ACCESS_VALUES, "network_access"
             )
         if filesystem_sandbox is not None:
             changes["filesystem_sandbox"] = check_choice(
-                filesystem_sandbox, FILESYSTEM_SANDBOXES, "filesystemSandbox"
+                filesystem_sandbox, FILESYSTEM_SANDBOXES, "filesystem_sandbox"
             )
         if settings is not None:
             changes["settings"] = clean_settings(settings)
@@ -290,9 +290,11 @@ class ControlsService:
             messages.append("scope must be 'session' or 'default'")
         check(scope, check_scope)
         new_model = None if keep_model else check(model, _model)
-        policy = check(approval_policy, check_choice, APPROVAL_POLICIES, "approvalPolicy")
-        network = check(network_access, check_choice, NETWORK_ACCESS_VALUES, "networkAccess")
-        sandbox = check(filesystem_sandbox, check_choice, FILESYSTEM_SANDBOXES, "filesystemSandbox")
+        policy = check(approval_policy, check_choice, APPROVAL_POLICIES, "approval_policy")
+        network = check(network_access, check_choice, NETWORK_ACCESS_VALUES, "network_access")
+        sandbox = check(
+            filesystem_sandbox, check_choice, FILESYSTEM_SANDBOXES, "filesystem_sandbox"
+        )
         new_settings = check(
             settings, clean_settings, "settings", self._ctx.config.max_settings_bytes
         )
@@ -321,7 +323,7 @@ class ControlsService:
     async def set_approval_policy(self, session_id: str, approval_policy: str) -> ControlsChange:
         """The legacy single-field setter."""
         record = await self._records.get(session_id, allow_system=False)
-        policy = check_choice(approval_policy, APPROVAL_POLICIES, "approvalPolicy")
+        policy = check_choice(approval_policy, APPROVAL_POLICIES, "approval_policy")
         applied = attrs.evolve(record.controls, approval_policy=policy)  # type: ignore[arg-type]
         return await self.store_controls(
             record, "session", record.controls, applied, None, "approval-policy"

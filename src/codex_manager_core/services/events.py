@@ -41,7 +41,7 @@ class EventsService:
         thread_list = (
             None
             if thread_ids is None
-            else [check_id(t, "threadId") for t in _many(thread_ids, "threadIds")]
+            else [check_id(t, "thread_id") for t in _many(thread_ids, "thread_ids")]
         )
         type_list = None if types is None else [_check_type(t) for t in _many(types, "types")]
         if since is not None and (
@@ -91,7 +91,7 @@ class EventsService:
                 limit=limit,
                 thread_ids=None
                 if thread_ids is None
-                else frozenset(check_id(t, "threadId") for t in _many(thread_ids, "threadIds")),
+                else frozenset(check_id(t, "thread_id") for t in _many(thread_ids, "thread_ids")),
                 type_prefixes=None
                 if types is None
                 else tuple(_check_type(t) for t in _many(types, "types")),

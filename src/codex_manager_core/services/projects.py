@@ -50,26 +50,26 @@ async def _clean_directory(value: object) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise InvalidInput(
-            "workingDirectory must be a non-empty path string or null",
-            issues=[{"path": ["workingDirectory"], "message": "invalid path"}],
+            "working_directory must be a non-empty path string or null",
+            issues=[{"path": ["working_directory"], "message": "invalid path"}],
         )
     directory = value.strip()
     if not os.path.isabs(directory):
         raise InvalidInput(
-            f"workingDirectory must be an absolute path, got {directory!r}",
-            issues=[{"path": ["workingDirectory"], "message": "not an absolute path"}],
+            f"working_directory must be an absolute path, got {directory!r}",
+            issues=[{"path": ["working_directory"], "message": "not an absolute path"}],
         )
     if not await is_absolute_directory(directory):
         raise InvalidInput(
             f"workingDirectory {directory!r} is not an existing directory",
-            issues=[{"path": ["workingDirectory"], "message": "not an existing directory"}],
+            issues=[{"path": ["working_directory"], "message": "not an existing directory"}],
         )
     return directory
 
 
 async def require_project(store: Store, project_id: str) -> Project:
     """The project, or NotFound (sessions check the project they are put in with this)."""
-    check_id(project_id, "projectId")
+    check_id(project_id, "project_id")
     project = await store.get_project(project_id)
     if project is None:
         raise NotFound(f"no project {project_id!r}", code="project_not_found")

@@ -111,7 +111,7 @@ class SessionRecords:
 
     async def get(self, session_id: str, *, allow_system: bool = True) -> SessionRecord:
         """The session, or NotFound / Gone / SystemSessionForbidden."""
-        check_id(session_id, "sessionId")
+        check_id(session_id, "session_id")
         record = await self.find(session_id)
         if record is None:
             tombstone = await self.tombstone(session_id)

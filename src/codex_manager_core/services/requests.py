@@ -68,7 +68,7 @@ class RequestsService:
         )
 
     async def get(self, request_id: str) -> InteractiveRequest:
-        check_id(request_id, "requestId")
+        check_id(request_id, "request_id")
         record = await self._ctx.store.get_request(request_id)
         if record is None:
             raise NotFound(f"no interactive request {request_id!r}")
@@ -155,9 +155,9 @@ class RequestsService:
                     "inputImage",
                 ):
                     raise InvalidInput(
-                        "contentItems entries must be {type: inputText, text} or "
+                        "content_items entries must be {type: inputText, text} or "
                         "{type: inputImage, imageUrl}",
-                        issues=[{"path": ["contentItems", index], "message": "invalid item"}],
+                        issues=[{"path": ["content_items", index], "message": "invalid item"}],
                     )
             reply = {"success": bool(success), "contentItems": [dict(item) for item in items]}
         succeeded = bool(reply.get("success")) if isinstance(reply, dict) else bool(success)
@@ -166,7 +166,7 @@ class RequestsService:
         )
 
     async def _open_request(self, request_id: str, kind: RequestKind) -> InteractiveRequest:
-        check_id(request_id, "requestId")
+        check_id(request_id, "request_id")
         record = await self._ctx.store.get_request(request_id)
         if record is None or record.kind is not kind:
             noun = {

@@ -275,8 +275,8 @@ class RuntimeService:
     ) -> JsonValue:
         if merge_strategy not in ("replace", "upsert"):
             raise InvalidInput(
-                "mergeStrategy must be replace or upsert",
-                issues=[{"path": ["mergeStrategy"], "message": "invalid"}],
+                "merge_strategy must be replace or upsert",
+                issues=[{"path": ["merge_strategy"], "message": "invalid"}],
             )
         params: dict[str, Any] = {
             "keyPath": key_path,
@@ -330,8 +330,8 @@ class RuntimeService:
         if timeout_ms is not None:
             if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or timeout_ms < 1:
                 raise InvalidInput(
-                    f"timeoutMs must be a positive integer (milliseconds), got {timeout_ms!r}",
-                    issues=[{"path": ["timeoutMs"], "message": "not a positive integer"}],
+                    f"timeout_ms must be a positive integer (milliseconds), got {timeout_ms!r}",
+                    issues=[{"path": ["timeout_ms"], "message": "not a positive integer"}],
                 )
             params["timeoutMs"] = timeout_ms
         return await self._request("command/exec", params)

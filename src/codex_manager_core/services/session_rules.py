@@ -35,13 +35,13 @@ def check_dynamic_tools(specs: object) -> tuple[JsonObject, ...]:
         return ()
     if not isinstance(specs, Sequence) or isinstance(specs, str | bytes):
         raise InvalidInput(
-            "dynamicTools must be a list",
-            issues=[{"path": ["dynamicTools"], "message": "not a list"}],
+            "dynamic_tools must be a list",
+            issues=[{"path": ["dynamic_tools"], "message": "not a list"}],
         )
     if len(specs) > MAX_DYNAMIC_TOOLS:
         raise InvalidInput(
             f"at most {MAX_DYNAMIC_TOOLS} dynamic tools, got {len(specs)}",
-            issues=[{"path": ["dynamicTools"], "message": "too many"}],
+            issues=[{"path": ["dynamic_tools"], "message": "too many"}],
         )
     result = []
     seen: set[str] = set()
@@ -59,8 +59,8 @@ def check_dynamic_tools(specs: object) -> tuple[JsonObject, ...]:
             problem = "description must be a string"
         if problem is not None:
             raise InvalidInput(
-                f"dynamicTools[{index}]: {problem}",
-                issues=[{"path": ["dynamicTools", index], "message": problem}],
+                f"dynamic_tools[{index}]: {problem}",
+                issues=[{"path": ["dynamic_tools", index], "message": problem}],
             )
         assert isinstance(spec, Mapping)
         seen.add(spec["name"])

@@ -140,8 +140,8 @@ class SessionsService:
         given_title = clean_title(title) if title is not None else None
         if not isinstance(system_owned, bool):
             raise InvalidInput(
-                f"systemOwned must be a boolean, got {system_owned!r}",
-                issues=[{"path": ["systemOwned"], "message": "not a boolean"}],
+                f"system_owned must be a boolean, got {system_owned!r}",
+                issues=[{"path": ["system_owned"], "message": "not a boolean"}],
             )
         project = (
             await require_project(self._ctx.store, project_id) if project_id is not None else None
@@ -257,11 +257,11 @@ class SessionsService:
             )
         if not isinstance(include_system_owned, bool):
             raise InvalidInput(
-                f"includeSystemOwned must be a boolean, got {include_system_owned!r}",
-                issues=[{"path": ["includeSystemOwned"], "message": "not a boolean"}],
+                f"include_system_owned must be a boolean, got {include_system_owned!r}",
+                issues=[{"path": ["include_system_owned"], "message": "not a boolean"}],
             )
         if project_id is not None and project_id != "":  # "": the unassigned sessions
-            check_id(project_id, "projectId")
+            check_id(project_id, "project_id")
         try:
             return await self._ctx.store.list_sessions(
                 SessionQuery(
@@ -470,8 +470,8 @@ class SessionsService:
         record = await self._records.get(session_id, allow_system=False)
         if not isinstance(num_turns, int) or isinstance(num_turns, bool) or num_turns < 1:
             raise InvalidInput(
-                f"numTurns must be a positive integer, got {num_turns!r}",
-                issues=[{"path": ["numTurns"], "message": "must be >= 1"}],
+                f"num_turns must be a positive integer, got {num_turns!r}",
+                issues=[{"path": ["num_turns"], "message": "must be >= 1"}],
             )
         if record.active_turn_id:
             raise Conflict(
@@ -484,7 +484,7 @@ class SessionsService:
         if not turns or len(turns) < num_turns:
             raise InvalidInput(
                 f"session {session_id} has {len(turns or [])} turn(s); cannot roll back {num_turns}",
-                issues=[{"path": ["numTurns"], "message": "more than the thread has"}],
+                issues=[{"path": ["num_turns"], "message": "more than the thread has"}],
             )
         before = turns[-num_turns]["id"]
         return await self._ctx.call_object(
@@ -516,8 +516,8 @@ class SessionsService:
             target["instructions"] = _required(instructions, "instructions")
         elif target_type != "uncommittedChanges":
             raise InvalidInput(
-                "targetType must be uncommittedChanges, baseBranch, commit or custom",
-                issues=[{"path": ["targetType"], "message": "invalid"}],
+                "target_type must be uncommittedChanges, baseBranch, commit or custom",
+                issues=[{"path": ["target_type"], "message": "invalid"}],
             )
         if delivery not in (None, "inline", "detached"):
             raise InvalidInput(

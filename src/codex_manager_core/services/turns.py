@@ -226,15 +226,15 @@ class TurnsService:
         if collaboration_mode is not None:
             if not isinstance(collaboration_mode, Mapping):
                 raise InvalidInput(
-                    "collaborationMode must be an object",
-                    issues=[{"path": ["collaborationMode"], "message": "not an object"}],
+                    "collaboration_mode must be an object",
+                    issues=[{"path": ["collaboration_mode"], "message": "not an object"}],
                 )
             params["collaborationMode"] = dict(collaboration_mode)
         if output_schema is not None:
             if not isinstance(output_schema, Mapping):
                 raise InvalidInput(
-                    "outputSchema must be a JSON Schema object",
-                    issues=[{"path": ["outputSchema"], "message": "not an object"}],
+                    "output_schema must be a JSON Schema object",
+                    issues=[{"path": ["output_schema"], "message": "not an object"}],
                 )
             params["outputSchema"] = dict(output_schema)
         since = self._ctx.bus.last_seq
@@ -272,7 +272,7 @@ class TurnsService:
         turn goes on). Each retry the runtime announces ("Reconnecting... 2/5") is logged as
         a warning and passed to `on_retry` (a function or an async function) if given."""
         await self._records.get(session_id)
-        check_id(turn_id, "turnId")
+        check_id(turn_id, "turn_id")
         return await wait_for_turn_end(
             self._ctx.bus,
             self._ctx.store,
@@ -307,7 +307,7 @@ class TurnsService:
         )
 
     async def get(self, turn_id: str) -> TurnRecord:
-        stored = await self._ctx.store.get_turn(check_id(turn_id, "turnId"))
+        stored = await self._ctx.store.get_turn(check_id(turn_id, "turn_id"))
         if stored is None:
             raise NotFound(f"no turn {turn_id!r} is known")
         return stored
@@ -320,7 +320,7 @@ class TurnsService:
         """Interrupt the given (or the active) turn; Conflict no_active_turn if none."""
         record = await self._records.get(session_id, allow_system=False)
         target = (
-            check_id(turn_id, "turnId")
+            check_id(turn_id, "turn_id")
             if turn_id is not None
             else record.active_turn_id or self._pending_turn_id(session_id)
         )
@@ -368,7 +368,7 @@ class TurnsService:
     ) -> JsonObject:
         """Add input to a running turn (`turn/steer`, checked against `turn_id`)."""
         await self._records.get(session_id, allow_system=False)
-        check_id(turn_id, "turnId")
+        check_id(turn_id, "turn_id")
         items = normalize_input(input, self._ctx.config.max_input_bytes)
         return await self._ctx.call_object(
             "turn/steer", {"threadId": session_id, "input": items, "expectedTurnId": turn_id}
