@@ -28,6 +28,18 @@ ApprovalPolicy: TypeAlias = Literal["untrusted", "on-failure", "on-request", "ne
 NetworkAccess: TypeAlias = Literal["restricted", "enabled"]
 FilesystemSandbox: TypeAlias = Literal["read-only", "workspace-write", "danger-full-access"]
 
+#: An answer to an approval: the current names, then the legacy ones (same meaning).
+ApprovalDecision: TypeAlias = Literal[
+    "accept",
+    "acceptForSession",
+    "decline",
+    "cancel",
+    "approved",
+    "approved_for_session",
+    "denied",
+    "abort",
+]
+
 APPROVAL_POLICIES: tuple[str, ...] = ("untrusted", "on-failure", "on-request", "never")
 NETWORK_ACCESS_VALUES: tuple[str, ...] = ("restricted", "enabled")
 FILESYSTEM_SANDBOXES: tuple[str, ...] = ("read-only", "workspace-write", "danger-full-access")

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from codex_manager_core import InvalidInput, InvalidState, TurnInProgress, TurnStatus
+from codex_manager_core.events.payloads import session_view
 from codex_manager_core.testing import Delay, Reply, ScriptedModel
-from codex_manager_core.views import session_view
 from tests.integration.manager_fixtures import open_manager, running_manager
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_runtime]

@@ -26,6 +26,13 @@ from codex_manager_core import (
     TranscriptEntry,
 )
 from codex_manager_core.errors import CallTimeout
+from codex_manager_core.events.payloads import (
+    app_server_envelope,
+    normalize_questions,
+    project_view,
+    request_view,
+    session_view,
+)
 from codex_manager_core.models import TitleSource
 from codex_manager_core.services.context import (
     RuntimeCallFailed,
@@ -54,13 +61,6 @@ from codex_manager_core.services.transcript import (
 from codex_manager_core.services.turns import normalize_input
 from codex_manager_core.testing import FakeClock
 from codex_manager_core.thread_ids import ThreadIds
-from codex_manager_core.views import (
-    app_server_envelope,
-    normalize_questions,
-    project_view,
-    request_view,
-    session_view,
-)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 resolve = ControlsService.resolve

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from codex_manager_core.events.payloads import stand_in_thread
 from codex_manager_core.models import Event, SessionRecord
 from codex_manager_core.ports import Store
 from codex_manager_core.ports.store import EventQuery
-from codex_manager_core.views import stand_in_thread
 
 _TURN_STARTED: Final = "app_server.turn.started"
 _TURN_COMPLETED: Final = "app_server.turn.completed"

@@ -19,6 +19,7 @@ import attrs
 from codex_manager_core import rpc
 from codex_manager_core.errors import StoreUnavailable
 from codex_manager_core.events.naming import notification_event_type
+from codex_manager_core.events.payloads import app_server_envelope
 from codex_manager_core.models import (
     EventDraft,
     SessionRecord,
@@ -40,7 +41,6 @@ from codex_manager_core.runtime.client import InitializeResult
 from codex_manager_core.runtime.supervisor import ExitRecord
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.request_lifecycle import RequestLifecycle
-from codex_manager_core.views import app_server_envelope
 
 logger = logging.getLogger("codex_manager_core.runtime_events")
 

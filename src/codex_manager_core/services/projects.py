@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from codex_manager_core.errors import Conflict, InvalidInput, NotFound
+from codex_manager_core.events.payloads import project_view
 from codex_manager_core.models import Project, ProjectSessionsDeleted, ProjectSessionsMoved
 from codex_manager_core.ports import Store
 from codex_manager_core.ports.store import DeleteProject, PatchSession, PutProject, SessionQuery
 from codex_manager_core.services.context import ServiceContext, check_id, is_absolute_directory
 from codex_manager_core.services.controls import KEEP, Keep
-from codex_manager_core.views import project_view
 
 if TYPE_CHECKING:
     from codex_manager_core.services.sessions import SessionsService

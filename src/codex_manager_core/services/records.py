@@ -74,7 +74,7 @@ class SessionRecords:
 
     async def update(self, session_id: str, changes: Mapping[str, Any]) -> SessionRecord:
         """Change a session and announce it (`session_updated`) in the same transaction."""
-        from codex_manager_core.views import session_view
+        from codex_manager_core.events.payloads import session_view
 
         current = await self.get(session_id)
         updated = attrs.evolve(current, **changes)

@@ -16,6 +16,7 @@ import attrs
 from codex_manager_core import rpc
 from codex_manager_core.errors import Conflict
 from codex_manager_core.events.naming import request_event_type
+from codex_manager_core.events.payloads import app_server_envelope, request_view
 from codex_manager_core.models import EventDraft, InteractiveRequest, RequestKind, RequestStatus
 from codex_manager_core.ports.store import PutRequest
 from codex_manager_core.runtime.client import DEFERRED, ServerRequestError
@@ -28,7 +29,6 @@ from codex_manager_core.services.request_rules import (
     request_kind,
     request_params,
 )
-from codex_manager_core.views import app_server_envelope, request_view
 
 logger = logging.getLogger("codex_manager_core.requests")
 

@@ -6,10 +6,10 @@ Pure functions; the services in requests.py, request_lifecycle.py and request_in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 from codex_manager_core.errors import InvalidInput
-from codex_manager_core.models import RequestKind, RequestStatus
+from codex_manager_core.models import ApprovalDecision, RequestKind, RequestStatus
 
 V2_APPROVAL_METHODS: Final = frozenset(
     {
@@ -36,17 +36,7 @@ RESOLVED_EVENT: Final = {
     RequestKind.TOOL_CALL: "tool_call_resolved",
 }
 
-APPROVAL_DECISIONS: Final = (
-    "accept",
-    "acceptForSession",
-    "decline",
-    "cancel",
-    # the legacy names
-    "approved",
-    "approved_for_session",
-    "denied",
-    "abort",
-)
+APPROVAL_DECISIONS: Final = get_args(ApprovalDecision)
 _CANONICAL_DECISION: Final = {
     "approved": "accept",
     "approved_for_session": "acceptForSession",

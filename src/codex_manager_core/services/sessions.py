@@ -23,6 +23,7 @@ from codex_manager_core.errors import (
     NotFound,
     RuntimeCallFailed,
 )
+from codex_manager_core.events.payloads import deleted_view, session_view
 from codex_manager_core.models import (
     JsonObject,
     RequestStatus,
@@ -57,7 +58,6 @@ from codex_manager_core.services.session_threads import (
     thread_start_params,
 )
 from codex_manager_core.services.thread_files import ThreadFiles
-from codex_manager_core.views import deleted_view, session_view
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ from typing import Any, Final
 import attrs
 
 from codex_manager_core.errors import InvalidInput
+from codex_manager_core.events.payloads import coerce_epoch_ms, details_text, epoch_ms, request_view
 from codex_manager_core.models import (
     InteractiveRequest,
     RequestKind,
@@ -22,7 +23,6 @@ from codex_manager_core.ports.store import PutTranscriptEntry, RequestQuery
 from codex_manager_core.serde import parse_iso
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.sessions import SessionsService
-from codex_manager_core.views import coerce_epoch_ms, details_text, epoch_ms, request_view
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000

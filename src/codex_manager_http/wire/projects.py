@@ -4,8 +4,8 @@ also under a named key), and the answers of the project routes."""
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from codex_manager_core import Project, ProjectSessionsDeleted, ProjectSessionsMoved
+from codex_manager_core.events.payloads import project_view, session_view
 from codex_manager_core.ports.store import Page
-from codex_manager_core.views import project_view, session_view
 
 
 class ProjectView(TypedDict):

@@ -6,18 +6,8 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from codex_manager_core import InteractiveRequest
 from codex_manager_core.errors import Conflict
-from codex_manager_core.views import request_view
-
-ApprovalDecision = Literal[
-    "accept",
-    "acceptForSession",
-    "decline",
-    "cancel",
-    "approved",
-    "approved_for_session",
-    "denied",
-    "abort",
-]
+from codex_manager_core.events.payloads import request_view
+from codex_manager_core.models import ApprovalDecision
 
 
 class PendingBase(TypedDict):

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict, cast
 
 from codex_manager_core import SessionRecord
+from codex_manager_core.events.payloads import session_view, stand_in_thread
 from codex_manager_core.ports.store import Page
-from codex_manager_core.views import session_view, stand_in_thread
 from codex_manager_http.wire.common import ApprovalPolicy, FilesystemSandbox, NetworkAccess
 from codex_manager_http.wire.transcript import TranscriptRow
 

@@ -1,7 +1,11 @@
-"""The wire shapes of the original Codex Manager, built from our models.
+"""Event payloads: the original Codex Manager's shapes, built from our models.
 
-Events carry these dicts as payloads and the HTTP host returns them, so a client of the
-original sees the same objects whether it reads a list or listens on the stream.
+An event's payload is JSON by nature (it is stored in the ledger and streamed as is), and
+its shape is the original's stream contract, so the core builds these dicts when it writes
+an event. Nothing else of the core returns a wire dict: results are attrs models. The HTTP
+wire module (`codex_manager_http/wire/`) reuses these builders where a REST body is the
+same object as an event's (a session, a project, a request), so a client of the original
+sees the same objects whether it reads a list or listens on the stream.
 
 The original's types are kept where it had them (apps/api/openapi/openapi.json of
 jmillpps/codex-manager): session times are unix seconds (numbers, like codex's own Thread),
