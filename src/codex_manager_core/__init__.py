@@ -62,7 +62,7 @@ if TYPE_CHECKING:
         TurnTimeout,
     )
     from codex_manager_core.events.bus import EventFilter, Subscription
-    from codex_manager_core.manager import Manager, ManagerHealth, StorageHealth
+    from codex_manager_core.manager import Manager, StorageHealth
     from codex_manager_core.models import (
         Controls,
         Event,
@@ -82,8 +82,9 @@ if TYPE_CHECKING:
         TurnStatus,
     )
     from codex_manager_core.services.controls import KEEP, ControlsChange, ControlsView, Keep
+    from codex_manager_core.services.health import AuthState, ManagerHealth
     from codex_manager_core.services.session_scope import SessionScope
-    from codex_manager_core.services.sessions import StartedSession
+    from codex_manager_core.services.sessions import SessionDetail, StartedSession
     from codex_manager_core.services.transcript import TranscriptPage
     from codex_manager_core.services.turns import TurnErrorNotice, TurnHandle, TurnResult
     from codex_manager_core.store import MemoryStore, SqliteStore
@@ -91,6 +92,7 @@ if TYPE_CHECKING:
 
 # Every public name -> the module it is defined in (moving a name is one line here).
 _EXPORTS: dict[str, str] = {
+    "SessionDetail": "codex_manager_core.services.sessions",
     "ManagerApi": "codex_manager_core.api",
     "SessionScope": "codex_manager_core.services.session_scope",
     "SettingValue": "codex_manager_core.models",
@@ -128,7 +130,8 @@ _EXPORTS: dict[str, str] = {
     "Manager": "codex_manager_core.manager",
     "ManagerConfig": "codex_manager_core.config",
     "ManagerError": "codex_manager_core.errors",
-    "ManagerHealth": "codex_manager_core.manager",
+    "ManagerHealth": "codex_manager_core.services.health",
+    "AuthState": "codex_manager_core.services.health",
     "MemoryStore": "codex_manager_core.store",
     "MethodNotSupported": "codex_manager_core.errors",
     "NotFound": "codex_manager_core.errors",
@@ -166,6 +169,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "KEEP",
     "AuthRequired",
+    "AuthState",
     "BinaryNotFound",
     "CallTimeout",
     "CodexManagerError",
@@ -204,6 +208,7 @@ __all__ = [
     "RuntimeCallFailed",
     "RuntimeExited",
     "RuntimeUnavailable",
+    "SessionDetail",
     "SessionRecord",
     "SessionScope",
     "SettingValue",

@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import attrs
 
 from codex_manager_core.config import ManagerConfig
 from codex_manager_core.data_dir import DataDirLock, prepare_data_dir
 from codex_manager_core.errors import BinaryNotFound, InvalidInput
 from codex_manager_core.events.bus import EventBus
-from codex_manager_core.events.ledger import Ledger, LedgerStats, RetryBackoff, StorageHealth
+from codex_manager_core.events.ledger import Ledger, RetryBackoff, StorageHealth
 from codex_manager_core.ports import (
     Clock,
     RuntimeProcess,
@@ -38,13 +37,14 @@ from codex_manager_core.ports import (
     SystemClock,
 )
 from codex_manager_core.ports.codex_home import CodexHome
-from codex_manager_core.ports.store import RequestQuery, StoreStats
+from codex_manager_core.ports.store import RequestQuery
 from codex_manager_core.runtime.codex_home import CodexHomeDir, import_user_auth
 from codex_manager_core.runtime.stdio import LogSettings, codex_app_server_transport
-from codex_manager_core.runtime.supervisor import RuntimeHealth, Supervisor
+from codex_manager_core.runtime.supervisor import Supervisor
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.controls import ControlsService
 from codex_manager_core.services.events import EventsService
+from codex_manager_core.services.health import HealthService, ManagerHealth
 from codex_manager_core.services.notifications import RuntimeEvents
 from codex_manager_core.services.projects import ProjectsService
 from codex_manager_core.services.records import SessionRecords
@@ -69,19 +69,6 @@ from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
 
 logger = logging.getLogger("codex_manager_core.manager")
-
-
-@attrs.frozen
-class ManagerHealth:
-    runtime: RuntimeHealth
-    store: StoreStats | None
-    """Row counts (None while the store cannot be read)."""
-    ledger: LedgerStats
-    subscribers: int
-    data_dir: str | None
-    codex_home: str | None
-    storage: StorageHealth = StorageHealth(writable=True)
-    """Whether the store takes writes; while it does not: since when, why, events held."""
 
 
 class _UnavailableTransport:
@@ -351,12 +338,14 @@ class Manager:
         self.controls = controls = ControlsService(ctx)
         self.settings = SettingsService(ctx, controls)
         session_threads = SessionThreads(ctx)
+        self.transcript = transcript = TranscriptService(ctx, session_threads)
         self.sessions = sessions = SessionsService(
             ctx,
             controls=controls,
             session_threads=session_threads,
             thread_files=ThreadFiles(ctx),
             lifecycle=lifecycle,
+            transcript=transcript,
         )
         self.projects = ProjectsService(ctx, sessions)
         self.turns = TurnsService(ctx, controls=controls, session_threads=session_threads)
@@ -364,9 +353,9 @@ class Manager:
         self.approvals = ApprovalsService(requests)
         self.tool_input = ToolInputService(requests)
         self.tool_calls = ToolCallsService(requests)
-        self.transcript = TranscriptService(ctx, sessions)
         self.runtime = RuntimeService(ctx)
         self.events = EventsService(ctx)
+        self._health = HealthService(ctx)
 
     # ------------------------------------------------------------------ one session
 
@@ -377,25 +366,12 @@ class Manager:
 
     # ------------------------------------------------------------------ status
 
-    async def health(self) -> ManagerHealth:
-        """Runtime state, store and ledger figures, and whether the store takes writes.
-        Answers at once, also while the runtime is starting or has failed, and while the
-        store refuses writes."""
-        ctx = self.context
-        try:
-            stats: StoreStats | None = await ctx.store.stats()
-        except Exception as exc:  # e.g. an I/O error: health must still answer
-            logger.warning("could not read the store's figures: %s", exc)
-            stats = None
-        return ManagerHealth(
-            runtime=ctx.supervisor.health,
-            store=stats,
-            ledger=ctx.ledger.stats,
-            subscribers=ctx.bus.subscriber_count,
-            data_dir=str(ctx.data_dir) if ctx.data_dir else None,
-            codex_home=str(ctx.codex_home) if ctx.codex_home else None,
-            storage=ctx.ledger.storage,
-        )
+    async def health(self, *, cached: bool = False) -> ManagerHealth:
+        """Runtime state, store and ledger figures, whether the store takes writes, and
+        whether codex has credentials. Answers at once, also while the runtime is starting
+        or has failed, and while the store refuses writes. `cached`: the store's row counts
+        as of the last refresh (a few seconds old at most) instead of a query now."""
+        return await self._health.health(cached=cached)
 
     # ------------------------------------------------------------------ engine room
     # The parts the services share, for tests, benchmarks and diagnostics.

@@ -8,11 +8,8 @@ lives here.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
@@ -41,27 +38,6 @@ from codex_manager_http.wire.common import ErrorBody
 __all__ = ["HostDep", "HostState", "ManagerDep", "create_app"]
 
 logger = logging.getLogger("codex_manager_http")
-
-
-STATS_REFRESH = 5.0
-
-
-@asynccontextmanager
-async def _stats_refresher(app: Litestar) -> AsyncIterator[None]:
-    host: HostState = app.state.host
-
-    async def refresh() -> None:
-        while True:
-            try:
-                host.store_stats = await host.manager.store.stats()
-            except Exception:  # the store is closing, or busy: keep the last figures
-                logger.debug("store stats refresh failed", exc_info=True)
-            await anyio.sleep(STATS_REFRESH)
-
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(refresh)
-        yield
-        tasks.cancel_scope.cancel()
 
 
 def create_app(
@@ -121,7 +97,6 @@ def create_app(
                 )
             ],
         ),
-        lifespan=[_stats_refresher],
         plugins=[TypedDictSchemaPlugin()],
         debug=False,
         # Logging is configured once, by the process (logging_setup.py): Litestar's default

@@ -14,7 +14,6 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from codex_manager_core import Manager
-from codex_manager_core.ports.store import StoreStats
 from codex_manager_http.metrics import Metrics
 from codex_manager_http.settings import ServerSettings
 
@@ -29,7 +28,6 @@ class HostState:
     started_at: float = attrs.Factory(time.time)
     demo: dict[str, Any] | None = None
     """Set in demo mode: what the scripted model is and does."""
-    store_stats: StoreStats | None = None
     """Refreshed in the background (counting rows is too slow for every health call)."""
 
 

@@ -91,3 +91,15 @@ async def test_the_real_binarys_schema_is_read_once_per_version(tmp_path: Path) 
     # Cached: a second read does not run the binary (a bad binary path would fail it).
     cached = CodexHomeDir(tmp_path / "home", codex_bin="/nonexistent", cache_dir=tmp_path)
     assert (await cached.schema_methods("test-version")) == schema
+
+
+async def test_a_login_is_an_auth_file_in_codex_home(tmp_path: Path) -> None:
+    root = tmp_path / "codex-home"
+    directory = CodexHomeDir(root)
+    memory = MemoryCodexHome()
+    assert (await directory.has_auth(), await memory.has_auth()) == (False, False)
+    root.mkdir()
+    (root / "auth.json").write_text("{}")
+    memory.auth = True
+    assert (await directory.has_auth(), await memory.has_auth()) == (True, True)
+    assert await CodexHomeDir(None).has_auth() is False

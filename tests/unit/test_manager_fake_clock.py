@@ -178,3 +178,34 @@ async def test_events_carry_the_clocks_time(tmp_path: Path) -> None:
     stamped = [event for event in events if isinstance(event, Event)]
     assert stamped
     assert all(event.at.timestamp() >= 1_800_000_000.0 for event in stamped)
+
+
+async def test_health_answers_cached_store_figures_at_most_seconds_old(tmp_path: Path) -> None:
+    from codex_manager_core import AuthState
+    from codex_manager_core.testing import MemoryCodexHome
+
+    clock = FakeClock()
+    runtime = MemoryRuntime({"thread/start": thread_start, "thread/name/set": {}})
+    config = ManagerConfig(default_cwd=tmp_path, import_user_auth=False, runtime_env={})
+    home = MemoryCodexHome(auth=True)
+    with anyio.fail_after(WAIT):
+        async with Manager.open(
+            store=MemoryStore(), transport=runtime, config=config, clock=clock, home=home
+        ) as manager:
+            await manager.runtime.wait_ready(WAIT)
+            first = await manager.health(cached=True)
+            await manager.sessions.create()
+            cached = await manager.health(cached=True)
+            live = await manager.health()
+            clock.advance(5)
+            refreshed = await manager.health(cached=True)
+    assert first.store is not None
+    assert first.store.sessions == 0
+    assert cached.store == first.store  # not read again within 5 s of the clock
+    assert live.store is not None
+    assert live.store.sessions == 1
+    assert refreshed.store is not None
+    assert refreshed.store.sessions == 1
+    assert first.auth == AuthState(api_key=False, auth_file=True)
+    assert not first.auth.likely_unauthenticated
+    assert live.last_seq >= first.last_seq

@@ -23,7 +23,8 @@ from codex_manager_core.api.runtime import EventsApi, RuntimeApi
 from codex_manager_core.api.sessions import ProjectsApi, SessionsApi, TranscriptApi, TurnsApi
 
 if TYPE_CHECKING:
-    from codex_manager_core.manager import Manager, ManagerHealth
+    from codex_manager_core.manager import Manager
+    from codex_manager_core.services.health import ManagerHealth
     from codex_manager_core.services.session_scope import SessionScope
 
 
@@ -59,7 +60,7 @@ class ManagerApi(Protocol):
         """The calls about one session, bound to its id."""
         ...
 
-    async def health(self) -> ManagerHealth:
+    async def health(self, *, cached: bool = False) -> ManagerHealth:
         """Runtime state, store and ledger figures, and whether the store takes writes."""
         ...
 

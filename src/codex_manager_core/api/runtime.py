@@ -19,6 +19,11 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 class EventsApi(Protocol):
     """`manager.events`"""
 
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last event published (0 before the first)."""
+        ...
+
     def subscribe(
         self,
         *,

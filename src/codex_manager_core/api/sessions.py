@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     )
     from codex_manager_core.ports.store import Page
     from codex_manager_core.services.controls import Keep
-    from codex_manager_core.services.sessions import StartedSession
+    from codex_manager_core.services.sessions import SessionDetail, StartedSession
     from codex_manager_core.services.transcript import TranscriptPage
     from codex_manager_core.services.turn_waits import RetryCallback, TurnResult
     from codex_manager_core.services.turns import InputItem, TurnHandle
@@ -75,6 +75,14 @@ class SessionsApi(Protocol):
 
     async def get(self, session_id: str) -> SessionRecord:
         """The session record (NotFound, or Gone once deleted)."""
+        ...
+
+    async def detail(self, session_id: str) -> SessionDetail:
+        """Everything a client shows for one session: record, thread and transcript."""
+        ...
+
+    async def thread(self, session_id: str) -> JsonObject:
+        """The thread as a codex `Thread` (no turns), a stand-in when it cannot be read."""
         ...
 
     async def read_thread(self, session_id: str, *, include_turns: bool = True) -> JsonObject:

@@ -291,3 +291,22 @@ def stand_in_thread(record: SessionRecord) -> dict[str, Any]:
         "turns": [],
         "materialized": record.materialized,
     }
+
+
+def is_thread(thread: Any, session_id: str) -> bool:
+    """A real codex Thread (not the stand-in `read_thread` gives for a thread it cannot read
+    with turns)."""
+    return (
+        isinstance(thread, Mapping)
+        and thread.get("id") == session_id
+        and "modelProvider" in thread
+        and "createdAt" in thread
+    )
+
+
+def thread_or_stand_in(thread: Any, record: SessionRecord) -> dict[str, Any]:
+    """The runtime's thread as read, or one built from our record when it is not a codex
+    Thread (a thread with no rollout, or files codex cannot read)."""
+    if is_thread(thread, record.session_id):
+        return dict(thread)
+    return stand_in_thread(record)

@@ -1,5 +1,6 @@
 """The runtime's side on disk, as the domain needs it: the files of a thread under
-CODEX_HOME, and the methods the installed codex offers (from its protocol schema).
+CODEX_HOME, the methods the installed codex offers (from its protocol schema), and
+whether it holds a login.
 
 The domain does no file I/O of its own: deleting a session's files and reading the
 capabilities go through this port. The adapter is `runtime/codex_home.py`
@@ -47,6 +48,10 @@ class CodexHome(Protocol):
 
     async def schema_methods(self, codex_version: str, *, refresh: bool = False) -> SchemaMethods:
         """The methods of the codex binary in use (cached per `codex_version`)."""
+        ...
+
+    async def has_auth(self) -> bool:
+        """Whether CODEX_HOME holds a login (`auth.json`)."""
         ...
 
 

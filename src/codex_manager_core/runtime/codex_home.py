@@ -97,6 +97,11 @@ class CodexHomeDir:
             await anyio.Path(cache).write_text(json.dumps(document))
         return SchemaMethods(frozenset(stable), frozenset(experimental))
 
+    async def has_auth(self) -> bool:
+        if self.codex_home is None:
+            return False
+        return await anyio.Path(self.codex_home / "auth.json").is_file()
+
 
 def import_user_auth(codex_home: Path) -> None:
     """Copy ~/.codex/auth.json once into our CODEX_HOME (the only read of ~/.codex)."""

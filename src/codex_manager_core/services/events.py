@@ -25,6 +25,11 @@ class EventsService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
 
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last event published (0 before the first)."""
+        return self._ctx.bus.last_seq
+
     def subscribe(
         self,
         *,

@@ -18,6 +18,7 @@ from codex_manager_core.services.turns import InputItem, TurnHandle
 
 if TYPE_CHECKING:
     from codex_manager_core.api import ManagerApi
+    from codex_manager_core.services.sessions import SessionDetail
 
 
 class SessionScope:
@@ -37,6 +38,12 @@ class SessionScope:
 
     async def get(self) -> SessionRecord:
         return await self._manager.sessions.get(self.session_id)
+
+    async def detail(self) -> SessionDetail:
+        return await self._manager.sessions.detail(self.session_id)
+
+    async def thread(self) -> JsonObject:
+        return await self._manager.sessions.thread(self.session_id)
 
     async def read_thread(self, *, include_turns: bool = True) -> JsonObject:
         return await self._manager.sessions.read_thread(

@@ -16,10 +16,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from codex_manager_core.errors import InvalidInput, NotFound
+from codex_manager_core.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidState,
+    MethodNotSupported,
+    NotFound,
+    RuntimeCallFailed,
+)
 from codex_manager_core.models import Controls, JsonObject, SessionRecord, TitleSource
 from codex_manager_core.services.context import ServiceContext, logger
 from codex_manager_core.services.controls import approval_wire
+from codex_manager_core.services.ledger_history import thread_from_ledger
 
 #: Our event when a session got a new runtime thread (its old one was lost).
 THREAD_REPLACED_EVENT = "session_thread_replaced"
@@ -93,6 +101,33 @@ class SessionThreads:
             logger.info("session %s lost its runtime thread (%s)", record.session_id, exc)
             return await self.replace(record)
         return record
+
+    async def read(self, record: SessionRecord, *, include_turns: bool = True) -> JsonObject:
+        """The runtime's view of the thread (`thread/read`). A thread with no rollout yet
+        cannot be read with turns; then its metadata comes back with no turns."""
+        session_id = record.session_id
+        try:
+            result = await self._ctx.call_object(
+                "thread/read", {"threadId": session_id, "includeTurns": include_turns}
+            )
+        except (NotFound, InvalidInput, InvalidState, Conflict, MethodNotSupported) as exc:
+            # codex 0.163 answers -32601 "list_turns is not supported yet" for a thread
+            # without a rollout, and "thread not loaded" (-32600) for one that a runtime
+            # before a restart held: its session gets a new thread on first use
+            # (session_threads.py); reading it must not start one.
+            if record.materialized or not include_turns:
+                raise
+            logger.debug("thread %s not materialized: %s", session_id, exc)
+            return {"id": session_id, "turns": [], "materialized": False}
+        except RuntimeCallFailed as exc:
+            # codex failed to read its own files (e.g. its disk is full): a read must not
+            # fail for that; show what our ledger holds (ledger_history).
+            logger.warning("thread/read %s failed (%s); answering from the ledger", session_id, exc)
+            return await thread_from_ledger(
+                self._ctx.store, record, exc.message, include_turns=include_turns
+            )
+        thread = result.get("thread")
+        return thread if isinstance(thread, Mapping) else result
 
     async def resume(self, record: SessionRecord) -> JsonObject:
         params: dict[str, Any] = {

@@ -16,14 +16,17 @@ from typing import Any
 import attrs
 
 from codex_manager_core.errors import (
+    CodexManagerError,
     Conflict,
     InvalidInput,
     InvalidState,
-    MethodNotSupported,
-    NotFound,
-    RuntimeCallFailed,
 )
-from codex_manager_core.events.payloads import deleted_view, session_view
+from codex_manager_core.events.payloads import (
+    deleted_view,
+    is_thread,
+    session_view,
+    thread_or_stand_in,
+)
 from codex_manager_core.models import (
     JsonObject,
     RequestStatus,
@@ -42,7 +45,6 @@ from codex_manager_core.services.controls import (
     ControlsService,
     approval_wire,
 )
-from codex_manager_core.services.ledger_history import thread_from_ledger
 from codex_manager_core.services.projects import require_project
 from codex_manager_core.services.request_lifecycle import RequestLifecycle
 from codex_manager_core.services.session_rules import (
@@ -58,6 +60,18 @@ from codex_manager_core.services.session_threads import (
     thread_start_params,
 )
 from codex_manager_core.services.thread_files import ThreadFiles
+from codex_manager_core.services.transcript import TranscriptPage, TranscriptService
+
+
+@attrs.frozen
+class SessionDetail:
+    """One session as a client shows it (`sessions.detail`)."""
+
+    record: SessionRecord
+    thread: JsonObject
+    """The codex Thread, with its turns once the session has a rollout."""
+    transcript: TranscriptPage
+    """The whole transcript, oldest first."""
 
 
 @attrs.frozen
@@ -79,6 +93,7 @@ class SessionsService:
         session_threads: SessionThreads,
         thread_files: ThreadFiles,
         lifecycle: RequestLifecycle,
+        transcript: TranscriptService,
     ) -> None:
         self._ctx = ctx
         self._records = ctx.records
@@ -86,6 +101,7 @@ class SessionsService:
         self._session_threads = session_threads
         self._thread_files = thread_files
         self._expiry = lifecycle
+        self._transcript = transcript
 
     # ------------------------------------------------------------------ create / list / get
 
@@ -285,28 +301,29 @@ class SessionsService:
         """The runtime's view of the thread (`thread/read`). A thread with no rollout yet
         cannot be read with turns; then its metadata comes back with no turns."""
         record = await self._records.get(session_id)
+        return await self._session_threads.read(record, include_turns=include_turns)
+
+    async def thread(self, session_id: str) -> JsonObject:
+        """The thread as a codex `Thread` (no turns): the runtime's, or, when the runtime
+        cannot read it (no rollout yet, its files unreadable), one built from our record,
+        with the same fields."""
+        record = await self._records.get(session_id)
         try:
-            result = await self._ctx.call_object(
-                "thread/read", {"threadId": session_id, "includeTurns": include_turns}
-            )
-        except (NotFound, InvalidInput, InvalidState, Conflict, MethodNotSupported) as exc:
-            # codex 0.163 answers -32601 "list_turns is not supported yet" for a thread
-            # without a rollout, and "thread not loaded" (-32600) for one that a runtime
-            # before a restart held: its session gets a new thread on first use
-            # (session_threads.py); reading it must not start one.
-            if record.materialized or not include_turns:
-                raise
-            logger.debug("thread %s not materialized: %s", session_id, exc)
-            return {"id": session_id, "turns": [], "materialized": False}
-        except RuntimeCallFailed as exc:
-            # codex failed to read its own files (e.g. its disk is full): a read must not
-            # fail for that; show what our ledger holds (ledger_history).
-            logger.warning("thread/read %s failed (%s); answering from the ledger", session_id, exc)
-            return await thread_from_ledger(
-                self._ctx.store, record, exc.message, include_turns=include_turns
-            )
-        thread = result.get("thread")
-        return thread if isinstance(thread, Mapping) else result
+            thread = await self._session_threads.read(record, include_turns=False)
+        except CodexManagerError:
+            thread = None
+        return thread_or_stand_in(thread, record)
+
+    async def detail(self, session_id: str) -> SessionDetail:
+        """Everything a client shows for one session: the record, the runtime's thread
+        (with turns when it has a rollout) and the whole transcript, in one call."""
+        record = await self._records.get(session_id)
+        thread = await self._session_threads.read(record, include_turns=True)
+        transcript = await self._transcript.get(session_id, limit=None, thread=thread)
+        record = await self._records.get(session_id)  # as it is after the read
+        if not is_thread(thread, session_id):  # no rollout yet: the thread without turns
+            thread = await self.thread(session_id)
+        return SessionDetail(record, thread, transcript)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -22,7 +22,7 @@ from codex_manager_core.models import (
 from codex_manager_core.ports.store import PutTranscriptEntry, RequestQuery
 from codex_manager_core.serde import parse_iso
 from codex_manager_core.services.context import ServiceContext
-from codex_manager_core.services.sessions import SessionsService
+from codex_manager_core.services.session_threads import SessionThreads
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
@@ -268,10 +268,10 @@ class TranscriptService:
     """A session's transcript: the runtime's turns merged with our own entries
     (`manager.transcript`)."""
 
-    def __init__(self, ctx: ServiceContext, sessions: SessionsService) -> None:
+    def __init__(self, ctx: ServiceContext, session_threads: SessionThreads) -> None:
         self._ctx = ctx
         self._records = ctx.records
-        self._sessions = sessions
+        self._session_threads = session_threads
 
     async def get(
         self,
@@ -304,7 +304,8 @@ class TranscriptService:
         self, session_id: str, thread: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         if thread is None:
-            thread = await self._sessions.read_thread(session_id, include_turns=True)
+            record = await self._records.get(session_id)
+            thread = await self._session_threads.read(record, include_turns=True)
         turns = thread.get("turns") if isinstance(thread, Mapping) else None
         runtime = turns_to_rows(turns or [])
         extra = [entry_row(e) for e in await self._ctx.store.list_transcript_entries(session_id)]

@@ -32,8 +32,11 @@ class MemoryCodexHome:
         stable: Iterable[str] = (),
         experimental: Iterable[str] = (),
         problem: str | None = None,
+        auth: bool = False,
     ) -> None:
         self.files: set[str] = set(files)
+        self.auth = auth
+        """Whether CODEX_HOME holds a login (`auth.json`)."""
         self.schema = SchemaMethods(frozenset(stable), frozenset({*stable, *experimental}), problem)
         self.schema_reads: list[tuple[str, bool]] = []
         """(codex_version, refresh) of every `schema_methods` call."""
@@ -54,6 +57,9 @@ class MemoryCodexHome:
     async def schema_methods(self, codex_version: str, *, refresh: bool = False) -> SchemaMethods:
         self.schema_reads.append((codex_version, refresh))
         return self.schema
+
+    async def has_auth(self) -> bool:
+        return self.auth
 
 
 __all__ = ["MemoryCodexHome"]

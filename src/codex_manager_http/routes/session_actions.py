@@ -8,7 +8,6 @@ from litestar.params import FromPath, JSONBody
 
 from codex_manager_http.host import ManagerDep
 from codex_manager_http.routes.common import error_responses
-from codex_manager_http.routes.session_support import thread_of
 from codex_manager_http.wire import sessions as sessions_wire
 from codex_manager_http.wire import turns as wire
 
@@ -27,7 +26,9 @@ async def fork_session(
 ) -> sessions_wire.ForkResult:
     """A new session with the thread's history, controls and project."""
     record = await manager.sessions.fork(session_id, title=(data or {}).get("title"))
-    return sessions_wire.forked(session_id, record, await thread_of(manager, record))
+    return sessions_wire.forked(
+        session_id, record, await manager.sessions.thread(record.session_id)
+    )
 
 
 @post(

@@ -1,24 +1,10 @@
-"""Two reads several session route modules make before or after their one Manager call.
-
-Both are composition a CLI or a remote client would otherwise repeat; they belong in the
-core's session service, and move there when it offers them.
+"""The check of a re-declared `dynamicTools` catalog that the message and resume routes
+share (the original let clients send it again with every message; ours is fixed at create).
 """
 
-from typing import Any
-
-from codex_manager_core import SessionRecord
-from codex_manager_core.errors import InvalidInput, ManagerError
+from codex_manager_core.errors import InvalidInput
 from codex_manager_http.host import ManagerDep
-from codex_manager_http.wire.sessions import DynamicTool, thread_or_stand_in
-
-
-async def thread_of(manager: ManagerDep, record: SessionRecord) -> dict[str, Any]:
-    """The runtime's thread (no turns), or a stand-in when the runtime cannot read it."""
-    try:
-        thread = await manager.sessions.read_thread(record.session_id, include_turns=False)
-    except ManagerError:
-        thread = None
-    return thread_or_stand_in(thread, record)
+from codex_manager_http.wire.sessions import DynamicTool
 
 
 async def check_dynamic_tools(

@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from codex_manager_core.errors import Conflict, NotFound
 from codex_manager_http.host import ManagerDep
 from codex_manager_http.routes.common import RESHAPED, error_responses, reshaped
-from codex_manager_http.routes.session_support import check_dynamic_tools, thread_of
+from codex_manager_http.routes.session_support import check_dynamic_tools
 from codex_manager_http.wire import sessions as wire
 from codex_manager_http.wire.transcript import rows
 
@@ -91,13 +91,8 @@ async def create_session(
 async def get_session(manager: ManagerDep, session_id: FromPath[str]) -> wire.SessionDetail:
     """The session, the runtime's thread with its turns and the whole transcript (also for
     a session with no message yet: `materialized` false and an empty transcript)."""
-    # Four reads the core's session service should assemble as one (issue 8).
-    thread = await manager.sessions.read_thread(session_id, include_turns=True)
-    transcript = await manager.transcript.get(session_id, limit=None, thread=thread)
-    record = await manager.sessions.get(session_id)
-    if not wire.is_thread(thread, session_id):  # no rollout yet: the thread without turns
-        thread = await thread_of(manager, record)
-    return wire.detail(record, thread, rows(transcript))
+    detail = await manager.sessions.detail(session_id)
+    return wire.detail(detail.record, detail.thread, rows(detail.transcript))
 
 
 @delete(
@@ -158,7 +153,7 @@ async def unarchive_session(
     manager: ManagerDep, session_id: FromPath[str]
 ) -> wire.SessionWithThread:
     record = await manager.sessions.unarchive(session_id)
-    return wire.with_thread(record, await thread_of(manager, record))
+    return wire.with_thread(record, await manager.sessions.thread(record.session_id))
 
 
 @post(

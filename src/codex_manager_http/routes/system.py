@@ -1,7 +1,6 @@
 """System routes: banner, health, capabilities, metrics, OpenAPI, REST event replay, and
 restarting the runtime. The JSON shapes are in `wire/system.py`."""
 
-import os
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -23,28 +22,8 @@ async def health(manager: ManagerDep, host: HostDep) -> wire.Health:
     """Answers at once, also while the runtime is starting, restarting or has failed.
     `status` is "degraded" while the store refuses writes (`storage` says since when, why,
     and how many runtime events wait in memory); the runtime's own state is in `codex`."""
-    # Gathered from the manager's parts and the disk: composition the core's health should
-    # offer as one call (issue 8), which a CLI and a remote client would otherwise repeat.
-    codex_home = manager.codex_home
-    env = manager.config.runtime_env if manager.config.runtime_env is not None else os.environ
-    has_key = bool(env.get("OPENAI_API_KEY") or env.get("CODEX_API_KEY"))
-    auth_file = bool(codex_home and (codex_home / "auth.json").exists())
-    return wire.health(
-        runtime=manager.supervisor.health,
-        storage=manager.ledger.storage,
-        ledger=manager.ledger.stats,
-        last_seq=manager.bus.last_seq,
-        subscribers=manager.bus.subscriber_count,
-        store_stats=host.store_stats,
-        data_dir=str(manager.data_dir) if manager.data_dir is not None else None,
-        auth={
-            "hasOpenAiApiKey": has_key,
-            "codexHomeAuthFile": auth_file,
-            "likelyUnauthenticated": not (has_key or auth_file) and host.demo is None,
-            "serverTokenRequired": bool(host.settings.token),
-        },
-        demo=host.demo,
-    )
+    state = await manager.health(cached=True)
+    return wire.health(state, demo=host.demo, token_required=bool(host.settings.token))
 
 
 @get("/api/capabilities", tags=["system"], summary="Read Codex capabilities")
@@ -65,49 +44,49 @@ async def capabilities(
     media_type="text/plain; version=0.0.4",
 )
 async def metrics(manager: ManagerDep, host: HostDep) -> str:
-    runtime = manager.supervisor.health
-    stats = host.store_stats
+    state = await manager.health(cached=True)
+    runtime, stats = state.runtime, state.store
     figures: dict[str, Any] = {
         "codex_manager_events_total": (
             "counter",
             "Events written to the ledger by this process.",
-            manager.ledger.stats.events,
+            state.ledger.events,
             None,
         ),
         "codex_manager_ledger_last_seq": (
             "gauge",
             "The last event seq.",
-            manager.bus.last_seq,
+            state.last_seq,
             None,
         ),
         "codex_manager_ledger_failed_writes_total": (
             "counter",
             "Ledger writes that failed.",
-            manager.ledger.stats.failed_writes,
+            state.ledger.failed_writes,
             None,
         ),
         "codex_manager_store_writable": (
             "gauge",
             "1 while the store accepts writes (0: disk full, read-only, I/O errors).",
-            1 if manager.ledger.storage.writable else 0,
+            1 if state.storage.writable else 0,
             None,
         ),
         "codex_manager_ledger_held_events": (
             "gauge",
             "Runtime events held in memory while the store refuses writes.",
-            manager.ledger.storage.held_events,
+            state.storage.held_events,
             None,
         ),
         "codex_manager_ledger_lost_events_total": (
             "counter",
             "Held events dropped because the hold was full (each announced by ledger_events_lost).",
-            manager.ledger.storage.lost_events,
+            state.storage.lost_events,
             None,
         ),
         "codex_manager_subscribers": (
             "gauge",
             "Live event subscribers (WebSockets, handlers).",
-            manager.bus.subscriber_count,
+            state.subscribers,
             None,
         ),
         "codex_manager_runtime_restarts_total": (
@@ -168,7 +147,7 @@ async def events(
 ) -> wire.EventsPage:
     """The same events as the WebSocket, over REST: ascending seq after `since`."""
     found = await manager.events.read(since=since, limit=limit, thread_ids=thread_id, types=types)
-    return wire.events_page(found, since=since, last_seq=manager.bus.last_seq)
+    return wire.events_page(found, since=since, last_seq=manager.events.last_seq)
 
 
 @post(

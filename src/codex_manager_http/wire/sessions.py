@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict, cast
 
 from codex_manager_core import SessionRecord
-from codex_manager_core.events.payloads import session_view, stand_in_thread
+from codex_manager_core.events.payloads import session_view, thread_or_stand_in
 from codex_manager_core.ports.store import Page
 from codex_manager_http.wire.common import ApprovalPolicy, FilesystemSandbox, NetworkAccess
 from codex_manager_http.wire.transcript import TranscriptRow
@@ -151,25 +151,6 @@ class ForkBody(TypedDict):
 def session(record: SessionRecord, thread: Mapping[str, Any] | None = None) -> SessionView:
     """The original's SessionSummary of `record` (with the runtime's `thread` if read)."""
     return cast(SessionView, session_view(record, thread))
-
-
-def is_thread(thread: Any, session_id: str) -> bool:
-    """A real codex Thread (not the stand-in `read_thread` gives for a thread it cannot read
-    with turns)."""
-    return (
-        isinstance(thread, Mapping)
-        and thread.get("id") == session_id
-        and "modelProvider" in thread
-        and "createdAt" in thread
-    )
-
-
-def thread_or_stand_in(thread: Any, record: SessionRecord) -> dict[str, Any]:
-    """The runtime's thread as read, or one built from our record when it is not a codex
-    Thread (a thread with no rollout, or files codex cannot read)."""
-    if is_thread(thread, record.session_id):
-        return dict(thread)
-    return stand_in_thread(record)
 
 
 def session_list(page: Page, *, archived: bool) -> SessionList:

@@ -4,10 +4,8 @@ runtime restart."""
 from datetime import UTC, datetime
 from typing import Any, Final, TypedDict
 
-from codex_manager_core import Event, __version__
+from codex_manager_core import Event, ManagerHealth, __version__
 from codex_manager_core import StorageHealth as LedgerStorage
-from codex_manager_core.events.ledger import LedgerStats
-from codex_manager_core.ports.store import StoreStats
 from codex_manager_core.runtime.supervisor import RuntimeHealth
 from codex_manager_core.serde import iso, to_json
 
@@ -146,20 +144,16 @@ def _storage(storage: LedgerStorage, data_dir: str | None) -> StorageHealth:
     }
 
 
-def health(
-    *,
-    runtime: RuntimeHealth,
-    storage: LedgerStorage,
-    ledger: LedgerStats,
-    last_seq: int,
-    subscribers: int,
-    store_stats: StoreStats | None,
-    data_dir: str | None,
-    auth: dict[str, Any],
-    demo: dict[str, Any] | None,
-) -> Health:
+def health(state: ManagerHealth, *, demo: dict[str, Any] | None, token_required: bool) -> Health:
     """`status` is "degraded" while the store refuses writes; the runtime's own state is in
     `codex`. The original's `orchestratorQueue` is all zeros until the queue arrives."""
+    runtime, storage, ledger, store_stats = state.runtime, state.storage, state.ledger, state.store
+    auth = {
+        "hasOpenAiApiKey": state.auth.api_key,
+        "codexHomeAuthFile": state.auth.auth_file,
+        "likelyUnauthenticated": state.auth.likely_unauthenticated and demo is None,
+        "serverTokenRequired": token_required,
+    }
     return {
         "status": "ok" if storage.writable else "degraded",
         "service": "codex-manager",
@@ -176,15 +170,15 @@ def health(
         },
         "auth": auth,
         "ledger": {
-            "lastSeq": last_seq,
-            "subscribers": subscribers,
+            "lastSeq": state.last_seq,
+            "subscribers": state.subscribers,
             "eventsWritten": ledger.events,
             "transactions": ledger.transactions,
             "failedWrites": ledger.failed_writes,
             "refusedWrites": ledger.refused_writes,
         },
         "store": None if store_stats is None else to_json(store_stats),
-        "storage": _storage(storage, data_dir),
+        "storage": _storage(storage, state.data_dir),
         "demo": demo,
         "timestamp": iso(datetime.now(UTC)) or "",
     }
