@@ -134,3 +134,24 @@ async def test_the_domain_reaches_codex_home_only_through_its_port(tmp_path: Pat
     assert capabilities["methods"]["thread/start"] == "available"
     [(_version, refresh)] = home.schema_reads
     assert refresh is False
+
+
+@pytest.mark.anyio
+async def test_a_projects_agent_sessions_are_its_system_owned_ones(tmp_path: Path) -> None:
+    counter = iter(range(100))
+
+    def start(params: Any) -> Any:
+        thread = {"id": f"thr_{next(counter)}", "cwd": params["cwd"], "status": {"type": "idle"}}
+        return {"thread": thread, "model": "memory-model", "modelProvider": "memory"}
+
+    runtime = MemoryRuntime({"thread/start": start, "thread/name/set": {}})
+    config = ManagerConfig(default_cwd=tmp_path, import_user_auth=False)
+    with anyio.fail_after(WAIT):
+        async with Manager.open(store=MemoryStore(), transport=runtime, config=config) as m:
+            await m.runtime.wait_ready(WAIT)
+            project = await m.projects.create("P")
+            await m.sessions.create(project_id=project.project_id)
+            worker = await m.sessions.create(project_id=project.project_id, system_owned=True)
+            await m.sessions.create(system_owned=True)  # another project's (none)
+            agents = await m.projects.agent_sessions(project.project_id)
+    assert [record.session_id for record in agents] == [worker.session_id]

@@ -139,6 +139,10 @@ class SessionsApi(Protocol):
 class ProjectsApi(Protocol):
     """`manager.projects`"""
 
+    async def agent_sessions(self, project_id: str) -> builtins.list[SessionRecord]:
+        """The project's system-owned (queue worker) sessions, most recently updated first."""
+        ...
+
     async def create(self, name: str, working_directory: str | None = None) -> Project:
         """A new project; names are unique case-insensitively (Conflict duplicate_name)."""
         ...

@@ -16,7 +16,12 @@ import attrs
 
 from codex_manager_core.errors import Conflict, InvalidInput, NotFound
 from codex_manager_core.events.payloads import project_view
-from codex_manager_core.models import Project, ProjectSessionsDeleted, ProjectSessionsMoved
+from codex_manager_core.models import (
+    Project,
+    ProjectSessionsDeleted,
+    ProjectSessionsMoved,
+    SessionRecord,
+)
 from codex_manager_core.ports import Store
 from codex_manager_core.ports.store import DeleteProject, PatchSession, PutProject, SessionQuery
 from codex_manager_core.services.context import ServiceContext, check_id, is_absolute_directory
@@ -125,8 +130,22 @@ class ProjectsService:
         )
         return updated
 
+    async def agent_sessions(self, project_id: str) -> builtins.list[SessionRecord]:
+        """The project's system-owned (queue worker) sessions, most recently updated first."""
+        await self.get(project_id)
+        return [
+            record
+            for record in await self._project_records(project_id, system=True)
+            if record.system_owned
+        ]
+
     async def _project_sessions(self, project_id: str, *, system: bool) -> builtins.list[str]:
-        ids: builtins.list[str] = []
+        return [r.session_id for r in await self._project_records(project_id, system=system)]
+
+    async def _project_records(
+        self, project_id: str, *, system: bool
+    ) -> builtins.list[SessionRecord]:
+        records: builtins.list[SessionRecord] = []
         cursor = None
         while True:
             page = await self._ctx.store.list_sessions(
@@ -138,9 +157,9 @@ class ProjectsService:
                     limit=500,
                 )
             )
-            ids.extend(record.session_id for record in page.items)
+            records.extend(page.items)
             if page.next_cursor is None:
-                return ids
+                return records
             cursor = page.next_cursor
 
     async def delete(self, project_id: str) -> None:

@@ -102,12 +102,7 @@ async def delete_project(manager: ManagerDep, project_id: FromPath[str]) -> wire
 )
 async def agent_sessions(manager: ManagerDep, project_id: FromPath[str]) -> wire.AgentSessions:
     """System-owned (worker) sessions of the project."""
-    # The existence check and the filter belong to the core's project service (issue 8).
-    await manager.projects.get(project_id)
-    page = await manager.sessions.list(
-        archived=None, include_system_owned=True, project_id=project_id, limit=200
-    )
-    return wire.agent_sessions(project_id, page)
+    return wire.agent_sessions(project_id, await manager.projects.agent_sessions(project_id))
 
 
 @post(

@@ -3,9 +3,13 @@ also under a named key), and the answers of the project routes."""
 
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
-from codex_manager_core import Project, ProjectSessionsDeleted, ProjectSessionsMoved
+from codex_manager_core import (
+    Project,
+    ProjectSessionsDeleted,
+    ProjectSessionsMoved,
+    SessionRecord,
+)
 from codex_manager_core.events.payloads import project_view, session_view
-from codex_manager_core.ports.store import Page
 
 
 class ProjectView(TypedDict):
@@ -112,8 +116,8 @@ def project_deleted(project_id: str) -> ProjectDeleted:
     return {"status": "ok", "projectId": project_id, "unassignedSessionCount": 0}
 
 
-def agent_sessions(project_id: str, page: Page) -> AgentSessions:
-    """The project's system-owned (worker) sessions among `page`."""
+def agent_sessions(project_id: str, records: list[SessionRecord]) -> AgentSessions:
+    """The project's system-owned (worker) sessions."""
     sessions: list[AgentSession] = [
         {
             "agent": None,
@@ -121,8 +125,7 @@ def agent_sessions(project_id: str, page: Page) -> AgentSessions:
             "systemOwned": True,
             "session": session_view(record),
         }
-        for record in page.items
-        if record.system_owned
+        for record in records
     ]
     return {"status": "ok", "projectId": project_id, "data": sessions, "sessions": sessions}
 
