@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from codex_manager_core import rpc
 from codex_manager_core.config import ManagerConfig
 from codex_manager_core.data_dir import DataDirLock, prepare_data_dir
 from codex_manager_core.errors import BinaryNotFound, InvalidInput
@@ -38,9 +39,10 @@ from codex_manager_core.ports import (
 )
 from codex_manager_core.ports.codex_home import CodexHome
 from codex_manager_core.ports.store import RequestQuery
+from codex_manager_core.runtime.client import InitializeResult
 from codex_manager_core.runtime.codex_home import CodexHomeDir, import_user_auth
 from codex_manager_core.runtime.stdio import LogSettings, codex_app_server_transport
-from codex_manager_core.runtime.supervisor import Supervisor
+from codex_manager_core.runtime.supervisor import ExitRecord, Supervisor
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.controls import ControlsService
 from codex_manager_core.services.events import EventsService
@@ -249,23 +251,21 @@ class Manager:
                 backoff=RetryBackoff(config.store_retry_initial, config.store_retry_max),
             )
             threads = ThreadIds()
-            # The supervisor calls back into the services (notifications, server requests,
-            # ready, exit), which are built over a context that holds the supervisor: the
-            # callbacks are bound once the services exist.
-            runtime_events: list[RuntimeEvents] = []
-            intake: list[RequestIntake] = []
 
-            async def on_notification(epoch: int, notification: Any) -> None:
-                await runtime_events[0].on_notification(epoch, notification)
+            # The supervisor calls back into services that are built over a context holding
+            # the supervisor: the callbacks find them on the manager once it is composed
+            # (before the supervisor starts, so before any callback).
+            async def on_notification(epoch: int, notification: rpc.Notification) -> None:
+                await manager._runtime_events.on_notification(epoch, notification)
 
-            async def on_server_request(epoch: int, request: Any) -> Any:
-                return await intake[0].on_server_request(epoch, request)
+            async def on_server_request(epoch: int, request: rpc.ServerRequest) -> Any:
+                return await manager._intake.on_server_request(epoch, request)
 
-            async def on_ready(epoch: int, init: Any) -> None:
-                await runtime_events[0].on_ready(epoch, init)
+            async def on_ready(epoch: int, init: InitializeResult) -> None:
+                await manager._runtime_events.on_ready(epoch, init)
 
-            async def on_exit(record: Any) -> None:
-                await runtime_events[0].on_exit(record)
+            async def on_exit(record: ExitRecord) -> None:
+                await manager._runtime_events.on_exit(record)
 
             supervisor = Supervisor(
                 transport,
@@ -303,8 +303,6 @@ class Manager:
                 codex_home=codex_home,
             )
             manager._compose(ctx)
-            runtime_events.append(RuntimeEvents(ctx, manager._lifecycle))
-            intake.append(RequestIntake(ctx, manager._lifecycle))
             async with anyio.create_task_group() as core:
                 await core.start(ledger.run)
                 try:
@@ -356,6 +354,8 @@ class Manager:
         self.runtime = RuntimeService(ctx)
         self.events = EventsService(ctx)
         self._health = HealthService(ctx)
+        self._runtime_events = RuntimeEvents(ctx, lifecycle)
+        self._intake = RequestIntake(ctx, lifecycle)
 
     # ------------------------------------------------------------------ one session
 
