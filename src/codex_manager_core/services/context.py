@@ -157,9 +157,6 @@ class ManagerState:
     """Serializes changes to the list of rollouts kept for forks (thread_files.py)."""
 
 
-Spawner = Callable[..., None]
-
-
 @attrs.define(eq=False)
 class ServiceContext:
     """The shared means of every domain service. Built once by `Manager.open`; the task
@@ -212,7 +209,7 @@ class ServiceContext:
             result = await self.supervisor.request(
                 method, threads.outgoing(params), timeout=timeout
             )
-        except (RpcError, CallTimeout) as exc:
+        except RpcError as exc:
             raise map_runtime_error(method, exc) from exc
         return threads.incoming(result)
 
