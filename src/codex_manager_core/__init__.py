@@ -84,7 +84,7 @@ if TYPE_CHECKING:
     from codex_manager_core.services.controls import KEEP, ControlsChange, ControlsView, Keep
     from codex_manager_core.services.health import AuthState, ManagerHealth
     from codex_manager_core.services.session_scope import SessionScope
-    from codex_manager_core.services.sessions import SessionDetail, StartedSession
+    from codex_manager_core.services.sessions import DeletedSession, SessionDetail, StartedSession
     from codex_manager_core.services.transcript import TranscriptPage
     from codex_manager_core.services.turns import TurnErrorNotice, TurnHandle, TurnResult
     from codex_manager_core.store import MemoryStore, SqliteStore
@@ -92,6 +92,7 @@ if TYPE_CHECKING:
 
 # Every public name -> the module it is defined in (moving a name is one line here).
 _EXPORTS: dict[str, str] = {
+    "DeletedSession": "codex_manager_core.services.sessions",
     "SessionDetail": "codex_manager_core.services.sessions",
     "ManagerApi": "codex_manager_core.api",
     "SessionScope": "codex_manager_core.services.session_scope",
@@ -180,6 +181,7 @@ __all__ = [
     "ControlsView",
     "DataDirLocked",
     "DataDirUnusable",
+    "DeletedSession",
     "Event",
     "EventFilter",
     "Forbidden",

@@ -321,7 +321,7 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
         # fork reads its history from it (codex forks by reference), and goes with the fork.
         files = thread_files(env.codex_home, sid)
         assert files
-        assert await manager.sessions.delete(sid) == 0
+        assert (await manager.sessions.delete(sid)).files_removed == 0
         rollout = [path for path in files if path.suffix == ".jsonl"]
         assert rollout
         assert all(path.exists() for path in rollout)
@@ -344,7 +344,7 @@ async def test_session_lifecycle(tmp_path: Path) -> None:
         assert result.status is TurnStatus.COMPLETED
         assert len((await manager.sessions.read_thread(fork.session_id))["turns"]) >= 2
         fork_files = thread_files(env.codex_home, fork.session_id)
-        assert await manager.sessions.delete(fork.session_id) >= 1
+        assert (await manager.sessions.delete(fork.session_id)).files_removed >= 1
         assert [path for path in [*files, *fork_files] if path.exists()] == []
 
 

@@ -127,7 +127,8 @@ async def test_the_domain_reaches_codex_home_only_through_its_port(tmp_path: Pat
         ) as manager:
             await manager.runtime.wait_ready(WAIT)
             created = await manager.sessions.create()
-            assert await manager.sessions.delete(created.session_id) == 2
+            deleted = await manager.sessions.delete(created.session_id)
+            assert (deleted.session_id, deleted.files_removed) == (created.session_id, 2)
             capabilities = await manager.runtime.capabilities()
     assert home.files == {"sessions/other"}
     assert capabilities["features"]["threadFork"] is True

@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     )
     from codex_manager_core.ports.store import Page
     from codex_manager_core.services.controls import Keep
-    from codex_manager_core.services.sessions import SessionDetail, StartedSession
+    from codex_manager_core.services.sessions import (
+        DeletedSession,
+        SessionDetail,
+        StartedSession,
+    )
     from codex_manager_core.services.transcript import TranscriptPage
     from codex_manager_core.services.turn_waits import RetryCallback, TurnResult
     from codex_manager_core.services.turns import InputItem, TurnHandle
@@ -103,7 +107,7 @@ class SessionsApi(Protocol):
         approval policy and sandbox)."""
         ...
 
-    async def delete(self, session_id: str) -> int:
+    async def delete(self, session_id: str) -> DeletedSession:
         """Hard delete: interrupt, remove the thread's files from CODEX_HOME, drop our overlay
         and leave a tombstone (later calls: Gone)."""
         ...

@@ -18,7 +18,7 @@ from codex_manager_core.services.turns import InputItem, TurnHandle
 
 if TYPE_CHECKING:
     from codex_manager_core.api import ManagerApi
-    from codex_manager_core.services.sessions import SessionDetail
+    from codex_manager_core.services.sessions import DeletedSession, SessionDetail
 
 
 class SessionScope:
@@ -62,7 +62,7 @@ class SessionScope:
     async def resume(self) -> JsonObject:
         return await self._manager.sessions.resume(self.session_id)
 
-    async def delete(self) -> int:
+    async def delete(self) -> DeletedSession:
         return await self._manager.sessions.delete(self.session_id)
 
     async def fork(self, *, title: str | None = None) -> SessionRecord:

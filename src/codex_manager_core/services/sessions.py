@@ -10,6 +10,7 @@ after a restart.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,17 @@ class SessionDetail:
     """The codex Thread, with its turns once the session has a rollout."""
     transcript: TranscriptPage
     """The whole transcript, oldest first."""
+
+
+@attrs.frozen
+class DeletedSession:
+    """What `sessions.delete` did; the id answers Gone from now on."""
+
+    session_id: str
+    title: str
+    deleted_at: datetime
+    files_removed: int
+    """Files of the thread removed from CODEX_HOME (a rollout a fork reads stays)."""
 
 
 @attrs.frozen
@@ -383,14 +395,14 @@ class SessionsService:
         # nothing to load.
         return await self.read_thread(session_id, include_turns=False)
 
-    async def delete(self, session_id: str) -> int:
+    async def delete(self, session_id: str) -> DeletedSession:
         """Hard delete: interrupt, remove the thread's files from CODEX_HOME, drop our
-        overlay and leave a tombstone (later calls: Gone). Returns the files removed. Its
-        forks keep working: the rollout they read stays until the last of them is deleted."""
+        overlay and leave a tombstone (later calls: Gone). Its forks keep working: the
+        rollout they read stays until the last of them is deleted."""
         record = await self._records.get(session_id, allow_system=False)
         return await self._delete(record)
 
-    async def _delete(self, record: SessionRecord) -> int:
+    async def _delete(self, record: SessionRecord) -> DeletedSession:
         session_id = record.session_id
         if record.active_turn_id:
             try:
@@ -430,7 +442,7 @@ class SessionsService:
         # Kept under the runtime's thread id: the session id means nothing to codex once
         # the session is gone.
         await self._thread_files.settle_kept_rollouts(record.runtime_thread if kept else None)
-        return removed
+        return DeletedSession(session_id, record.title, tombstone.deleted_at, removed)
 
     # ------------------------------------------------------------------ thread actions
 

@@ -105,9 +105,7 @@ async def get_session(manager: ManagerDep, session_id: FromPath[str]) -> wire.Se
 async def delete_session(manager: ManagerDep, session_id: FromPath[str]) -> wire.DeleteResult:
     """Interrupts, removes the thread's files from CODEX_HOME and leaves a tombstone: the id
     answers 410 from then on, also after a restart."""
-    record = await manager.sessions.get(session_id)
-    count = await manager.sessions.delete(session_id)
-    return wire.deleted(session_id, record, count)
+    return wire.deleted(await manager.sessions.delete(session_id))
 
 
 @post(

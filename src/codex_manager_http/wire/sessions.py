@@ -8,7 +8,7 @@ Lists carry both the original's `data` and a named key.
 from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict, cast
 
-from codex_manager_core import SessionRecord
+from codex_manager_core import DeletedSession, SessionRecord
 from codex_manager_core.events.payloads import session_view, thread_or_stand_in
 from codex_manager_core.ports.store import Page
 from codex_manager_http.wire.common import ApprovalPolicy, FilesystemSandbox, NetworkAccess
@@ -196,12 +196,12 @@ def detail(
     }
 
 
-def deleted(session_id: str, record: SessionRecord, deleted_file_count: int) -> DeleteResult:
+def deleted(result: DeletedSession) -> DeleteResult:
     return {
         "status": "ok",
-        "sessionId": session_id,
-        "title": record.title,
-        "deletedFileCount": deleted_file_count,
+        "sessionId": result.session_id,
+        "title": result.title,
+        "deletedFileCount": result.files_removed,
     }
 
 
