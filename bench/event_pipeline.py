@@ -2,7 +2,7 @@
 
 Replays recorded-shape `codex app-server` notifications (by default 100,000) from an
 in-process fake transport, as fast as the client reads them, through the real `Manager`
-(SqliteStore in a temporary folder): JSON-RPC parsing -> `_on_notification` (translation,
+(SqliteStore in a temporary folder): JSON-RPC parsing -> `RuntimeEvents.on_notification` (translation,
 session state) -> ledger writer (batched SQLite transactions) -> event bus -> 10
 subscribers (`manager.events.subscribe()`), each consuming in its own task.
 
