@@ -1,0 +1,9 @@
+"""The durable job queue (issue 9): jobs run in the background by hidden worker sessions.
+
+Being built in steps. So far:
+- `model.py`: the job record and its states (the original's fields, plus progress);
+- the queue store port (`ports/store/jobs.py`) with its adapters and contract suite;
+- `scheduler.py`: which queued jobs start next (sans-IO);
+- `definitions.py`: job types (payload and result classes, dedupe, retry, timeout, cancel).
+Not yet: the runner, worker sessions, `manager.jobs`, the routes. See docs/queue.md.
+"""
