@@ -145,7 +145,7 @@ def count_jobs(conn: apsw.Connection, owner: str | None) -> dict[JobState, int]:
             "SELECT state, count(*) FROM jobs WHERE owner = ? GROUP BY state", (owner,)
         ).fetchall()
     for state, count in rows:
-        counts[JobState(state)] = int(count)
+        counts[JobState(str(state))] = cast(int, count)
     return counts
 
 
