@@ -122,7 +122,9 @@ async def test_put_get_round_trips_every_field(store: Store) -> None:
     assert await store.get_job("full") == full
     bare = await store.get_job("bare")
     assert bare == job("bare")
-    assert bare is not None and bare.result is None and bare.running_context is None
+    assert bare is not None
+    assert bare.result is None
+    assert bare.running_context is None
     assert await store.get_job("missing") is None
 
 
@@ -130,16 +132,18 @@ async def test_put_normalizes_datetimes_to_utc_and_replaces(store: Store) -> Non
     plus_two = timezone(timedelta(hours=2))
     await put(store, job("j", created_at=at(0).astimezone(plus_two)))
     stored = await store.get_job("j")
-    assert stored is not None and stored.created_at == at(0)
+    assert stored is not None
+    assert stored.created_at == at(0)
     assert stored.created_at.tzinfo is UTC
     await put(store, job("j", error="replaced"))
     replaced = await store.get_job("j")
-    assert replaced is not None and replaced.error == "replaced"
+    assert replaced is not None
+    assert replaced.error == "replaced"
 
 
 async def test_put_refuses_values_it_cannot_store(store: Store) -> None:
     with pytest.raises(ValueError, match="naive"):
-        await put(store, job("j", created_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+        await put(store, job("j", created_at=datetime(2026, 1, 1)))
     with pytest.raises(TypeError, match="JSON"):
         await put(store, job("j", payload={"x": {1, 2}}))
     assert await store.get_job("j") is None
@@ -158,8 +162,11 @@ async def test_transition_wins_once_and_a_loser_writes_nothing(store: Store) -> 
         )
     )
     taken = await store.get_job("j")
-    assert taken is not None and taken.state is R and taken.attempts == 1
-    assert taken.started_at == at(10) and taken.running_context == RunningContext("th")
+    assert taken is not None
+    assert taken.state is R
+    assert taken.attempts == 1
+    assert taken.started_at == at(10)
+    assert taken.running_context == RunningContext("th")
 
     with pytest.raises(StoreConflict) as conflict:
         await store.apply(
@@ -195,7 +202,9 @@ async def test_transition_accepts_any_of_its_from_states(store: Store) -> None:
     )
     for job_id in ("q", "r"):
         ended = await store.get_job(job_id)
-        assert ended is not None and ended.state is X and ended.error == "canceled by user"
+        assert ended is not None
+        assert ended.state is X
+        assert ended.error == "canceled by user"
 
 
 async def test_transition_and_patch_refuse_bad_field_names(store: Store) -> None:
@@ -248,7 +257,9 @@ async def test_patch_changes_fields_of_an_existing_job(store: Store) -> None:
     assert await store.get_job("j") == job("j", state=R, **changes)
     await store.apply(Batch(mutations=(PatchJob("j", {"running_context": None}),)))
     cleared = await store.get_job("j")
-    assert cleared is not None and cleared.running_context is None and cleared.state is R
+    assert cleared is not None
+    assert cleared.running_context is None
+    assert cleared.state is R
 
 
 async def test_patch_of_a_missing_job_conflicts_and_writes_nothing(store: Store) -> None:
