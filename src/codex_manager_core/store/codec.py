@@ -18,7 +18,7 @@ Kept by hand, and why:
   bench/event_pipeline.py measure this path);
 - the compact JSON encoder (`dumps`): cattrs does not serialize to text, and the
   standard `json.dumps` rebuilds its encoder on every call;
-- the session cursor: an opaque string, not a record.
+- the listing cursor (sessions, jobs): an opaque string, not a record.
 
 Errors raised here (`TypeError`, `ValueError`) are programming errors of the caller: a
 naive datetime, a payload that is not JSON, a field name that does not exist. They name the
@@ -50,6 +50,7 @@ from codex_manager_core.models import (
     TranscriptEntry,
     TurnRecord,
 )
+from codex_manager_core.queue.model import Job, RunningContext
 
 Row: TypeAlias = tuple[Any, ...]
 T = TypeVar("T")
@@ -298,6 +299,24 @@ JSON_TUPLE = override(
 RPC_ID = override(unstruct_hook=_enc_rpc_id, struct_hook=_as_is)
 
 
+def _running_context_to_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, RunningContext):
+        raise TypeError(f"must be a RunningContext, not {type(value).__name__}")
+    return dump_json(ROW.unstructure(value, RunningContext))
+
+
+def _running_context_from_json(text: str | None) -> RunningContext | None:
+    return None if text is None else RunningContext(**json.loads(text))
+
+
+RUNNING_CONTEXT = override(
+    unstruct_hook=_running_context_to_json,
+    struct_hook=lambda text, _: _running_context_from_json(text),
+)
+
+
 class RecordCodec(Generic[T]):
     """One attrs record type <-> its row: its fields in declaration order, each converted
     by the row converter's hook for its type (or the override given for it).
@@ -379,6 +398,14 @@ REQUESTS = RecordCodec(
 TRANSCRIPT = RecordCodec(TranscriptEntry, "transcript", details=JSON_OR_NONE)
 PROJECTS = RecordCodec(Project, "project")
 TOMBSTONES = RecordCodec(Tombstone, "tombstone")
+JOBS = RecordCodec(
+    Job,
+    "job",
+    payload=JSON,
+    result=JSON_OR_NONE,
+    progress=JSON_OR_NONE,
+    running_context=RUNNING_CONTEXT,
+)
 
 
 def name_key(name: str) -> str:
@@ -386,16 +413,17 @@ def name_key(name: str) -> str:
     return name.casefold()
 
 
-# ---------------------------------------------------------------------- session cursor
+# ---------------------------------------------------------------------- listing cursors
 
 
 def encode_cursor(updated_at: float, session_id: str) -> str:
-    """An opaque keyset cursor: the (updated_at, session_id) of the last row of a page."""
+    """An opaque keyset cursor: the (updated_at, session_id) of the last row of a page
+    (for jobs: (created_at, job_id))."""
     raw = json.dumps([updated_at, session_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[float, str]:
+def decode_cursor(cursor: str, what: str = "session") -> tuple[float, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         updated_at, session_id = json.loads(raw)
@@ -404,5 +432,5 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         if not isinstance(session_id, str):
             raise TypeError
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise ValueError(f"invalid session cursor {cursor!r}") from None
+        raise ValueError(f"invalid {what} cursor {cursor!r}") from None
     return float(updated_at), session_id

@@ -1,5 +1,7 @@
 """MemoryStore: the Store port in memory, for tests and ephemeral embedded use.
 
+The jobs table and its reads are in `memory_jobs.py`, the undo log in `memory_undo.py`.
+
 It behaves like `SqliteStore` in everything a caller can observe: records go through the
 same codecs (`store.codec`), so reads return tz-aware UTC datetimes and JSON round-tripped
 values, and a value SQLite could not store fails here too, at `apply()` time.
@@ -37,14 +39,18 @@ from codex_manager_core.models import (
 from codex_manager_core.ports.store import (
     Batch,
     CompactDeltas,
+    DeleteJobs,
     DeleteProject,
     DeleteSession,
     EventQuery,
+    JobQuery,
     Mutation,
     Page,
+    PatchJob,
     PatchSession,
     PatchTurn,
     PutDefaultControls,
+    PutJob,
     PutProject,
     PutRequest,
     PutSession,
@@ -55,37 +61,16 @@ from codex_manager_core.ports.store import (
     SetMeta,
     StoreConflict,
     StoreStats,
+    TransitionJob,
     TransitionRequest,
 )
+from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
+from codex_manager_core.store.memory_jobs import MemoryJobs
+from codex_manager_core.store.memory_undo import Undo
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-_MISSING: Any = object()
-
-
-class _Undo:
-    """The undo log of one batch: (table, key, previous entry or _MISSING), newest last."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[dict[Any, Any], Any, Any]] = []
-
-    def set(self, table: dict[K, V], key: K, value: V) -> None:
-        self.entries.append((table, key, table.get(key, _MISSING)))
-        table[key] = value
-
-    def delete(self, table: dict[K, V], key: K) -> None:
-        if key in table:
-            self.entries.append((table, key, table.pop(key)))
-
-    def rollback(self) -> None:
-        for table, key, previous in reversed(self.entries):
-            if previous is _MISSING:
-                table.pop(key, None)
-            else:
-                table[key] = previous
-        self.entries.clear()
 
 
 def _ordered(rows: Iterable[tuple[int, V]]) -> list[V]:
@@ -108,6 +93,7 @@ class MemoryStore:
         self._turns: dict[str, tuple[int, TurnRecord]] = {}
         self._requests: dict[str, tuple[int, InteractiveRequest]] = {}
         self._transcripts: dict[str, dict[str, tuple[int, TranscriptEntry]]] = {}
+        self._jobs = MemoryJobs()
         self._events: list[Event] = []
         self._last_seq = 0
 
@@ -138,7 +124,7 @@ class MemoryStore:
         await self._ready()
         # Encode every event first: a payload that is not JSON fails before any change.
         encoded = [event_rows.encode_draft(draft) for draft in batch.events]
-        undo = _Undo()
+        undo = Undo()
         doomed: set[int] = set()
         try:
             for mutation in batch.mutations:
@@ -158,12 +144,12 @@ class MemoryStore:
             for seq, (draft, row) in enumerate(zip(batch.events, encoded, strict=True), first)
         ]
 
-    def _put(self, undo: _Undo, table: dict[str, tuple[int, V]], key: str, value: V) -> None:
+    def _put(self, undo: Undo, table: dict[str, tuple[int, V]], key: str, value: V) -> None:
         previous = table.get(key)
         order = previous[0] if previous is not None else next(self._order)
         undo.set(table, key, (order, value))
 
-    def _mutate(self, mutation: Mutation, undo: _Undo, doomed: set[int]) -> None:
+    def _mutate(self, mutation: Mutation, undo: Undo, doomed: set[int]) -> None:
         match mutation:
             case PutProject(project):
                 canonical = codec.PROJECTS.canonical(project)
@@ -210,10 +196,12 @@ class MemoryStore:
                 undo.set(self._meta, key, value)
             case CompactDeltas(before, completed_type):
                 doomed.update(self._compactable(before, completed_type))
+            case PutJob() | TransitionJob() | PatchJob() | DeleteJobs():
+                self._jobs.mutate(mutation, undo)
             case _:
                 raise TypeError(f"not a store mutation: {mutation!r}")
 
-    def _delete_session(self, tombstone: Tombstone, reason: str, undo: _Undo) -> None:
+    def _delete_session(self, tombstone: Tombstone, reason: str, undo: Undo) -> None:
         tombstone = codec.TOMBSTONES.canonical(tombstone)
         session_id = tombstone.session_id
         undo.delete(self._sessions, session_id)
@@ -239,7 +227,7 @@ class MemoryStore:
         from_statuses: tuple[RequestStatus, ...],
         to_status: RequestStatus,
         changes: Mapping[str, Any],
-        undo: _Undo,
+        undo: Undo,
     ) -> None:
         encoded = codec.REQUESTS.encode_changes(changes, ("request_id", "status"))
         encoded["status"] = RequestStatus(to_status).value
@@ -390,6 +378,26 @@ class MemoryStore:
     async def last_seq(self) -> int:
         await self._ready()
         return self._last_seq
+
+    async def get_job(self, job_id: str) -> Job | None:
+        await self._ready()
+        return self._jobs.get_job(job_id)
+
+    async def list_jobs(self, query: JobQuery) -> Page:
+        await self._ready()
+        return self._jobs.page(query)
+
+    async def count_jobs(self, owner: str | None = None) -> dict[JobState, int]:
+        await self._ready()
+        return self._jobs.count(owner)
+
+    async def queued_jobs(self, limit: int) -> list[Job]:
+        await self._ready()
+        return self._jobs.in_state(JobState.QUEUED, limit)
+
+    async def running_jobs(self) -> list[Job]:
+        await self._ready()
+        return self._jobs.in_state(JobState.RUNNING, None)
 
     async def stats(self) -> StoreStats:
         await self._ready()

@@ -1,8 +1,8 @@
 """The Store port, split by domain.
 
 Each domain module (`meta`, `projects`, `sessions`, `turns`, `requests`, `transcript`,
-`ledger`) holds that domain's mutation types, its queries and its read protocol; `batch`
-assembles the `Mutation` union and `Batch`; `port` composes the `Store` protocol. A new
+`ledger`, `jobs`) holds that domain's mutation types, its queries and its read protocol;
+`batch` assembles the `Mutation` union and `Batch`; `port` composes the `Store` protocol. A new
 domain adds its own module here, one line to each of those two, and its adapter modules
 (`store/sqlite/<domain>.py`, a section of `store/memory.py`). Nothing here loads an
 adapter.
@@ -10,6 +10,14 @@ adapter.
 
 from codex_manager_core.ports.store.batch import Batch, Mutation
 from codex_manager_core.ports.store.errors import StoreConflict, StoreCorrupt
+from codex_manager_core.ports.store.jobs import (
+    DeleteJobs,
+    JobQuery,
+    JobReads,
+    PatchJob,
+    PutJob,
+    TransitionJob,
+)
 from codex_manager_core.ports.store.ledger import CompactDeltas, EventQuery, LedgerReads
 from codex_manager_core.ports.store.meta import MetaReads, SetMeta
 from codex_manager_core.ports.store.port import Store, StoreStats
@@ -35,17 +43,22 @@ from codex_manager_core.ports.store.turns import PatchTurn, PutTurn, TurnReads
 __all__ = [
     "Batch",
     "CompactDeltas",
+    "DeleteJobs",
     "DeleteProject",
     "DeleteSession",
     "EventQuery",
+    "JobQuery",
+    "JobReads",
     "LedgerReads",
     "MetaReads",
     "Mutation",
     "Page",
+    "PatchJob",
     "PatchSession",
     "PatchTurn",
     "ProjectReads",
     "PutDefaultControls",
+    "PutJob",
     "PutProject",
     "PutRequest",
     "PutSession",
@@ -61,6 +74,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreStats",
     "TranscriptReads",
+    "TransitionJob",
     "TransitionRequest",
     "TurnReads",
 ]

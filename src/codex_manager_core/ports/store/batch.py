@@ -3,9 +3,9 @@
 A `Batch` is a list of declarative mutations plus the events that describe them. A store
 applies a batch atomically: every mutation and every event, or none (the events get their
 `seq` in the same transaction, so the ledger can never say something happened that the
-state does not show, or the reverse). A `TransitionRequest` whose row is not in an expected
-status makes the whole batch fail with `StoreConflict`, which is how "exactly one answer
-wins" is enforced.
+state does not show, or the reverse). A `TransitionRequest` (or `TransitionJob`) whose row
+is not in an expected status makes the whole batch fail with `StoreConflict`, which is how
+"exactly one answer wins" (or one runner takes a job) is enforced.
 
 The mutation types live with their domain (`ports.store.<domain>`); `Mutation` is their
 union, one line per domain.
@@ -18,6 +18,7 @@ from typing import TypeAlias
 import attrs
 
 from codex_manager_core.models import EventDraft
+from codex_manager_core.ports.store.jobs import JobMutation
 from codex_manager_core.ports.store.ledger import LedgerMutation
 from codex_manager_core.ports.store.meta import MetaMutation
 from codex_manager_core.ports.store.projects import ProjectMutation
@@ -34,6 +35,7 @@ Mutation: TypeAlias = (
     | TranscriptMutation
     | MetaMutation
     | LedgerMutation
+    | JobMutation
 )
 
 

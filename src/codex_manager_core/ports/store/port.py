@@ -9,6 +9,7 @@ import attrs
 
 from codex_manager_core.models import Event
 from codex_manager_core.ports.store.batch import Batch
+from codex_manager_core.ports.store.jobs import JobReads
 from codex_manager_core.ports.store.ledger import LedgerReads
 from codex_manager_core.ports.store.meta import MetaReads
 from codex_manager_core.ports.store.projects import ProjectReads
@@ -37,10 +38,11 @@ class Store(
     RequestReads,
     TranscriptReads,
     LedgerReads,
+    JobReads,
     Protocol,
 ):
     """Durable state: projects, session overlays, turns, interactive requests, transcript
-    entries, meta values and the event ledger.
+    entries, meta values, the event ledger and the job queue.
 
     All writes go through `apply(batch)`, atomically (see `ports.store.batch`); reads never
     block writes. Implementations: `SqliteStore` (apsw, WAL) and `MemoryStore`. One
@@ -58,7 +60,8 @@ class Store(
         """Apply every mutation and append every event of `batch` in one transaction.
         Returns the stored events with their seq (consecutive, after the previous last);
         their payloads are the drafts' own objects (a read returns the JSON round trip).
-        Raises StoreConflict (nothing written) when a TransitionRequest does not match."""
+        Raises StoreConflict (nothing written) when a TransitionRequest or TransitionJob
+        does not match, or a PatchJob's job is missing."""
         ...
 
     async def stats(self) -> StoreStats: ...

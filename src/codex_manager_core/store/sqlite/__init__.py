@@ -2,7 +2,7 @@
 
 - `store`: the `SqliteStore` class (connections, the single writer, read plumbing);
 - one module per domain with its SQL: `projects`, `sessions` (with tombstones and the
-  default controls), `turns`, `requests`, `transcript`, `meta`, `ledger`; each holds the
+  default controls), `turns`, `requests`, `transcript`, `meta`, `ledger`, `jobs`; each holds the
   reads of its domain and `COMPILERS`, what its mutations compile to;
 - `migrations` (the schema version table; the scripts are in `store/migrations/`),
   `checkpoints` (the WAL checkpointer thread), `unavailable` (which errors mean the storage

@@ -2,8 +2,8 @@
 
 This module holds the connections, the single writer and the read plumbing; each domain's
 SQL (its reads and what its mutations compile to) is in its own module beside it
-(`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`), the schema in
-`migrations`, the WAL checkpointer in `checkpoints`.
+(`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`, `jobs`), the
+schema in `migrations`, the WAL checkpointer in `checkpoints`.
 
 Durability and crash safety come from SQLite itself: WAL journal with `synchronous=NORMAL`
 (a committed transaction survives the process being killed at any instant; only an OS
@@ -72,14 +72,17 @@ from codex_manager_core.models import (
 from codex_manager_core.ports.store import (
     Batch,
     EventQuery,
+    JobQuery,
     Mutation,
     Page,
     RequestQuery,
     SessionQuery,
     StoreStats,
 )
+from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
 from codex_manager_core.store.sqlite import (
+    jobs,
     ledger,
     meta,
     projects,
@@ -104,6 +107,7 @@ COMPILERS: Mapping[type, Callable[[Any], Op]] = {
     **transcript.COMPILERS,
     **meta.COMPILERS,
     **ledger.COMPILERS,
+    **jobs.COMPILERS,
 }
 
 logger = logging.getLogger(__name__)
@@ -355,8 +359,6 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ reads
 
-    # ------------------------------------------------------------------ reads
-
     async def get_meta(self, key: str) -> str | None:
         return await self._point_read(lambda c: meta.get_meta(c, key))
 
@@ -417,6 +419,23 @@ class SqliteStore:
 
     async def last_seq(self) -> int:
         return await self._point_read(ledger.last_seq)
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return await self._point_read(lambda c: jobs.get_job(c, job_id))
+
+    async def list_jobs(self, query: JobQuery) -> Page:
+        sql, params = jobs.jobs_sql(query)
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return jobs.page(rows, query)
+
+    async def count_jobs(self, owner: str | None = None) -> dict[JobState, int]:
+        return await self._read(lambda c: jobs.count_jobs(c, owner))
+
+    async def queued_jobs(self, limit: int) -> list[Job]:
+        return await self._read(lambda c: jobs.jobs_in_state(c, JobState.QUEUED, limit))
+
+    async def running_jobs(self) -> list[Job]:
+        return await self._read(lambda c: jobs.jobs_in_state(c, JobState.RUNNING, None))
 
     async def stats(self) -> StoreStats:
         sql = (
