@@ -22,15 +22,15 @@ from codex_manager_core.queue.scheduler import (
 )
 from codex_manager_core.testing import FakeClock
 
-I = JobPriority.INTERACTIVE
-B = JobPriority.BACKGROUND
+INTER = JobPriority.INTERACTIVE
+BACK = JobPriority.BACKGROUND
 
 
 def make_job(
     job_id: str,
     owner: str,
     created_at: datetime,
-    priority: JobPriority = I,
+    priority: JobPriority = INTER,
     state: JobState = JobState.QUEUED,
     next_attempt_at: datetime | None = None,
 ) -> Job:
@@ -93,24 +93,24 @@ def test_interactive_starts_before_an_older_background_job(clock: FakeClock) -> 
     old = clock.utcnow()
     clock.advance(10)  # under the 15 s aging
     now = clock.utcnow()
-    queued = [make_job("b1", "B", old, priority=B), make_job("a1", "A", now, priority=I)]
+    queued = [make_job("b1", "B", old, priority=BACK), make_job("a1", "A", now, priority=INTER)]
     limits = QueueLimits(concurrency=1)
     assert ids(choose(queued, [], limits, now).start) == ["a1"]
     # Within one owner too.
-    queued = [make_job("a1", "A", old, priority=B), make_job("a2", "A", now, priority=I)]
+    queued = [make_job("a1", "A", old, priority=BACK), make_job("a2", "A", now, priority=INTER)]
     assert ids(choose(queued, [], QueueLimits(), now).start) == ["a2"]
 
 
 def test_a_background_job_ages_into_an_interactive_one(clock: FakeClock) -> None:
     created = clock.utcnow()
-    background = make_job("b1", "B", created, priority=B)
+    background = make_job("b1", "B", created, priority=BACK)
     limits = QueueLimits(concurrency=1)
     clock.advance(14.9)
-    fresh = make_job("a1", "A", clock.utcnow(), priority=I)
-    assert effective_priority(background, clock.utcnow(), limits) is B
+    fresh = make_job("a1", "A", clock.utcnow(), priority=INTER)
+    assert effective_priority(background, clock.utcnow(), limits) is BACK
     assert ids(choose([background, fresh], [], limits, clock.utcnow()).start) == ["a1"]
     clock.advance(0.1)  # 15 s queued: the default aging
-    assert effective_priority(background, clock.utcnow(), limits) is I
+    assert effective_priority(background, clock.utcnow(), limits) is INTER
     # Now both count as interactive; neither owner was served, so the older job goes first.
     assert ids(choose([background, fresh], [], limits, clock.utcnow()).start) == ["b1"]
 
@@ -119,7 +119,9 @@ def test_owners_take_turns_instead_of_oldest_first(clock: FakeClock) -> None:
     """Owner A's ten jobs are all older than B's and C's, yet A does not run them in a row."""
     start = clock.utcnow()
     queued = [make_job(f"a{n}", "A", start + timedelta(milliseconds=n)) for n in range(10)]
-    queued += [make_job(f"b{n}", "B", start + timedelta(seconds=1, milliseconds=n)) for n in range(2)]
+    queued += [
+        make_job(f"b{n}", "B", start + timedelta(seconds=1, milliseconds=n)) for n in range(2)
+    ]
     queued += [make_job("c0", "C", start + timedelta(seconds=2))]
     limits = QueueLimits(concurrency=1)
     rotation = Rotation()
@@ -184,8 +186,10 @@ def test_simulation_50_jobs_over_5_owners(seed: int, clock: FakeClock) -> None:
                 f"j{n:02}",
                 rng.choice(owners[:2] if rng.random() < 0.5 else owners),  # two busy owners
                 created,
-                priority=rng.choice([I, B]),
-                next_attempt_at=created + timedelta(seconds=rng.uniform(1, 10)) if backoff else None,
+                priority=rng.choice([INTER, BACK]),
+                next_attempt_at=created + timedelta(seconds=rng.uniform(1, 10))
+                if backoff
+                else None,
             )
         )
     arrivals.sort(key=lambda job: job.created_at)
@@ -200,7 +204,7 @@ def test_simulation_50_jobs_over_5_owners(seed: int, clock: FakeClock) -> None:
         decision = choose(queued, running, limits, now, rotation)
         rotation = decision.rotation
         chosen = {job.job_id for job in decision.start}
-        if any(effective_priority(job, now, limits) is B for job in decision.start):
+        if any(effective_priority(job, now, limits) is BACK for job in decision.start):
             # A background job started: no idle owner was left with an eligible
             # interactive one.
             busy = {job.owner for job in running}
@@ -210,7 +214,7 @@ def test_simulation_50_jobs_over_5_owners(seed: int, clock: FakeClock) -> None:
                     continue
                 if any(other.owner == job.owner for other in decision.start):
                     continue
-                assert effective_priority(job, now, limits) is B, (job, decision.start)
+                assert effective_priority(job, now, limits) is BACK, (job, decision.start)
         for job in decision.start:
             queued.remove(job)
             running.append(attrs.evolve(job, state=JobState.RUNNING, started_at=now))
