@@ -4,6 +4,7 @@ Being built in steps. So far:
 - `model.py`: the job record and its states (the original's fields, plus progress);
 - the queue store port (`ports/store/jobs.py`) with its adapters and contract suite;
 - `scheduler.py`: which queued jobs start next (sans-IO);
-- `definitions.py`: job types (payload and result classes, dedupe, retry, timeout, cancel).
+- `definitions.py`: job types (payload and result classes, timeout) and their registry;
+- `policies.py`: a job type's dedupe, retry and cancel policies, with their pure decisions.
 Not yet: the runner, worker sessions, `manager.jobs`, the routes. See docs/queue.md.
 """
