@@ -13,8 +13,8 @@ a closed pipe) are mapped to these once, where the services call the runtime
     |       TransportClosed, RpcError
     +-- TimedOut (also a builtin TimeoutError): CallTimeout (a runtime call), TurnTimeout
     +-- InvalidInput (+ SettingsTooLarge), NotFound, Gone, Forbidden (+ SystemSessionForbidden),
-    |   Conflict, InvalidState (+ TurnInProgress), Locked, MethodNotSupported, AuthRequired,
-    |   RuntimeCallFailed, TurnFailed
+    |   Conflict, InvalidState (+ TurnInProgress), Locked, QueueFull, MethodNotSupported,
+    |   AuthRequired, RuntimeCallFailed, TurnFailed
     +-- StoreUnavailable, StoreConflict, StoreCorrupt, DataDirLocked, DataDirUnusable
     +-- ToolDefinitionError
 
@@ -235,6 +235,14 @@ class TurnInProgress(InvalidState):
 
 class Locked(ManagerError):
     code = "locked"
+
+
+class QueueFull(ManagerError):
+    """The job queue holds as many queued or running jobs as it may, for the owner or in
+    all (`ManagerConfig.queue_max_per_owner`, `queue_max_total`): HTTP 429. Retry once some
+    jobs have finished."""
+
+    code = "queue_full"
 
 
 class MethodNotSupported(ManagerError):

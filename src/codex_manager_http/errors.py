@@ -29,6 +29,7 @@ from litestar.status_codes import (
     HTTP_410_GONE,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_423_LOCKED,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_501_NOT_IMPLEMENTED,
     HTTP_502_BAD_GATEWAY,
@@ -50,6 +51,7 @@ _STATUS: dict[type[core.ManagerError], int] = {
     core.Conflict: HTTP_409_CONFLICT,
     core.InvalidState: HTTP_409_CONFLICT,
     core.Locked: HTTP_423_LOCKED,
+    core.QueueFull: HTTP_429_TOO_MANY_REQUESTS,
     core.MethodNotSupported: HTTP_501_NOT_IMPLEMENTED,
     core.StoreUnavailable: HTTP_507_INSUFFICIENT_STORAGE,
 }

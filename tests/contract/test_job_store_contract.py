@@ -298,6 +298,7 @@ def listing_jobs() -> list[Job]:
             owner=owners[n % 3],
             type=types[n % 2],
             state=states[n % 5],
+            dedupe_key=None if n % 4 == 3 else f"k{n % 4}",
         )
         for n in range(30)
     ]
@@ -331,6 +332,11 @@ async def all_pages(store: Store, query: JobQuery) -> list[str]:
             lambda j: j.owner == "p1" and j.state in (Q, R) and j.type == "suggest_request",
         ),
         (JobQuery(owner="nobody"), lambda j: False),
+        (JobQuery(dedupe_key="k1"), lambda j: j.dedupe_key == "k1"),
+        (
+            JobQuery(types=("suggest_request",), dedupe_key="k2"),
+            lambda j: j.type == "suggest_request" and j.dedupe_key == "k2",
+        ),
     ],
 )
 async def test_list_filters_newest_first(store: Store, query: JobQuery, keep: Any) -> None:

@@ -34,6 +34,7 @@ CODES = {
     "InvalidState": "invalid_state",
     "TurnInProgress": "invalid_state",
     "Locked": "locked",
+    "QueueFull": "queue_full",
     "MethodNotSupported": "method_not_supported",
     "RuntimeCallFailed": "codex_error",
     "AuthRequired": "codex_auth_required",

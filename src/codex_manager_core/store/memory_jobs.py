@@ -87,6 +87,7 @@ class MemoryJobs:
             job
             for job in self._jobs.values()
             if (query.owner is None or job.owner == query.owner)
+            and (query.dedupe_key is None or job.dedupe_key == query.dedupe_key)
             and (states is None or job.state in states)
             and (types is None or job.type in types)
             and (after is None or _key(job) < after)

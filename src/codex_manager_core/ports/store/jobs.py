@@ -65,6 +65,8 @@ class JobQuery:
     states: tuple[JobState, ...] | None = None
     types: tuple[str, ...] | None = None
     owner: str | None = None
+    dedupe_key: str | None = None
+    """Only jobs with this dedupe key (what enqueueing checks duplicates against)."""
     cursor: str | None = None
     """`Page.next_cursor` of the previous page; anything else raises ValueError."""
     limit: int = 100

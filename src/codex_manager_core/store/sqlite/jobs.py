@@ -107,6 +107,9 @@ def jobs_sql(query: JobQuery) -> tuple[str, list[Any]]:
     if query.owner is not None:
         where.append("owner = ?")
         params.append(query.owner)
+    if query.dedupe_key is not None:
+        where.append("dedupe_key = ?")
+        params.append(codec.check_str(query.dedupe_key, "job.dedupe_key"))
     if query.states is not None:
         where.append(f"state IN ({placeholders(len(query.states))})")
         params.extend(JobState(state).value for state in query.states)
