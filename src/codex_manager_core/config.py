@@ -90,3 +90,15 @@ class ManagerConfig:
     """Seconds before the first retry of held events; doubles after each failed retry..."""
     store_retry_max: float = 10.0
     """... up to this."""
+
+    # --- the job queue (docs/queue.md)
+    queue_concurrency: int = 2
+    """Jobs running at once, over all owners (at most one per owner in any case)."""
+    queue_max_per_owner: int = 100
+    """Queued plus running jobs of one owner; one more is refused with QueueFull."""
+    queue_max_total: int = 500
+    """Queued plus running jobs over all owners; one more is refused with QueueFull."""
+    queue_background_aging: float = 15.0
+    """Seconds after which a queued background job is scheduled as an interactive one."""
+    queue_retained_per_owner: int = 200
+    """Terminal (completed, failed, canceled) jobs kept per owner; older ones are deleted."""
