@@ -9,8 +9,8 @@
 (`services/`). The Manager is the facade that groups them: `manager.sessions`,
 `manager.projects`, `manager.turns`, `manager.controls`, `manager.settings`,
 `manager.approvals`, `manager.tool_input`, `manager.tool_calls`, `manager.requests`,
-`manager.transcript`, `manager.runtime`, `manager.events`, and `manager.session(id)` for one
-session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
+`manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`, and
+`manager.session(id)` for one session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.controls import ControlsService
 from codex_manager_core.services.events import EventsService
 from codex_manager_core.services.health import HealthService, ManagerHealth
+from codex_manager_core.services.jobs import JobsService
 from codex_manager_core.services.notifications import RuntimeEvents
 from codex_manager_core.services.projects import ProjectsService
 from codex_manager_core.services.records import SessionRecords
@@ -128,6 +129,8 @@ class Manager:
     """The runtime itself: readiness, restart, capabilities and codex's own methods."""
     events: EventsService
     """The ordered event ledger: subscribe, read, handlers, compaction."""
+    jobs: JobsService
+    """The durable job queue: job types, enqueue, read, cancel, wait (docs/queue.md)."""
     tools: ToolRegistry
     """Python functions the model can call (declared per session with `tools=[...]`)."""
     context: ServiceContext
@@ -317,6 +320,9 @@ class Manager:
                         )
                         if config.delta_retention is not None:
                             background.start_soon(manager.events.compaction_loop)
+                        # Recovery (jobs a previous process left running) before the
+                        # Manager is handed out; the runner then waits to be woken.
+                        await background.start(manager.jobs.runner.run)
                         try:
                             async with supervisor:
                                 yield manager
@@ -353,6 +359,7 @@ class Manager:
         self.tool_calls = ToolCallsService(requests)
         self.runtime = RuntimeService(ctx)
         self.events = EventsService(ctx)
+        self.jobs = JobsService(ctx, self)
         self._health = HealthService(ctx)
         self._runtime_events = RuntimeEvents(ctx, lifecycle)
         self._intake = RequestIntake(ctx, lifecycle)

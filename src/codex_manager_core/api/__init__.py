@@ -19,6 +19,7 @@ from codex_manager_core.api.controls import (
     ToolCallsApi,
     ToolInputApi,
 )
+from codex_manager_core.api.jobs import JobsApi
 from codex_manager_core.api.runtime import EventsApi, RuntimeApi
 from codex_manager_core.api.sessions import ProjectsApi, SessionsApi, TranscriptApi, TurnsApi
 
@@ -55,6 +56,8 @@ class ManagerApi(Protocol):
     def events(self) -> EventsApi: ...
     @property
     def runtime(self) -> RuntimeApi: ...
+    @property
+    def jobs(self) -> JobsApi: ...
 
     def session(self, session_id: str) -> SessionScope:
         """The calls about one session, bound to its id."""
@@ -75,6 +78,7 @@ __all__ = [
     "ApprovalsApi",
     "ControlsApi",
     "EventsApi",
+    "JobsApi",
     "ManagerApi",
     "ProjectsApi",
     "RequestsApi",

@@ -1,0 +1,69 @@
+"""The protocol of `manager.jobs`: the durable job queue (docs/queue.md)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from codex_manager_core.ports.store import Page
+    from codex_manager_core.queue.definitions import JobHandler, JobType
+    from codex_manager_core.queue.model import Job, JobPriority, JobState
+    from codex_manager_core.queue.policies import CancelPolicy, DedupePolicy, RetryPolicy
+    from codex_manager_core.services.jobs import Enqueued
+
+
+class JobsApi(Protocol):
+    """`manager.jobs`. Registering job types (`job_type`, `register`) is in-process: a
+    remote client enqueues and reads jobs of the types its server registered."""
+
+    def register(self, job_type: JobType[Any, Any]) -> JobType[Any, Any]: ...
+
+    def job_type(
+        self,
+        type: str,
+        *,
+        payload: builtins.type[Any],
+        result: builtins.type[Any],
+        version: int = 1,
+        priority: JobPriority | str = ...,
+        dedupe: DedupePolicy = ...,
+        retry: RetryPolicy = ...,
+        timeout: float = 60.0,
+        cancel: CancelPolicy = ...,
+    ) -> Callable[[JobHandler], JobType[Any, Any]]:
+        """Decorator: `async def run(ctx, payload) -> result` as a job type."""
+        ...
+
+    async def enqueue(
+        self,
+        type: str,
+        payload: Any,
+        *,
+        owner: str,
+        source_session_id: str | None = None,
+        priority: JobPriority | str | None = None,
+    ) -> Enqueued:
+        """Add a job, or join, drop into or merge with a live one (the type's dedupe)."""
+        ...
+
+    async def get(self, job_id: str) -> Job: ...
+
+    async def list(
+        self,
+        *,
+        states: Iterable[JobState | str] | None = None,
+        types: Iterable[str] | None = None,
+        owner: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Page: ...
+
+    async def counts(self, owner: str | None = None) -> dict[JobState, int]: ...
+
+    async def cancel(self, job_id: str) -> Job: ...
+
+    async def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
+        """The job once it has ended; TimedOut after `timeout` seconds."""
+        ...
