@@ -242,6 +242,8 @@ class JobRunner:
                     )
             except Exception as exc:
                 error = exc
+        # The events describe the job as stored now (its progress, a cancel request).
+        job = await ctx.store.get_job(job.job_id) or job
         # A cancel of this attempt (not a shutdown: that cancels the task itself, and no
         # code runs here) ends the job canceled, whatever the handler got to do.
         if scope.cancelled_caught or scope.cancel_called:

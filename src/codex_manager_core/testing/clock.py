@@ -118,6 +118,21 @@ class FakeClock:
             f"{len(self._sleepers)} are (deadlines {self.deadlines})"
         )
 
+    async def wait_for_deadline(self, at: float, *, timeout: float = 10.0) -> None:
+        """Wait (in real time, at most `timeout` s) until a task sleeps until `monotonic()`
+        time `at` (e.g. a retry's backoff, a deadline just set). AssertionError if none
+        does."""
+        with anyio.move_on_after(timeout):
+            while not any(math.isclose(deadline, at) for deadline in self.deadlines):
+                if self._sleepers_changed is None:
+                    self._sleepers_changed = anyio.Event()
+                await self._sleepers_changed.wait()
+            return
+        raise AssertionError(
+            f"expected a task sleeping on the fake clock until {at:g} within {timeout:g} s; "
+            f"the deadlines are {self.deadlines}"
+        )
+
     def _add(
         self, seconds: float, wake: Callable[[], object]
     ) -> tuple[float, int, Callable[[], object]]:
