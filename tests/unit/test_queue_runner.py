@@ -270,7 +270,8 @@ async def test_a_retryable_failure_is_retried_after_its_backoff_then_succeeds() 
     assert "RuntimeUnavailable" in retried.payload["error"]
     assert between.state is JobState.QUEUED
     assert between.next_attempt_at is not None
-    assert (between.next_attempt_at - between.last_attempt_at).total_seconds() == 10.0  # type: ignore[operator]
+    assert between.last_attempt_at is not None
+    assert (between.next_attempt_at - between.last_attempt_at).total_seconds() == 10.0
     assert calls == [1, 2]
     assert (done.state, done.attempts, done.result) == (JobState.COMPLETED, 2, {"text": "ok"})
     assert types == [
@@ -504,9 +505,7 @@ async def test_recovery_fails_unknown_types_and_invalid_payloads() -> None:
         await manager.context.write([PutJob(stored), PutJob(bad)])
         # Nothing is judged before a type is registered (users register after open).
         assert (await manager.jobs.get("job_ghost")).state is JobState.QUEUED
-        manager.jobs.register(
-            JobType(type="echo", payload=Text, result=Echoed, run=_never)  # type: ignore[arg-type]
-        )
+        manager.jobs.register(JobType(type="echo", payload=Text, result=Echoed, run=_never))
         ghost = await manager.jobs.wait("job_ghost")
         invalid = await manager.jobs.wait("job_bad")
     assert (ghost.state, ghost.error) == (JobState.FAILED, "recovery_unknown_job_type:ghost")

@@ -6,5 +6,6 @@ Being built in steps. So far:
 - `scheduler.py`: which queued jobs start next (sans-IO);
 - `definitions.py`: job types (payload and result classes, timeout) and their registry;
 - `policies.py`: a job type's dedupe, retry and cancel policies, with their pure decisions.
-Not yet: the runner, worker sessions, `manager.jobs`, the routes. See docs/queue.md.
+`manager.jobs` is `services/jobs.py`, its runner `services/job_runner.py` (they need the
+ServiceContext). Not yet: worker sessions, the routes. See docs/queue.md.
 """
