@@ -99,3 +99,24 @@ async def test_the_system_clocks_deadline_is_anyios() -> None:
     with SystemClock().move_on_after(0.01) as scope:
         await anyio.sleep(5)
     assert scope.cancelled_caught
+
+
+@pytest.mark.anyio
+async def test_wait_for_deadline_sees_a_sleeper_with_that_deadline() -> None:
+    clock = FakeClock()
+    clock.advance(2.0)
+    woke = anyio.Event()
+
+    async def sleeper() -> None:
+        await clock.sleep(3.0)
+        woke.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(sleeper)
+            await clock.wait_for_deadline(5.0)
+            assert not woke.is_set()
+            clock.advance(3.0)
+            await woke.wait()
+    with pytest.raises(AssertionError, match="until 7"):
+        await clock.wait_for_deadline(7.0, timeout=0.01)
