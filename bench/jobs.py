@@ -58,7 +58,13 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run(jobs: int, owners: int, samples: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cm-bench-queue-") as tmp:
-        config = ManagerConfig(default_cwd=Path(tmp), import_user_auth=False)
+        # Capacity above the burst: this measures throughput, not the 429 path.
+        config = ManagerConfig(
+            default_cwd=Path(tmp),
+            import_user_auth=False,
+            queue_max_total=jobs + samples,
+            queue_max_per_owner=jobs + samples,
+        )
         store = SqliteStore(Path(tmp) / "manager.sqlite3")
         async with Manager.open(store=store, transport=MemoryRuntime(), config=config) as m:
             await m.runtime.wait_ready(10)
