@@ -50,12 +50,34 @@ class QueueIndex:
         self._dedupe: dict[tuple[str, str], set[str]] = {}
         # Queued jobs with a next_attempt_at (a retry's backoff, usually over by now).
         self._backoff: set[str] = set()
+        self._journal: list[Any] | None = None
 
     def load(self, jobs: Iterable[Job]) -> None:
         """Start over from the store's queued and running jobs."""
         self._reset()
         for job in jobs:
             self._add(job)
+
+    def begin_reload(self) -> None:
+        """Before reading the queued jobs for `reload_queued`: from now on the mutations
+        applied are also kept, to replay over that read (it may predate them)."""
+        self._journal = []
+
+    def reload_queued(self, queued: Iterable[Job]) -> None:
+        """Replace the queued jobs with `queued` (one read of the store, made after
+        `begin_reload`), then replay what was applied since. Replaying is safe because
+        every mutation sets values (never increments): applying one the read already
+        reflects changes nothing, and one about a job the read no longer has is ignored.
+        The running jobs are kept: only this process starts jobs."""
+        journal, self._journal = self._journal, None
+        for job_id in [
+            job_id for job_id, job in self._live.items() if job.state is JobState.QUEUED
+        ]:
+            self._remove(job_id)
+        for job in queued:
+            if job.job_id not in self._live:
+                self._add(job)
+        self.apply(journal or ())
 
     # ------------------------------------------------------------------ reads
 
@@ -94,6 +116,8 @@ class QueueIndex:
 
     def apply(self, mutations: Sequence[Any]) -> None:
         """Follow the job mutations of a committed write (others are ignored)."""
+        if self._journal is not None:
+            self._journal.extend(mutations)
         for mutation in mutations:
             self._apply_one(mutation)
 
