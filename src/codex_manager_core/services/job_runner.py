@@ -147,15 +147,18 @@ class JobRunner:
             task_status.started()
             # The first choice waits for a wake-up: see the module docstring (recovery).
             await self._wakeup.wait()
-            # Jobs written to the store directly since `recover` (not through the queue:
-            # an import, a test) are seen by the first choice, as they were when every
-            # pass read the store.
-            self.index.begin_reload()
-            self.index.reload_queued(await self._ctx.store.queued_jobs(_ALL))
+            reloaded = False
             while True:
                 # A fresh event before reading: a wake-up during this pass is not lost.
                 self._wakeup = anyio.Event()
                 try:
+                    if not reloaded:
+                        # Jobs written to the store directly since `recover` (not through
+                        # the queue: an import, a test) are seen by the first choice, as
+                        # they were when every pass read the store.
+                        self.index.begin_reload()
+                        self.index.reload_queued(await self._ctx.store.queued_jobs(_ALL))
+                        reloaded = True
                     wake_at = await self._pass(tasks)
                 except Exception:
                     # The store refused (disk full, ...): the jobs stay where they are;
