@@ -363,6 +363,9 @@ async def test_wait_returns_on_completion_and_times_out_on_the_clock() -> None:
             await release.wait()
             return Echoed(payload.text)
 
+        # The runtime's handshake sleeps on the fake clock until 30 s (initialize_timeout)
+        # while it runs: let it end, so the only deadline at 30 s below is wait's.
+        await manager.runtime.wait_ready(WAIT)
         job_id = (await manager.jobs.enqueue("echo", {"text": "a"}, owner="p1")).job.job_id
 
         async def waits_long() -> None:

@@ -10,13 +10,15 @@ progress?}`, about the thread of the session that asked (`sourceSessionId`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
 
 from codex_manager_core.models import Event, EventDraft
 from codex_manager_core.ports.store import DeleteJobs, JobQuery, TransitionJob
+from codex_manager_core.ports.store.jobs import JobMutation
+from codex_manager_core.queue.index import QueueIndex
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.services.context import ServiceContext
 
@@ -66,8 +68,22 @@ def job_of_event(event: Event) -> str | None:
     return None
 
 
+async def write(
+    ctx: ServiceContext,
+    index: QueueIndex,
+    mutations: Sequence[JobMutation],
+    events: Sequence[EventDraft] = (),
+) -> None:
+    """Write job mutations (and their events) in one transaction, then follow them in the
+    in-memory index. Every job write goes through here, so the index stays exact; the
+    ledger resolves writes in commit order, so the index follows the store's order."""
+    await ctx.write(mutations, events)
+    index.apply(mutations)
+
+
 async def transition(
     ctx: ServiceContext,
+    index: QueueIndex,
     job: Job,
     from_states: tuple[JobState, ...],
     to_state: JobState,
@@ -77,14 +93,41 @@ async def transition(
     """Move `job` to `to_state` with `changes`, and its event, in one write. StoreConflict
     (nothing written) when the job is no longer in one of `from_states`."""
     after = attrs.evolve(job, state=to_state, **changes)
-    await ctx.write(
+    await write(
+        ctx,
+        index,
         [TransitionJob(job.job_id, from_states, to_state, dict(changes))],
         [job_event(ctx, _EVENT_OF_STATE[to_state], after, **extra)],
     )
     return after
 
 
-async def retain(ctx: ServiceContext, owner: str) -> None:
+class Retention:
+    """Keeps each owner's newest `queue_retained_per_owner` terminal jobs.
+
+    Listing an owner's terminal jobs after every end read and decoded up to `keep + 1`
+    jobs each time; instead, each owner's terminal count is known (counted once in the
+    store, then followed), and the store is read only when the count is over the limit."""
+
+    def __init__(self) -> None:
+        self._terminal: dict[str, int] = {}
+
+    async def ended(self, ctx: ServiceContext, index: QueueIndex, owner: str) -> None:
+        """A job of `owner` has just ended (its write committed): trim if over the limit."""
+        keep = max(0, ctx.config.queue_retained_per_owner)
+        count = self._terminal.get(owner)
+        if count is None:
+            counts = await ctx.store.count_jobs(owner)
+            count = sum(counts[state] for state in TERMINAL)
+        else:
+            count += 1
+        if count > keep:
+            await retain(ctx, index, owner)
+            count = keep
+        self._terminal[owner] = count
+
+
+async def retain(ctx: ServiceContext, index: QueueIndex, owner: str) -> None:
     """Keep the owner's newest `queue_retained_per_owner` terminal jobs; delete the rest
     (oldest `created_at` first)."""
     keep = ctx.config.queue_retained_per_owner
@@ -103,7 +146,7 @@ async def retain(ctx: ServiceContext, owner: str) -> None:
         doomed += [job.job_id for job in older.items]
         cursor = older.next_cursor
     if doomed:
-        await ctx.write([DeleteJobs(tuple(doomed))])
+        await write(ctx, index, [DeleteJobs(tuple(doomed))])
 
 
 __all__ = [
@@ -115,8 +158,10 @@ __all__ = [
     "QUEUED",
     "STARTED",
     "TERMINAL",
+    "Retention",
     "job_event",
     "job_of_event",
     "retain",
     "transition",
+    "write",
 ]

@@ -39,6 +39,7 @@ from codex_manager_core.models import JsonObject
 from codex_manager_core.ports import Clock
 from codex_manager_core.ports.store import PatchJob
 from codex_manager_core.queue.definitions import JobType, JobTypes
+from codex_manager_core.queue.index import QueueIndex
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.queue.scheduler import QueueLimits, Rotation, choose
 from codex_manager_core.services import job_events
@@ -47,6 +48,8 @@ from codex_manager_core.services.context import ServiceContext
 logger = logging.getLogger("codex_manager_core.queue")
 
 RUNNING = (JobState.RUNNING,)
+_ALL = 2**62
+"""`queued_jobs`'s limit when loading the index: all of them."""
 
 
 @attrs.frozen
@@ -76,6 +79,9 @@ class JobRunner:
         self._rotation = Rotation()
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._rng = random.Random()
+        self.index = QueueIndex()
+        """The live jobs, shared with the service (loaded by `recover`)."""
+        self.retention = job_events.Retention()
         config = ctx.config
         self.limits = QueueLimits(
             concurrency=config.queue_concurrency,
@@ -101,13 +107,18 @@ class JobRunner:
     async def recover(self) -> None:
         """Re-queue (or fail) the jobs a previous process left running."""
         now = self._ctx.now()
-        for job in await self._ctx.store.running_jobs():
+        store = self._ctx.store
+        running = await store.running_jobs()
+        # Every queued job: the index must be exact (capacity bounds how many there are).
+        self.index.load([*await store.queued_jobs(_ALL), *running])
+        for job in running:
             if job.job_id in self._scopes:
                 continue
             try:
                 if job.attempts >= job.max_attempts:
                     await job_events.transition(
                         self._ctx,
+                        self.index,
                         job,
                         RUNNING,
                         JobState.FAILED,
@@ -116,6 +127,7 @@ class JobRunner:
                 else:
                     await job_events.transition(
                         self._ctx,
+                        self.index,
                         job,
                         RUNNING,
                         JobState.QUEUED,
@@ -135,10 +147,18 @@ class JobRunner:
             task_status.started()
             # The first choice waits for a wake-up: see the module docstring (recovery).
             await self._wakeup.wait()
+            reloaded = False
             while True:
                 # A fresh event before reading: a wake-up during this pass is not lost.
                 self._wakeup = anyio.Event()
                 try:
+                    if not reloaded:
+                        # Jobs written to the store directly since `recover` (not through
+                        # the queue: an import, a test) are seen by the first choice, as
+                        # they were when every pass read the store.
+                        self.index.begin_reload()
+                        self.index.reload_queued(await self._ctx.store.queued_jobs(_ALL))
+                        reloaded = True
                     wake_at = await self._pass(tasks)
                 except Exception:
                     # The store refused (disk full, ...): the jobs stay where they are;
@@ -150,10 +170,9 @@ class JobRunner:
                     await self._wakeup.wait()
 
     async def _pass(self, tasks: anyio.abc.TaskGroup) -> datetime | None:
-        store = self._ctx.store
-        queued = await store.queued_jobs(self.limits.max_total)
-        running = await store.running_jobs()
-        decision = choose(queued, running, self.limits, self._ctx.now(), self._rotation)
+        now = self._ctx.now()
+        index = self.index
+        decision = choose(index.candidates(now), index.running(), self.limits, now, self._rotation)
         self._rotation = decision.rotation
         for job in decision.start:
             started = await self._start(job)
@@ -182,7 +201,7 @@ class JobRunner:
         }
         try:
             taken = await job_events.transition(
-                ctx, job, (JobState.QUEUED,), JobState.RUNNING, changes
+                ctx, self.index, job, (JobState.QUEUED,), JobState.RUNNING, changes
             )
         except StoreConflict:
             return None  # canceled (or taken) meanwhile
@@ -194,6 +213,7 @@ class JobRunner:
         try:
             await job_events.transition(
                 self._ctx,
+                self.index,
                 job,
                 (JobState.QUEUED,),
                 JobState.FAILED,
@@ -201,7 +221,7 @@ class JobRunner:
             )
         except StoreConflict:
             return
-        await job_events.retain(self._ctx, job.owner)
+        await self.retention.ended(self._ctx, self.index, job.owner)
 
     # ------------------------------------------------------------------ one attempt
 
@@ -243,7 +263,7 @@ class JobRunner:
             except Exception as exc:
                 error = exc
         # The events describe the job as stored now (its progress, a cancel request).
-        job = await ctx.store.get_job(job.job_id) or job
+        job = self.index.get(job.job_id) or job
         # A cancel of this attempt (not a shutdown: that cancels the task itself, and no
         # code runs here) ends the job canceled, whatever the handler got to do.
         if scope.cancelled_caught or scope.cancel_called:
@@ -266,7 +286,7 @@ class JobRunner:
             # not failed, and `wait` ends only on a terminal state.
             try:
                 await job_events.transition(
-                    self._ctx, job, RUNNING, JobState.QUEUED, changes, retry=True
+                    self._ctx, self.index, job, RUNNING, JobState.QUEUED, changes, retry=True
                 )
             except StoreConflict:
                 logger.warning("job %s changed while it ran; its retry is not recorded", job)
@@ -278,15 +298,17 @@ class JobRunner:
     async def _finish(self, job: Job, state: JobState, changes: dict[str, Any]) -> None:
         changes = {**changes, "completed_at": self._ctx.now(), "running_context": None}
         try:
-            await job_events.transition(self._ctx, job, RUNNING, state, changes)
+            await job_events.transition(self._ctx, self.index, job, RUNNING, state, changes)
         except StoreConflict:
             logger.warning("job %s changed while it ran; its end (%s) is not recorded", job, state)
             return
-        await job_events.retain(self._ctx, job.owner)
+        await self.retention.ended(self._ctx, self.index, job.owner)
 
     async def _progress(self, job: Job, data: JsonObject) -> None:
-        current = await self._ctx.store.get_job(job.job_id) or job
-        await self._ctx.write(
+        current = self.index.get(job.job_id) or job
+        await job_events.write(
+            self._ctx,
+            self.index,
             [PatchJob(job.job_id, {"progress": data})],
             [
                 job_events.job_event(

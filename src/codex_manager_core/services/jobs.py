@@ -160,10 +160,8 @@ class JobsService:
         ctx = self._ctx
         mode = job_type.dedupe.mode
         if key is not None and mode is not DedupeMode.NONE:
-            live = await ctx.store.list_jobs(
-                JobQuery(states=_LIVE, types=(job_type.type,), dedupe_key=key, limit=MAX_JOB_PAGE)
-            )
-            decision = dedupe_decision(live.items, mode)
+            live = self.runner.index.duplicates(job_type.type, key)
+            decision = dedupe_decision(live, mode)
             existing = decision.existing
             if decision.action is DedupeAction.JOIN and existing is not None:
                 return Enqueued(existing, "joined")
@@ -179,6 +177,7 @@ class JobsService:
                 # the payload it runs with (StoreConflict: decide again).
                 after = await job_events.transition(
                     ctx,
+                    self.runner.index,
                     existing,
                     (JobState.QUEUED,),
                     JobState.QUEUED,
@@ -186,13 +185,8 @@ class JobsService:
                     merged=True,
                 )
                 return Enqueued(after, "merged")
-        mine = await ctx.store.count_jobs(owner)
-        everyone = await ctx.store.count_jobs()
-        problem = capacity_problem(
-            sum(mine[state] for state in _LIVE),
-            sum(everyone[state] for state in _LIVE),
-            self.runner.limits,
-        )
+        index = self.runner.index
+        problem = capacity_problem(index.live_count(owner), index.live_count(), self.runner.limits)
         if problem is not None:
             raise QueueFull(problem)
         job = Job(
@@ -208,7 +202,9 @@ class JobsService:
             dedupe_key=key,
             max_attempts=job_type.retry.max_attempts,
         )
-        await ctx.write([PutJob(job)], [job_events.job_event(ctx, job_events.QUEUED, job)])
+        await job_events.write(
+            ctx, index, [PutJob(job)], [job_events.job_event(ctx, job_events.QUEUED, job)]
+        )
         return Enqueued(job, "enqueued")
 
     # ------------------------------------------------------------------ reads
@@ -271,11 +267,16 @@ class JobsService:
                 changes = {"error": "canceled", "cancel_requested_at": now, "completed_at": now}
                 try:
                     after = await job_events.transition(
-                        self._ctx, job, (JobState.QUEUED,), JobState.CANCELED, changes
+                        self._ctx,
+                        self.runner.index,
+                        job,
+                        (JobState.QUEUED,),
+                        JobState.CANCELED,
+                        changes,
                     )
                 except StoreConflict:
                     continue  # it started meanwhile: cancel it running
-                await job_events.retain(self._ctx, job.owner)
+                await self.runner.retention.ended(self._ctx, self.runner.index, job.owner)
                 self.runner.wake()
                 return after
             return await self._cancel_running(job)
@@ -283,7 +284,11 @@ class JobsService:
 
     async def _cancel_running(self, job: Job) -> Job:
         try:
-            await self._ctx.write([PatchJob(job.job_id, {"cancel_requested_at": self._ctx.now()})])
+            await job_events.write(
+                self._ctx,
+                self.runner.index,
+                [PatchJob(job.job_id, {"cancel_requested_at": self._ctx.now()})],
+            )
         except StoreConflict:
             return await self.get(job.job_id)
         # Both strategies cancel the attempt's task for now: `interrupt_turn` (interrupt the
@@ -294,6 +299,7 @@ class JobsService:
             try:
                 return await job_events.transition(
                     self._ctx,
+                    self.runner.index,
                     job,
                     (JobState.RUNNING,),
                     JobState.CANCELED,
