@@ -86,6 +86,19 @@ def test_an_invalid_payload_names_each_field_by_its_path() -> None:
         make_type().parse_payload(["not", "an", "object"])
 
 
+def test_a_payload_scalar_must_have_its_json_type() -> None:
+    """No silent conversion: a number where a string belongs (or a string, or a boolean,
+    where a number belongs) names the field and the type it must have."""
+    [text] = issues_of({"instructionText": 5})
+    assert text["path"] == ["instructionText"]
+    assert "must be a string, not int" in text["message"]
+    [count] = issues_of({"instructionText": "a", "count": True})
+    assert count["path"] == ["count"]
+    assert "must be an integer, not bool" in count["message"]
+    [numeric] = issues_of({"instructionText": "a", "count": "3"})
+    assert "must be an integer, not str" in numeric["message"]
+
+
 def test_retry_delays_grow_exponentially_up_to_the_cap() -> None:
     policy = RetryPolicy(base_delay=0.5, max_delay=10.0, jitter=0.0)
     delays = [policy.delay(attempt, random.Random(0)) for attempt in range(1, 12)]

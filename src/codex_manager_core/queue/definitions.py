@@ -61,6 +61,25 @@ def _unstructure_hook(cls: type) -> Any:
 
 
 _CONVERTER.register_structure_hook_factory(attrs.has, _structure_hook)
+
+
+def _exactly(tp: type, name: str, *also: type) -> Callable[[Any, Any], Any]:
+    """A scalar as JSON gave it: cattrs would make a string of a number (and a number of a
+    numeric string); a payload of the wrong type is the caller's mistake, named as such."""
+    accepted = (tp, *also)
+
+    def structure(value: Any, _: Any) -> Any:
+        if (isinstance(value, bool) and tp is not bool) or not isinstance(value, accepted):
+            raise TypeError(f"must be {name}, not {type(value).__name__}")
+        return tp(value)
+
+    return structure
+
+
+_CONVERTER.register_structure_hook(str, _exactly(str, "a string"))
+_CONVERTER.register_structure_hook(int, _exactly(int, "an integer"))
+_CONVERTER.register_structure_hook(float, _exactly(float, "a number", int))
+_CONVERTER.register_structure_hook(bool, _exactly(bool, "a boolean"))
 _CONVERTER.register_unstructure_hook_factory(attrs.has, _unstructure_hook)
 
 
