@@ -188,8 +188,10 @@ class JobTypes:
     """The registry: job types by name. One per manager; the built-in types and users' own
     are registered in it alike."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_register: Callable[[JobType[Any, Any]], None] | None = None) -> None:
         self._types: dict[str, JobType[Any, Any]] = {}
+        self._on_register = on_register
+        """Told of every type registered (the runner: jobs of it may be waiting)."""
 
     def register(self, job_type: JobType[P, R]) -> JobType[P, R]:
         existing = self._types.get(job_type.type)
@@ -200,6 +202,8 @@ class JobTypes:
                 code="job_type_exists",
             )
         self._types[job_type.type] = job_type
+        if self._on_register is not None:
+            self._on_register(job_type)
         return job_type
 
     def get(self, type_name: str) -> JobType[Any, Any]:

@@ -67,7 +67,8 @@ _DEFAULT_CANCEL = CancelPolicy()
 class JobsService:
     def __init__(self, ctx: ServiceContext, manager: Any) -> None:
         self._ctx = ctx
-        self._types = JobTypes()
+        # Jobs of a type registered now may be waiting (recovery): the runner looks again.
+        self._types = JobTypes(on_register=lambda _: self.runner.wake())
         self.runner = JobRunner(ctx, self._types, manager)
         # Dedupe and capacity are read-then-write: one enqueue at a time in this process
         # (one process per data directory: DataDirLock).
@@ -77,9 +78,7 @@ class JobsService:
 
     def register(self, job_type: JobType[Any, Any]) -> JobType[Any, Any]:
         """Register a job type (Conflict `job_type_exists` if its name is taken)."""
-        registered = self._types.register(job_type)
-        self.runner.wake()  # jobs of this type may be waiting (recovery)
-        return registered
+        return self._types.register(job_type)
 
     def job_type(
         self,
@@ -96,23 +95,17 @@ class JobsService:
     ) -> Callable[[JobHandler], JobType[Any, Any]]:
         """Decorator: `async def run(ctx: JobContext, payload) -> result` as a job type."""
 
-        def register(run: JobHandler) -> JobType[Any, Any]:
-            return self.register(
-                JobType(
-                    type=type,
-                    payload=payload,
-                    result=result,
-                    version=version,
-                    priority=JobPriority(priority),
-                    dedupe=dedupe,
-                    retry=retry,
-                    timeout=timeout,
-                    cancel=cancel,
-                    run=run,
-                )
-            )
-
-        return register
+        return self._types.job_type(
+            type,
+            payload=payload,
+            result=result,
+            version=version,
+            priority=priority,
+            dedupe=dedupe,
+            retry=retry,
+            timeout=timeout,
+            cancel=cancel,
+        )
 
     # ------------------------------------------------------------------ enqueue
 
