@@ -83,7 +83,7 @@ if TYPE_CHECKING:
         TurnStatus,
     )
     from codex_manager_core.services.controls import KEEP, ControlsChange, ControlsView, Keep
-    from codex_manager_core.services.health import AuthState, ManagerHealth
+    from codex_manager_core.services.health import AuthState, ManagerHealth, QueueHealth
     from codex_manager_core.services.session_scope import SessionScope
     from codex_manager_core.services.sessions import DeletedSession, SessionDetail, StartedSession
     from codex_manager_core.services.transcript import TranscriptPage
@@ -135,6 +135,7 @@ _EXPORTS: dict[str, str] = {
     "ManagerError": "codex_manager_core.errors",
     "ManagerHealth": "codex_manager_core.services.health",
     "AuthState": "codex_manager_core.services.health",
+    "QueueHealth": "codex_manager_core.services.health",
     "MemoryStore": "codex_manager_core.store",
     "MethodNotSupported": "codex_manager_core.errors",
     "NotFound": "codex_manager_core.errors",
@@ -207,6 +208,7 @@ __all__ = [
     "ProjectSessionsDeleted",
     "ProjectSessionsMoved",
     "QueueFull",
+    "QueueHealth",
     "RequestKind",
     "RequestStatus",
     "RpcError",

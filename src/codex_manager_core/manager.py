@@ -360,7 +360,7 @@ class Manager:
         self.runtime = RuntimeService(ctx)
         self.events = EventsService(ctx)
         self.jobs = JobsService(ctx, self)
-        self._health = HealthService(ctx)
+        self._health = HealthService(ctx, self.jobs.runner.index)
         self._runtime_events = RuntimeEvents(ctx, lifecycle)
         self._intake = RequestIntake(ctx, lifecycle)
 

@@ -6,6 +6,8 @@ import collections
 import time
 from typing import Any
 
+from codex_manager_core.queue.stats import QueueStats
+from codex_manager_core.services.health import QueueHealth
 from codex_manager_http.asgi import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -59,8 +61,47 @@ def _line(name: str, value: float, labels: dict[str, Any] | None = None) -> str:
     return f"{name} {value}"
 
 
-def render(metrics: Metrics, figures: dict[str, Any]) -> str:
-    """Prometheus text exposition format (version 0.0.4)."""
+def queue_lines(stats: QueueStats, live: QueueHealth | None) -> list[str]:
+    """The job queue: depth and running now (the runner's index: exact), and since this
+    process started the jobs enqueued, retried and ended per state, and a histogram of
+    their latency (enqueue to end)."""
+    queued, running = (0, 0) if live is None else (live.queued, live.running)
+    lines = [
+        "# HELP codex_manager_queue_depth Jobs queued (waiting to run, or for a retry).",
+        "# TYPE codex_manager_queue_depth gauge",
+        _line("codex_manager_queue_depth", queued),
+        "# HELP codex_manager_queue_running Jobs running.",
+        "# TYPE codex_manager_queue_running gauge",
+        _line("codex_manager_queue_running", running),
+        "# HELP codex_manager_queue_enqueued_total Jobs enqueued (not joined or merged).",
+        "# TYPE codex_manager_queue_enqueued_total counter",
+        _line("codex_manager_queue_enqueued_total", stats.enqueued),
+        "# HELP codex_manager_queue_retries_total Failed attempts queued again for a retry.",
+        "# TYPE codex_manager_queue_retries_total counter",
+        _line("codex_manager_queue_retries_total", stats.retries),
+        "# HELP codex_manager_queue_jobs_ended_total Jobs ended, by final state.",
+        "# TYPE codex_manager_queue_jobs_ended_total counter",
+    ]
+    for state, count in sorted(stats.ended.items()):
+        lines.append(_line("codex_manager_queue_jobs_ended_total", count, {"state": state.value}))
+    name = "codex_manager_queue_job_latency_seconds"
+    lines += [
+        f"# HELP {name} Seconds from enqueue to end, of the jobs ended.",
+        f"# TYPE {name} histogram",
+    ]
+    for bound, count in stats.cumulative():
+        lines.append(_line(f"{name}_bucket", count, {"le": f"{bound:g}"}))
+    lines += [
+        _line(f"{name}_bucket", stats.latency_count, {"le": "+Inf"}),
+        _line(f"{name}_sum", round(stats.latency_sum, 6)),
+        _line(f"{name}_count", stats.latency_count),
+    ]
+    return lines
+
+
+def render(metrics: Metrics, figures: dict[str, Any], extra: list[str] | None = None) -> str:
+    """Prometheus text exposition format (version 0.0.4); `extra`: lines rendered already
+    (`queue_lines`)."""
     lines = [
         "# HELP codex_manager_http_requests_total HTTP requests by method and status.",
         "# TYPE codex_manager_http_requests_total counter",
@@ -93,4 +134,5 @@ def render(metrics: Metrics, figures: dict[str, Any]) -> str:
                 lines.append(_line(name, number, {labels: label_value}))
         else:
             lines.append(_line(name, value))
+    lines += extra or []
     return "\n".join(lines) + "\n"

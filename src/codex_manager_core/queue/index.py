@@ -28,6 +28,7 @@ from codex_manager_core.ports.store import DeleteJobs, PatchJob, PutJob, Transit
 from codex_manager_core.ports.store.jobs import JobMutation
 from codex_manager_core.queue.model import Job, JobPriority, JobState
 from codex_manager_core.queue.scheduler import eligible
+from codex_manager_core.queue.stats import QueueStats
 
 _Key = tuple[datetime, str]
 
@@ -38,6 +39,9 @@ def _key(job: Job) -> _Key:
 
 class QueueIndex:
     def __init__(self) -> None:
+        # Here because every job write passes through the index (`job_events.write`); not
+        # reset by `load`: they count since this process started.
+        self.stats = QueueStats()
         self._reset()
 
     def _reset(self) -> None:
@@ -96,6 +100,13 @@ class QueueIndex:
 
     def running(self) -> list[Job]:
         return list(self._running.values())
+
+    def running_count(self) -> int:
+        return len(self._running)
+
+    def owner_count(self) -> int:
+        """Owners with live jobs."""
+        return len(self._per_owner)
 
     def candidates(self, now: datetime) -> list[Job]:
         """What `scheduler.choose` needs as its `queued` (see the module docstring)."""

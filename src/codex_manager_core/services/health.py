@@ -3,7 +3,9 @@ store takes writes, and whether codex has credentials to work with (`manager.hea
 
 Hosts answer health checks often and must answer at once, so the store's row counts (a
 query) are kept in memory: `cached=True` answers from figures at most a few seconds old
-(of the Clock), reading them again only when they are older.
+(of the Clock), reading them again only when they are older. The queue's live figures
+(queued, running, owners) come from the runner's in-memory index, exact and free; its
+ended jobs (kept by retention) are counted with the store's figures.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import attrs
 
 from codex_manager_core.events.ledger import LedgerStats, StorageHealth
 from codex_manager_core.ports.store import StoreStats
+from codex_manager_core.queue.index import QueueIndex
+from codex_manager_core.queue.model import JobState
 from codex_manager_core.runtime.supervisor import RuntimeHealth
 from codex_manager_core.services.context import ServiceContext
 
@@ -40,6 +44,20 @@ class AuthState:
 
 
 @attrs.frozen
+class QueueHealth:
+    """The job queue now: live jobs (exact) and the ended jobs kept (as of the store's
+    figures)."""
+
+    queued: int
+    running: int
+    completed: int
+    failed: int
+    canceled: int
+    owners: int
+    """Owners (projects, `session:<id>`) with queued or running jobs."""
+
+
+@attrs.frozen
 class ManagerHealth:
     runtime: RuntimeHealth
     store: StoreStats | None
@@ -53,11 +71,15 @@ class ManagerHealth:
     last_seq: int = 0
     """The last event's seq."""
     auth: AuthState = AuthState(api_key=False, auth_file=False)
+    queue: QueueHealth | None = None
+    """None where the Manager has no queue index to read (a bare HealthService)."""
 
 
 class HealthService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, queue: QueueIndex | None = None) -> None:
         self._ctx = ctx
+        self._queue = queue
+        self._ended: dict[JobState, int] = {}
         self._stats: StoreStats | None = None
         self._stats_at: float | None = None
 
@@ -90,11 +112,28 @@ class HealthService:
                 api_key=bool(env.get("OPENAI_API_KEY") or env.get("CODEX_API_KEY")),
                 auth_file=await ctx.home.has_auth(),
             ),
+            queue=self._queue_health(),
+        )
+
+    def _queue_health(self) -> QueueHealth | None:
+        index = self._queue
+        if index is None:
+            return None
+        running = index.running_count()
+        return QueueHealth(
+            queued=index.live_count() - running,
+            running=running,
+            completed=self._ended.get(JobState.COMPLETED, 0),
+            failed=self._ended.get(JobState.FAILED, 0),
+            canceled=self._ended.get(JobState.CANCELED, 0),
+            owners=index.owner_count(),
         )
 
     async def _read_stats(self, *, quiet: bool = False) -> StoreStats | None:
         try:
             self._stats = await self._ctx.store.stats()
+            if self._queue is not None:
+                self._ended = dict(await self._ctx.store.count_jobs(None))
         except Exception as exc:  # e.g. an I/O error: health must still answer
             log = logger.debug if quiet else logger.warning
             log("could not read the store's figures: %s", exc)

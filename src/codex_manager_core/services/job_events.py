@@ -78,6 +78,9 @@ async def write(
     in-memory index. Every job write goes through here, so the index stays exact; the
     ledger resolves writes in commit order, so the index follows the store's order."""
     await ctx.write(mutations, events)
+    # Before `apply`: an ended job is still in the index, with the created_at its latency
+    # starts from.
+    index.stats.observe(events, index.get, ctx.now())
     index.apply(mutations)
 
 

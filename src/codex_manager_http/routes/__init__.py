@@ -13,6 +13,7 @@ from codex_manager_http.routes import (
     config,
     controls,
     discovery,
+    jobs,
     projects,
     requests,
     session_actions,
@@ -36,5 +37,6 @@ ROUTE_HANDLERS: list[Any] = [
     *turns.ROUTES,
     *controls.ROUTES,
     *requests.ROUTES,
+    *jobs.ROUTES,
     *stream.ROUTES,
 ]

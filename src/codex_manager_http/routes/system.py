@@ -7,7 +7,7 @@ from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 
 from codex_manager_http.host import HostDep, ManagerDep
-from codex_manager_http.metrics import render
+from codex_manager_http.metrics import queue_lines, render
 from codex_manager_http.routes.common import error_responses
 from codex_manager_http.wire import system as wire
 
@@ -101,12 +101,6 @@ async def metrics(manager: ManagerDep, host: HostDep) -> str:
             1 if runtime.state == "ready" else 0,
             None,
         ),
-        "codex_manager_queue_depth": (
-            "gauge",
-            "Jobs queued (the queue arrives with a later release).",
-            0,
-            None,
-        ),
     }
     if stats is not None:
         figures["codex_manager_open_requests"] = (
@@ -121,7 +115,7 @@ async def metrics(manager: ManagerDep, host: HostDep) -> str:
             stats.sessions,
             None,
         )
-    return render(host.metrics, figures)
+    return render(host.metrics, figures, queue_lines(manager.jobs.runner.index.stats, state.queue))
 
 
 @get(

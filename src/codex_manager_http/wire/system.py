@@ -42,12 +42,25 @@ class StorageHealth(TypedDict):
     retries: int
 
 
+class QueueHealth(TypedDict):
+    """The original's `orchestratorQueue` (ours is always enabled)."""
+
+    enabled: bool
+    queued: int
+    running: int
+    completed: int
+    failed: int
+    canceled: int
+    projects: int
+    """Owners (projects, `session:<id>`) with queued or running jobs."""
+
+
 class Health(TypedDict):
     status: str
     service: str
     version: str
     codex: CodexHealth
-    orchestratorQueue: dict[str, Any]
+    orchestratorQueue: QueueHealth
     auth: dict[str, Any]
     ledger: dict[str, Any]
     store: dict[str, Any] | None
@@ -144,9 +157,33 @@ def _storage(storage: LedgerStorage, data_dir: str | None) -> StorageHealth:
     }
 
 
+def _queue(state: ManagerHealth) -> QueueHealth:
+    queue = state.queue
+    if queue is None:
+        return {
+            "enabled": False,
+            "queued": 0,
+            "running": 0,
+            "completed": 0,
+            "failed": 0,
+            "canceled": 0,
+            "projects": 0,
+        }
+    return {
+        "enabled": True,
+        "queued": queue.queued,
+        "running": queue.running,
+        "completed": queue.completed,
+        "failed": queue.failed,
+        "canceled": queue.canceled,
+        "projects": queue.owners,
+    }
+
+
 def health(state: ManagerHealth, *, demo: dict[str, Any] | None, token_required: bool) -> Health:
     """`status` is "degraded" while the store refuses writes; the runtime's own state is in
-    `codex`. The original's `orchestratorQueue` is all zeros until the queue arrives."""
+    `codex`. `orchestratorQueue`: live jobs exactly, ended ones as of the store's figures
+    (a few seconds old at most)."""
     runtime, storage, ledger, store_stats = state.runtime, state.storage, state.ledger, state.store
     auth = {
         "hasOpenAiApiKey": state.auth.api_key,
@@ -159,15 +196,7 @@ def health(state: ManagerHealth, *, demo: dict[str, Any] | None, token_required:
         "service": "codex-manager",
         "version": __version__,
         "codex": _codex(runtime),
-        "orchestratorQueue": {
-            "enabled": False,
-            "queued": 0,
-            "running": 0,
-            "completed": 0,
-            "failed": 0,
-            "canceled": 0,
-            "projects": 0,
-        },
+        "orchestratorQueue": _queue(state),
         "auth": auth,
         "ledger": {
             "lastSeq": state.last_seq,
