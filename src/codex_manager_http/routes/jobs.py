@@ -9,6 +9,7 @@ always on, so the original's 503 "queue disabled" never happens. The shapes are 
 from typing import Annotated, Any, Final
 
 from litestar import get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_409_CONFLICT
 
@@ -108,7 +109,13 @@ async def list_project_jobs(
     summary="Cancel one orchestrator queue job",
     status_code=200,
     exception_handlers=RESHAPED,
-    responses=error_responses(400, 404, 409),
+    responses={
+        **error_responses(400, 404),
+        409: ResponseSpec(
+            data_container=wire.AlreadyTerminal,
+            description="The job has ended (status and code already_terminal)",
+        ),
+    },
 )
 async def cancel_job(manager: ManagerDep, job_id: FromPath[str]) -> wire.JobBody:
     """A queued job ends `canceled` at once; a running one has its attempt cancelled and
