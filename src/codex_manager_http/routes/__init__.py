@@ -18,6 +18,7 @@ from codex_manager_http.routes import (
     session_actions,
     sessions,
     stream,
+    suggestions,
     system,
     transcript,
     turns,
@@ -36,5 +37,6 @@ ROUTE_HANDLERS: list[Any] = [
     *turns.ROUTES,
     *controls.ROUTES,
     *requests.ROUTES,
+    *suggestions.ROUTES,
     *stream.ROUTES,
 ]
