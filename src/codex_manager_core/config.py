@@ -102,3 +102,10 @@ class ManagerConfig:
     """Seconds after which a queued background job is scheduled as an interactive one."""
     queue_retained_per_owner: int = 200
     """Terminal (completed, failed, canceled) jobs kept per owner; older ones are deleted."""
+
+    # --- suggested requests (docs/queue.md, "Suggested requests")
+    suggest_request_wait: float = 12.0
+    """Seconds `manager.suggestions.request` (POST /api/sessions/{id}/suggested-request)
+    waits for the worker's suggestion before answering the fallback."""
+    suggestions_max_entries: int = 2000
+    """Suggested-request states kept in memory; past this the least recently updated go."""

@@ -9,8 +9,8 @@
 (`services/`). The Manager is the facade that groups them: `manager.sessions`,
 `manager.projects`, `manager.turns`, `manager.controls`, `manager.settings`,
 `manager.approvals`, `manager.tool_input`, `manager.tool_calls`, `manager.requests`,
-`manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`, and
-`manager.session(id)` for one session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
+`manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`,
+`manager.suggestions`, and `manager.session(id)` for one session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ from codex_manager_core.services.session_scope import SessionScope
 from codex_manager_core.services.session_threads import SessionThreads
 from codex_manager_core.services.sessions import SessionsService
 from codex_manager_core.services.settings import SettingsService
+from codex_manager_core.services.suggestions import SuggestionsService
 from codex_manager_core.services.thread_files import ThreadFiles
 from codex_manager_core.services.transcript import TranscriptService
 from codex_manager_core.services.turns import TurnsService
@@ -131,6 +132,8 @@ class Manager:
     """The ordered event ledger: subscribe, read, handlers, compaction."""
     jobs: JobsService
     """The durable job queue: job types, enqueue, read, cancel, wait (docs/queue.md)."""
+    suggestions: SuggestionsService
+    """Suggested next requests, written by queue jobs (docs/queue.md)."""
     tools: ToolRegistry
     """Python functions the model can call (declared per session with `tools=[...]`)."""
     context: ServiceContext
@@ -359,8 +362,9 @@ class Manager:
         self.tool_calls = ToolCallsService(requests)
         self.runtime = RuntimeService(ctx)
         self.events = EventsService(ctx)
-        self.jobs = JobsService(ctx, self)
-        self._health = HealthService(ctx, self.jobs.runner.index)
+        self.jobs = jobs = JobsService(ctx, self)
+        self.suggestions = SuggestionsService(ctx, jobs, transcript)
+        self._health = HealthService(ctx, jobs.runner.index)
         self._runtime_events = RuntimeEvents(ctx, lifecycle)
         self._intake = RequestIntake(ctx, lifecycle)
 

@@ -22,6 +22,7 @@ from codex_manager_core.api.controls import (
 from codex_manager_core.api.jobs import JobsApi
 from codex_manager_core.api.runtime import EventsApi, RuntimeApi
 from codex_manager_core.api.sessions import ProjectsApi, SessionsApi, TranscriptApi, TurnsApi
+from codex_manager_core.api.suggestions import SuggestionsApi
 
 if TYPE_CHECKING:
     from codex_manager_core.manager import Manager
@@ -58,6 +59,8 @@ class ManagerApi(Protocol):
     def runtime(self) -> RuntimeApi: ...
     @property
     def jobs(self) -> JobsApi: ...
+    @property
+    def suggestions(self) -> SuggestionsApi: ...
 
     def session(self, session_id: str) -> SessionScope:
         """The calls about one session, bound to its id."""
@@ -85,6 +88,7 @@ __all__ = [
     "RuntimeApi",
     "SessionsApi",
     "SettingsApi",
+    "SuggestionsApi",
     "ToolCallsApi",
     "ToolInputApi",
     "TranscriptApi",

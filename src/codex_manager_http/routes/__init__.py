@@ -19,6 +19,7 @@ from codex_manager_http.routes import (
     session_actions,
     sessions,
     stream,
+    suggestions,
     system,
     transcript,
     turns,
@@ -38,5 +39,6 @@ ROUTE_HANDLERS: list[Any] = [
     *controls.ROUTES,
     *requests.ROUTES,
     *jobs.ROUTES,
+    *suggestions.ROUTES,
     *stream.ROUTES,
 ]

@@ -22,6 +22,7 @@ _DESCRIPTIONS = {
     409: "Conflict with the current state",
     410: "The session was deleted",
     423: "The default controls are locked",
+    429: "The job queue is full (code queue_full): retry once jobs have finished",
     500: "The runtime failed the call",
     501: "The installed codex does not support this method",
     503: "The runtime is not running (retry shortly)",
