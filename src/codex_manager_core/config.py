@@ -8,6 +8,7 @@ from pathlib import Path
 import attrs
 
 from codex_manager_core.models import Controls
+from codex_manager_core.queue.agents import AgentDefinition
 from codex_manager_core.runtime.client import ClientInfo, RetryPolicy
 from codex_manager_core.runtime.supervisor import RestartPolicy
 
@@ -102,3 +103,8 @@ class ManagerConfig:
     """Seconds after which a queued background job is scheduled as an interactive one."""
     queue_retained_per_owner: int = 200
     """Terminal (completed, failed, canceled) jobs kept per owner; older ones are deleted."""
+
+    # --- worker sessions (docs/queue.md, "Worker sessions and agents")
+    agents: tuple[AgentDefinition, ...] = ()
+    """Agent definitions added to the built-ins (`default`, `supervisor`); one with a
+    built-in's name replaces it. `manager.agents.register(...)` adds more at run time."""
