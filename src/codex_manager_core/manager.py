@@ -9,7 +9,8 @@
 (`services/`). The Manager is the facade that groups them: `manager.sessions`,
 `manager.projects`, `manager.turns`, `manager.controls`, `manager.settings`,
 `manager.approvals`, `manager.tool_input`, `manager.tool_calls`, `manager.requests`,
-`manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`, and
+`manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`, `manager.agents`,
+`manager.workers`, and
 `manager.session(id)` for one session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
 """
 
@@ -39,6 +40,7 @@ from codex_manager_core.ports import (
 )
 from codex_manager_core.ports.codex_home import CodexHome
 from codex_manager_core.ports.store import RequestQuery
+from codex_manager_core.queue.agents import AgentRegistry, registry_for
 from codex_manager_core.runtime.client import InitializeResult
 from codex_manager_core.runtime.codex_home import CodexHomeDir, import_user_auth
 from codex_manager_core.runtime.stdio import LogSettings, codex_app_server_transport
@@ -68,6 +70,7 @@ from codex_manager_core.services.settings import SettingsService
 from codex_manager_core.services.thread_files import ThreadFiles
 from codex_manager_core.services.transcript import TranscriptService
 from codex_manager_core.services.turns import TurnsService
+from codex_manager_core.services.workers import WorkersService
 from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
 
@@ -131,6 +134,10 @@ class Manager:
     """The ordered event ledger: subscribe, read, handlers, compaction."""
     jobs: JobsService
     """The durable job queue: job types, enqueue, read, cancel, wait (docs/queue.md)."""
+    agents: AgentRegistry
+    """Agent definitions: how each kind of worker runs (built-ins, configured, registered)."""
+    workers: WorkersService
+    """The hidden worker session of each (owner, agent) pair, made on first use."""
     tools: ToolRegistry
     """Python functions the model can call (declared per session with `tools=[...]`)."""
     context: ServiceContext
@@ -352,6 +359,8 @@ class Manager:
             transcript=transcript,
         )
         self.projects = ProjectsService(ctx, sessions)
+        self.agents = agents = registry_for(ctx.config.agents)
+        self.workers = WorkersService(ctx, sessions, agents)
         self.turns = TurnsService(ctx, controls=controls, session_threads=session_threads)
         self.requests = requests = RequestsService(ctx, lifecycle)
         self.approvals = ApprovalsService(requests)

@@ -22,6 +22,7 @@ from codex_manager_core.api.controls import (
 from codex_manager_core.api.jobs import JobsApi
 from codex_manager_core.api.runtime import EventsApi, RuntimeApi
 from codex_manager_core.api.sessions import ProjectsApi, SessionsApi, TranscriptApi, TurnsApi
+from codex_manager_core.api.workers import AgentsApi, WorkersApi
 
 if TYPE_CHECKING:
     from codex_manager_core.manager import Manager
@@ -58,6 +59,10 @@ class ManagerApi(Protocol):
     def runtime(self) -> RuntimeApi: ...
     @property
     def jobs(self) -> JobsApi: ...
+    @property
+    def agents(self) -> AgentsApi: ...
+    @property
+    def workers(self) -> WorkersApi: ...
 
     def session(self, session_id: str) -> SessionScope:
         """The calls about one session, bound to its id."""
@@ -75,6 +80,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "AgentsApi",
     "ApprovalsApi",
     "ControlsApi",
     "EventsApi",
@@ -89,4 +95,5 @@ __all__ = [
     "ToolInputApi",
     "TranscriptApi",
     "TurnsApi",
+    "WorkersApi",
 ]

@@ -44,7 +44,7 @@ def _issue(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"agent {field}: {message}", issues=[{"path": [field], "message": message}])
 
 
-def _check_name(_instance: object, _attribute: object, value: object) -> None:
+def _check_name(_instance: object, _attribute: object, value: Any) -> None:
     if not isinstance(value, str) or not _NAME.match(value):
         raise _issue(
             "name",
@@ -68,12 +68,12 @@ def _choice(field: str, allowed: tuple[str, ...]) -> Any:
     return check
 
 
-def _check_effort(_instance: object, _attribute: object, value: object) -> None:
+def _check_effort(_instance: object, _attribute: object, value: Any) -> None:
     if value is not None and value not in EFFORTS:
         raise _issue("effort", f"must be one of {list(EFFORTS)} or None, got {value!r}")
 
 
-def _check_timeout(_instance: object, _attribute: object, value: object) -> None:
+def _check_timeout(_instance: object, _attribute: object, value: Any) -> None:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
