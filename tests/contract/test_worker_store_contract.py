@@ -70,7 +70,9 @@ async def test_created_at_reads_back_as_utc(store: Store) -> None:
     local = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
     await put(store, WorkerRecord("p1", "default", "s1", local))
     read = await store.get_worker("p1", "default")
-    assert read is not None and read.created_at == local and read.created_at.tzinfo == UTC
+    assert read is not None
+    assert read.created_at == local
+    assert read.created_at.tzinfo == UTC
 
 
 async def test_delete_one_agent_or_every_worker_of_an_owner(store: Store) -> None:
@@ -118,5 +120,3 @@ async def test_sqlite_workers_survive_a_reopen(tmp_path: Path) -> None:
         assert await second.get_worker("p1", "default") == worker("p1", "default", "s1")
     finally:
         await second.close()
-
-

@@ -64,50 +64,55 @@ async def test_ensure_provisions_a_hidden_titled_worker_with_the_agents_controls
     project_dir = tmp_path / "project-dir"
     project_dir.mkdir()
     with anyio.fail_after(120):
-        async with ScriptedModel(echo) as model:
-            async with open_manager(tmp_path, model, agents=(REVIEWER,)) as env:
-                manager = env.manager
-                project = await manager.projects.create("Alpha", str(project_dir))
-                worker = await manager.workers.ensure(project.project_id, "reviewer")
-                assert worker == Worker(worker.session_id, project.project_id, "reviewer", True)
-                record = await manager.sessions.get(worker.session_id)
-                assert record.system_owned and record.title == "Alpha reviewer"
-                assert record.project_id == project.project_id
-                assert record.cwd == str(project_dir)
-                controls = record.controls
-                assert (
-                    controls.model,
-                    controls.filesystem_sandbox,
-                    controls.approval_policy,
-                    controls.network_access,
-                ) == ("mock-model", "workspace-write", "on-request", "enabled")
-                listed = await manager.sessions.list()
-                assert worker.session_id not in [s.session_id for s in listed.items]
+        async with (
+            ScriptedModel(echo) as model,
+            open_manager(tmp_path, model, agents=(REVIEWER,)) as env,
+        ):
+            manager = env.manager
+            project = await manager.projects.create("Alpha", str(project_dir))
+            worker = await manager.workers.ensure(project.project_id, "reviewer")
+            assert worker == Worker(worker.session_id, project.project_id, "reviewer", True)
+            record = await manager.sessions.get(worker.session_id)
+            assert record.system_owned
+            assert record.title == "Alpha reviewer"
+            assert record.project_id == project.project_id
+            assert record.cwd == str(project_dir)
+            controls = record.controls
+            assert (
+                controls.model,
+                controls.filesystem_sandbox,
+                controls.approval_policy,
+                controls.network_access,
+            ) == ("mock-model", "workspace-write", "on-request", "enabled")
+            listed = await manager.sessions.list()
+            assert worker.session_id not in [s.session_id for s in listed.items]
 
-                again = await manager.workers.ensure(project.project_id, "reviewer")
-                assert again == Worker(worker.session_id, project.project_id, "reviewer", False)
-                agent_sessions = await manager.projects.agent_sessions(project.project_id)
-                assert [(a.session_id, a.agent) for a in agent_sessions] == [
-                    (worker.session_id, "reviewer")
-                ]
+            again = await manager.workers.ensure(project.project_id, "reviewer")
+            assert again == Worker(worker.session_id, project.project_id, "reviewer", False)
+            agent_sessions = await manager.projects.agent_sessions(project.project_id)
+            assert [(a.session_id, a.agent) for a in agent_sessions] == [
+                (worker.session_id, "reviewer")
+            ]
 
-                # A chat owner: its cwd and title; the route's `session:<id>` owners too.
-                chat = await manager.sessions.create(title="Chat one")
-                owner = session_owner(chat.session_id)
-                chat_worker = await manager.workers.ensure(owner, "default")
-                chat_record = await manager.sessions.get(chat_worker.session_id)
-                assert chat_record.title == "Chat one default"
-                assert chat_record.cwd == chat.cwd and chat_record.project_id is None
-                assert [
-                    (a.session_id, a.agent) for a in await manager.projects.agent_sessions(owner)
-                ] == [(chat_worker.session_id, "default")]
-                assert await manager.workers.list(owner) == [
-                    Worker(chat_worker.session_id, owner, "default", False)
-                ]
+            # A chat owner: its cwd and title; the route's `session:<id>` owners too.
+            chat = await manager.sessions.create(title="Chat one")
+            owner = session_owner(chat.session_id)
+            chat_worker = await manager.workers.ensure(owner, "default")
+            chat_record = await manager.sessions.get(chat_worker.session_id)
+            assert chat_record.title == "Chat one default"
+            assert chat_record.cwd == chat.cwd
+            assert chat_record.project_id is None
+            assert [
+                (a.session_id, a.agent) for a in await manager.projects.agent_sessions(owner)
+            ] == [(chat_worker.session_id, "default")]
+            assert await manager.workers.list(owner) == [
+                Worker(chat_worker.session_id, owner, "default", False)
+            ]
 
-                with pytest.raises(NotFound) as unknown:
-                    await manager.workers.ensure(project.project_id, "nobody")
-                assert unknown.value.code == "unknown_agent" and "reviewer" in str(unknown.value)
+            with pytest.raises(NotFound) as unknown:
+                await manager.workers.ensure(project.project_id, "nobody")
+            assert unknown.value.code == "unknown_agent"
+            assert "reviewer" in str(unknown.value)
 
 
 async def test_concurrent_ensures_make_one_thread(tmp_path: Path) -> None:
@@ -162,14 +167,14 @@ async def test_removed_thread_files_are_stale_and_invalidate_makes_a_new_thread(
                 files = await home.thread_files(worker.session_id)
                 assert files, "the worker's rollout should be on disk after its first turn"
                 assert await home.remove_files(files) == len(files)
-                with pytest.raises(Exception) as failure:
-                    await worker_turn(env.manager, worker.session_id, "work")
                 # thread/resume of the gone thread: "no rollout found for thread id ...".
-                assert isinstance(failure.value, NotFound), repr(failure.value)
+                with pytest.raises(NotFound) as failure:
+                    await worker_turn(env.manager, worker.session_id, "work")
                 assert env.manager.workers.is_stale_thread_error(failure.value), repr(failure.value)
                 await env.manager.workers.invalidate(worker)
                 fresh = await env.manager.workers.ensure(project.project_id, "default")
-                assert fresh.created and fresh.session_id != worker.session_id
+                assert fresh.created
+                assert fresh.session_id != worker.session_id
                 result = await worker_turn(env.manager, fresh.session_id, "work")
                 assert result.final_text == "echo: work"
                 agents = await env.manager.projects.agent_sessions(project.project_id)

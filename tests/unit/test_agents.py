@@ -40,7 +40,8 @@ def test_defaults_are_a_read_only_never_asking_restricted_worker() -> None:
         "restricted",
     )
     assert agent.orientation_text == DEFAULT_ORIENTATION
-    assert "dynamic tools" in DEFAULT_ORIENTATION and "shell" in DEFAULT_ORIENTATION
+    assert "dynamic tools" in DEFAULT_ORIENTATION
+    assert "shell" in DEFAULT_ORIENTATION
     assert AgentDefinition("x", orientation="Be brief.").orientation_text == "Be brief."
 
 
@@ -77,7 +78,8 @@ def test_a_bad_field_is_refused_naming_it(field: str, value: Any) -> None:
 def test_registry_has_the_builtins_and_refuses_a_duplicate_unless_replacing() -> None:
     registry = AgentRegistry()
     assert registry.names() == ["default", "supervisor"]
-    assert "default" in registry and "nobody" not in registry
+    assert "default" in registry
+    assert "nobody" not in registry
     mine = registry.register(AgentDefinition("mine", model="m1"))
     assert registry.get("mine") is mine
     with pytest.raises(Conflict) as duplicate:
@@ -196,7 +198,8 @@ def test_an_error_in_the_agents_file_names_the_file_and_the_field(
 def test_a_missing_agents_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as refused:
         load_agents_file(tmp_path / "missing.toml")
-    assert "missing.toml" in str(refused.value) and "cannot be read" in str(refused.value)
+    assert "missing.toml" in str(refused.value)
+    assert "cannot be read" in str(refused.value)
 
 
 def test_parse_agents_names_its_source() -> None:
