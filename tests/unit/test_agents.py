@@ -227,3 +227,19 @@ def test_our_own_not_found_and_other_errors_are_not_stale() -> None:
     assert not is_stale_thread_error(NotFound("no session 'x'; list sessions to see the ids"))
     assert not is_stale_thread_error(NotFound("thread not found", code="unknown_agent"))
     assert not is_stale_thread_error(ValueError("no rollout found"))
+
+
+def test_the_server_reads_its_agents_file_from_the_environment(tmp_path: Path) -> None:
+    from codex_manager_http.serve import manager_config
+    from codex_manager_http.settings import ServerSettings, SettingsError, env_defaults
+
+    path = write(tmp_path, '[agents.supervisor]\nmodel = "gpt-s"\n')
+    values = env_defaults({"CODEX_MANAGER_AGENTS_FILE": str(path)})
+    assert values["agents_file"] == path
+    settings = ServerSettings(agents_file=path)
+    settings.check()
+    assert manager_config(settings).agents == (AgentDefinition("supervisor", model="gpt-s"),)
+    assert manager_config(ServerSettings()).agents == ()
+    broken = ServerSettings(agents_file=write(tmp_path, '[agents.x]\neffort = "max"\n'))
+    with pytest.raises(SettingsError, match=r"agents\.toml: agents\.x\.effort"):
+        broken.check()
