@@ -243,3 +243,31 @@ def test_the_server_reads_its_agents_file_from_the_environment(tmp_path: Path) -
     broken = ServerSettings(agents_file=write(tmp_path, '[agents.x]\neffort = "max"\n'))
     with pytest.raises(SettingsError, match=r"agents\.toml: agents\.x\.effort"):
         broken.check()
+
+
+@pytest.mark.anyio
+async def test_a_worker_thread_declares_the_provided_dynamic_tools(tmp_path: Path) -> None:
+    started: list[Any] = []
+
+    def start(params: Any) -> Any:
+        started.append(params)
+        thread = {"id": f"thr_{len(started)}", "cwd": params["cwd"], "status": {"type": "idle"}}
+        return {"thread": thread, "model": "memory-model", "modelProvider": "memory"}
+
+    tool = {
+        "name": "report",
+        "description": "Report the result.",
+        "inputSchema": {"type": "object", "properties": {}},
+    }
+    runtime = MemoryRuntime({"thread/start": start, "thread/name/set": {}})
+    config = ManagerConfig(default_cwd=tmp_path, import_user_auth=False)
+    with anyio.fail_after(WAIT):
+        async with Manager.open(store=MemoryStore(), transport=runtime, config=config) as m:
+            await m.runtime.wait_ready(WAIT)
+            m.workers.set_dynamic_tools(lambda: [tool])
+            project = await m.projects.create("P")
+            worker = await m.workers.ensure(project.project_id, "default")
+            record = await m.sessions.get(worker.session_id)
+    assert [dict(spec)["name"] for spec in record.dynamic_tools] == ["report"]
+    assert [spec["name"] for spec in started[0]["dynamicTools"]] == ["report"]
+    assert started[0]["cwd"] == str(tmp_path)
