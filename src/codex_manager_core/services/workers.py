@@ -189,12 +189,6 @@ class WorkersService:
             for record in await self._ctx.store.list_workers(owner)
         ]
 
-    async def agents_of(self, owner: str) -> dict[str, str]:
-        """session id -> agent name, for the workers of `owner`."""
-        return {
-            record.session_id: record.agent for record in await self._ctx.store.list_workers(owner)
-        }
-
     def is_stale_thread_error(self, exc: BaseException) -> bool:
         """See the module-level `is_stale_thread_error`."""
         return is_stale_thread_error(exc)
