@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from codex_manager_core.events.bus import EventFilter, Subscription
     from codex_manager_core.manager import Manager, StorageHealth
     from codex_manager_core.models import (
+        AgentSession,
         Controls,
         Event,
         InteractiveRequest,
@@ -82,12 +83,14 @@ if TYPE_CHECKING:
         TurnRecord,
         TurnStatus,
     )
+    from codex_manager_core.queue.agents import AgentDefinition
     from codex_manager_core.services.controls import KEEP, ControlsChange, ControlsView, Keep
     from codex_manager_core.services.health import AuthState, ManagerHealth, QueueHealth
     from codex_manager_core.services.session_scope import SessionScope
     from codex_manager_core.services.sessions import DeletedSession, SessionDetail, StartedSession
     from codex_manager_core.services.transcript import TranscriptPage
     from codex_manager_core.services.turns import TurnErrorNotice, TurnHandle, TurnResult
+    from codex_manager_core.services.workers import Worker
     from codex_manager_core.store import MemoryStore, SqliteStore
     from codex_manager_core.tools import ToolRegistry, ToolResult
 
@@ -140,6 +143,9 @@ _EXPORTS: dict[str, str] = {
     "MethodNotSupported": "codex_manager_core.errors",
     "NotFound": "codex_manager_core.errors",
     "Project": "codex_manager_core.models",
+    "AgentSession": "codex_manager_core.models",
+    "AgentDefinition": "codex_manager_core.queue.agents",
+    "Worker": "codex_manager_core.services.workers",
     "RequestKind": "codex_manager_core.models",
     "RequestStatus": "codex_manager_core.models",
     "RpcError": "codex_manager_core.errors",
@@ -172,6 +178,8 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "KEEP",
+    "AgentDefinition",
+    "AgentSession",
     "AuthRequired",
     "AuthState",
     "BinaryNotFound",
@@ -246,6 +254,7 @@ __all__ = [
     "TurnResult",
     "TurnStatus",
     "TurnTimeout",
+    "Worker",
     "__version__",
 ]
 

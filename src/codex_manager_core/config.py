@@ -8,6 +8,7 @@ from pathlib import Path
 import attrs
 
 from codex_manager_core.models import Controls
+from codex_manager_core.queue.agents import AgentDefinition
 from codex_manager_core.runtime.client import ClientInfo, RetryPolicy
 from codex_manager_core.runtime.supervisor import RestartPolicy
 
@@ -109,3 +110,8 @@ class ManagerConfig:
     waits for the worker's suggestion before answering the fallback."""
     suggestions_max_entries: int = 2000
     """Suggested-request states kept in memory; past this the least recently updated go."""
+
+    # --- worker sessions (docs/queue.md, "Worker sessions and agents")
+    agents: tuple[AgentDefinition, ...] = ()
+    """Agent definitions added to the built-ins (`default`, `supervisor`); one with a
+    built-in's name replaces it. `manager.agents.register(...)` adds more at run time."""

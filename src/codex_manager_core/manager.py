@@ -10,7 +10,8 @@
 `manager.projects`, `manager.turns`, `manager.controls`, `manager.settings`,
 `manager.approvals`, `manager.tool_input`, `manager.tool_calls`, `manager.requests`,
 `manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`,
-`manager.suggestions`, and `manager.session(id)` for one session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
+`manager.suggestions`, `manager.agents`, `manager.workers`, and `manager.session(id)` for
+one session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from codex_manager_core.ports import (
 )
 from codex_manager_core.ports.codex_home import CodexHome
 from codex_manager_core.ports.store import RequestQuery
+from codex_manager_core.queue.agents import AgentRegistry, registry_for
 from codex_manager_core.runtime.client import InitializeResult
 from codex_manager_core.runtime.codex_home import CodexHomeDir, import_user_auth
 from codex_manager_core.runtime.stdio import LogSettings, codex_app_server_transport
@@ -69,6 +71,7 @@ from codex_manager_core.services.suggestions import SuggestionsService
 from codex_manager_core.services.thread_files import ThreadFiles
 from codex_manager_core.services.transcript import TranscriptService
 from codex_manager_core.services.turns import TurnsService
+from codex_manager_core.services.workers import WorkersService
 from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
 
@@ -134,6 +137,10 @@ class Manager:
     """The durable job queue: job types, enqueue, read, cancel, wait (docs/queue.md)."""
     suggestions: SuggestionsService
     """Suggested next requests, written by queue jobs (docs/queue.md)."""
+    agents: AgentRegistry
+    """Agent definitions: how each kind of worker runs (built-ins, configured, registered)."""
+    workers: WorkersService
+    """The hidden worker session of each (owner, agent) pair, made on first use."""
     tools: ToolRegistry
     """Python functions the model can call (declared per session with `tools=[...]`)."""
     context: ServiceContext
@@ -355,6 +362,8 @@ class Manager:
             transcript=transcript,
         )
         self.projects = ProjectsService(ctx, sessions)
+        self.agents = agents = registry_for(ctx.config.agents)
+        self.workers = WorkersService(ctx, sessions, agents)
         self.turns = TurnsService(ctx, controls=controls, session_threads=session_threads)
         self.requests = requests = RequestsService(ctx, lifecycle)
         self.approvals = ApprovalsService(requests)

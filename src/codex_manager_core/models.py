@@ -121,6 +121,17 @@ class SessionRecord:
 
 
 @attrs.frozen
+class AgentSession:
+    """A system-owned (worker) session of an owner, with the agent it is the worker of
+    (None: a system-owned session no worker mapping names, e.g. one made directly with
+    `sessions.create(system_owned=True)`)."""
+
+    session_id: str
+    agent: str | None
+    session: SessionRecord
+
+
+@attrs.frozen
 class Tombstone:
     """What stays of a hard-deleted session, so later calls answer Gone, not NotFound."""
 

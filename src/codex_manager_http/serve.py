@@ -148,6 +148,7 @@ def manager_config(settings: ServerSettings, **overrides: Any) -> ManagerConfig:
         "codex_bin": settings.codex_bin,
         "defaults_locked": settings.defaults_locked,
         "request_timeout": settings.request_timeout,
+        "agents": settings.agents(),
         "restart": attrs.evolve(
             ManagerConfig().restart, failed_retry_interval=settings.runtime_retry_interval
         ),

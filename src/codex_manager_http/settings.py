@@ -10,6 +10,8 @@ from pathlib import Path
 
 import attrs
 
+from codex_manager_core.errors import InvalidInput
+from codex_manager_core.queue.agents import AgentDefinition, load_agents_file
 from codex_manager_http.guard import GuardPolicy
 
 ENV_PREFIX = "CODEX_MANAGER_"
@@ -72,6 +74,19 @@ class ServerSettings:
     """Seconds a connection may take to send a request's headers before it is closed."""
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     """Open connections (WebSockets included) above which new requests get 503."""
+    agents_file: Path | None = None
+    """A TOML file of agent definitions (`[agents.<name>]` tables) for the worker sessions;
+    one named like a built-in (`default`, `supervisor`) replaces it."""
+
+    def agents(self) -> tuple[AgentDefinition, ...]:
+        """The definitions of `agents_file` (none without one); SettingsError naming the
+        file and the field when it cannot be used."""
+        if self.agents_file is None:
+            return ()
+        try:
+            return load_agents_file(self.agents_file)
+        except InvalidInput as exc:
+            raise SettingsError(str(exc)) from None
 
     def check(self) -> None:
         """Refuse unsafe or impossible combinations (before anything starts)."""
@@ -98,6 +113,7 @@ class ServerSettings:
             GuardPolicy.from_lists(self.host, self.allowed_hosts, self.allowed_origins)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+        self.agents()
         if not is_loopback(self.host) and not self.token:
             raise SettingsError(
                 f"refusing to listen on {self.host}: it is not a loopback address and no token "
@@ -185,6 +201,8 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
         values["header_timeout"] = _float(value, ENV_PREFIX + "HEADER_TIMEOUT")
     if (value := get("MAX_CONNECTIONS")) is not None:
         values["max_connections"] = _int(value, ENV_PREFIX + "MAX_CONNECTIONS")
+    if (value := get("AGENTS_FILE")) is not None:
+        values["agents_file"] = Path(value)
     if (value := get("LOG_LEVEL")) is not None:
         values["log_level"] = value.lower()
     return values

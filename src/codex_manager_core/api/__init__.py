@@ -23,6 +23,7 @@ from codex_manager_core.api.jobs import JobsApi
 from codex_manager_core.api.runtime import EventsApi, RuntimeApi
 from codex_manager_core.api.sessions import ProjectsApi, SessionsApi, TranscriptApi, TurnsApi
 from codex_manager_core.api.suggestions import SuggestionsApi
+from codex_manager_core.api.workers import AgentsApi, WorkersApi
 
 if TYPE_CHECKING:
     from codex_manager_core.manager import Manager
@@ -61,6 +62,9 @@ class ManagerApi(Protocol):
     def jobs(self) -> JobsApi: ...
     @property
     def suggestions(self) -> SuggestionsApi: ...
+    def agents(self) -> AgentsApi: ...
+    @property
+    def workers(self) -> WorkersApi: ...
 
     def session(self, session_id: str) -> SessionScope:
         """The calls about one session, bound to its id."""
@@ -78,6 +82,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "AgentsApi",
     "ApprovalsApi",
     "ControlsApi",
     "EventsApi",
@@ -93,4 +98,5 @@ __all__ = [
     "ToolInputApi",
     "TranscriptApi",
     "TurnsApi",
+    "WorkersApi",
 ]

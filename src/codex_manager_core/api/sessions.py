@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from codex_manager_core.models import (
+        AgentSession,
         JsonObject,
         Project,
         ProjectSessionsDeleted,
@@ -143,8 +144,9 @@ class SessionsApi(Protocol):
 class ProjectsApi(Protocol):
     """`manager.projects`"""
 
-    async def agent_sessions(self, project_id: str) -> builtins.list[SessionRecord]:
-        """The project's system-owned (queue worker) sessions, most recently updated first."""
+    async def agent_sessions(self, project_id: str) -> builtins.list[AgentSession]:
+        """The project's system-owned (worker) sessions with their agent, most recently
+        updated first; `project_id` may be a `session:<id>` owner (that chat's workers)."""
         ...
 
     async def create(self, name: str, working_directory: str | None = None) -> Project:

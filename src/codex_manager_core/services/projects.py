@@ -17,13 +17,20 @@ import attrs
 from codex_manager_core.errors import Conflict, InvalidInput, NotFound
 from codex_manager_core.events.payloads import project_view
 from codex_manager_core.models import (
+    AgentSession,
     Project,
     ProjectSessionsDeleted,
     ProjectSessionsMoved,
     SessionRecord,
 )
 from codex_manager_core.ports import Store
-from codex_manager_core.ports.store import DeleteProject, PatchSession, PutProject, SessionQuery
+from codex_manager_core.ports.store import (
+    DeleteProject,
+    DeleteWorkers,
+    PatchSession,
+    PutProject,
+    SessionQuery,
+)
 from codex_manager_core.services.context import ServiceContext, check_id, is_absolute_directory
 from codex_manager_core.services.controls import KEEP, Keep
 
@@ -130,11 +137,26 @@ class ProjectsService:
         )
         return updated
 
-    async def agent_sessions(self, project_id: str) -> builtins.list[SessionRecord]:
-        """The project's system-owned (queue worker) sessions, most recently updated first."""
+    async def agent_sessions(self, project_id: str) -> builtins.list[AgentSession]:
+        """The system-owned (worker) sessions of a project, most recently updated first,
+        each with the agent it is the worker of. `project_id` may also be a `session:<id>`
+        owner (the original accepts those): then the workers of that chat."""
+        if isinstance(project_id, str) and project_id.startswith("session:"):
+            check_id(project_id, "project_id")
+            found = [
+                (worker.agent, record)
+                for worker in await self._ctx.store.list_workers(project_id)
+                if (record := await self._records.find(worker.session_id)) is not None
+            ]
+            found.sort(key=lambda pair: pair[1].updated_at, reverse=True)
+            return [AgentSession(r.session_id, agent, r) for agent, r in found]
         await self.get(project_id)
+        agents = {
+            worker.session_id: worker.agent
+            for worker in await self._ctx.store.list_workers(project_id)
+        }
         return [
-            record
+            AgentSession(record.session_id, agents.get(record.session_id), record)
             for record in await self._project_records(project_id, system=True)
             if record.system_owned
         ]
@@ -164,7 +186,7 @@ class ProjectsService:
 
     async def delete(self, project_id: str) -> None:
         """Delete a project. Refused (Conflict project_not_empty) while user sessions are in
-        it; its system-owned sessions are unassigned."""
+        it; its system-owned sessions are unassigned and its worker mappings forgotten."""
         await self.get(project_id)
         user_sessions = [
             session_id
@@ -178,7 +200,8 @@ class ProjectsService:
                 code="project_not_empty",
                 details={"sessionCount": len(user_sessions)},
             )
-        mutations: builtins.list[Any] = [DeleteProject(project_id)]
+        # Its workers are forgotten with it: a project made later never inherits them.
+        mutations: builtins.list[Any] = [DeleteProject(project_id), DeleteWorkers(project_id)]
         for session_id in await self._project_sessions(project_id, system=True):
             mutations.append(PatchSession(session_id, {"project_id": None}))
             if (record := self._records.cache.get(session_id)) is not None:

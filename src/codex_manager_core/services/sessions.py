@@ -402,6 +402,11 @@ class SessionsService:
         record = await self._records.get(session_id, allow_system=False)
         return await self._delete(record)
 
+    async def delete_any(self, session_id: str) -> DeletedSession:
+        """`delete`, also of a system-owned (worker) session, which `delete` refuses: how
+        `manager.workers.invalidate` drops a worker whose thread is gone."""
+        return await self._delete(await self._records.get(session_id))
+
     async def _delete(self, record: SessionRecord) -> DeletedSession:
         session_id = record.session_id
         if record.active_turn_id:

@@ -50,6 +50,7 @@ from codex_manager_core.models import (
     TranscriptEntry,
     TurnRecord,
 )
+from codex_manager_core.ports.store.workers import WorkerRecord
 from codex_manager_core.queue.model import Job, RunningContext
 
 Row: TypeAlias = tuple[Any, ...]
@@ -406,6 +407,7 @@ JOBS = RecordCodec(
     progress=JSON_OR_NONE,
     running_context=RUNNING_CONTEXT,
 )
+WORKERS = RecordCodec(WorkerRecord, "worker")
 
 
 def name_key(name: str) -> str:

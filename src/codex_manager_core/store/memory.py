@@ -1,6 +1,7 @@
 """MemoryStore: the Store port in memory, for tests and ephemeral embedded use.
 
-The jobs table and its reads are in `memory_jobs.py`, the undo log in `memory_undo.py`.
+The jobs table and its reads are in `memory_jobs.py`, the workers table in
+`memory_workers.py`, the undo log in `memory_undo.py`.
 
 It behaves like `SqliteStore` in everything a caller can observe: records go through the
 same codecs (`store.codec`), so reads return tz-aware UTC datetimes and JSON round-tripped
@@ -42,6 +43,7 @@ from codex_manager_core.ports.store import (
     DeleteJobs,
     DeleteProject,
     DeleteSession,
+    DeleteWorkers,
     EventQuery,
     JobQuery,
     Mutation,
@@ -56,6 +58,7 @@ from codex_manager_core.ports.store import (
     PutSession,
     PutTranscriptEntry,
     PutTurn,
+    PutWorker,
     RequestQuery,
     SessionQuery,
     SetMeta,
@@ -63,11 +66,13 @@ from codex_manager_core.ports.store import (
     StoreStats,
     TransitionJob,
     TransitionRequest,
+    WorkerRecord,
 )
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
 from codex_manager_core.store.memory_jobs import MemoryJobs
 from codex_manager_core.store.memory_undo import Undo
+from codex_manager_core.store.memory_workers import MemoryWorkers
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -94,6 +99,7 @@ class MemoryStore:
         self._requests: dict[str, tuple[int, InteractiveRequest]] = {}
         self._transcripts: dict[str, dict[str, tuple[int, TranscriptEntry]]] = {}
         self._jobs = MemoryJobs()
+        self._workers = MemoryWorkers()
         self._events: list[Event] = []
         self._last_seq = 0
 
@@ -198,6 +204,8 @@ class MemoryStore:
                 doomed.update(self._compactable(before, completed_type))
             case PutJob() | TransitionJob() | PatchJob() | DeleteJobs():
                 self._jobs.mutate(mutation, undo)
+            case PutWorker() | DeleteWorkers():
+                self._workers.mutate(mutation, undo)
             case _:
                 raise TypeError(f"not a store mutation: {mutation!r}")
 
@@ -398,6 +406,14 @@ class MemoryStore:
     async def running_jobs(self) -> list[Job]:
         await self._ready()
         return self._jobs.in_state(JobState.RUNNING, None)
+
+    async def get_worker(self, owner: str, agent: str) -> WorkerRecord | None:
+        await self._ready()
+        return self._workers.get(owner, agent)
+
+    async def list_workers(self, owner: str) -> list[WorkerRecord]:
+        await self._ready()
+        return self._workers.of_owner(owner)
 
     async def stats(self) -> StoreStats:
         await self._ready()

@@ -50,6 +50,7 @@ from codex_manager_core.ports.store import (
     RequestQuery,
     SessionQuery,
     StoreStats,
+    WorkerRecord,
 )
 from codex_manager_core.queue.model import Job, JobState
 
@@ -239,6 +240,12 @@ class FaultyStore:
 
     async def running_jobs(self) -> list[Job]:
         return await self.inner.running_jobs()
+
+    async def get_worker(self, owner: str, agent: str) -> WorkerRecord | None:
+        return await self.inner.get_worker(owner, agent)
+
+    async def list_workers(self, owner: str) -> list[WorkerRecord]:
+        return await self.inner.list_workers(owner)
 
     async def read_events(self, query: EventQuery) -> list[Event]:
         return await self.inner.read_events(query)

@@ -4,10 +4,12 @@ also under a named key), and the answers of the project routes."""
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from codex_manager_core import (
+    AgentSession as CoreAgentSession,
+)
+from codex_manager_core import (
     Project,
     ProjectSessionsDeleted,
     ProjectSessionsMoved,
-    SessionRecord,
 )
 from codex_manager_core.events.payloads import project_view, session_view
 
@@ -116,14 +118,14 @@ def project_deleted(project_id: str) -> ProjectDeleted:
     return {"status": "ok", "projectId": project_id, "unassignedSessionCount": 0}
 
 
-def agent_sessions(project_id: str, records: list[SessionRecord]) -> AgentSessions:
-    """The project's system-owned (worker) sessions."""
+def agent_sessions(project_id: str, records: list[CoreAgentSession]) -> AgentSessions:
+    """The project's (or chat's) system-owned (worker) sessions, with their agent."""
     sessions: list[AgentSession] = [
         {
-            "agent": None,
+            "agent": record.agent,
             "sessionId": record.session_id,
             "systemOwned": True,
-            "session": session_view(record),
+            "session": session_view(record.session),
         }
         for record in records
     ]

@@ -1,7 +1,7 @@
 """The Store port, split by domain.
 
 Each domain module (`meta`, `projects`, `sessions`, `turns`, `requests`, `transcript`,
-`ledger`, `jobs`) holds that domain's mutation types, its queries and its read protocol;
+`ledger`, `jobs`, `workers`) holds that domain's mutation types, its queries and its read protocol;
 `batch` assembles the `Mutation` union and `Batch`; `port` composes the `Store` protocol. A new
 domain adds its own module here, one line to each of those two, and its adapter modules
 (`store/sqlite/<domain>.py`, a section of `store/memory.py`). Nothing here loads an
@@ -39,6 +39,12 @@ from codex_manager_core.ports.store.sessions import (
 )
 from codex_manager_core.ports.store.transcript import PutTranscriptEntry, TranscriptReads
 from codex_manager_core.ports.store.turns import PatchTurn, PutTurn, TurnReads
+from codex_manager_core.ports.store.workers import (
+    DeleteWorkers,
+    PutWorker,
+    WorkerReads,
+    WorkerRecord,
+)
 
 __all__ = [
     "Batch",
@@ -46,6 +52,7 @@ __all__ = [
     "DeleteJobs",
     "DeleteProject",
     "DeleteSession",
+    "DeleteWorkers",
     "EventQuery",
     "JobQuery",
     "JobReads",
@@ -64,6 +71,7 @@ __all__ = [
     "PutSession",
     "PutTranscriptEntry",
     "PutTurn",
+    "PutWorker",
     "RequestQuery",
     "RequestReads",
     "SessionQuery",
@@ -77,4 +85,6 @@ __all__ = [
     "TransitionJob",
     "TransitionRequest",
     "TurnReads",
+    "WorkerReads",
+    "WorkerRecord",
 ]

@@ -26,6 +26,7 @@ from codex_manager_core.ports.store.requests import RequestMutation
 from codex_manager_core.ports.store.sessions import SessionMutation
 from codex_manager_core.ports.store.transcript import TranscriptMutation
 from codex_manager_core.ports.store.turns import TurnMutation
+from codex_manager_core.ports.store.workers import WorkerMutation
 
 Mutation: TypeAlias = (
     ProjectMutation
@@ -36,6 +37,7 @@ Mutation: TypeAlias = (
     | MetaMutation
     | LedgerMutation
     | JobMutation
+    | WorkerMutation
 )
 
 

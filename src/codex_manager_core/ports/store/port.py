@@ -17,6 +17,7 @@ from codex_manager_core.ports.store.requests import RequestReads
 from codex_manager_core.ports.store.sessions import SessionReads
 from codex_manager_core.ports.store.transcript import TranscriptReads
 from codex_manager_core.ports.store.turns import TurnReads
+from codex_manager_core.ports.store.workers import WorkerReads
 
 
 @attrs.frozen
@@ -39,10 +40,11 @@ class Store(
     TranscriptReads,
     LedgerReads,
     JobReads,
+    WorkerReads,
     Protocol,
 ):
     """Durable state: projects, session overlays, turns, interactive requests, transcript
-    entries, meta values, the event ledger and the job queue.
+    entries, meta values, the event ledger, the job queue and the worker sessions of (owner, agent).
 
     All writes go through `apply(batch)`, atomically (see `ports.store.batch`); reads never
     block writes. Implementations: `SqliteStore` (apsw, WAL) and `MemoryStore`. One

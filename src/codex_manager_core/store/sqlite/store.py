@@ -2,7 +2,7 @@
 
 This module holds the connections, the single writer and the read plumbing; each domain's
 SQL (its reads and what its mutations compile to) is in its own module beside it
-(`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`, `jobs`), the
+(`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`, `jobs`, `workers`), the
 schema in `migrations`, the WAL checkpointer in `checkpoints`.
 
 Durability and crash safety come from SQLite itself: WAL journal with `synchronous=NORMAL`
@@ -78,6 +78,7 @@ from codex_manager_core.ports.store import (
     RequestQuery,
     SessionQuery,
     StoreStats,
+    WorkerRecord,
 )
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
@@ -90,6 +91,7 @@ from codex_manager_core.store.sqlite import (
     sessions,
     transcript,
     turns,
+    workers,
 )
 from codex_manager_core.store.sqlite.checkpoints import TRUNCATE_BUSY_MS, Checkpointer
 from codex_manager_core.store.sqlite.connection import connect, open_connections
@@ -108,6 +110,7 @@ COMPILERS: Mapping[type, Callable[[Any], Op]] = {
     **meta.COMPILERS,
     **ledger.COMPILERS,
     **jobs.COMPILERS,
+    **workers.COMPILERS,
 }
 
 logger = logging.getLogger(__name__)
@@ -436,6 +439,12 @@ class SqliteStore:
 
     async def running_jobs(self) -> list[Job]:
         return await self._read(lambda c: jobs.jobs_in_state(c, JobState.RUNNING, None))
+
+    async def get_worker(self, owner: str, agent: str) -> WorkerRecord | None:
+        return await self._point_read(lambda c: workers.get_worker(c, owner, agent))
+
+    async def list_workers(self, owner: str) -> list[WorkerRecord]:
+        return await self._read(lambda c: workers.list_workers(c, owner))
 
     async def stats(self) -> StoreStats:
         sql = (
