@@ -21,7 +21,11 @@ def load_migrations() -> dict[int, str]:
     for entry in package.iterdir():
         match = _MIGRATION_FILE.match(entry.name)
         if match:
-            found[int(match.group(1))] = entry.read_text(encoding="utf-8")
+            number = int(match.group(1))
+            if number in found:
+                # Two branches that each added migration N: one would be skipped silently.
+                raise RuntimeError(f"two store migrations are numbered {number:04d}")
+            found[number] = entry.read_text(encoding="utf-8")
     if sorted(found) != list(range(1, len(found) + 1)):
         raise RuntimeError(f"store migrations are not numbered 1..N: {sorted(found)}")
     return found
