@@ -405,6 +405,7 @@ JOBS = RecordCodec(
     result=JSON_OR_NONE,
     progress=JSON_OR_NONE,
     running_context=RUNNING_CONTEXT,
+    steps=JSON_OR_NONE,
 )
 
 
