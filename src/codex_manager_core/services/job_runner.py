@@ -283,9 +283,14 @@ class JobRunner:
             return [one for job in jobs for one in await self._start([job])]
         for job, job_type, _ in taken:
             # Registered before the task starts, so a cancel right after this finds it.
-            self._attempts[job.job_id] = Attempt(
+            attempt = Attempt(
                 job_id=job.job_id, job_type=job_type, scope=anyio.CancelScope(), last_beat=now
             )
+            self._attempts[job.job_id] = attempt
+            if self._stopping:
+                # Taken by a pass that was writing when the drain began: given back at once.
+                attempt.request_stop(StopReason.SHUTDOWN)
+                attempt.scope.cancel()
         return taken
 
     async def _refuse(self, job: Job, job_type: JobType[Any, Any] | None, error: str) -> None:
