@@ -16,11 +16,11 @@ import attrs
 import pytest
 
 from codex_manager_core import JobStalled, Manager, ManagerConfig, RuntimeUnavailable
+from codex_manager_core.ports.store import Store
 from codex_manager_core.queue.definitions import JobHooks
 from codex_manager_core.queue.model import Job, JobState, RunningContext
 from codex_manager_core.queue.policies import CancelPolicy, CancelStrategy, RetryPolicy
 from codex_manager_core.services.job_context import JobContext
-from codex_manager_core.ports.store import Store
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.store.sqlite import SqliteStore
 from codex_manager_core.testing import FakeClock, MemoryRuntime
@@ -121,7 +121,8 @@ async def test_a_step_that_is_not_json_fails_the_attempt_and_records_nothing() -
         job_id = (await manager.jobs.enqueue("work", {}, owner="p1")).job.job_id
         done = await manager.jobs.wait(job_id, timeout=WAIT)
     assert done.state is JobState.FAILED
-    assert done.error is not None and "cannot be stored as JSON" in done.error
+    assert done.error is not None
+    assert "cannot be stored as JSON" in done.error
     assert done.steps is None
 
 
@@ -298,7 +299,8 @@ async def test_a_stall_without_retries_left_fails_the_job() -> None:
         clock.advance(2.0)
         done = await manager.jobs.wait(job_id, timeout=WAIT)
     assert done.state is JobState.FAILED
-    assert done.error is not None and done.error.startswith("JobStalled: ")
+    assert done.error is not None
+    assert done.error.startswith("JobStalled: ")
     assert JobStalled.code == "job_stalled"
 
 
@@ -310,23 +312,25 @@ async def test_the_drain_lets_a_running_job_finish_by_itself(tmp_path: Path) -> 
     path = tmp_path / "manager.sqlite3"
     started = anyio.Event()
     release = anyio.Event()
-    async with anyio.create_task_group() as tasks:
-        async with open_manager(clock, SqliteStore(path), queue_shutdown_drain=2.0) as manager:
+    async with (
+        anyio.create_task_group() as tasks,
+        open_manager(clock, SqliteStore(path), queue_shutdown_drain=2.0) as manager,
+    ):
 
-            async def run(ctx: JobContext, payload: Text) -> Echoed:
-                started.set()
-                await release.wait()
-                return Echoed("finished while closing")
+        async def run(ctx: JobContext, payload: Text) -> Echoed:
+            started.set()
+            await release.wait()
+            return Echoed("finished while closing")
 
-            register(manager, run)
-            job_id = (await manager.jobs.enqueue("work", {}, owner="p1")).job.job_id
-            await until_running(manager, job_id, started)
+        register(manager, run)
+        job_id = (await manager.jobs.enqueue("work", {}, owner="p1")).job.job_id
+        await until_running(manager, job_id, started)
 
-            async def finish_during_the_drain() -> None:
-                await clock.wait_for_deadline(clock.monotonic() + 2.0)
-                release.set()
+        async def finish_during_the_drain() -> None:
+            await clock.wait_for_deadline(clock.monotonic() + 2.0)
+            release.set()
 
-            tasks.start_soon(finish_during_the_drain)
+        tasks.start_soon(finish_during_the_drain)
     job = await stored(path, job_id)
     assert (job.state, job.result) == (JobState.COMPLETED, {"text": "finished while closing"})
 
@@ -335,24 +339,26 @@ async def test_the_drain_gives_back_a_job_that_does_not_end_in_time(tmp_path: Pa
     clock = FakeClock()
     path = tmp_path / "manager.sqlite3"
     started = anyio.Event()
-    async with anyio.create_task_group() as tasks:
-        async with open_manager(clock, SqliteStore(path), queue_shutdown_drain=2.0) as manager:
+    async with (
+        anyio.create_task_group() as tasks,
+        open_manager(clock, SqliteStore(path), queue_shutdown_drain=2.0) as manager,
+    ):
 
-            async def run(ctx: JobContext, payload: Text) -> Echoed:
-                await ctx.step("oriented", {"turnId": "t0"})
-                started.set()
-                await anyio.Event().wait()
-                raise AssertionError("unreachable")
+        async def run(ctx: JobContext, payload: Text) -> Echoed:
+            await ctx.step("oriented", {"turnId": "t0"})
+            started.set()
+            await anyio.Event().wait()
+            raise AssertionError("unreachable")
 
-            register(manager, run)
-            job_id = (await manager.jobs.enqueue("work", {}, owner="p1")).job.job_id
-            await until_running(manager, job_id, started)
+        register(manager, run)
+        job_id = (await manager.jobs.enqueue("work", {}, owner="p1")).job.job_id
+        await until_running(manager, job_id, started)
 
-            async def advance_during_the_drain() -> None:
-                await clock.wait_for_deadline(clock.monotonic() + 2.0)
-                clock.advance(2.0)
+        async def advance_during_the_drain() -> None:
+            await clock.wait_for_deadline(clock.monotonic() + 2.0)
+            clock.advance(2.0)
 
-            tasks.start_soon(advance_during_the_drain)
+        tasks.start_soon(advance_during_the_drain)
     job = await stored(path, job_id)
     assert (job.state, job.attempts, job.error) == (JobState.QUEUED, 0, None)
     assert job.steps == {"oriented": {"turnId": "t0"}}

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,11 +38,10 @@ import anyio.abc
 import attrs
 
 from codex_manager_core.errors import InvalidInput, JobStalled, StoreConflict, TimedOut
-from codex_manager_core.models import JsonObject
-from codex_manager_core.ports.store import PatchJob, TransitionJob
-from codex_manager_core.queue.definitions import JobHook, JobType, JobTypes
+from codex_manager_core.ports.store import TransitionJob
+from codex_manager_core.queue.definitions import JobType, JobTypes
 from codex_manager_core.queue.index import QueueIndex
-from codex_manager_core.queue.model import Job, JobState, RunningContext
+from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.queue.policies import CancelStrategy
 from codex_manager_core.queue.scheduler import QueueLimits, Rotation, choose
 from codex_manager_core.services import job_events
@@ -53,6 +52,7 @@ from codex_manager_core.services.job_context import (
     JobContext,
     StopReason,
 )
+from codex_manager_core.services.job_recorder import AttemptRecorder, call_hook
 
 logger = logging.getLogger("codex_manager_core.queue")
 
@@ -87,6 +87,7 @@ class JobRunner:
         self._rng = random.Random()
         self.index = QueueIndex()
         """The live jobs, shared with the service (loaded by `recover`)."""
+        self._recorder = AttemptRecorder(ctx, self.index, self._attempts)
         self.retention = job_events.Retention()
         config = ctx.config
         self.limits = QueueLimits(
@@ -242,7 +243,7 @@ class JobRunner:
             tasks.start_soon(self._attempt, job, job_type, payload, name=f"job {job.job_id}")
         return decision.wake_at
 
-    async def _start(self, jobs: list[Job]) -> list[tuple[Job, JobType[Any, Any], Any]]:
+    async def _start(self, jobs: Sequence[Job]) -> list[tuple[Job, JobType[Any, Any], Any]]:
         """Take `jobs` (queued -> running) in one write, except those that cannot run
         (refused: failed); the ones taken, with their type and parsed payload."""
         ctx = self._ctx
@@ -260,7 +261,7 @@ class JobRunner:
             except InvalidInput as exc:
                 await self._refuse(job, job_type, f"recovery_invalid_payload:{exc.message}")
                 continue
-            changes = {
+            changes: dict[str, Any] = {
                 "attempts": job.attempts + 1,
                 "started_at": now,
                 "last_attempt_at": now,
@@ -335,7 +336,7 @@ class JobRunner:
             attempt=job.attempts,
             clock=ctx.clock,
             manager=self._manager,
-            recorder=self,
+            recorder=self._recorder,
             steps=dict(job.steps or {}),
         )
         result: Any = None
@@ -439,70 +440,6 @@ class JobRunner:
             )
         except StoreConflict:
             logger.warning("job %s changed while it ran; it is not re-queued", job)
-
-    # ------------------------------------------------------------------ the context's writes
-
-    def heartbeat(self, job_id: str) -> None:
-        attempt = self._attempts.get(job_id)
-        if attempt is not None:
-            attempt.last_beat = self._ctx.now()
-
-    async def progress(self, job_id: str, data: JsonObject) -> None:
-        self.heartbeat(job_id)
-        current = self._current(job_id)
-        await job_events.write(
-            self._ctx,
-            self.index,
-            [PatchJob(job_id, {"progress": data})],
-            [
-                job_events.job_event(
-                    self._ctx, job_events.PROGRESS, attrs.evolve(current, progress=data)
-                )
-            ],
-        )
-
-    async def step(self, job_id: str, name: str, data: Any) -> None:
-        self.heartbeat(job_id)
-        current = self._current(job_id)
-        steps = {**(current.steps or {}), name: data}
-        await job_events.write(
-            self._ctx,
-            self.index,
-            [PatchJob(job_id, {"steps": steps})],
-            [
-                job_events.job_event(
-                    self._ctx,
-                    job_events.PROGRESS,
-                    attrs.evolve(current, steps=steps),
-                    step={"name": name, "data": data},
-                )
-            ],
-        )
-
-    async def running_context(
-        self, job_id: str, thread_id: str | None, turn_id: str | None
-    ) -> None:
-        self.heartbeat(job_id)
-        context = RunningContext(thread_id=thread_id, turn_id=turn_id)
-        await job_events.write(
-            self._ctx, self.index, [PatchJob(job_id, {"running_context": context})]
-        )
-
-    def _current(self, job_id: str) -> Job:
-        job = self.index.get(job_id)
-        if job is None:
-            raise InvalidInput(f"job {job_id} is not running; its attempt has ended")
-        return job
-
-
-async def call_hook(hook: JobHook | None, job: Job) -> None:
-    """Tell a lifecycle hook; one that raises is logged and changes nothing."""
-    if hook is None:
-        return
-    try:
-        await hook(job)
-    except Exception:
-        logger.exception("job %s (%s): a lifecycle hook failed", job.job_id, job.type)
 
 
 def _handler(job_type: JobType[Any, Any]) -> Callable[[Any, Any], Awaitable[Any]]:
