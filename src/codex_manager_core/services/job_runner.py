@@ -241,6 +241,9 @@ class JobRunner:
         self._rotation = decision.rotation
         for job, job_type, payload in await self._start(decision.start):
             tasks.start_soon(self._attempt, job, job_type, payload, name=f"job {job.job_id}")
+            if job_type.stall_timeout is not None:
+                attempt = self._attempts[job.job_id]
+                tasks.start_soon(self._watch_stall, attempt, job_type.stall_timeout)
         return decision.wake_at
 
     async def _start(self, jobs: Sequence[Job]) -> list[tuple[Job, JobType[Any, Any], Any]]:
@@ -321,6 +324,7 @@ class JobRunner:
             # store and the next start re-queues it.
             logger.exception("job %s: its end could not be recorded", job.job_id)
         finally:
+            attempt.done.set()  # also when recording failed: its stall watch ends
             self._attempts.pop(job.job_id, None)
             self._ended.set()
             self._ended = anyio.Event()
@@ -343,20 +347,16 @@ class JobRunner:
         error: BaseException | None = None
         with attempt.scope:
             await call_hook(job_type.hooks.on_started, job)
-            async with anyio.create_task_group() as watch:
-                if job_type.stall_timeout is not None:
-                    watch.start_soon(self._watch_stall, attempt, job_type.stall_timeout)
-                try:
-                    with ctx.clock.move_on_after(job_type.timeout) as deadline:
-                        result = _result_json(job_type, await _handler(job_type)(context, payload))
-                    if deadline.cancelled_caught:
-                        error = TimedOut(
-                            f"job {job.job_id} ({job.type}) attempt {job.attempts} did not "
-                            f"finish within {job_type.timeout:g} s"
-                        )
-                except Exception as exc:
-                    error = exc
-                watch.cancel_scope.cancel()
+            try:
+                with ctx.clock.move_on_after(job_type.timeout) as deadline:
+                    result = _result_json(job_type, await _handler(job_type)(context, payload))
+                if deadline.cancelled_caught:
+                    error = TimedOut(
+                        f"job {job.job_id} ({job.type}) attempt {job.attempts} did not "
+                        f"finish within {job_type.timeout:g} s"
+                    )
+            except Exception as exc:
+                error = exc
         attempt.done.set()
         # The events describe the job as stored now (its progress, a cancel request).
         job = self.index.get(job.job_id) or job
@@ -378,13 +378,17 @@ class JobRunner:
             await self._failed(job, job_type, error)
 
     async def _watch_stall(self, attempt: Attempt, stall_timeout: float) -> None:
-        while True:
+        """Beside the attempt (not in a task group of its own: most types have no stall
+        timeout, and a task group per attempt costs throughput): until it ends, cancel it
+        once it has had no heartbeat for `stall_timeout` seconds."""
+        while not attempt.done.is_set():
             idle = (self._ctx.now() - attempt.last_beat).total_seconds()
             if idle >= stall_timeout:
                 attempt.request_stop(StopReason.STALLED)
                 attempt.scope.cancel()
                 return
-            await self._ctx.clock.sleep(stall_timeout - idle)
+            with self._ctx.clock.move_on_after(stall_timeout - idle):
+                await attempt.done.wait()
 
     async def _failed(self, job: Job, job_type: JobType[Any, Any], error: BaseException) -> None:
         reason = f"{type(error).__name__}: {error}"

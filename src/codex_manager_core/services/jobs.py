@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal
 
 import anyio
@@ -27,7 +27,7 @@ from codex_manager_core.errors import (
     TimedOut,
 )
 from codex_manager_core.events.bus import EventFilter
-from codex_manager_core.models import Lagged
+from codex_manager_core.models import Event, Lagged
 from codex_manager_core.ports.store import JobQuery, Page, PatchJob, PutJob
 from codex_manager_core.queue.definitions import JobHandler, JobHooks, JobType, JobTypes
 from codex_manager_core.queue.model import Job, JobPriority, JobState
@@ -330,14 +330,16 @@ class JobsService:
         subscription = self._ctx.bus.subscribe(event_filter)
         try:
             with self._ctx.clock.move_on_after(timeout):
-                job = await self.get(job_id)
+                # A job in the index is live: no need to read the store to know it.
+                job = self.runner.index.get(check_id(job_id, "job_id")) or await self.get(job_id)
                 while not job.state.terminal:
                     item = await subscription.next()
                     if isinstance(item, Lagged):
                         subscription.close()
                         subscription = self._ctx.bus.subscribe(event_filter, since=item.seq)
                         continue
-                    if job_events.job_of_event(item) == job_id:
+                    # Only an end is worth a read (a start, a retry, progress are not).
+                    if job_events.job_of_event(item) == job_id and _ends(item):
                         job = await self.get(job_id)
                 return job
         finally:
@@ -346,6 +348,13 @@ class JobsService:
             f"job {job_id} did not end within {timeout:g} s; it may still be queued or "
             "running (wait again, or cancel it)"
         )
+
+
+def _ends(event: Event) -> bool:
+    """Whether a job event announces a terminal state."""
+    payload = event.payload
+    state = payload.get("state") if isinstance(payload, Mapping) else None
+    return state not in (JobState.QUEUED.value, JobState.RUNNING.value)
 
 
 def _priority(value: JobPriority | str | None, job_type: JobType[Any, Any]) -> JobPriority:
