@@ -299,9 +299,10 @@ class JobRunner:
 
     async def _refuse(self, job: Job, job_type: JobType[Any, Any] | None, error: str) -> None:
         try:
-            after = await job_events.transition(
+            after = await job_events.end(
                 self._ctx,
                 self.index,
+                self.retention,
                 job,
                 (JobState.QUEUED,),
                 JobState.FAILED,
@@ -309,7 +310,6 @@ class JobRunner:
             )
         except StoreConflict:
             return
-        await self.retention.ended(self._ctx, self.index, job.owner)
         if job_type is not None:
             await call_hook(job_type.hooks.on_failed, after)
 
@@ -417,11 +417,12 @@ class JobRunner:
     ) -> None:
         changes = {**changes, "completed_at": self._ctx.now(), "running_context": None}
         try:
-            after = await job_events.transition(self._ctx, self.index, job, RUNNING, state, changes)
+            after = await job_events.end(
+                self._ctx, self.index, self.retention, job, RUNNING, state, changes
+            )
         except StoreConflict:
             logger.warning("job %s changed while it ran; its end (%s) is not recorded", job, state)
             return
-        await self.retention.ended(self._ctx, self.index, job.owner)
         hooks = job_type.hooks
         hook = {
             JobState.COMPLETED: hooks.on_completed,

@@ -270,9 +270,10 @@ class JobsService:
             if job.state is JobState.QUEUED:
                 changes = {"error": "canceled", "cancel_requested_at": now, "completed_at": now}
                 try:
-                    after = await job_events.transition(
+                    after = await job_events.end(
                         self._ctx,
                         self.runner.index,
+                        self.runner.retention,
                         job,
                         (JobState.QUEUED,),
                         JobState.CANCELED,
@@ -280,7 +281,6 @@ class JobsService:
                     )
                 except StoreConflict:
                     continue  # it started meanwhile: cancel it running
-                await self.runner.retention.ended(self._ctx, self.runner.index, job.owner)
                 self.runner.wake()
                 await self._canceled(after)
                 return after
@@ -299,9 +299,10 @@ class JobsService:
         if not self.runner.cancel(job.job_id):
             # Running in the store but not here (the runner has not recovered it yet).
             try:
-                after = await job_events.transition(
+                after = await job_events.end(
                     self._ctx,
                     self.runner.index,
+                    self.runner.retention,
                     job,
                     (JobState.RUNNING,),
                     JobState.CANCELED,
@@ -330,8 +331,9 @@ class JobsService:
         subscription = self._ctx.bus.subscribe(event_filter)
         try:
             with self._ctx.clock.move_on_after(timeout):
-                # A job in the index is live: no need to read the store to know it.
-                job = self.runner.index.get(check_id(job_id, "job_id")) or await self.get(job_id)
+                # The store, not the index: the index follows a write only after its commit
+                # (and its event) is done, so it could still call an ended job running.
+                job = await self.get(job_id)
                 while not job.state.terminal:
                     item = await subscription.next()
                     if isinstance(item, Lagged):
