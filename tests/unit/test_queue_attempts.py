@@ -422,3 +422,37 @@ async def test_hooks_are_told_after_each_transition_and_a_failing_hook_changes_n
         ("completed", "ok", JobState.COMPLETED)
     )
     assert "started hook broke" in caplog.text
+
+
+# ---------------------------------------------------------------------- retention
+
+
+async def test_retention_trims_in_the_ending_write_also_for_a_canceled_queued_job() -> None:
+    clock = FakeClock()
+    release = anyio.Event()
+    async with open_manager(clock, queue_retained_per_owner=2) as manager:
+
+        async def run(ctx: JobContext, payload: Text) -> Echoed:
+            if payload.text == "block":
+                await release.wait()
+            return Echoed(payload.text)
+
+        register(manager, run)
+        ids = []
+        for n in range(3):
+            clock.advance(1.0)  # distinct created_at: "oldest" is well defined
+            job_id = (await manager.jobs.enqueue("work", {"text": str(n)}, owner="p1")).job.job_id
+            await manager.jobs.wait(job_id, timeout=WAIT)
+            ids.append(job_id)
+        clock.advance(1.0)
+        blocker = (await manager.jobs.enqueue("work", {"text": "block"}, owner="p1")).job.job_id
+        clock.advance(1.0)
+        queued = (await manager.jobs.enqueue("work", {"text": "q"}, owner="p1")).job.job_id
+        await manager.jobs.cancel(queued)
+        after_cancel = [job.job_id for job in (await manager.jobs.list(owner="p1")).items]
+        release.set()
+        await manager.jobs.wait(blocker, timeout=WAIT)
+        after_end = [job.job_id for job in (await manager.jobs.list(owner="p1")).items]
+    # Newest first; the two newest terminal jobs kept (the blocker is still running).
+    assert after_cancel == [queued, blocker, ids[2]]
+    assert after_end == [queued, blocker]
