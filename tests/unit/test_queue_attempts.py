@@ -456,3 +456,33 @@ async def test_retention_trims_in_the_ending_write_also_for_a_canceled_queued_jo
     # Newest first; the two newest terminal jobs kept (the blocker is still running).
     assert after_cancel == [queued, blocker, ids[2]]
     assert after_end == [queued, blocker]
+
+
+async def test_the_manager_interrupts_a_job_turn_through_the_runtime() -> None:
+    interrupted = anyio.Event()
+    recorded = anyio.Event()
+
+    def turn_interrupt(params: Any) -> Any:
+        interrupted.set()
+        return {}
+
+    runtime = MemoryRuntime({"turn/interrupt": turn_interrupt})
+    settings = ManagerConfig(import_user_auth=False, delta_retention=None, queue_shutdown_drain=0.0)
+    with anyio.fail_after(WAIT):
+        async with Manager.open(
+            None, store=MemoryStore(), transport=runtime, config=settings, clock=FakeClock()
+        ) as manager:
+
+            async def run(ctx: JobContext, payload: Text) -> Echoed:
+                await ctx.set_running_context("worker-thread", "turn-7")
+                recorded.set()
+                await interrupted.wait()  # the turn ends interrupted: the handler returns
+                return Echoed("interrupted")
+
+            register(manager, run)
+            job_id = (await manager.jobs.enqueue("work", {}, owner="p1")).job.job_id
+            await until_running(manager, job_id, recorded)
+            canceled = await manager.jobs.cancel(job_id)
+    calls = [call.params for call in runtime.calls if call.method == "turn/interrupt"]
+    assert calls == [{"threadId": "worker-thread", "turnId": "turn-7"}]
+    assert (canceled.state, canceled.error) == (JobState.CANCELED, "canceled")
