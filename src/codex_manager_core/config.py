@@ -103,6 +103,9 @@ class ManagerConfig:
     """Seconds after which a queued background job is scheduled as an interactive one."""
     queue_retained_per_owner: int = 200
     """Terminal (completed, failed, canceled) jobs kept per owner; older ones are deleted."""
+    queue_shutdown_drain: float = 2.0
+    """Seconds running jobs get to end by themselves when the Manager closes; then they are
+    cancelled and written back to queued (their attempt not counted)."""
 
     # --- suggested requests (docs/queue.md, "Suggested requests")
     suggest_request_wait: float = 12.0

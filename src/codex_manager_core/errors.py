@@ -11,7 +11,8 @@ a closed pipe) are mapped to these once, where the services call the runtime
     +-- CodexRuntimeError: the runtime (binary, process, calls)
     |   +-- BinaryNotFound, RuntimeUnavailable (+ RuntimeExited), StartupFailed,
     |       TransportClosed, RpcError
-    +-- TimedOut (also a builtin TimeoutError): CallTimeout (a runtime call), TurnTimeout
+    +-- TimedOut (also a builtin TimeoutError): CallTimeout (a runtime call), TurnTimeout,
+    |   JobStalled (a job without heartbeat)
     +-- InvalidInput (+ SettingsTooLarge), NotFound, Gone, Forbidden (+ SystemSessionForbidden),
     |   Conflict, InvalidState (+ TurnInProgress), Locked, QueueFull, MethodNotSupported,
     |   AuthRequired, RuntimeCallFailed, TurnFailed
@@ -105,6 +106,14 @@ class TimedOut(CodexManagerError, TimeoutError):
     turn (`TurnTimeout`). Also a builtin `TimeoutError`."""
 
     code = "timeout"
+
+
+class JobStalled(TimedOut):
+    """A running job reported no heartbeat (progress, a step, its running context, or
+    `ctx.heartbeat()`) within its type's `stall_timeout`: its attempt was cancelled and
+    counts as failed. A timeout, so retryable by default; the retry policy decides."""
+
+    code = "job_stalled"
 
 
 class CallTimeout(TimedOut):

@@ -335,7 +335,12 @@ class Manager:
                         await background.start(manager.jobs.runner.run)
                         try:
                             async with supervisor:
-                                yield manager
+                                try:
+                                    yield manager
+                                finally:
+                                    # Before the runtime stops: running jobs may still need
+                                    # it to end by themselves.
+                                    await _drain_jobs(manager, config.queue_shutdown_drain)
                         finally:
                             background.cancel_scope.cancel()
                 finally:
@@ -371,7 +376,13 @@ class Manager:
         self.tool_calls = ToolCallsService(requests)
         self.runtime = RuntimeService(ctx)
         self.events = EventsService(ctx)
-        self.jobs = jobs = JobsService(ctx, self)
+
+        async def interrupt_turn(thread_id: str, turn_id: str) -> None:
+            # A worker session's id is its thread id; the call goes straight to the runtime
+            # because worker sessions are system-owned (`turns.interrupt` refuses them).
+            await ctx.call("turn/interrupt", {"threadId": thread_id, "turnId": turn_id})
+
+        self.jobs = jobs = JobsService(ctx, self, interrupt_turn)
         self.suggestions = SuggestionsService(ctx, jobs, transcript)
         self._health = HealthService(ctx, jobs.runner.index)
         self._runtime_events = RuntimeEvents(ctx, lifecycle)
@@ -423,6 +434,15 @@ class Manager:
     @property
     def codex_home(self) -> Path | None:
         return self.context.codex_home
+
+
+async def _drain_jobs(manager: Manager, seconds: float) -> None:
+    """The job runner's bounded drain, shielded: it runs also when the Manager closes
+    because its block was cancelled. The Manager's clock bounds it (tests drive it with
+    FakeClock); real time bounds it too, so a fake clock nobody advances cannot hold the
+    close forever."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(max(0.0, seconds) + 5.0):
+        await manager.jobs.runner.drain(seconds)
 
 
 __all__ = ["Manager", "ManagerHealth", "StorageHealth"]

@@ -95,6 +95,7 @@ def full_job() -> Job:
         cancel_requested_at=at(6),
         running_context=RunningContext(thread_id="th1", turn_id="turn1"),
         progress={"phase": "oriented", "steps": [{"n": 1}]},
+        steps={"provisioned": {"sessionId": "s9"}, "turn_started": {"turnId": "t1"}},
     )
 
 
@@ -252,6 +253,7 @@ async def test_patch_changes_fields_of_an_existing_job(store: Store) -> None:
         "progress": {"pct": 40, "notes": ["a", {"b": None}]},
         "running_context": RunningContext(thread_id="th", turn_id="tu"),
         "cancel_requested_at": at(7),
+        "steps": {"oriented": None, "turn_started": {"turnId": "t1"}},
     }
     await store.apply(Batch(mutations=(PatchJob("j", changes),)))
     assert await store.get_job("j") == job("j", state=R, **changes)

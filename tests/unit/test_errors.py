@@ -22,6 +22,7 @@ CODES = {
     "RpcError": "codex_error",
     "TimedOut": "timeout",
     "CallTimeout": "codex_timeout",
+    "JobStalled": "job_stalled",
     "TurnTimeout": "timeout",
     "TurnFailed": "turn_failed",
     "InvalidInput": "invalid_request",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from codex_manager_core.ports.store import Page
-    from codex_manager_core.queue.definitions import JobHandler, JobType
+    from codex_manager_core.queue.definitions import JobHandler, JobHooks, JobType
     from codex_manager_core.queue.model import Job, JobPriority, JobState
     from codex_manager_core.queue.policies import CancelPolicy, DedupePolicy, RetryPolicy
     from codex_manager_core.services.jobs import Enqueued
@@ -32,6 +32,8 @@ class JobsApi(Protocol):
         retry: RetryPolicy = ...,
         timeout: float = 60.0,
         cancel: CancelPolicy = ...,
+        stall_timeout: float | None = None,
+        hooks: JobHooks | None = None,
     ) -> Callable[[JobHandler], JobType[Any, Any]]:
         """Decorator: `async def run(ctx, payload) -> result` as a job type."""
         ...

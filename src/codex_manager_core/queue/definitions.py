@@ -28,7 +28,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from codex_manager_core.errors import Conflict, InvalidInput, NotFound
 from codex_manager_core.models import JsonObject
-from codex_manager_core.queue.model import JobPriority
+from codex_manager_core.queue.model import Job, JobPriority
 from codex_manager_core.queue.policies import CancelPolicy, DedupePolicy, RetryPolicy
 from codex_manager_core.serde import camel
 
@@ -133,6 +133,29 @@ def unstructure(value: Any) -> Any:
 
 # ---------------------------------------------------------------- job types
 
+JobHook = Callable[[Job], Awaitable[None]]
+"""Told of a job's transition, after it is written (the job as it is now)."""
+
+
+def _positive_or_none(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"JobType.{attribute.name} must be positive or None, not {value!r}")
+
+
+@attrs.frozen
+class JobHooks:
+    """A job type's lifecycle hooks, each called after its transition is written. A hook
+    that raises is logged; it never changes the job's state. `on_queued`: a new job
+    (not a join, drop or merge); `on_started`: an attempt starts; `on_completed`,
+    `on_failed`, `on_canceled`: the job has ended so (`on_failed` only when it will not be
+    retried)."""
+
+    on_queued: JobHook | None = None
+    on_started: JobHook | None = None
+    on_completed: JobHook | None = None
+    on_failed: JobHook | None = None
+    on_canceled: JobHook | None = None
+
 
 def _attrs_class(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not attrs.has(value):
@@ -157,6 +180,11 @@ class JobType(Generic[P, R]):
     with a timeout, which the retry policy classifies."""
     cancel: CancelPolicy = CancelPolicy()
     run: JobHandler | None = None
+    stall_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    """Seconds a running attempt may go without a heartbeat (progress, a step, its running
+    context, `ctx.heartbeat()`) before it is cancelled as stalled (`JobStalled`, which the
+    retry policy classifies). None: no stall detection."""
+    hooks: JobHooks = JobHooks()
 
     def parse_payload(self, data: Any) -> P:
         """A JSON payload as the payload class, or InvalidInput naming each bad field."""
@@ -182,6 +210,7 @@ class JobType(Generic[P, R]):
 _NO_DEDUPE = DedupePolicy()
 _DEFAULT_RETRY = RetryPolicy()
 _DEFAULT_CANCEL = CancelPolicy()
+_NO_HOOKS = JobHooks()
 
 
 class JobTypes:
@@ -234,6 +263,8 @@ class JobTypes:
         retry: RetryPolicy = _DEFAULT_RETRY,
         timeout: float = 60.0,
         cancel: CancelPolicy = _DEFAULT_CANCEL,
+        stall_timeout: float | None = None,
+        hooks: JobHooks = _NO_HOOKS,
     ) -> Callable[[JobHandler], JobType[P, R]]:
         """The decorator form: registers the decorated `async def run(ctx, payload)` as a
         job type's work and returns the `JobType`."""
@@ -251,10 +282,20 @@ class JobTypes:
                     timeout=timeout,
                     cancel=cancel,
                     run=run,
+                    stall_timeout=stall_timeout,
+                    hooks=hooks,
                 )
             )
 
         return register
 
 
-__all__ = ["JobHandler", "JobType", "JobTypes", "structure", "unstructure"]
+__all__ = [
+    "JobHandler",
+    "JobHook",
+    "JobHooks",
+    "JobType",
+    "JobTypes",
+    "structure",
+    "unstructure",
+]

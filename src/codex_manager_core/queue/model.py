@@ -78,6 +78,9 @@ class Job:
     running_context: RunningContext | None = None
     progress: JsonObject | None = None
     """The latest progress the job reported (its shape is the job type's)."""
+    steps: JsonObject | None = None
+    """The durable steps its attempts recorded (`ctx.step(name, data)`): name -> data, so a
+    retried or recovered attempt resumes instead of repeating them."""
 
 
 __all__ = ["Job", "JobPriority", "JobState", "RunningContext", "session_owner"]

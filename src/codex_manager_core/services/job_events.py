@@ -10,7 +10,9 @@ progress?}`, about the thread of the session that asked (`sourceSessionId`).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import attrs
@@ -91,65 +93,93 @@ async def transition(
     from_states: tuple[JobState, ...],
     to_state: JobState,
     changes: Mapping[str, Any],
+    *,
+    also: Sequence[JobMutation] = (),
     **extra: Any,
 ) -> Job:
-    """Move `job` to `to_state` with `changes`, and its event, in one write. StoreConflict
-    (nothing written) when the job is no longer in one of `from_states`."""
+    """Move `job` to `to_state` with `changes`, and its event, in one write (with `also`,
+    e.g. retention's deletions). StoreConflict (nothing written) when the job is no longer
+    in one of `from_states`."""
     after = attrs.evolve(job, state=to_state, **changes)
     await write(
         ctx,
         index,
-        [TransitionJob(job.job_id, from_states, to_state, dict(changes))],
+        [TransitionJob(job.job_id, from_states, to_state, dict(changes)), *also],
         [job_event(ctx, _EVENT_OF_STATE[to_state], after, **extra)],
     )
+    return after
+
+
+async def end(
+    ctx: ServiceContext,
+    index: QueueIndex,
+    retention: Retention,
+    job: Job,
+    from_states: tuple[JobState, ...],
+    to_state: JobState,
+    changes: Mapping[str, Any],
+) -> Job:
+    """`transition` to a terminal state, with retention's deletions in the same write."""
+    doomed = await retention.doomed(ctx, job)
+    also = (DeleteJobs(doomed),) if doomed else ()
+    after = await transition(ctx, index, job, from_states, to_state, changes, also=also)
+    retention.ended(job, doomed)
     return after
 
 
 class Retention:
     """Keeps each owner's newest `queue_retained_per_owner` terminal jobs.
 
-    Listing an owner's terminal jobs after every end read and decoded up to `keep + 1`
-    jobs each time; instead, each owner's terminal count is known (counted once in the
-    store, then followed), and the store is read only when the count is over the limit."""
+    Each owner's terminal jobs are known in memory, oldest first (read from the store once,
+    at the owner's first end in this process, then followed), so a job's end deletes the
+    jobs it pushes out of the limit in its own write: no read, no second write. Use:
+    `doomed = await retention.doomed(...)`, the end written with `DeleteJobs(doomed)`,
+    then `retention.ended(...)` once it committed."""
 
     def __init__(self) -> None:
-        self._terminal: dict[str, int] = {}
+        self._terminal: dict[str, list[tuple[datetime, str]]] = {}
+        """owner -> its terminal jobs' (created_at, job_id), oldest first."""
 
-    async def ended(self, ctx: ServiceContext, index: QueueIndex, owner: str) -> None:
-        """A job of `owner` has just ended (its write committed): trim if over the limit."""
+    async def doomed(self, ctx: ServiceContext, job: Job) -> tuple[str, ...]:
+        """The jobs to delete in the write that ends `job` (its owner's oldest beyond the
+        limit, once it has ended)."""
+        known = self._terminal.get(job.owner)
+        if known is None:
+            known = self._terminal[job.owner] = await _terminal_of(ctx, job.owner)
         keep = max(0, ctx.config.queue_retained_per_owner)
-        count = self._terminal.get(owner)
-        if count is None:
-            counts = await ctx.store.count_jobs(owner)
-            count = sum(counts[state] for state in TERMINAL)
-        else:
-            count += 1
-        if count > keep:
-            await retain(ctx, index, owner)
-            count = keep
-        self._terminal[owner] = count
+        if len(known) < keep:
+            return ()  # room for this one: the common case costs nothing
+        entry = (job.created_at, job.job_id)
+        after = sorted({*known, entry})
+        return tuple(job_id for _, job_id in after[: max(0, len(after) - keep)])
+
+    def ended(self, job: Job, doomed: tuple[str, ...]) -> None:
+        """`job`'s end and the deletion of `doomed` committed."""
+        known = self._terminal.get(job.owner)
+        if known is None:
+            return  # the owner was never loaded: it is read at its next end
+        entry = (job.created_at, job.job_id)
+        if doomed:
+            gone = set(doomed)
+            known[:] = [item for item in known if item[1] not in gone]
+        if job.job_id not in doomed:
+            at = bisect.bisect_left(known, entry)
+            if at == len(known) or known[at] != entry:
+                known.insert(at, entry)
 
 
-async def retain(ctx: ServiceContext, index: QueueIndex, owner: str) -> None:
-    """Keep the owner's newest `queue_retained_per_owner` terminal jobs; delete the rest
-    (oldest `created_at` first)."""
-    keep = ctx.config.queue_retained_per_owner
-    kept = await ctx.store.list_jobs(JobQuery(states=TERMINAL, owner=owner, limit=max(1, keep)))
-    if keep < 1:
-        doomed = [job.job_id for job in kept.items]
-    elif kept.next_cursor is None:
-        return
-    else:
-        doomed = []
-    cursor = kept.next_cursor
-    while cursor is not None:
-        older = await ctx.store.list_jobs(
+async def _terminal_of(ctx: ServiceContext, owner: str) -> list[tuple[datetime, str]]:
+    """The owner's terminal jobs in the store, oldest first."""
+    found: list[tuple[datetime, str]] = []
+    cursor = None
+    while True:
+        page = await ctx.store.list_jobs(
             JobQuery(states=TERMINAL, owner=owner, cursor=cursor, limit=500)
         )
-        doomed += [job.job_id for job in older.items]
-        cursor = older.next_cursor
-    if doomed:
-        await write(ctx, index, [DeleteJobs(tuple(doomed))])
+        found += [(job.created_at, job.job_id) for job in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            return sorted(found)
 
 
 __all__ = [
@@ -162,9 +192,9 @@ __all__ = [
     "STARTED",
     "TERMINAL",
     "Retention",
+    "end",
     "job_event",
     "job_of_event",
-    "retain",
     "transition",
     "write",
 ]

@@ -1,6 +1,7 @@
 """The job runner: takes queued jobs as the scheduler chooses them, runs each job type's
-handler in its own task with the type's timeout, and writes how the attempt ended
-(completed, retried with backoff, failed, canceled), each as one write with its event.
+handler in its own task with the type's timeout (and stall watch), and writes how the
+attempt ended (completed, retried with backoff, failed, canceled), each as one write with
+its event.
 
 One runner per Manager, a background task of `Manager._run`. It is event driven: it
 chooses again when woken (an enqueue, a job ending, a cancel, a job type registered) or
@@ -17,16 +18,18 @@ after the other before the first `await` are all known by then. A queued job who
 still unknown then fails with `recovery_unknown_job_type:<type>`, one whose stored payload
 no longer fits its type with `recovery_invalid_payload:<reason>`.
 
-Shutdown: the runner's task group is cancelled with the Manager. A handler cancelled that
-way writes nothing, so its job stays `running` in the store and the next start re-queues
-it (a job runs at least once; a handler that must not repeat work records its steps).
+Shutdown (`drain`, called by the Manager as it closes): no job starts any more; running
+attempts get `queue_shutdown_drain` seconds to end by themselves, then are cancelled and
+their jobs written back to `queued` with the attempt given back, so a clean shutdown
+leaves nothing `running`. Only a crash leaves running jobs, which recovery re-queues (a
+job runs at least once; a handler that must not repeat work records its steps).
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,53 +37,57 @@ import anyio
 import anyio.abc
 import attrs
 
-from codex_manager_core.errors import InvalidInput, StoreConflict, TimedOut
-from codex_manager_core.models import JsonObject
-from codex_manager_core.ports import Clock
-from codex_manager_core.ports.store import PatchJob
+from codex_manager_core.errors import InvalidInput, JobStalled, StoreConflict, TimedOut
+from codex_manager_core.ports.store import TransitionJob
 from codex_manager_core.queue.definitions import JobType, JobTypes
 from codex_manager_core.queue.index import QueueIndex
 from codex_manager_core.queue.model import Job, JobState
+from codex_manager_core.queue.policies import CancelStrategy
 from codex_manager_core.queue.scheduler import QueueLimits, Rotation, choose
 from codex_manager_core.services import job_events
 from codex_manager_core.services.context import ServiceContext
+from codex_manager_core.services.job_context import (
+    Attempt,
+    Interrupter,
+    JobContext,
+    StopReason,
+)
+from codex_manager_core.services.job_recorder import AttemptRecorder, call_hook
 
 logger = logging.getLogger("codex_manager_core.queue")
 
 RUNNING = (JobState.RUNNING,)
 _ALL = 2**62
 """`queued_jobs`'s limit when loading the index: all of them."""
-
-
-@attrs.frozen
-class JobContext:
-    """What a handler gets besides its payload: `async def run(ctx, payload) -> result`."""
-
-    job_id: str
-    owner: str
-    attempt: int
-    """1 for the first attempt, 2 for the first retry, ..."""
-    clock: Clock
-    manager: Any
-    """The Manager facade, so a job can call the Manager (sessions, turns, other jobs)."""
-    _report: Callable[[JsonObject], Awaitable[None]] = attrs.field(alias="report")
-
-    async def progress(self, data: JsonObject) -> None:
-        """Record the job's latest progress (`orchestrator_job_progress`)."""
-        await self._report(data)
+_FORCED_END_GRACE = 5.0
+"""Seconds (of the Manager's clock) the attempts cancelled at shutdown get to write their
+end; only a store that refuses writes makes them take that long."""
 
 
 class JobRunner:
-    def __init__(self, ctx: ServiceContext, types: JobTypes, manager: Any) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        types: JobTypes,
+        manager: Any,
+        interrupter: Interrupter | None = None,
+    ) -> None:
         self._ctx = ctx
         self._types = types
         self._manager = manager
+        self._interrupter = interrupter
+        """Interrupts a worker's turn (cancel strategy `interrupt_turn`); None: cancel at once."""
         self._wakeup = anyio.Event()
         self._rotation = Rotation()
-        self._scopes: dict[str, anyio.CancelScope] = {}
+        self._attempts: dict[str, Attempt] = {}
+        self._ended = anyio.Event()
+        """Set (and replaced) each time an attempt ends: what `drain` waits on."""
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._stopping = False
         self._rng = random.Random()
         self.index = QueueIndex()
         """The live jobs, shared with the service (loaded by `recover`)."""
+        self._recorder = AttemptRecorder(ctx, self.index, self._attempts)
         self.retention = job_events.Retention()
         config = ctx.config
         self.limits = QueueLimits(
@@ -95,12 +102,67 @@ class JobRunner:
         self._wakeup.set()
 
     def cancel(self, job_id: str) -> bool:
-        """Cancel the running attempt of `job_id` in this process (False: none runs here)."""
-        scope = self._scopes.get(job_id)
-        if scope is None:
+        """Cancel the running attempt of `job_id` in this process (False: none runs here).
+
+        `interrupt_turn` with a turn in the job's running context: the turn is interrupted
+        and the handler gets the type's `graceful_wait` to end by itself before its task is
+        cancelled (`interrupt_timeout`); otherwise the task is cancelled at once."""
+        attempt = self._attempts.get(job_id)
+        if attempt is None:
             return False
-        scope.cancel()
+        if attempt.stop is not None:
+            return True  # already being stopped
+        attempt.request_stop(StopReason.CANCELED)
+        job = self.index.get(job_id)
+        context = None if job is None else job.running_context
+        if (
+            attempt.job_type.cancel.strategy is CancelStrategy.INTERRUPT_TURN
+            and context is not None
+            and context.thread_id is not None
+            and context.turn_id is not None
+            and self._interrupter is not None
+            and self._tasks is not None
+        ):
+            self._tasks.start_soon(
+                self._interrupt, attempt, context.thread_id, context.turn_id, name="interrupt"
+            )
+        else:
+            attempt.scope.cancel()
         return True
+
+    async def _interrupt(self, attempt: Attempt, thread_id: str, turn_id: str) -> None:
+        assert self._interrupter is not None
+        with self._ctx.clock.move_on_after(attempt.job_type.cancel.graceful_wait):
+            try:
+                await self._interrupter(thread_id, turn_id)
+            except Exception:
+                logger.exception(
+                    "job %s: its turn %s could not be interrupted", attempt.job_id, turn_id
+                )
+                attempt.scope.cancel()
+                return
+            await attempt.done.wait()
+        if not attempt.done.is_set():
+            attempt.stop = StopReason.INTERRUPT_TIMEOUT
+            attempt.scope.cancel()
+
+    async def drain(self, seconds: float) -> None:
+        """Shutdown: start nothing more; give the running attempts `seconds` to end by
+        themselves, then cancel them (their jobs go back to queued)."""
+        self._stopping = True
+        self.wake()
+        if self._attempts:
+            with self._ctx.clock.move_on_after(seconds):
+                await self._all_ended()
+        for attempt in list(self._attempts.values()):
+            attempt.request_stop(StopReason.SHUTDOWN)  # a cancel under way stands
+            attempt.scope.cancel()
+        with self._ctx.clock.move_on_after(_FORCED_END_GRACE):
+            await self._all_ended()
+
+    async def _all_ended(self) -> None:
+        while self._attempts:
+            await self._ended.wait()
 
     # ------------------------------------------------------------------ recovery
 
@@ -112,7 +174,7 @@ class JobRunner:
         # Every queued job: the index must be exact (capacity bounds how many there are).
         self.index.load([*await store.queued_jobs(_ALL), *running])
         for job in running:
-            if job.job_id in self._scopes:
+            if job.job_id in self._attempts:
                 continue
             try:
                 if job.attempts >= job.max_attempts:
@@ -170,50 +232,77 @@ class JobRunner:
                     await self._wakeup.wait()
 
     async def _pass(self, tasks: anyio.abc.TaskGroup) -> datetime | None:
+        self._tasks = tasks
+        if self._stopping:
+            return None
         now = self._ctx.now()
         index = self.index
         decision = choose(index.candidates(now), index.running(), self.limits, now, self._rotation)
         self._rotation = decision.rotation
-        for job in decision.start:
-            started = await self._start(job)
-            if started is not None:
-                tasks.start_soon(self._attempt, *started, name=f"job {job.job_id}")
+        for job, job_type, payload in await self._start(decision.start):
+            tasks.start_soon(self._attempt, job, job_type, payload, name=f"job {job.job_id}")
+            if job_type.stall_timeout is not None:
+                attempt = self._attempts[job.job_id]
+                tasks.start_soon(self._watch_stall, attempt, job_type.stall_timeout)
         return decision.wake_at
 
-    async def _start(self, job: Job) -> tuple[Job, JobType[Any, Any], Any] | None:
-        """Take `job` (queued -> running) unless it cannot run; None when it was not taken."""
+    async def _start(self, jobs: Sequence[Job]) -> list[tuple[Job, JobType[Any, Any], Any]]:
+        """Take `jobs` (queued -> running) in one write, except those that cannot run
+        (refused: failed); the ones taken, with their type and parsed payload."""
         ctx = self._ctx
         now = ctx.now()
-        if job.type not in self._types:
-            await self._refuse(job, f"recovery_unknown_job_type:{job.type}")
-            return None
-        job_type = self._types.get(job.type)
-        try:
-            payload = job_type.parse_payload(job.payload)
-        except InvalidInput as exc:
-            await self._refuse(job, f"recovery_invalid_payload:{exc.message}")
-            return None
-        changes = {
-            "attempts": job.attempts + 1,
-            "started_at": now,
-            "last_attempt_at": now,
-            "next_attempt_at": None,
-        }
-        try:
-            taken = await job_events.transition(
-                ctx, self.index, job, (JobState.QUEUED,), JobState.RUNNING, changes
+        taken: list[tuple[Job, JobType[Any, Any], Any]] = []
+        mutations: list[TransitionJob] = []
+        events = []
+        for job in jobs:
+            if job.type not in self._types:
+                await self._refuse(job, None, f"recovery_unknown_job_type:{job.type}")
+                continue
+            job_type = self._types.get(job.type)
+            try:
+                payload = job_type.parse_payload(job.payload)
+            except InvalidInput as exc:
+                await self._refuse(job, job_type, f"recovery_invalid_payload:{exc.message}")
+                continue
+            changes: dict[str, Any] = {
+                "attempts": job.attempts + 1,
+                "started_at": now,
+                "last_attempt_at": now,
+                "next_attempt_at": None,
+            }
+            after = attrs.evolve(job, state=JobState.RUNNING, **changes)
+            mutations.append(
+                TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes)
             )
-        except StoreConflict:
-            return None  # canceled (or taken) meanwhile
-        # Registered before the task starts, so a cancel right after this finds it.
-        self._scopes[job.job_id] = anyio.CancelScope()
-        return taken, job_type, payload
-
-    async def _refuse(self, job: Job, error: str) -> None:
+            events.append(job_events.job_event(ctx, job_events.STARTED, after))
+            taken.append((after, job_type, payload))
+        if not taken:
+            return []
         try:
-            await job_events.transition(
+            await job_events.write(ctx, self.index, mutations, events)
+        except StoreConflict:
+            if len(taken) == 1:
+                return []  # canceled (or taken) meanwhile
+            # One of them was canceled meanwhile (the write took none): one at a time.
+            return [one for job in jobs for one in await self._start([job])]
+        for job, job_type, _ in taken:
+            # Registered before the task starts, so a cancel right after this finds it.
+            attempt = Attempt(
+                job_id=job.job_id, job_type=job_type, scope=anyio.CancelScope(), last_beat=now
+            )
+            self._attempts[job.job_id] = attempt
+            if self._stopping:
+                # Taken by a pass that was writing when the drain began: given back at once.
+                attempt.request_stop(StopReason.SHUTDOWN)
+                attempt.scope.cancel()
+        return taken
+
+    async def _refuse(self, job: Job, job_type: JobType[Any, Any] | None, error: str) -> None:
+        try:
+            after = await job_events.end(
                 self._ctx,
                 self.index,
+                self.retention,
                 job,
                 (JobState.QUEUED,),
                 JobState.FAILED,
@@ -221,24 +310,28 @@ class JobRunner:
             )
         except StoreConflict:
             return
-        await self.retention.ended(self._ctx, self.index, job.owner)
+        if job_type is not None:
+            await call_hook(job_type.hooks.on_failed, after)
 
     # ------------------------------------------------------------------ one attempt
 
     async def _attempt(self, job: Job, job_type: JobType[Any, Any], payload: Any) -> None:
-        scope = self._scopes[job.job_id]
+        attempt = self._attempts[job.job_id]
         try:
-            await self._run_and_record(job, job_type, payload, scope)
+            await self._run_and_record(job, job_type, payload, attempt)
         except Exception:
             # Recording the end failed (the store refused): the job stays running in the
             # store and the next start re-queues it.
             logger.exception("job %s: its end could not be recorded", job.job_id)
         finally:
-            self._scopes.pop(job.job_id, None)
+            attempt.done.set()  # also when recording failed: its stall watch ends
+            self._attempts.pop(job.job_id, None)
+            self._ended.set()
+            self._ended = anyio.Event()
             self.wake()
 
     async def _run_and_record(
-        self, job: Job, job_type: JobType[Any, Any], payload: Any, scope: anyio.CancelScope
+        self, job: Job, job_type: JobType[Any, Any], payload: Any, attempt: Attempt
     ) -> None:
         ctx = self._ctx
         context = JobContext(
@@ -247,11 +340,13 @@ class JobRunner:
             attempt=job.attempts,
             clock=ctx.clock,
             manager=self._manager,
-            report=lambda data: self._progress(job, data),
+            recorder=self._recorder,
+            steps=dict(job.steps or {}),
         )
         result: Any = None
         error: BaseException | None = None
-        with scope:
+        with attempt.scope:
+            await call_hook(job_type.hooks.on_started, job)
             try:
                 with ctx.clock.move_on_after(job_type.timeout) as deadline:
                     result = _result_json(job_type, await _handler(job_type)(context, payload))
@@ -262,16 +357,38 @@ class JobRunner:
                     )
             except Exception as exc:
                 error = exc
+        attempt.done.set()
         # The events describe the job as stored now (its progress, a cancel request).
         job = self.index.get(job.job_id) or job
-        # A cancel of this attempt (not a shutdown: that cancels the task itself, and no
-        # code runs here) ends the job canceled, whatever the handler got to do.
-        if scope.cancelled_caught or scope.cancel_called:
-            await self._finish(job, JobState.CANCELED, {"error": "canceled"})
+        stop = attempt.stop
+        if stop is StopReason.SHUTDOWN:
+            await self._give_back(job)
+        elif stop is StopReason.CANCELED or stop is StopReason.INTERRUPT_TIMEOUT:
+            # Whatever the handler got to do (its turn interrupted, it ended by itself).
+            await self._finish(job, job_type, JobState.CANCELED, {"error": stop.value})
+        elif stop is StopReason.STALLED:
+            stalled = JobStalled(
+                f"job {job.job_id} ({job.type}) attempt {job.attempts} reported no heartbeat "
+                f"for {job_type.stall_timeout:g} s"
+            )
+            await self._failed(job, job_type, stalled)
         elif error is None:
-            await self._finish(job, JobState.COMPLETED, {"result": result})
+            await self._finish(job, job_type, JobState.COMPLETED, {"result": result})
         else:
             await self._failed(job, job_type, error)
+
+    async def _watch_stall(self, attempt: Attempt, stall_timeout: float) -> None:
+        """Beside the attempt (not in a task group of its own: most types have no stall
+        timeout, and a task group per attempt costs throughput): until it ends, cancel it
+        once it has had no heartbeat for `stall_timeout` seconds."""
+        while not attempt.done.is_set():
+            idle = (self._ctx.now() - attempt.last_beat).total_seconds()
+            if idle >= stall_timeout:
+                attempt.request_stop(StopReason.STALLED)
+                attempt.scope.cancel()
+                return
+            with self._ctx.clock.move_on_after(stall_timeout - idle):
+                await attempt.done.wait()
 
     async def _failed(self, job: Job, job_type: JobType[Any, Any], error: BaseException) -> None:
         reason = f"{type(error).__name__}: {error}"
@@ -293,29 +410,41 @@ class JobRunner:
             return
         if not isinstance(error, TimedOut | InvalidInput):
             logger.warning("job %s (%s) failed", job.job_id, job.type, exc_info=error)
-        await self._finish(job, JobState.FAILED, {"error": reason})
+        await self._finish(job, job_type, JobState.FAILED, {"error": reason})
 
-    async def _finish(self, job: Job, state: JobState, changes: dict[str, Any]) -> None:
+    async def _finish(
+        self, job: Job, job_type: JobType[Any, Any], state: JobState, changes: dict[str, Any]
+    ) -> None:
         changes = {**changes, "completed_at": self._ctx.now(), "running_context": None}
         try:
-            await job_events.transition(self._ctx, self.index, job, RUNNING, state, changes)
+            after = await job_events.end(
+                self._ctx, self.index, self.retention, job, RUNNING, state, changes
+            )
         except StoreConflict:
             logger.warning("job %s changed while it ran; its end (%s) is not recorded", job, state)
             return
-        await self.retention.ended(self._ctx, self.index, job.owner)
+        hooks = job_type.hooks
+        hook = {
+            JobState.COMPLETED: hooks.on_completed,
+            JobState.FAILED: hooks.on_failed,
+            JobState.CANCELED: hooks.on_canceled,
+        }[state]
+        await call_hook(hook, after)
 
-    async def _progress(self, job: Job, data: JsonObject) -> None:
-        current = self.index.get(job.job_id) or job
-        await job_events.write(
-            self._ctx,
-            self.index,
-            [PatchJob(job.job_id, {"progress": data})],
-            [
-                job_events.job_event(
-                    self._ctx, job_events.PROGRESS, attrs.evolve(current, progress=data)
-                )
-            ],
-        )
+    async def _give_back(self, job: Job) -> None:
+        """Shutdown stopped this attempt: the job is queued again and the attempt is not
+        counted (it did not fail; the next start runs it again, resuming its steps)."""
+        changes = {
+            "attempts": max(0, job.attempts - 1),
+            "next_attempt_at": None,
+            "running_context": None,
+        }
+        try:
+            await job_events.transition(
+                self._ctx, self.index, job, RUNNING, JobState.QUEUED, changes, shutdown=True
+            )
+        except StoreConflict:
+            logger.warning("job %s changed while it ran; it is not re-queued", job)
 
 
 def _handler(job_type: JobType[Any, Any]) -> Callable[[Any, Any], Awaitable[Any]]:
@@ -331,4 +460,4 @@ def _result_json(job_type: JobType[Any, Any], value: Any) -> Any:
     return job_type.dump_result(value)
 
 
-__all__ = ["JobContext", "JobRunner"]
+__all__ = ["JobContext", "JobRunner", "call_hook"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal
 
 import anyio
@@ -27,9 +27,9 @@ from codex_manager_core.errors import (
     TimedOut,
 )
 from codex_manager_core.events.bus import EventFilter
-from codex_manager_core.models import Lagged
+from codex_manager_core.models import Event, Lagged
 from codex_manager_core.ports.store import JobQuery, Page, PatchJob, PutJob
-from codex_manager_core.queue.definitions import JobHandler, JobType, JobTypes
+from codex_manager_core.queue.definitions import JobHandler, JobHooks, JobType, JobTypes
 from codex_manager_core.queue.model import Job, JobPriority, JobState
 from codex_manager_core.queue.policies import (
     CancelPolicy,
@@ -42,7 +42,8 @@ from codex_manager_core.queue.policies import (
 from codex_manager_core.queue.scheduler import capacity_problem
 from codex_manager_core.services import job_events
 from codex_manager_core.services.context import ServiceContext, check_id
-from codex_manager_core.services.job_runner import JobRunner
+from codex_manager_core.services.job_context import Interrupter
+from codex_manager_core.services.job_runner import JobRunner, call_hook
 
 MAX_JOB_PAGE: Final = 1000
 _LIVE: Final = (JobState.QUEUED, JobState.RUNNING)
@@ -65,11 +66,13 @@ _DEFAULT_CANCEL = CancelPolicy()
 
 
 class JobsService:
-    def __init__(self, ctx: ServiceContext, manager: Any) -> None:
+    def __init__(
+        self, ctx: ServiceContext, manager: Any, interrupter: Interrupter | None = None
+    ) -> None:
         self._ctx = ctx
         # Jobs of a type registered now may be waiting (recovery): the runner looks again.
         self._types = JobTypes(on_register=lambda _: self.runner.wake())
-        self.runner = JobRunner(ctx, self._types, manager)
+        self.runner = JobRunner(ctx, self._types, manager, interrupter)
         # Dedupe and capacity are read-then-write: one enqueue at a time in this process
         # (one process per data directory: DataDirLock).
         self._enqueue_lock = anyio.Lock()
@@ -92,6 +95,8 @@ class JobsService:
         retry: RetryPolicy = _DEFAULT_RETRY,
         timeout: float = 60.0,
         cancel: CancelPolicy = _DEFAULT_CANCEL,
+        stall_timeout: float | None = None,
+        hooks: JobHooks | None = None,
     ) -> Callable[[JobHandler], JobType[Any, Any]]:
         """Decorator: `async def run(ctx: JobContext, payload) -> result` as a job type."""
 
@@ -105,6 +110,8 @@ class JobsService:
             retry=retry,
             timeout=timeout,
             cancel=cancel,
+            stall_timeout=stall_timeout,
+            hooks=hooks or JobHooks(),
         )
 
     # ------------------------------------------------------------------ enqueue
@@ -138,8 +145,12 @@ class JobsService:
                 except StoreConflict:
                     continue  # the job we merged into started meanwhile: decide again
                 self.runner.wake()
-                return outcome
-        raise Conflict(f"could not enqueue a {type!r} job: its duplicate kept changing")
+                break
+            else:
+                raise Conflict(f"could not enqueue a {type!r} job: its duplicate kept changing")
+        if outcome.outcome == "enqueued":
+            await call_hook(job_type.hooks.on_queued, outcome.job)
+        return outcome
 
     async def _enqueue(
         self,
@@ -259,9 +270,10 @@ class JobsService:
             if job.state is JobState.QUEUED:
                 changes = {"error": "canceled", "cancel_requested_at": now, "completed_at": now}
                 try:
-                    after = await job_events.transition(
+                    after = await job_events.end(
                         self._ctx,
                         self.runner.index,
+                        self.runner.retention,
                         job,
                         (JobState.QUEUED,),
                         JobState.CANCELED,
@@ -269,8 +281,8 @@ class JobsService:
                     )
                 except StoreConflict:
                     continue  # it started meanwhile: cancel it running
-                await self.runner.retention.ended(self._ctx, self.runner.index, job.owner)
                 self.runner.wake()
+                await self._canceled(after)
                 return after
             return await self._cancel_running(job)
         raise Conflict(f"job {job_id} kept changing state; cancel it again")
@@ -284,15 +296,13 @@ class JobsService:
             )
         except StoreConflict:
             return await self.get(job.job_id)
-        # Both strategies cancel the attempt's task for now: `interrupt_turn` (interrupt the
-        # worker's turn, wait up to its graceful wait) needs worker turns, a later step of
-        # issue 9; until then it behaves as `mark_canceled`.
         if not self.runner.cancel(job.job_id):
             # Running in the store but not here (the runner has not recovered it yet).
             try:
-                return await job_events.transition(
+                after = await job_events.end(
                     self._ctx,
                     self.runner.index,
+                    self.runner.retention,
                     job,
                     (JobState.RUNNING,),
                     JobState.CANCELED,
@@ -300,11 +310,18 @@ class JobsService:
                 )
             except StoreConflict:
                 return await self.get(job.job_id)
+            await self._canceled(after)
+            return after
         graceful = self._types.get(job.type).cancel.graceful_wait if job.type in self._types else 0
         try:
-            return await self.wait(job.job_id, timeout=max(graceful, 1.0))
+            # The runner's graceful wait (interrupt_turn) and then the forced end.
+            return await self.wait(job.job_id, timeout=graceful + 1.0)
         except TimedOut:
             return await self.get(job.job_id)
+
+    async def _canceled(self, job: Job) -> None:
+        if job.type in self._types:
+            await call_hook(self._types.get(job.type).hooks.on_canceled, job)
 
     async def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
         """The job once it has ended (at once if it has); TimedOut after `timeout` seconds
@@ -314,6 +331,8 @@ class JobsService:
         subscription = self._ctx.bus.subscribe(event_filter)
         try:
             with self._ctx.clock.move_on_after(timeout):
+                # The store, not the index: the index follows a write only after its commit
+                # (and its event) is done, so it could still call an ended job running.
                 job = await self.get(job_id)
                 while not job.state.terminal:
                     item = await subscription.next()
@@ -321,7 +340,8 @@ class JobsService:
                         subscription.close()
                         subscription = self._ctx.bus.subscribe(event_filter, since=item.seq)
                         continue
-                    if job_events.job_of_event(item) == job_id:
+                    # Only an end is worth a read (a start, a retry, progress are not).
+                    if job_events.job_of_event(item) == job_id and _ends(item):
                         job = await self.get(job_id)
                 return job
         finally:
@@ -330,6 +350,13 @@ class JobsService:
             f"job {job_id} did not end within {timeout:g} s; it may still be queued or "
             "running (wait again, or cancel it)"
         )
+
+
+def _ends(event: Event) -> bool:
+    """Whether a job event announces a terminal state."""
+    payload = event.payload
+    state = payload.get("state") if isinstance(payload, Mapping) else None
+    return state not in (JobState.QUEUED.value, JobState.RUNNING.value)
 
 
 def _priority(value: JobPriority | str | None, job_type: JobType[Any, Any]) -> JobPriority:

@@ -406,6 +406,7 @@ JOBS = RecordCodec(
     result=JSON_OR_NONE,
     progress=JSON_OR_NONE,
     running_context=RUNNING_CONTEXT,
+    steps=JSON_OR_NONE,
 )
 WORKERS = RecordCodec(WorkerRecord, "worker")
 

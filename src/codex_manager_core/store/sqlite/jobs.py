@@ -47,17 +47,20 @@ def _guarded_update(job_id: str, encoded: dict[str, Any], expected: list[str]) -
     """UPDATE of some columns of a job that must exist in one of the `expected` states;
     otherwise StoreConflict, which rolls the whole batch back."""
     codec.check_str(job_id, "job.job_id")
-    assignments = ", ".join(f"{column} = ?" for column in encoded)
-    sql = f"UPDATE jobs SET {assignments} WHERE job_id = ?" if encoded else None
-    params = (*encoded.values(), job_id)
+    # One statement, the state checked in its WHERE: the row is read only when it did not
+    # match, to say why (a compare-and-set per transition is on every job's path).
+    assignments = ", ".join(f"{column} = ?" for column in encoded) or "state = state"
+    sql = (
+        f"UPDATE jobs SET {assignments} WHERE job_id = ? "
+        f"AND state IN ({placeholders(len(expected))})"
+    )
+    params = (*encoded.values(), job_id, *expected)
 
     def op(conn: apsw.Connection) -> None:
-        row = one(conn, "SELECT state FROM jobs WHERE job_id = ?", (job_id,))
-        current = None if row is None else str(row[0])
-        if current is None or current not in expected:
-            raise StoreConflict(f"job {job_id}", current, expected)
-        if sql is not None:
-            conn.execute(sql, params)
+        conn.execute(sql, params)
+        if conn.changes() == 0:
+            row = one(conn, "SELECT state FROM jobs WHERE job_id = ?", (job_id,))
+            raise StoreConflict(f"job {job_id}", None if row is None else str(row[0]), expected)
 
     return op
 
