@@ -1,6 +1,7 @@
 """MemoryStore: the Store port in memory, for tests and ephemeral embedded use.
 
-The jobs table and its reads are in `memory_jobs.py`, the undo log in `memory_undo.py`.
+The jobs table and its reads are in `memory_jobs.py`, action receipts in
+`memory_actions.py`, the undo log in `memory_undo.py`.
 
 It behaves like `SqliteStore` in everything a caller can observe: records go through the
 same codecs (`store.codec`), so reads return tz-aware UTC datetimes and JSON round-tripped
@@ -37,6 +38,7 @@ from codex_manager_core.models import (
     TurnRecord,
 )
 from codex_manager_core.ports.store import (
+    ActionReceipt,
     Batch,
     CompactDeltas,
     DeleteJobs,
@@ -49,6 +51,7 @@ from codex_manager_core.ports.store import (
     PatchJob,
     PatchSession,
     PatchTurn,
+    PutActionReceipt,
     PutDefaultControls,
     PutJob,
     PutProject,
@@ -66,6 +69,7 @@ from codex_manager_core.ports.store import (
 )
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
+from codex_manager_core.store.memory_actions import MemoryActions
 from codex_manager_core.store.memory_jobs import MemoryJobs
 from codex_manager_core.store.memory_undo import Undo
 
@@ -94,6 +98,7 @@ class MemoryStore:
         self._requests: dict[str, tuple[int, InteractiveRequest]] = {}
         self._transcripts: dict[str, dict[str, tuple[int, TranscriptEntry]]] = {}
         self._jobs = MemoryJobs()
+        self._actions = MemoryActions()
         self._events: list[Event] = []
         self._last_seq = 0
 
@@ -198,6 +203,8 @@ class MemoryStore:
                 doomed.update(self._compactable(before, completed_type))
             case PutJob() | TransitionJob() | PatchJob() | DeleteJobs():
                 self._jobs.mutate(mutation, undo)
+            case PutActionReceipt():
+                self._actions.mutate(mutation, undo)
             case _:
                 raise TypeError(f"not a store mutation: {mutation!r}")
 
@@ -398,6 +405,10 @@ class MemoryStore:
     async def running_jobs(self) -> list[Job]:
         await self._ready()
         return self._jobs.in_state(JobState.RUNNING, None)
+
+    async def get_action_receipt(self, key: str) -> ActionReceipt | None:
+        await self._ready()
+        return self._actions.get(key)
 
     async def stats(self) -> StoreStats:
         await self._ready()

@@ -43,6 +43,7 @@ from codex_manager_core.models import (
 )
 from codex_manager_core.ports import Store
 from codex_manager_core.ports.store import (
+    ActionReceipt,
     Batch,
     EventQuery,
     JobQuery,
@@ -239,6 +240,9 @@ class FaultyStore:
 
     async def running_jobs(self) -> list[Job]:
         return await self.inner.running_jobs()
+
+    async def get_action_receipt(self, key: str) -> ActionReceipt | None:
+        return await self.inner.get_action_receipt(key)
 
     async def read_events(self, query: EventQuery) -> list[Event]:
         return await self.inner.read_events(query)

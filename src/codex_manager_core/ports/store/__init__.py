@@ -1,13 +1,18 @@
 """The Store port, split by domain.
 
 Each domain module (`meta`, `projects`, `sessions`, `turns`, `requests`, `transcript`,
-`ledger`, `jobs`) holds that domain's mutation types, its queries and its read protocol;
+`ledger`, `jobs`, `actions`) holds that domain's mutation types, its queries and its read protocol;
 `batch` assembles the `Mutation` union and `Batch`; `port` composes the `Store` protocol. A new
 domain adds its own module here, one line to each of those two, and its adapter modules
 (`store/sqlite/<domain>.py`, a section of `store/memory.py`). Nothing here loads an
 adapter.
 """
 
+from codex_manager_core.ports.store.actions import (
+    ActionReads,
+    ActionReceipt,
+    PutActionReceipt,
+)
 from codex_manager_core.ports.store.batch import Batch, Mutation
 from codex_manager_core.ports.store.errors import StoreConflict, StoreCorrupt
 from codex_manager_core.ports.store.jobs import (
@@ -41,6 +46,8 @@ from codex_manager_core.ports.store.transcript import PutTranscriptEntry, Transc
 from codex_manager_core.ports.store.turns import PatchTurn, PutTurn, TurnReads
 
 __all__ = [
+    "ActionReads",
+    "ActionReceipt",
     "Batch",
     "CompactDeltas",
     "DeleteJobs",
@@ -57,6 +64,7 @@ __all__ = [
     "PatchSession",
     "PatchTurn",
     "ProjectReads",
+    "PutActionReceipt",
     "PutDefaultControls",
     "PutJob",
     "PutProject",

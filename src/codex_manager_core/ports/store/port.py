@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from codex_manager_core.models import Event
+from codex_manager_core.ports.store.actions import ActionReads
 from codex_manager_core.ports.store.batch import Batch
 from codex_manager_core.ports.store.jobs import JobReads
 from codex_manager_core.ports.store.ledger import LedgerReads
@@ -39,10 +40,11 @@ class Store(
     TranscriptReads,
     LedgerReads,
     JobReads,
+    ActionReads,
     Protocol,
 ):
     """Durable state: projects, session overlays, turns, interactive requests, transcript
-    entries, meta values, the event ledger and the job queue.
+    entries, meta values, the event ledger, the job queue and action receipts.
 
     All writes go through `apply(batch)`, atomically (see `ports.store.batch`); reads never
     block writes. Implementations: `SqliteStore` (apsw, WAL) and `MemoryStore`. One

@@ -2,7 +2,8 @@
 
 This module holds the connections, the single writer and the read plumbing; each domain's
 SQL (its reads and what its mutations compile to) is in its own module beside it
-(`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`, `jobs`), the
+(`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`, `jobs`,
+`actions`), the
 schema in `migrations`, the WAL checkpointer in `checkpoints`.
 
 Durability and crash safety come from SQLite itself: WAL journal with `synchronous=NORMAL`
@@ -70,6 +71,7 @@ from codex_manager_core.models import (
     TurnRecord,
 )
 from codex_manager_core.ports.store import (
+    ActionReceipt,
     Batch,
     EventQuery,
     JobQuery,
@@ -82,6 +84,7 @@ from codex_manager_core.ports.store import (
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
 from codex_manager_core.store.sqlite import (
+    actions,
     jobs,
     ledger,
     meta,
@@ -108,6 +111,7 @@ COMPILERS: Mapping[type, Callable[[Any], Op]] = {
     **meta.COMPILERS,
     **ledger.COMPILERS,
     **jobs.COMPILERS,
+    **actions.COMPILERS,
 }
 
 logger = logging.getLogger(__name__)
@@ -436,6 +440,9 @@ class SqliteStore:
 
     async def running_jobs(self) -> list[Job]:
         return await self._read(lambda c: jobs.jobs_in_state(c, JobState.RUNNING, None))
+
+    async def get_action_receipt(self, key: str) -> ActionReceipt | None:
+        return await self._point_read(lambda c: actions.get_action_receipt(c, key))
 
     async def stats(self) -> StoreStats:
         sql = (
