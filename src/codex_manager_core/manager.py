@@ -9,7 +9,8 @@
 (`services/`). The Manager is the facade that groups them: `manager.sessions`,
 `manager.projects`, `manager.turns`, `manager.controls`, `manager.settings`,
 `manager.approvals`, `manager.tool_input`, `manager.tool_calls`, `manager.requests`,
-`manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`, and
+`manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`,
+`manager.actions` (the action executor) with `manager.worker_tools`, and
 `manager.session(id)` for one session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
 """
 
@@ -25,6 +26,7 @@ from typing import Any
 import anyio
 
 from codex_manager_core import rpc
+from codex_manager_core.actions import ActionExecutor, WorkerTools
 from codex_manager_core.config import ManagerConfig
 from codex_manager_core.data_dir import DataDirLock, prepare_data_dir
 from codex_manager_core.errors import BinaryNotFound, InvalidInput
@@ -131,6 +133,12 @@ class Manager:
     """The ordered event ledger: subscribe, read, handlers, compaction."""
     jobs: JobsService
     """The durable job queue: job types, enqueue, read, cancel, wait (docs/queue.md)."""
+    actions: ActionExecutor
+    """The one executor of actions (worker tools, action intents, extensions): scoped,
+    idempotent, recorded (docs/queue.md, "Actions and worker tools")."""
+    worker_tools: WorkerTools
+    """The dynamic tools of worker sessions: `specs()` for their thread/start, and
+    `set_scope_resolver(...)` (the queue tells which job runs on which worker)."""
     tools: ToolRegistry
     """Python functions the model can call (declared per session with `tools=[...]`)."""
     context: ServiceContext
@@ -362,7 +370,9 @@ class Manager:
         self.jobs = JobsService(ctx, self)
         self._health = HealthService(ctx)
         self._runtime_events = RuntimeEvents(ctx, lifecycle)
-        self._intake = RequestIntake(ctx, lifecycle)
+        self.actions = ActionExecutor(ctx, self)
+        self.worker_tools = WorkerTools(self.actions)
+        self._intake = RequestIntake(ctx, lifecycle, self.worker_tools)
 
     # ------------------------------------------------------------------ one session
 
