@@ -53,7 +53,9 @@ async def test_a_second_receipt_for_a_key_fails_the_batch(store: Store) -> None:
     draft = EventDraft("action_executed", None, {"x": 1}, T0)
     with pytest.raises(StoreConflict) as caught:
         await store.apply(
-            Batch((PutActionReceipt(receipt("k2")), PutActionReceipt(receipt("k1", "f2"))), (draft,))
+            Batch(
+                (PutActionReceipt(receipt("k2")), PutActionReceipt(receipt("k1", "f2"))), (draft,)
+            )
         )
     assert caught.value.key == "action receipt k1"
     assert await store.get_action_receipt("k2") is None

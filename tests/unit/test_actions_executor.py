@@ -74,7 +74,9 @@ async def test_approval_decide_checks_session_turn_and_pending(tmp_path: Path) -
             approval_id = pending.request_id
             decide = {"approvalId": approval_id, "decision": "accept"}
             run = manager.actions.execute
-            wrong_session = await run(ActionRequest("approval.decide", decide), scope(s2), actor="t")
+            wrong_session = await run(
+                ActionRequest("approval.decide", decide), scope(s2), actor="t"
+            )
             wrong_turn = await run(
                 ActionRequest("approval.decide", decide), scope(s1, "turn_9"), actor="t"
             )

@@ -73,7 +73,9 @@ async def test_concurrent_calls_with_one_key_act_once(tmp_path: Path) -> None:
             for _ in range(5):
                 tasks.start_soon(call)
         listed = await manager.jobs.list()
-    assert sorted(statuses) == sorted([ActionStatus.PERFORMED] + [ActionStatus.ALREADY_PERFORMED] * 4)
+    assert sorted(statuses) == sorted(
+        [ActionStatus.PERFORMED] + [ActionStatus.ALREADY_PERFORMED] * 4
+    )
     assert len(listed.items) == 1
 
 

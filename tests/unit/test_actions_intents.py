@@ -49,7 +49,9 @@ def test_each_problem_names_its_place() -> None:
     assert refused(doc(INTENT, kind="other")).message == (
         "kind: must be 'action_intents', got 'other'"
     )
-    assert refused(doc({**INTENT, "payload": []})).message == "intents[0].payload: must be an object"
+    assert (
+        refused(doc({**INTENT, "payload": []})).message == "intents[0].payload: must be an object"
+    )
     assert refused(doc({**INTENT, "idempotencyKey": 5})).message.startswith(
         "intents[0].idempotencyKey:"
     )

@@ -38,13 +38,17 @@ def text_of(answer: dict[str, object]) -> str:
 
 def test_specs_are_dynamic_tool_entries() -> None:
     specs = WorkerTools.specs(WorkerTools.__new__(WorkerTools))
-    assert {spec["name"] for spec in specs} == set(WorkerTools.names) == {
-        "transcript_upsert",
-        "approval_decide",
-        "turn_steer",
-        "queue_enqueue",
-        "session_rename",
-    }
+    assert (
+        {spec["name"] for spec in specs}
+        == set(WorkerTools.names)
+        == {
+            "transcript_upsert",
+            "approval_decide",
+            "turn_steer",
+            "queue_enqueue",
+            "session_rename",
+        }
+    )
     for spec in specs:
         assert spec["type"] == "function"
         assert spec["description"]
@@ -82,7 +86,9 @@ async def test_a_worker_tool_call_acts_in_the_jobs_scope(tmp_path: Path) -> None
     assert recorded.resolution is not None
     assert recorded.resolution["actor"] == "worker-tool:transcript_upsert"
     assert event.payload["actor"] == f"worker:{worker.session_id}"
-    [start] = [c for c in runtime.calls if c.method == "thread/start" and c.params.get("dynamicTools")]
+    [start] = [
+        c for c in runtime.calls if c.method == "thread/start" and c.params.get("dynamicTools")
+    ]
     assert {tool["name"] for tool in start.params["dynamicTools"]} == set(WorkerTools.names)
 
 
@@ -98,12 +104,13 @@ async def test_a_worker_tool_outside_the_scope_or_without_a_job_is_refused(
             "item/tool/call", tool_call(worker, "session_rename", {"title": "x"})
         )
         manager.worker_tools.set_scope_resolver(
-            lambda thread_id: ActionScope(f"session:{user}", None, user, None)
-            if thread_id == worker
-            else None
+            lambda thread_id: (
+                ActionScope(f"session:{user}", None, user, None) if thread_id == worker else None
+            )
         )
         outside = await runtime.server_request(
-            "item/tool/call", tool_call(worker, "session_rename", {"sessionId": other, "title": "x"})
+            "item/tool/call",
+            tool_call(worker, "session_rename", {"sessionId": other, "title": "x"}),
         )
         not_a_worker_tool = await runtime.server_request(
             "item/tool/call", tool_call(worker, "shell_out", {})
