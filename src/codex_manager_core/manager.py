@@ -10,8 +10,9 @@
 `manager.projects`, `manager.turns`, `manager.controls`, `manager.settings`,
 `manager.approvals`, `manager.tool_input`, `manager.tool_calls`, `manager.requests`,
 `manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`,
-`manager.suggestions`, `manager.agents`, `manager.workers`, and `manager.session(id)` for
-one session. Hosts (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
+`manager.suggestions`, `manager.agents`, `manager.workers`, `manager.actions` (the action
+executor) with `manager.worker_tools`, and `manager.session(id)` for one session. Hosts
+(HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 import anyio
 
 from codex_manager_core import rpc
+from codex_manager_core.actions import ActionExecutor, WorkerTools
 from codex_manager_core.config import ManagerConfig
 from codex_manager_core.data_dir import DataDirLock, prepare_data_dir
 from codex_manager_core.errors import BinaryNotFound, InvalidInput
@@ -141,6 +143,12 @@ class Manager:
     """Agent definitions: how each kind of worker runs (built-ins, configured, registered)."""
     workers: WorkersService
     """The hidden worker session of each (owner, agent) pair, made on first use."""
+    actions: ActionExecutor
+    """The one executor of actions (worker tools, action intents, extensions): scoped,
+    idempotent, recorded (docs/queue.md, "Actions and worker tools")."""
+    worker_tools: WorkerTools
+    """The dynamic tools of worker sessions: `specs()` for their thread/start, and
+    `set_scope_resolver(...)` (the queue tells which job runs on which worker)."""
     tools: ToolRegistry
     """Python functions the model can call (declared per session with `tools=[...]`)."""
     context: ServiceContext
@@ -386,7 +394,9 @@ class Manager:
         self.suggestions = SuggestionsService(ctx, jobs, transcript)
         self._health = HealthService(ctx, jobs.runner.index)
         self._runtime_events = RuntimeEvents(ctx, lifecycle)
-        self._intake = RequestIntake(ctx, lifecycle)
+        self.actions = ActionExecutor(ctx, self)
+        self.worker_tools = WorkerTools(self.actions)
+        self._intake = RequestIntake(ctx, lifecycle, self.worker_tools)
 
     # ------------------------------------------------------------------ one session
 

@@ -2,14 +2,17 @@
 
 Each one that waits for an answer becomes a durable row (pending) and an event; a
 system-owned session's requests are answered at once by policy, a registered Python tool's
-calls by the tool. Anything else is answered "not supported", and still recorded.
+calls by the tool, and a worker tool's calls from a system-owned session by the worker tools
+(the action executor, `actions/worker_tools.py`). Anything else is answered "not
+supported", and still recorded.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -33,11 +36,27 @@ from codex_manager_core.services.request_rules import (
 logger = logging.getLogger("codex_manager_core.requests")
 
 
+class WorkerToolAnswers(Protocol):
+    """What intake needs of `actions.WorkerTools` (declared here: services do not load the
+    actions package, which is built over them)."""
+
+    @property
+    def names(self) -> Collection[str]: ...
+
+    async def answer(self, thread_id: str, tool: str, arguments: Any) -> Mapping[str, Any]: ...
+
+
 class RequestIntake:
-    def __init__(self, ctx: ServiceContext, lifecycle: RequestLifecycle) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        lifecycle: RequestLifecycle,
+        worker_tools: WorkerToolAnswers | None = None,
+    ) -> None:
         self._ctx = ctx
         self._records = ctx.records
         self._lifecycle = lifecycle
+        self._worker_tools = worker_tools
 
     async def on_server_request(self, epoch: int, request: rpc.ServerRequest) -> Any:
         generation = self._ctx.state.generations.get(epoch, self._ctx.state.generation)
@@ -102,8 +121,15 @@ class RequestIntake:
         requested = self._ctx.event(
             REQUESTED_EVENT[kind], thread_id, request_view(record), system=system
         )
-        registered_tool = kind is RequestKind.TOOL_CALL and params.get("tool") in self._ctx.tools
-        if system and not registered_tool:
+        tool_call = kind is RequestKind.TOOL_CALL
+        worker_tool = (
+            tool_call
+            and system
+            and self._worker_tools is not None
+            and params.get("tool") in self._worker_tools.names
+        )
+        registered_tool = tool_call and not worker_tool and params.get("tool") in self._ctx.tools
+        if system and not registered_tool and not worker_tool:
             return await self._resolve_by_policy(record, [passthrough, requested])
         # Tracked before the write is committed: a turn end that arrives meanwhile must see
         # it (its expiry is queued after this write, so it applies to the stored row).
@@ -115,6 +141,8 @@ class RequestIntake:
             raise
         if registered_tool:
             self._ctx.spawn(f"tool {params.get('tool')}", self._run_registered_tool, record)
+        elif worker_tool:
+            self._ctx.spawn(f"worker tool {params.get('tool')}", self._run_worker_tool, record)
         elif record.expires_at is not None and timeout is not None:
             self._ctx.spawn(
                 f"expire {request_id}", self._lifecycle.expire_after, request_id, timeout
@@ -166,3 +194,23 @@ class RequestIntake:
             )
         except Conflict:
             logger.info("tool call %s was answered elsewhere first", record.request_id)
+
+    async def _run_worker_tool(self, record: InteractiveRequest) -> None:
+        """A worker's call of a worker tool: the action executor answers it, in scope of
+        the job running on that worker."""
+        assert self._worker_tools is not None
+        assert record.thread_id is not None
+        tool = str(record.params.get("tool"))
+        reply = dict(
+            await self._worker_tools.answer(record.thread_id, tool, record.params.get("arguments"))
+        )
+        success = bool(reply.get("success"))
+        try:
+            await self._lifecycle.answer(
+                record,
+                reply,
+                {"success": success, "actor": f"worker-tool:{tool}"},
+                {"success": success},
+            )
+        except Conflict:
+            logger.info("worker tool call %s was answered elsewhere first", record.request_id)

@@ -1,7 +1,8 @@
 """MemoryStore: the Store port in memory, for tests and ephemeral embedded use.
 
 The jobs table and its reads are in `memory_jobs.py`, the workers table in
-`memory_workers.py`, the undo log in `memory_undo.py`.
+`memory_workers.py`, action receipts in `memory_actions.py`, the undo log in
+`memory_undo.py`.
 
 It behaves like `SqliteStore` in everything a caller can observe: records go through the
 same codecs (`store.codec`), so reads return tz-aware UTC datetimes and JSON round-tripped
@@ -38,6 +39,7 @@ from codex_manager_core.models import (
     TurnRecord,
 )
 from codex_manager_core.ports.store import (
+    ActionReceipt,
     Batch,
     CompactDeltas,
     DeleteJobs,
@@ -51,6 +53,7 @@ from codex_manager_core.ports.store import (
     PatchJob,
     PatchSession,
     PatchTurn,
+    PutActionReceipt,
     PutDefaultControls,
     PutJob,
     PutProject,
@@ -70,6 +73,7 @@ from codex_manager_core.ports.store import (
 )
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
+from codex_manager_core.store.memory_actions import MemoryActions
 from codex_manager_core.store.memory_jobs import MemoryJobs
 from codex_manager_core.store.memory_undo import Undo
 from codex_manager_core.store.memory_workers import MemoryWorkers
@@ -100,6 +104,7 @@ class MemoryStore:
         self._transcripts: dict[str, dict[str, tuple[int, TranscriptEntry]]] = {}
         self._jobs = MemoryJobs()
         self._workers = MemoryWorkers()
+        self._actions = MemoryActions()
         self._events: list[Event] = []
         self._last_seq = 0
 
@@ -206,6 +211,8 @@ class MemoryStore:
                 self._jobs.mutate(mutation, undo)
             case PutWorker() | DeleteWorkers():
                 self._workers.mutate(mutation, undo)
+            case PutActionReceipt():
+                self._actions.mutate(mutation, undo)
             case _:
                 raise TypeError(f"not a store mutation: {mutation!r}")
 
@@ -414,6 +421,10 @@ class MemoryStore:
     async def list_workers(self, owner: str) -> list[WorkerRecord]:
         await self._ready()
         return self._workers.of_owner(owner)
+
+    async def get_action_receipt(self, key: str) -> ActionReceipt | None:
+        await self._ready()
+        return self._actions.get(key)
 
     async def stats(self) -> StoreStats:
         await self._ready()

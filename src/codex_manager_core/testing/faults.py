@@ -43,6 +43,7 @@ from codex_manager_core.models import (
 )
 from codex_manager_core.ports import Store
 from codex_manager_core.ports.store import (
+    ActionReceipt,
     Batch,
     EventQuery,
     JobQuery,
@@ -246,6 +247,9 @@ class FaultyStore:
 
     async def list_workers(self, owner: str) -> list[WorkerRecord]:
         return await self.inner.list_workers(owner)
+
+    async def get_action_receipt(self, key: str) -> ActionReceipt | None:
+        return await self.inner.get_action_receipt(key)
 
     async def read_events(self, query: EventQuery) -> list[Event]:
         return await self.inner.read_events(query)

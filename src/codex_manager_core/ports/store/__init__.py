@@ -1,13 +1,19 @@
 """The Store port, split by domain.
 
 Each domain module (`meta`, `projects`, `sessions`, `turns`, `requests`, `transcript`,
-`ledger`, `jobs`, `workers`) holds that domain's mutation types, its queries and its read protocol;
+`ledger`, `jobs`, `workers`,
+`actions`) holds that domain's mutation types, its queries and its read protocol;
 `batch` assembles the `Mutation` union and `Batch`; `port` composes the `Store` protocol. A new
 domain adds its own module here, one line to each of those two, and its adapter modules
 (`store/sqlite/<domain>.py`, a section of `store/memory.py`). Nothing here loads an
 adapter.
 """
 
+from codex_manager_core.ports.store.actions import (
+    ActionReads,
+    ActionReceipt,
+    PutActionReceipt,
+)
 from codex_manager_core.ports.store.batch import Batch, Mutation
 from codex_manager_core.ports.store.errors import StoreConflict, StoreCorrupt
 from codex_manager_core.ports.store.jobs import (
@@ -47,6 +53,8 @@ from codex_manager_core.ports.store.workers import (
 )
 
 __all__ = [
+    "ActionReads",
+    "ActionReceipt",
     "Batch",
     "CompactDeltas",
     "DeleteJobs",
@@ -64,6 +72,7 @@ __all__ = [
     "PatchSession",
     "PatchTurn",
     "ProjectReads",
+    "PutActionReceipt",
     "PutDefaultControls",
     "PutJob",
     "PutProject",

@@ -18,6 +18,7 @@ from typing import TypeAlias
 import attrs
 
 from codex_manager_core.models import EventDraft
+from codex_manager_core.ports.store.actions import ActionMutation
 from codex_manager_core.ports.store.jobs import JobMutation
 from codex_manager_core.ports.store.ledger import LedgerMutation
 from codex_manager_core.ports.store.meta import MetaMutation
@@ -38,6 +39,7 @@ Mutation: TypeAlias = (
     | LedgerMutation
     | JobMutation
     | WorkerMutation
+    | ActionMutation
 )
 
 

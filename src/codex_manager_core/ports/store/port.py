@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from codex_manager_core.models import Event
+from codex_manager_core.ports.store.actions import ActionReads
 from codex_manager_core.ports.store.batch import Batch
 from codex_manager_core.ports.store.jobs import JobReads
 from codex_manager_core.ports.store.ledger import LedgerReads
@@ -41,10 +42,11 @@ class Store(
     LedgerReads,
     JobReads,
     WorkerReads,
+    ActionReads,
     Protocol,
 ):
     """Durable state: projects, session overlays, turns, interactive requests, transcript
-    entries, meta values, the event ledger, the job queue and the worker sessions of (owner, agent).
+    entries, meta values, the event ledger, the job queue and the worker sessions of (owner, agent) and action receipts.
 
     All writes go through `apply(batch)`, atomically (see `ports.store.batch`); reads never
     block writes. Implementations: `SqliteStore` (apsw, WAL) and `MemoryStore`. One

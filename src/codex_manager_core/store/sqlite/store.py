@@ -2,7 +2,8 @@
 
 This module holds the connections, the single writer and the read plumbing; each domain's
 SQL (its reads and what its mutations compile to) is in its own module beside it
-(`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`, `jobs`, `workers`), the
+(`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`, `jobs`,
+`workers`, `actions`), the
 schema in `migrations`, the WAL checkpointer in `checkpoints`.
 
 Durability and crash safety come from SQLite itself: WAL journal with `synchronous=NORMAL`
@@ -70,6 +71,7 @@ from codex_manager_core.models import (
     TurnRecord,
 )
 from codex_manager_core.ports.store import (
+    ActionReceipt,
     Batch,
     EventQuery,
     JobQuery,
@@ -83,6 +85,7 @@ from codex_manager_core.ports.store import (
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
 from codex_manager_core.store.sqlite import (
+    actions,
     jobs,
     ledger,
     meta,
@@ -111,6 +114,7 @@ COMPILERS: Mapping[type, Callable[[Any], Op]] = {
     **ledger.COMPILERS,
     **jobs.COMPILERS,
     **workers.COMPILERS,
+    **actions.COMPILERS,
 }
 
 logger = logging.getLogger(__name__)
@@ -445,6 +449,9 @@ class SqliteStore:
 
     async def list_workers(self, owner: str) -> list[WorkerRecord]:
         return await self._read(lambda c: workers.list_workers(c, owner))
+
+    async def get_action_receipt(self, key: str) -> ActionReceipt | None:
+        return await self._point_read(lambda c: actions.get_action_receipt(c, key))
 
     async def stats(self) -> StoreStats:
         sql = (
