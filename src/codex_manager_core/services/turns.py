@@ -147,23 +147,46 @@ class TurnsService:
         (the runtime would fold the text into that turn and drop the overrides): steer it
         with `steer_turn`, or wait for it to end."""
         record = await self._records.get(session_id, allow_system=False)
+        return await self._send(
+            record,
+            input,
+            model=model,
+            effort=effort,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+            collaboration_mode=collaboration_mode,
+            output_schema=output_schema,
+        )
+
+    async def send_to_worker(
+        self,
+        session_id: str,
+        input: str | Sequence[InputItem],
+        *,
+        model: str | None = None,
+        effort: str | None = None,
+    ) -> TurnHandle:
+        """The queue's path: a turn on a system-owned worker session, which `send` refuses
+        (people do not talk to workers)."""
+        record = await self._records.get(session_id)
+        if not record.system_owned:
+            raise InvalidInput(f"session {session_id} is not a worker session")
+        return await self._send(record, input, model=model, effort=effort)
+
+    async def _send(
+        self,
+        record: SessionRecord,
+        input: str | Sequence[InputItem],
+        **overrides: Any,
+    ) -> TurnHandle:
+        session_id = record.session_id
         # One start at a time per session, so a second message sees the first one's turn.
         async with self._ctx.state.turn_starts.hold(session_id):
             running = await self._running_turn(session_id)
             if running is not None:
                 raise TurnInProgress(session_id, running)
-            handle = await self._start_turn(
-                record,
-                input,
-                model=model,
-                effort=effort,
-                approval_policy=approval_policy,
-                network_access=network_access,
-                filesystem_sandbox=filesystem_sandbox,
-                collaboration_mode=collaboration_mode,
-                output_schema=output_schema,
-            )
-            return handle
+            return await self._start_turn(record, input, **overrides)
 
     async def _running_turn(self, session_id: str) -> str | None:
         """The turn of the session the runtime is running now, as far as we know: the one it
@@ -319,6 +342,14 @@ class TurnsService:
     async def interrupt(self, session_id: str, turn_id: str | None = None) -> str:
         """Interrupt the given (or the active) turn; Conflict no_active_turn if none."""
         record = await self._records.get(session_id, allow_system=False)
+        return await self._interrupt(record, turn_id)
+
+    async def interrupt_worker(self, session_id: str, turn_id: str) -> str:
+        """The queue's path: interrupt a worker session's turn (a job being canceled)."""
+        return await self._interrupt(await self._records.get(session_id), turn_id)
+
+    async def _interrupt(self, record: SessionRecord, turn_id: str | None) -> str:
+        session_id = record.session_id
         target = (
             check_id(turn_id, "turn_id")
             if turn_id is not None

@@ -1,0 +1,386 @@
+"""Runs `agent_instruction` jobs on worker sessions: provision the worker, orient it once,
+run the instruction turn, and do with the answer what the job asked.
+
+The steps that cost a model turn are recorded on the job (`JobContext.step`): provisioned
+(the worker session), oriented, bootstrapped, turn_started (its id). A retried or recovered
+attempt reads them back, so a restart does not repeat an orientation turn, and an
+instruction turn that completed before the crash gives its answer without being run again.
+
+While its turn runs, the job's scope (owner, source session and turn) is what the worker's
+dynamic tools may touch (`WorkerTools` asks `scope_of`); the answer's action intents run
+through the same executor, with idempotency keys derived from the job, so a retried job
+does not act twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+import anyio
+import attrs
+
+from codex_manager_core.actions import (
+    ActionExecutor,
+    ActionRequest,
+    ActionScope,
+    ActionStatus,
+    WorkerTools,
+    parse_action_intents,
+)
+from codex_manager_core.errors import (
+    CallTimeout,
+    InvalidInput,
+    NotFound,
+    RuntimeUnavailable,
+    TimedOut,
+    TurnFailed,
+)
+from codex_manager_core.events.bus import EventFilter
+from codex_manager_core.models import JsonObject, Lagged, TurnStatus
+from codex_manager_core.queue.agent_instruction import (
+    AGENT_INSTRUCTION,
+    AgentInstruction,
+    AgentInstructionResult,
+    ResponseMode,
+    dedupe_key,
+    output_message_id,
+)
+from codex_manager_core.queue.agents import AgentDefinition, AgentRegistry
+from codex_manager_core.queue.definitions import JobType
+from codex_manager_core.queue.model import JobPriority
+from codex_manager_core.queue.policies import (
+    CancelPolicy,
+    Classification,
+    DedupeMode,
+    DedupePolicy,
+    RetryPolicy,
+)
+from codex_manager_core.services.context import ServiceContext
+from codex_manager_core.services.transcript import TranscriptService
+from codex_manager_core.services.turn_waits import wait_for_turn_end
+from codex_manager_core.services.turns import TurnsService
+from codex_manager_core.services.workers import Worker, WorkerSessions, is_stale_thread_error
+
+logger = logging.getLogger("codex_manager_core.queue.agents")
+
+DELTA_TYPE: Final = "app_server.item.agent_message.delta"
+STREAM_INTERVAL: Final = 0.25
+"""Seconds between two writes of a streaming answer (transcript row and progress)."""
+AGENT_JOB_TIMEOUT: Final = 180.0
+
+
+class AgentJobs:
+    """The `agent_instruction` job type and what runs it."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        agents: AgentRegistry,
+        workers: WorkerSessions,
+        turns: TurnsService,
+        transcript: TranscriptService,
+        executor: ActionExecutor,
+        worker_tools: WorkerTools,
+        suggestions: Any = None,
+    ) -> None:
+        self._ctx = ctx
+        self._agents = agents
+        self._workers = workers
+        self._turns = turns
+        self._transcript = transcript
+        self._executor = executor
+        self._suggestions = suggestions
+        self._scopes: dict[str, ActionScope] = {}
+        """Worker session -> the scope of the job whose turn runs on it."""
+        self._oriented: set[tuple[str, str]] = set()
+        """(worker session, orientation key) done in this process."""
+        worker_tools.set_scope_resolver(self.scope_of)
+
+    def scope_of(self, worker_session_id: str) -> ActionScope | None:
+        return self._scopes.get(worker_session_id)
+
+    def job_type(self) -> JobType[AgentInstruction, AgentInstructionResult]:
+        return JobType(
+            type=AGENT_INSTRUCTION,
+            payload=AgentInstruction,
+            result=AgentInstructionResult,
+            priority=JobPriority.INTERACTIVE,
+            dedupe=DedupePolicy(mode=DedupeMode.SINGLE_FLIGHT, key=dedupe_key),
+            retry=RetryPolicy(max_attempts=2, classifier=classify, base_delay=0.06),
+            timeout=AGENT_JOB_TIMEOUT,
+            cancel=CancelPolicy(strategy="interrupt_turn", graceful_wait=1.5),
+            run=self.run,
+        )
+
+    # ------------------------------------------------------------------ the job
+
+    async def run(self, job: Any, payload: AgentInstruction) -> AgentInstructionResult:
+        agent = self._agents.get(payload.agent)
+        steps: dict[str, Any] = dict(job.steps or {})
+        try:
+            return await self._run_on_worker(job, payload, agent, steps)
+        except Exception as exc:
+            if not is_stale_thread_error(exc) or "reprovisioned" in steps:
+                raise
+            # The worker's thread is gone (removed behind our back): a fresh one, once.
+            stale = steps.get("provisioned") or {}
+            logger.warning("job %s: worker %s is stale (%s); provisioning a new one",
+                           job.job_id, stale.get("sessionId"), exc)
+            await self._workers.invalidate(
+                Worker(str(stale.get("sessionId")), job.owner, payload.agent, False)
+            )
+            steps = {"reprovisioned": {"staleSessionId": stale.get("sessionId")}}
+            await job.step("reprovisioned", steps["reprovisioned"])
+            return await self._run_on_worker(job, payload, agent, steps)
+
+    async def _run_on_worker(
+        self,
+        job: Any,
+        payload: AgentInstruction,
+        agent: AgentDefinition,
+        steps: dict[str, Any],
+    ) -> AgentInstructionResult:
+        worker = await self._workers.ensure(
+            job.owner, payload.agent, source_session_id=payload.source_session
+        )
+        session_id = worker.session_id
+        await self._record(job, steps, "provisioned", {"sessionId": session_id})
+        await self._orient(job, steps, worker, agent, payload)
+        earlier = await self._earlier_answer(steps, session_id)
+        if earlier is not None:
+            turn_id, text = earlier
+            status = TurnStatus.COMPLETED.value
+        else:
+            turn_id, status, text = await self._instruct(job, steps, worker, agent, payload)
+        return await self._respond(job, payload, session_id, turn_id, status, text)
+
+    async def _record(self, job: Any, steps: dict[str, Any], name: str, data: JsonObject) -> None:
+        if steps.get(name) != data:
+            steps[name] = data
+            await job.step(name, data)
+
+    async def _orient(
+        self,
+        job: Any,
+        steps: dict[str, Any],
+        worker: Worker,
+        agent: AgentDefinition,
+        payload: AgentInstruction,
+    ) -> None:
+        turns = [("oriented", "core", agent.orientation_text)]
+        bootstrap = payload.bootstrap_instruction
+        if bootstrap is not None:
+            turns.append((f"bootstrap:{bootstrap.key}", bootstrap.key, bootstrap.instruction_text))
+        for step, key, text in turns:
+            done = steps.get(step)
+            if (worker.session_id, key) in self._oriented or (
+                isinstance(done, Mapping) and done.get("sessionId") == worker.session_id
+            ):
+                continue
+            handle = await self._turns.send_to_worker(
+                worker.session_id, text, model=agent.model, effort=agent.effort
+            )
+            await job.set_running_context(worker.session_id, handle.turn_id)
+            await wait_for_turn_end(
+                self._ctx.bus,
+                self._ctx.store,
+                self._ctx.clock,
+                worker.session_id,
+                handle.turn_id,
+                timeout=agent.turn_timeout,
+                since=handle.since_seq,
+            )
+            self._oriented.add((worker.session_id, key))
+            await self._record(
+                job, steps, step, {"sessionId": worker.session_id, "turnId": handle.turn_id}
+            )
+
+    async def _earlier_answer(
+        self, steps: dict[str, Any], session_id: str
+    ) -> tuple[str, str | None] | None:
+        """The answer of an instruction turn an earlier attempt started, if it completed."""
+        started = steps.get("turn_started")
+        if not isinstance(started, Mapping) or started.get("sessionId") != session_id:
+            return None
+        turn_id = started.get("turnId")
+        if not isinstance(turn_id, str):
+            return None
+        try:
+            turn = await self._turns.get(turn_id)
+        except NotFound:
+            return None
+        if turn.status is not TurnStatus.COMPLETED:
+            return None
+        return turn_id, turn.final_text
+
+    async def _instruct(
+        self,
+        job: Any,
+        steps: dict[str, Any],
+        worker: Worker,
+        agent: AgentDefinition,
+        payload: AgentInstruction,
+    ) -> tuple[str, str, str | None]:
+        session_id = worker.session_id
+        self._scopes[session_id] = ActionScope(
+            owner=job.owner,
+            project_id=payload.project_id,
+            session_id=payload.source_session,
+            turn_id=payload.turn_id,
+        )
+        try:
+            handle = await self._turns.send_to_worker(
+                session_id,
+                payload.instruction_text,
+                model=payload.model or agent.model,
+                effort=payload.effort or agent.effort,
+            )
+            await job.set_running_context(session_id, handle.turn_id)
+            await self._record(
+                job, steps, "turn_started", {"sessionId": session_id, "turnId": handle.turn_id}
+            )
+            async with anyio.create_task_group() as tasks:
+                if payload.expect_response is ResponseMode.ASSISTANT_TEXT:
+                    tasks.start_soon(self._stream, job, payload, session_id, handle)
+                result = await wait_for_turn_end(
+                    self._ctx.bus,
+                    self._ctx.store,
+                    self._ctx.clock,
+                    session_id,
+                    handle.turn_id,
+                    timeout=agent.turn_timeout,
+                    since=handle.since_seq,
+                )
+                tasks.cancel_scope.cancel()
+        finally:
+            self._scopes.pop(session_id, None)
+        if result.status is not TurnStatus.COMPLETED:
+            raise TurnFailed(
+                session_id, handle.turn_id, f"the worker's turn ended {result.status.value}"
+            )
+        return handle.turn_id, result.status.value, result.final_text
+
+    async def _stream(self, job: Any, payload: AgentInstruction, session_id: str, handle: Any) -> None:
+        """The answer as it streams: a transcript row of the source session and progress."""
+        text: list[str] = []
+        written = 0
+        last = -STREAM_INTERVAL
+        clock = self._ctx.clock
+        subscription = self._ctx.bus.subscribe(
+            EventFilter.of([session_id], [DELTA_TYPE]), since=handle.since_seq
+        )
+        try:
+            async for item in subscription:
+                if isinstance(item, Lagged):
+                    continue  # the final text is written at the end in any case
+                params = item.payload.get("params") if isinstance(item.payload, Mapping) else None
+                if not isinstance(params, Mapping) or params.get("turnId") != handle.turn_id:
+                    continue
+                delta = params.get("delta")
+                if isinstance(delta, str):
+                    text.append(delta)
+                if clock.monotonic() - last >= STREAM_INTERVAL and len(text) != written:
+                    last, written = clock.monotonic(), len(text)
+                    await self._output(job, payload, "".join(text), "streaming")
+        finally:
+            subscription.close()
+
+    async def _output(self, job: Any, payload: AgentInstruction, text: str, status: str) -> None:
+        await job.progress({"text": text, "status": status})
+        source = payload.source_session
+        if source is None:
+            return
+        entry: dict[str, Any] = {
+            "messageId": output_message_id(job.job_id),
+            "turnId": payload.turn_id or f"agent-job::{job.job_id}",
+            "role": "system",
+            "type": "agent.jobOutput",
+            "content": text,
+            "status": status,
+            "details": {"jobId": job.job_id, "agent": payload.agent, "jobKind": payload.job_kind},
+        }
+        if payload.anchor_item_id:
+            entry["details"]["anchorItemId"] = payload.anchor_item_id
+        try:
+            await self._transcript.upsert(source, entry)
+        except NotFound:
+            logger.info("job %s: source session %s is gone; its output row is not written",
+                        job.job_id, source)
+
+    async def _respond(
+        self,
+        job: Any,
+        payload: AgentInstruction,
+        session_id: str,
+        turn_id: str,
+        status: str,
+        text: str | None,
+    ) -> AgentInstructionResult:
+        mode = payload.expect_response
+        if mode is ResponseMode.NONE:
+            return AgentInstructionResult(session_id, turn_id, status)
+        if mode is ResponseMode.ASSISTANT_TEXT:
+            await self._output(job, payload, text or "", "complete")
+            await self._signal(payload, text or "")
+            return AgentInstructionResult(session_id, turn_id, status, text)
+        actions = await self._act(job, payload, text or "")
+        return AgentInstructionResult(session_id, turn_id, status, text, actions)
+
+    async def _signal(self, payload: AgentInstruction, text: str) -> None:
+        signal = payload.completion_signal
+        if signal is None or self._suggestions is None or payload.source_session is None:
+            return
+        if signal.kind == "suggested_request":
+            await self._suggestions.upsert(
+                payload.source_session, signal.request_key, "complete", suggestion=text
+            )
+
+    async def _act(
+        self, job: Any, payload: AgentInstruction, text: str
+    ) -> tuple[JsonObject, ...]:
+        intents = parse_action_intents(text)
+        scope = ActionScope(
+            owner=job.owner,
+            project_id=payload.project_id,
+            session_id=payload.source_session,
+            turn_id=payload.turn_id,
+        )
+        done: list[JsonObject] = []
+        for index, intent in enumerate(intents):
+            # The job's own key for each intent: a retried job finds what it already did.
+            key = f"{job.job_id}:{index}:{intent.idempotency_key or intent.kind}"
+            request = attrs.evolve(intent, idempotency_key=key)
+            outcome = await self._executor.execute(request, scope, actor=f"job:{job.job_id}")
+            done.append(
+                {
+                    "kind": outcome.kind,
+                    "status": outcome.status.value,
+                    "result": outcome.result,
+                    "error": outcome.error,
+                }
+            )
+            if outcome.status not in (ActionStatus.PERFORMED, ActionStatus.ALREADY_PERFORMED):
+                raise InvalidInput(
+                    f"action intent {index} ({outcome.kind}) was {outcome.status.value}: "
+                    f"{outcome.error}",
+                    issues=[{"path": ["intents", index], "message": outcome.status.value}],
+                )
+        return tuple(done)
+
+
+def classify(exc: BaseException) -> Classification:
+    """Another attempt helps when the runtime or the model was away or slow, or the worker
+    thread went stale; not when the request itself was refused (a 4xx of the model server,
+    an unknown agent, an intent out of scope)."""
+    if isinstance(exc, TurnFailed):
+        status = exc.notice.http_status if exc.notice is not None else None
+        return "fatal" if status is not None and 400 <= status < 500 and status not in (408, 429) else "retryable"
+    if isinstance(exc, CallTimeout | RuntimeUnavailable | TimedOut):
+        return "retryable"
+    return "retryable" if is_stale_thread_error(exc) else "fatal"
+
+
+__all__ = ["AgentJobs", "classify"]
