@@ -47,6 +47,7 @@ from codex_manager_core.runtime.client import InitializeResult
 from codex_manager_core.runtime.codex_home import CodexHomeDir, import_user_auth
 from codex_manager_core.runtime.stdio import LogSettings, codex_app_server_transport
 from codex_manager_core.runtime.supervisor import ExitRecord, Supervisor
+from codex_manager_core.services.agent_jobs import AgentJobs
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.controls import ControlsService
 from codex_manager_core.services.events import EventsService
@@ -377,7 +378,7 @@ class Manager:
         self.projects = ProjectsService(ctx, sessions)
         self.agents = agents = registry_for(ctx.config.agents)
         self.workers = WorkersService(ctx, sessions, agents)
-        self.turns = TurnsService(ctx, controls=controls, session_threads=session_threads)
+        self.turns = turns = TurnsService(ctx, controls=controls, session_threads=session_threads)
         self.requests = requests = RequestsService(ctx, lifecycle)
         self.approvals = ApprovalsService(requests)
         self.tool_input = ToolInputService(requests)
@@ -386,17 +387,28 @@ class Manager:
         self.events = EventsService(ctx)
 
         async def interrupt_turn(thread_id: str, turn_id: str) -> None:
-            # A worker session's id is its thread id; the call goes straight to the runtime
-            # because worker sessions are system-owned (`turns.interrupt` refuses them).
-            await ctx.call("turn/interrupt", {"threadId": thread_id, "turnId": turn_id})
+            # A worker session's id is its thread id (`turns.interrupt` refuses workers).
+            await turns.interrupt_worker(thread_id, turn_id)
 
         self.jobs = jobs = JobsService(ctx, self, interrupt_turn)
         self.suggestions = SuggestionsService(ctx, jobs, transcript)
         self._health = HealthService(ctx, jobs.runner.index)
         self._runtime_events = RuntimeEvents(ctx, lifecycle)
         self.actions = ActionExecutor(ctx, self)
-        self.worker_tools = WorkerTools(self.actions)
-        self._intake = RequestIntake(ctx, lifecycle, self.worker_tools)
+        self.worker_tools = worker_tools = WorkerTools(self.actions)
+        self.workers.set_dynamic_tools(worker_tools.specs)
+        self._intake = RequestIntake(ctx, lifecycle, worker_tools)
+        self._agent_jobs = AgentJobs(
+            ctx,
+            agents=agents,
+            workers=self.workers,
+            turns=turns,
+            transcript=transcript,
+            executor=self.actions,
+            worker_tools=worker_tools,
+            suggestions=self.suggestions,
+        )
+        jobs.register(self._agent_jobs.job_type())
 
     # ------------------------------------------------------------------ one session
 

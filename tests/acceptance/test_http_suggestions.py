@@ -144,7 +144,14 @@ async def test_jobs_enqueues_dedupes_and_refuses(tmp_path: Path) -> None:
     async with served(tmp_path) as host:
         session_id = await host.chat()
         empty = (await host.manager.sessions.create()).session_id
+        built_in = host.manager.suggestions.handler
+
+        async def enqueues_nothing(_: Any) -> None:
+            return None
+
+        host.manager.suggestions.handler = enqueues_nothing
         no_type = answer(await host.http.post(url(session_id, "/jobs"), json={}), 409)
+        host.manager.suggestions.handler = built_in
         stand_in(host.manager, _block)
         first = answer(await host.http.post(url(session_id, "/jobs")), 202)
         second = answer(await host.http.post(url(session_id, "/jobs"), json={"effort": "low"}), 202)

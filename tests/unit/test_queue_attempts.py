@@ -466,15 +466,20 @@ async def test_the_manager_interrupts_a_job_turn_through_the_runtime() -> None:
         interrupted.set()
         return {}
 
-    runtime = MemoryRuntime({"turn/interrupt": turn_interrupt})
+    def thread_start(params: Any) -> Any:
+        thread = {"id": "worker-thread", "cwd": params["cwd"], "status": {"type": "idle"}}
+        return {"thread": thread, "model": "memory-model", "modelProvider": "memory"}
+
+    runtime = MemoryRuntime({"turn/interrupt": turn_interrupt, "thread/start": thread_start})
     settings = ManagerConfig(import_user_auth=False, delta_retention=None, queue_shutdown_drain=0.0)
     with anyio.fail_after(WAIT):
         async with Manager.open(
             None, store=MemoryStore(), transport=runtime, config=settings, clock=FakeClock()
         ) as manager:
+            worker = (await manager.sessions.create(system_owned=True)).session_id
 
             async def run(ctx: JobContext, payload: Text) -> Echoed:
-                await ctx.set_running_context("worker-thread", "turn-7")
+                await ctx.set_running_context(worker, "turn-7")
                 recorded.set()
                 await interrupted.wait()  # the turn ends interrupted: the handler returns
                 return Echoed("interrupted")
@@ -484,5 +489,5 @@ async def test_the_manager_interrupts_a_job_turn_through_the_runtime() -> None:
             await until_running(manager, job_id, recorded)
             canceled = await manager.jobs.cancel(job_id)
     calls = [call.params for call in runtime.calls if call.method == "turn/interrupt"]
-    assert calls == [{"threadId": "worker-thread", "turnId": "turn-7"}]
+    assert calls == [{"threadId": worker, "turnId": "turn-7"}]
     assert (canceled.state, canceled.error) == (JobState.CANCELED, "canceled")

@@ -18,6 +18,7 @@ import pytest
 
 from codex_manager_core import Conflict, Event, InvalidInput, Manager, ManagerConfig, NotFound
 from codex_manager_core.errors import SystemSessionForbidden
+from codex_manager_core.queue.definitions import JobType
 from codex_manager_core.queue.model import JobPriority, JobState
 from codex_manager_core.services.job_runner import JobContext
 from codex_manager_core.services.suggestion_state import (
@@ -118,9 +119,18 @@ async def opened(
 
 
 def stand_in(manager: Manager, run: Run) -> None:
-    manager.jobs.job_type(
-        "agent_instruction", payload=Instruction, result=Done, priority="interactive", timeout=600
-    )(run)
+    """Takes the place of the built-in `agent_instruction` (no worker, no model here)."""
+    manager.jobs.register(
+        JobType(
+            type="agent_instruction",
+            payload=Instruction,
+            result=Done,
+            priority="interactive",
+            timeout=600,
+            run=run,
+        ),
+        replace=True,
+    )
 
 
 async def chat(manager: Manager, runtime: Runtime, text: str = USER_TEXT) -> str:
@@ -259,8 +269,15 @@ async def test_enqueue_sends_the_agent_instruction_and_dedupes(tmp_path: Path) -
 async def test_enqueue_refuses_what_it_cannot_suggest_for(tmp_path: Path) -> None:
     async with opened(tmp_path, FakeClock()) as (manager, runtime):
         empty = (await manager.sessions.create()).session_id
+        built_in = manager.suggestions.handler
+
+        async def enqueues_nothing(_: Any) -> None:
+            return None
+
+        manager.suggestions.handler = enqueues_nothing
         with pytest.raises(Conflict) as no_type:
             await manager.suggestions.enqueue(await chat(manager, runtime))
+        manager.suggestions.handler = built_in
         stand_in(manager, _never)
         with pytest.raises(Conflict) as no_context:
             await manager.suggestions.enqueue(empty)

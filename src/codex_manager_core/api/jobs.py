@@ -18,7 +18,9 @@ class JobsApi(Protocol):
     """`manager.jobs`. Registering job types (`job_type`, `register`) is in-process: a
     remote client enqueues and reads jobs of the types its server registered."""
 
-    def register(self, job_type: JobType[Any, Any]) -> JobType[Any, Any]: ...
+    def register(
+        self, job_type: JobType[Any, Any], *, replace: bool = False
+    ) -> JobType[Any, Any]: ...
 
     def job_type(
         self,

@@ -222,9 +222,11 @@ class JobTypes:
         self._on_register = on_register
         """Told of every type registered (the runner: jobs of it may be waiting)."""
 
-    def register(self, job_type: JobType[P, R]) -> JobType[P, R]:
+    def register(self, job_type: JobType[P, R], *, replace: bool = False) -> JobType[P, R]:
+        """Add a type; `replace`: take the place of the type of that name (a built-in such
+        as `agent_instruction`, or a stand-in in tests) instead of Conflict."""
         existing = self._types.get(job_type.type)
-        if existing is not None:
+        if existing is not None and not replace:
             raise Conflict(
                 f"job type {job_type.type!r} is already registered (version "
                 f"{existing.version}); register each type once, or choose another name",

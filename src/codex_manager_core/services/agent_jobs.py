@@ -23,7 +23,6 @@ import attrs
 
 from codex_manager_core.actions import (
     ActionExecutor,
-    ActionRequest,
     ActionScope,
     ActionStatus,
     WorkerTools,
@@ -61,7 +60,7 @@ from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.transcript import TranscriptService
 from codex_manager_core.services.turn_waits import wait_for_turn_end
 from codex_manager_core.services.turns import TurnsService
-from codex_manager_core.services.workers import Worker, WorkerSessions, is_stale_thread_error
+from codex_manager_core.services.workers import Worker, WorkersService, is_stale_thread_error
 
 logger = logging.getLogger("codex_manager_core.queue.agents")
 
@@ -79,7 +78,7 @@ class AgentJobs:
         ctx: ServiceContext,
         *,
         agents: AgentRegistry,
-        workers: WorkerSessions,
+        workers: WorkersService,
         turns: TurnsService,
         transcript: TranscriptService,
         executor: ActionExecutor,
@@ -127,8 +126,12 @@ class AgentJobs:
                 raise
             # The worker's thread is gone (removed behind our back): a fresh one, once.
             stale = steps.get("provisioned") or {}
-            logger.warning("job %s: worker %s is stale (%s); provisioning a new one",
-                           job.job_id, stale.get("sessionId"), exc)
+            logger.warning(
+                "job %s: worker %s is stale (%s); provisioning a new one",
+                job.job_id,
+                stale.get("sessionId"),
+                exc,
+            )
             await self._workers.invalidate(
                 Worker(str(stale.get("sessionId")), job.owner, payload.agent, False)
             )
@@ -263,7 +266,9 @@ class AgentJobs:
             )
         return handle.turn_id, result.status.value, result.final_text
 
-    async def _stream(self, job: Any, payload: AgentInstruction, session_id: str, handle: Any) -> None:
+    async def _stream(
+        self, job: Any, payload: AgentInstruction, session_id: str, handle: Any
+    ) -> None:
         """The answer as it streams: a transcript row of the source session and progress."""
         text: list[str] = []
         written = 0
@@ -307,8 +312,11 @@ class AgentJobs:
         try:
             await self._transcript.upsert(source, entry)
         except NotFound:
-            logger.info("job %s: source session %s is gone; its output row is not written",
-                        job.job_id, source)
+            logger.info(
+                "job %s: source session %s is gone; its output row is not written",
+                job.job_id,
+                source,
+            )
 
     async def _respond(
         self,
@@ -338,9 +346,7 @@ class AgentJobs:
                 payload.source_session, signal.request_key, "complete", suggestion=text
             )
 
-    async def _act(
-        self, job: Any, payload: AgentInstruction, text: str
-    ) -> tuple[JsonObject, ...]:
+    async def _act(self, job: Any, payload: AgentInstruction, text: str) -> tuple[JsonObject, ...]:
         intents = parse_action_intents(text)
         scope = ActionScope(
             owner=job.owner,
@@ -377,7 +383,11 @@ def classify(exc: BaseException) -> Classification:
     an unknown agent, an intent out of scope)."""
     if isinstance(exc, TurnFailed):
         status = exc.notice.http_status if exc.notice is not None else None
-        return "fatal" if status is not None and 400 <= status < 500 and status not in (408, 429) else "retryable"
+        return (
+            "fatal"
+            if status is not None and 400 <= status < 500 and status not in (408, 429)
+            else "retryable"
+        )
     if isinstance(exc, CallTimeout | RuntimeUnavailable | TimedOut):
         return "retryable"
     return "retryable" if is_stale_thread_error(exc) else "fatal"

@@ -79,9 +79,10 @@ class JobsService:
 
     # ------------------------------------------------------------------ job types
 
-    def register(self, job_type: JobType[Any, Any]) -> JobType[Any, Any]:
-        """Register a job type (Conflict `job_type_exists` if its name is taken)."""
-        return self._types.register(job_type)
+    def register(self, job_type: JobType[Any, Any], *, replace: bool = False) -> JobType[Any, Any]:
+        """Register a job type (Conflict `job_type_exists` if its name is taken, unless
+        `replace`: then it takes the place of the registered one, a built-in included)."""
+        return self._types.register(job_type, replace=replace)
 
     def job_type(
         self,
