@@ -11,6 +11,7 @@ the field. Keys are camelCase, as the original's payloads (`instructionText`) ar
 from __future__ import annotations
 
 import builtins
+import enum
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
@@ -68,7 +69,10 @@ def _exactly(tp: type, name: str, *also: type) -> Callable[[Any, Any], Any]:
     numeric string); a payload of the wrong type is the caller's mistake, named as such."""
     accepted = (tp, *also)
 
-    def structure(value: Any, _: Any) -> Any:
+    def structure(value: Any, target: Any) -> Any:
+        if _is_enum(target):
+            # A StrEnum (an IntEnum) is a str (an int): it gets here, not to `_enum_hook`.
+            return _enum_hook(target)(value, target)
         if (isinstance(value, bool) and tp is not bool) or not isinstance(value, accepted):
             raise TypeError(f"must be {name}, not {type(value).__name__}")
         return tp(value)
@@ -81,6 +85,27 @@ _CONVERTER.register_structure_hook(int, _exactly(int, "an integer"))
 _CONVERTER.register_structure_hook(float, _exactly(float, "a number", int))
 _CONVERTER.register_structure_hook(bool, _exactly(bool, "a boolean"))
 _CONVERTER.register_unstructure_hook_factory(attrs.has, _unstructure_hook)
+
+
+def _is_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, enum.Enum)
+
+
+def _enum_hook(tp: type[enum.Enum]) -> Callable[[Any, Any], Any]:
+    """A member by its value, exactly: a StrEnum would otherwise take the `str` hook and
+    let any string through as if it were a member."""
+    values = {member.value: member for member in tp}
+    allowed = ", ".join(repr(value) for value in values)
+
+    def structure(value: Any, _: Any) -> Any:
+        if isinstance(value, bool) or value not in values:
+            raise ValueError(f"must be one of {allowed}, not {value!r}")
+        return values[value]
+
+    return structure
+
+
+_CONVERTER.register_structure_hook_factory(_is_enum, _enum_hook)
 
 
 def _issues(exc: BaseException, path: list[str | int]) -> list[dict[str, Any]]:

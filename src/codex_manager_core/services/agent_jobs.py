@@ -245,19 +245,23 @@ class AgentJobs:
             await self._record(
                 job, steps, "turn_started", {"sessionId": session_id, "turnId": handle.turn_id}
             )
-            async with anyio.create_task_group() as tasks:
-                if payload.expect_response is ResponseMode.ASSISTANT_TEXT:
-                    tasks.start_soon(self._stream, job, payload, session_id, handle)
-                result = await wait_for_turn_end(
-                    self._ctx.bus,
-                    self._ctx.store,
-                    self._ctx.clock,
-                    session_id,
-                    handle.turn_id,
-                    timeout=agent.turn_timeout,
-                    since=handle.since_seq,
-                )
-                tasks.cancel_scope.cancel()
+            try:
+                async with anyio.create_task_group() as tasks:
+                    if payload.expect_response is ResponseMode.ASSISTANT_TEXT:
+                        tasks.start_soon(self._stream, job, payload, session_id, handle)
+                    result = await wait_for_turn_end(
+                        self._ctx.bus,
+                        self._ctx.store,
+                        self._ctx.clock,
+                        session_id,
+                        handle.turn_id,
+                        timeout=agent.turn_timeout,
+                        since=handle.since_seq,
+                    )
+                    tasks.cancel_scope.cancel()
+            except ExceptionGroup as group:
+                # The turn's failure, not a group of one: the retry policy classifies it.
+                raise group.exceptions[0] if len(group.exceptions) == 1 else group from None
         finally:
             self._scopes.pop(session_id, None)
         if result.status is not TurnStatus.COMPLETED:
