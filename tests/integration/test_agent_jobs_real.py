@@ -20,7 +20,6 @@ import anyio
 import pytest
 
 from codex_manager_core import Manager
-from codex_manager_core.events.bus import EventFilter
 from codex_manager_core.queue.agents import DEFAULT_ORIENTATION
 from codex_manager_core.queue.model import Job, JobState, session_owner
 from codex_manager_core.testing import Fail, Reply, ScriptedModel, Stall, Step
@@ -192,7 +191,8 @@ async def test_cancel_interrupts_the_running_turn_within_the_graceful_wait(tmp_p
         turn = await manager.turns.get(turn_id) if turn_id else None
     assert turn_id is not None, "the job recorded its running turn"
     assert (canceled.state, canceled.error) == (JobState.CANCELED, "canceled")
-    assert turn is not None and turn.status.value == "interrupted"
+    assert turn is not None
+    assert turn.status.value == "interrupted"
 
 
 async def test_a_removed_worker_thread_is_provisioned_again_once(tmp_path: Path) -> None:
@@ -220,7 +220,8 @@ async def test_a_removed_worker_thread_is_provisioned_again_once(tmp_path: Path)
             workers = await manager.workers.list(owner)
     assert again.state is JobState.COMPLETED, again.error
     fresh = again.result["workerSessionId"]
-    assert fresh != stale and [w.session_id for w in workers] == [fresh]
+    assert fresh != stale
+    assert [w.session_id for w in workers] == [fresh]
     assert "reprovisioned" in (again.steps or {})
     assert model.orientations == 2, "the new worker is oriented once"
 
