@@ -297,3 +297,72 @@ async def test_action_intents_in_scope_run_and_one_out_of_scope_fails_the_job(
     assert "forbidden" in (refused.error or "")
     assert other.session_id in (refused.error or ""), "the error names what was out of scope"
     assert untouched.title != "Hijacked"
+
+
+async def test_supplemental_targets_hold_a_placeholder_then_the_fallback_of_the_end(
+    tmp_path: Path,
+) -> None:
+    def answer(request: RecordedRequest) -> Step:
+        # "stall": a job that keeps the owner busy, so the next one stays queued.
+        return Stall() if "stall" in (request.last_user_text or "") else Reply("nothing written")
+
+    model = Worker(answer)
+    async with running_manager(tmp_path, model) as env:
+        manager = env.manager
+        source = await manager.sessions.create()
+        owner = session_owner(source.session_id)
+        targets = [
+            {
+                "messageId": "explain::1",
+                "type": "fileChange.explainability",
+                "placeholderTexts": ["Explaining..."],
+                "completeFallback": "No explanation was written.",
+            },
+            {"messageId": "insight::1", "type": "fileChange.supervisorInsight"},
+        ]
+        payload = {
+            **instruction(env, source.session_id, "explain", "none"),
+            "supplementalTargets": targets,
+        }
+        seen_placeholder = False
+        async with manager.events.subscribe(
+            thread_ids=[source.session_id], types=["transcript_updated"]
+        ) as sub:
+            enqueued = await manager.jobs.enqueue("agent_instruction", payload, owner=owner)
+            with anyio.fail_after(WAIT):
+                async for event in sub:
+                    entry = event.payload["entry"]
+                    if entry["messageId"] == "explain::1" and entry["status"] == "streaming":
+                        seen_placeholder = entry["content"] == "Explaining..."
+                        break
+        done = await finished(manager, enqueued.job.job_id)
+        # A job canceled while still queued settles its rows too.
+        blocker = await manager.jobs.enqueue(
+            "agent_instruction",
+            {**instruction(env, source.session_id, "stall", "none"), "dedupeKey": "b"},
+            owner=owner,
+        )
+        queued = await manager.jobs.enqueue(
+            "agent_instruction",
+            {
+                **payload,
+                "dedupeKey": "c",
+                "supplementalTargets": [
+                    {"messageId": "late::1", "type": "t", "canceledFallback": "Canceled."}
+                ],
+            },
+            owner=owner,
+        )
+        await manager.jobs.cancel(queued.job.job_id)
+        await manager.jobs.cancel(blocker.job.job_id)
+        rows = {
+            r["messageId"]: r for r in (await manager.transcript.get(source.session_id)).entries
+        }
+    assert seen_placeholder, "the placeholder row streams while the job runs"
+    assert done.state is JobState.COMPLETED, done.error
+    assert (rows["explain::1"]["content"], rows["explain::1"]["status"]) == (
+        "No explanation was written.",
+        "complete",
+    )
+    assert rows["insight::1"]["status"] == "complete"
+    assert (rows["late::1"]["content"], rows["late::1"]["status"]) == ("Canceled.", "canceled")

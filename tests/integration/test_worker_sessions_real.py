@@ -36,10 +36,9 @@ def echo(request: RecordedRequest) -> Reply:
 
 async def worker_turn(manager: Manager, session_id: str, text: str) -> TurnResult:
     """A turn in a worker session as a job runs it: `turns.send` refuses system-owned
-    sessions (they are not the user's), so the turn starts through the service's own path
-    (resuming the thread first, as for any session), and is waited for like any turn."""
-    record = await manager.sessions.get(session_id)
-    handle = await manager.turns._start_turn(record, text)
+    sessions (they are not the user's); `send_to_worker` is the queue's path (resuming the
+    thread first, as for any session), and the turn is waited for like any turn."""
+    handle = await manager.turns.send_to_worker(session_id, text)
     ctx = manager.context
     return await wait_for_turn_end(
         ctx.bus,

@@ -16,6 +16,7 @@ from typing import Final
 import attrs
 
 from codex_manager_core.models import JsonObject
+from codex_manager_core.queue.definitions import field_problem
 from codex_manager_core.queue.model import session_owner
 
 AGENT_INSTRUCTION: Final = "agent_instruction"
@@ -64,16 +65,18 @@ class SupplementalTarget:
     canceled_fallback: str | None = None
 
 
-def _check_text(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+def _text_problem(value: str) -> str | None:
     if not value.strip():
-        raise ValueError(f"{attribute.name} must not be empty")
+        return "must not be empty"
     if len(value) > MAX_INSTRUCTION_CHARS:
-        raise ValueError(f"{attribute.name} is longer than {MAX_INSTRUCTION_CHARS} characters")
+        return f"is longer than {MAX_INSTRUCTION_CHARS} characters"
+    return None
 
 
-def _check_targets(_: object, __: object, value: tuple[SupplementalTarget, ...]) -> None:
+def _targets_problem(value: tuple[SupplementalTarget, ...]) -> str | None:
     if len(value) > MAX_TARGETS:
-        raise ValueError(f"at most {MAX_TARGETS} supplemental targets, got {len(value)}")
+        return f"at most {MAX_TARGETS} supplemental targets, got {len(value)}"
+    return None
 
 
 @attrs.frozen
@@ -82,7 +85,7 @@ class AgentInstruction:
 
     agent: str
     job_kind: str
-    instruction_text: str = attrs.field(validator=_check_text)
+    instruction_text: str = attrs.field(validator=field_problem(_text_problem))
     project_id: str | None = None
     source_session_id: str | None = None
     thread_id: str | None = None
@@ -98,7 +101,7 @@ class AgentInstruction:
     fallback_suggestion_draft: str | None = None
     expect_response: ResponseMode = ResponseMode.NONE
     supplemental_targets: tuple[SupplementalTarget, ...] = attrs.field(
-        default=(), validator=_check_targets
+        default=(), validator=field_problem(_targets_problem)
     )
     completion_signal: CompletionSignal | None = None
 

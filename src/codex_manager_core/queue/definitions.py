@@ -108,6 +108,27 @@ def _enum_hook(tp: type[enum.Enum]) -> Callable[[Any, Any], Any]:
 _CONVERTER.register_structure_hook_factory(_is_enum, _enum_hook)
 
 
+class FieldProblem(ValueError):
+    """Raised by a payload class's attrs validator: the value of `field` (the Python name)
+    does not fit. attrs validators run in the class's constructor, where cattrs no longer
+    knows which field it was; this carries it, so the issue names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def field_problem(check: Callable[[Any], str | None]) -> Callable[[Any, Any, Any], None]:
+    """An attrs validator from `check(value) -> problem or None`, raising FieldProblem."""
+
+    def validate(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        problem = check(value)
+        if problem is not None:
+            raise FieldProblem(attribute.name, problem)
+
+    return validate
+
+
 def _issues(exc: BaseException, path: list[str | int]) -> list[dict[str, Any]]:
     """cattrs' nested validation errors as {path, message} issues."""
     if isinstance(exc, ClassValidationError | IterableValidationError):
@@ -131,6 +152,8 @@ def _issues(exc: BaseException, path: list[str | int]) -> list[dict[str, Any]]:
         ]
     if isinstance(exc, KeyError):
         return [{"path": path, "message": "required"}]
+    if isinstance(exc, FieldProblem):
+        return [{"path": [*path, camel(exc.field)], "message": str(exc)}]
     return [{"path": path, "message": str(exc) or type(exc).__name__}]
 
 

@@ -47,7 +47,7 @@ from codex_manager_core.queue.agent_instruction import (
     output_message_id,
 )
 from codex_manager_core.queue.agents import AgentDefinition, AgentRegistry
-from codex_manager_core.queue.definitions import JobType
+from codex_manager_core.queue.definitions import JobHooks, JobType
 from codex_manager_core.queue.model import JobPriority
 from codex_manager_core.queue.policies import (
     CancelPolicy,
@@ -57,6 +57,8 @@ from codex_manager_core.queue.policies import (
     RetryPolicy,
 )
 from codex_manager_core.services.context import ServiceContext
+from codex_manager_core.services.job_context import JobContext
+from codex_manager_core.services.supplemental_targets import SupplementalTargets
 from codex_manager_core.services.transcript import TranscriptService
 from codex_manager_core.services.turn_waits import wait_for_turn_end
 from codex_manager_core.services.turns import TurnsService
@@ -96,6 +98,7 @@ class AgentJobs:
         """Worker session -> the scope of the job whose turn runs on it."""
         self._oriented: set[tuple[str, str]] = set()
         """(worker session, orientation key) done in this process."""
+        self._targets = SupplementalTargets(ctx, transcript)
         worker_tools.set_scope_resolver(self.scope_of)
 
     def scope_of(self, worker_session_id: str) -> ActionScope | None:
@@ -112,13 +115,23 @@ class AgentJobs:
             timeout=AGENT_JOB_TIMEOUT,
             cancel=CancelPolicy(strategy="interrupt_turn", graceful_wait=1.5),
             run=self.run,
+            hooks=JobHooks(
+                on_completed=self._targets.completed,
+                on_failed=self._targets.failed,
+                on_canceled=self._targets.canceled,
+            ),
         )
 
     # ------------------------------------------------------------------ the job
 
-    async def run(self, job: Any, payload: AgentInstruction) -> AgentInstructionResult:
+    async def run(self, job: JobContext, payload: AgentInstruction) -> AgentInstructionResult:
         agent = self._agents.get(payload.agent)
         steps: dict[str, Any] = dict(job.steps or {})
+        if payload.supplemental_targets and "placeholders" not in steps:
+            await self._targets.placeholders(payload, job.job_id)
+            await self._record(
+                job, steps, "placeholders", {"count": len(payload.supplemental_targets)}
+            )
         try:
             return await self._run_on_worker(job, payload, agent, steps)
         except Exception as exc:
@@ -141,7 +154,7 @@ class AgentJobs:
 
     async def _run_on_worker(
         self,
-        job: Any,
+        job: JobContext,
         payload: AgentInstruction,
         agent: AgentDefinition,
         steps: dict[str, Any],
@@ -160,14 +173,16 @@ class AgentJobs:
             turn_id, status, text = await self._instruct(job, steps, worker, agent, payload)
         return await self._respond(job, payload, session_id, turn_id, status, text)
 
-    async def _record(self, job: Any, steps: dict[str, Any], name: str, data: JsonObject) -> None:
+    async def _record(
+        self, job: JobContext, steps: dict[str, Any], name: str, data: JsonObject
+    ) -> None:
         if steps.get(name) != data:
             steps[name] = data
             await job.step(name, data)
 
     async def _orient(
         self,
-        job: Any,
+        job: JobContext,
         steps: dict[str, Any],
         worker: Worker,
         agent: AgentDefinition,
@@ -221,7 +236,7 @@ class AgentJobs:
 
     async def _instruct(
         self,
-        job: Any,
+        job: JobContext,
         steps: dict[str, Any],
         worker: Worker,
         agent: AgentDefinition,
@@ -271,7 +286,7 @@ class AgentJobs:
         return handle.turn_id, result.status.value, result.final_text
 
     async def _stream(
-        self, job: Any, payload: AgentInstruction, session_id: str, handle: Any
+        self, job: JobContext, payload: AgentInstruction, session_id: str, handle: Any
     ) -> None:
         """The answer as it streams: a transcript row of the source session and progress."""
         text: list[str] = []
@@ -297,7 +312,9 @@ class AgentJobs:
         finally:
             subscription.close()
 
-    async def _output(self, job: Any, payload: AgentInstruction, text: str, status: str) -> None:
+    async def _output(
+        self, job: JobContext, payload: AgentInstruction, text: str, status: str
+    ) -> None:
         await job.progress({"text": text, "status": status})
         source = payload.source_session
         if source is None:
@@ -324,7 +341,7 @@ class AgentJobs:
 
     async def _respond(
         self,
-        job: Any,
+        job: JobContext,
         payload: AgentInstruction,
         session_id: str,
         turn_id: str,
@@ -350,7 +367,9 @@ class AgentJobs:
                 payload.source_session, signal.request_key, "complete", suggestion=text
             )
 
-    async def _act(self, job: Any, payload: AgentInstruction, text: str) -> tuple[JsonObject, ...]:
+    async def _act(
+        self, job: JobContext, payload: AgentInstruction, text: str
+    ) -> tuple[JsonObject, ...]:
         intents = parse_action_intents(text)
         scope = ActionScope(
             owner=job.owner,
