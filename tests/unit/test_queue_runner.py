@@ -399,7 +399,7 @@ async def test_wait_returns_on_completion_and_times_out_on_the_clock() -> None:
 # ---------------------------------------------------------------------- scheduling
 
 
-async def test_thirty_jobs_over_three_owners_hold_the_limits() -> None:
+async def test_fifty_jobs_over_five_owners_hold_the_limits_and_none_starves() -> None:
     send, receive = anyio.create_memory_object_stream[tuple[str, str]](100)
     releases: defaultdict[str, anyio.Event] = defaultdict(anyio.Event)
     running: list[str] = []
@@ -421,13 +421,13 @@ async def test_thirty_jobs_over_three_owners_hold_the_limits() -> None:
             return Echoed(payload.text)
 
         ids = [
-            (await manager.jobs.enqueue("echo", {"text": str(n)}, owner=f"p{n % 3}")).job.job_id
-            for n in range(30)
+            (await manager.jobs.enqueue("echo", {"text": str(n)}, owner=f"p{n % 5}")).job.job_id
+            for n in range(50)
         ]
         order: list[str] = []
         held: list[tuple[str, str]] = []
         with anyio.fail_after(WAIT):
-            for _ in range(30):
+            for _ in range(50):
                 job_id, owner = await receive.receive()
                 order.append(owner)
                 held.append((job_id, owner))
@@ -444,9 +444,13 @@ async def test_thirty_jobs_over_three_owners_hold_the_limits() -> None:
 
     assert all(job.state is JobState.COMPLETED for job in done)
     assert peak == 2
-    assert all(order.count(owner) == 10 for owner in ("p0", "p1", "p2"))
-    # Fair rotation: no owner waits for another's whole backlog.
-    assert set(order[:3]) == {"p0", "p1", "p2"}
+    owners = [f"p{n}" for n in range(5)]
+    assert all(order.count(owner) == 10 for owner in owners)
+    # Fair rotation: no owner waits for another's whole backlog; every owner starts a job
+    # within every window of 5 starts.
+    assert set(order[:5]) == set(owners)
+    for start in range(0, 50, 5):
+        assert set(order[start : start + 5]) == set(owners), order
 
 
 # ---------------------------------------------------------------------- recovery and retention
