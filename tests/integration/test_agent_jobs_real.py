@@ -291,6 +291,7 @@ async def test_action_intents_in_scope_run_and_one_out_of_scope_fails_the_job(
         transcript = await manager.transcript.get(source.session_id)
     assert ok.state is JobState.COMPLETED, ok.error
     assert [a["status"] for a in ok.result["actions"]] == ["performed", "performed"]
+    assert (ok.steps or {}).get("result_parsed") == {"intents": 2}
     assert renamed.title == "Reviewed"
     assert "review::1" in {r["messageId"] for r in transcript.entries}
     assert (refused.state, refused.attempts) == (JobState.FAILED, 1), "forbidden is fatal"

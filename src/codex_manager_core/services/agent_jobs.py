@@ -371,6 +371,7 @@ class AgentJobs:
         self, job: JobContext, payload: AgentInstruction, text: str
     ) -> tuple[JsonObject, ...]:
         intents = parse_action_intents(text)
+        await job.step("result_parsed", {"intents": len(intents)})
         scope = ActionScope(
             owner=job.owner,
             project_id=payload.project_id,
