@@ -45,10 +45,13 @@ class ManagerEnv:
         return log.read_text(errors="replace")[-2000:]
 
 
-def manager_config(root: Path, model: ScriptedModel, **overrides: Any) -> ManagerConfig:
+def manager_config(root: Path, model: ScriptedModel | str, **overrides: Any) -> ManagerConfig:
+    """The config of a test Manager under `root`; `model` is the ScriptedModel, or its base
+    URL (a child process that runs a Manager against the test's model)."""
     codex_home = root / "codex-home"
     if not (codex_home / "config.toml").exists():
-        write_offline_config(codex_home, base_url=model.base_url)
+        base_url = model if isinstance(model, str) else model.base_url
+        write_offline_config(codex_home, base_url=base_url)
     env = offline_env(codex_home)
     env["HOME"] = str(root / "home")
     (root / "home").mkdir(exist_ok=True)
