@@ -1,5 +1,6 @@
-"""The examples as a user runs them: the quickstart script on both backends, and the notebook
-in a real Jupyter kernel (the .venv's python), both offline against the real codex binary.
+"""The examples as a user runs them: the quickstart and queue scripts on both backends, and
+the notebook in a real Jupyter kernel (the .venv's python), all offline against the real
+codex binary.
 
 Each run gets a HOME in tmp, so nothing can read or write the user's ~/.codex (the script
 and the notebook also point codex's own HOME into their temporary folders).
