@@ -1,5 +1,6 @@
-"""The examples as a user runs them: the quickstart script on both backends, and the notebook
-in a real Jupyter kernel (the .venv's python), both offline against the real codex binary.
+"""The examples as a user runs them: the quickstart and queue scripts on both backends, and
+the notebook in a real Jupyter kernel (the .venv's python), all offline against the real
+codex binary.
 
 Each run gets a HOME in tmp, so nothing can read or write the user's ~/.codex (the script
 and the notebook also point codex's own HOME into their temporary folders).
@@ -146,3 +147,53 @@ def test_quickstart_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert REPLY in look_around
     assert cell_text(tagged["close"]) == "closed\n"
     assert not (home / ".codex").exists(), "the notebook touched ~/.codex"
+
+
+QUEUE_SCRIPT = EXAMPLES / "queue_jobs.py"
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_queue_jobs_script(tmp_path: Path, backend: str) -> None:
+    home = tmp_path / "home"
+    try:
+        run = subprocess.run(
+            [sys.executable, str(QUEUE_SCRIPT), "--backend", backend],
+            cwd=tmp_path,
+            env={
+                **{k: v for k, v in os.environ.items() if k not in REMOVED},
+                **isolated_vars(home),
+            },
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the example did not finish within {RUN_TIMEOUT:g} s:\n{exc.stdout}")
+    report = f"exit {run.returncode}\n--- stdout\n{run.stdout}\n--- stderr\n{run.stderr}"
+    assert run.returncode == 0, report
+    lines = run.stdout.splitlines()
+    for expected in [
+        "enqueue alice/draft.md: enqueued",
+        "enqueue bob/huge.log: enqueued",
+        "enqueue alice/draft.md again: joined (the same job: True)",
+        "cancel huge.log: canceled",
+        "draft.md: completed after 1 attempt(s), result {'name': 'draft.md', 'words': 3}",
+        "notes.md: completed after 2 attempt(s), result {'name': 'notes.md', 'words': 2}",
+        "todo.md: completed after 1 attempt(s), result {'name': 'todo.md', 'words': 4}",
+        "listed: alice/draft.md:completed, alice/notes.md:completed, "
+        "bob/huge.log:canceled, bob/todo.md:completed",
+        "counts: canceled=1, completed=3",
+        "agent_instruction: completed, steps ['oriented', 'provisioned', 'turn_started']",
+        "worker reviewer, hidden: True",
+        "transcript row: agent.jobOutput complete",
+    ]:
+        assert expected in lines, f"{expected!r} missing\n{report}"
+    # The progress events of the handler, the retry, and the cancel, as the handler saw them.
+    events = [line.split(" ", 2)[2] for line in lines if line.startswith("[event] ")]
+    assert "progress counting (attempt 2)" in events, report
+    assert "retry after Flaky: the disk hiccuped" in events, report
+    assert "canceled" in events, report
+    assert events.count("completed") == 3, report
+    assert lines[-1] == "Answer: Next step: add a test for the empty file.", report
+    assert not (home / ".codex").exists(), "the example touched ~/.codex"

@@ -37,7 +37,8 @@ def test_the_documented_groups_and_calls_are_the_protocols() -> None:
     assert {"sessions", "turns", "approvals", "events", "runtime"} <= set(groups)
     manager_api = {name for name in dir(api.ManagerApi) if not name.startswith("_")}
     for group, calls in groups.items():
-        if group == "tools":  # the registry of Python tools: embedded only
+        if group in ("tools", "actions", "worker_tools"):  # embedded only: no protocol
+            assert group not in manager_api, group
             continue
         assert group in manager_api, group
         protocol = next(
