@@ -273,10 +273,58 @@ async def test_an_outside_terminal_upsert_is_not_regressed_by_a_late_streaming(
             )
             events = await updates(manager, session_id)
             release.set()
-            await finished(manager, queued["jobId"])
+            done = await finished(manager, queued["jobId"])
+            after = manager.suggestions.get(session_id, key)
+            final_events = await updates(manager, session_id)
     assert streaming["entry"]["status"] == "streaming"
     assert failed["entry"]["status"] == "error"
     assert failed["entry"]["error"] == "worker gave up"
     assert failed["entry"]["suggestion"] == "Now add", "the streamed text is kept"
     assert late["entry"] == failed["entry"], "a terminal state never regresses"
     assert [e["status"] for e in events] == ["streaming", "error"]
+    # The worker's answer came after the terminal state: it is the job's result, but the
+    # state written first stands (the original's job ended with it).
+    assert done.state is JobState.COMPLETED, done.error
+    assert done.result["text"] == "too late"
+    assert after is not None
+    assert (after.status, after.error) == ("error", "worker gave up")
+    assert final_events == events, "nothing more announced"
+
+
+async def test_a_deadline_during_the_orientation_leaves_a_worker_the_next_job_orients(
+    tmp_path: Path,
+) -> None:
+    stalled = anyio.Event()
+
+    class ColdModel(Model):
+        async def __call__(self, request: RecordedRequest) -> Step:
+            if ORIENTATION_MARK in (request.last_user_text or "") and not stalled.is_set():
+                stalled.set()  # the first orientation hangs past the deadline
+                self.orientations += 1
+                return Stall()
+            return await super().__call__(request)
+
+    model = ColdModel(lambda request: answers(Reply(SUGGESTED)))
+    with anyio.fail_after(120):
+        async with running_host(tmp_path, model, suggest_request_wait=1.0) as host:
+            manager = host.manager
+            session_id = await chat(host)
+            fallback = answer(await host.http.post(url(session_id), json={}), 200)
+            [job] = (await manager.jobs.list(types=["agent_instruction"])).items
+            canceled = await finished(manager, job.job_id)
+            again = answer(await host.http.post(url(session_id, "/jobs"), json={}), 202)
+            done = await finished(manager, again["jobId"])
+            state = manager.suggestions.get(session_id, again["requestKey"])
+            workers = await manager.workers.list(f"session:{session_id}")
+    assert stalled.is_set()
+    assert fallback["status"] == "fallback"
+    assert canceled.state is JobState.CANCELED
+    assert "oriented" not in (canceled.steps or {}), "the interrupted orientation is not done"
+    assert "turn_started" not in (canceled.steps or {})
+    assert done.state is JobState.COMPLETED, done.error
+    worker_id = done.result["workerSessionId"]
+    assert canceled.steps["provisioned"]["sessionId"] == worker_id, "the same worker"
+    assert [w.session_id for w in workers] == [worker_id]
+    assert (model.orientations, len(model.suggestions)) == (2, 1), "oriented again, once"
+    assert state is not None
+    assert (state.status, state.suggestion) == ("complete", SUGGESTED)
