@@ -403,3 +403,30 @@ async def test_a_job_that_never_started_by_the_deadline_is_answered_queued(
 
 async def _collect(call: Awaitable[Any], into: list[Any]) -> None:
     into.append(await call)
+
+
+@pytest.mark.anyio
+async def test_the_workers_answer_keeps_a_terminal_state_and_an_empty_one_is_an_error(
+    tmp_path: Path,
+) -> None:
+    async with opened(tmp_path) as (manager, runtime):
+        session_id = await chat(manager, runtime)
+        suggestions = manager.suggestions
+        fresh = await suggestions.answer(session_id, "k1", "  Write the test  ")
+        await suggestions.upsert(session_id, "k2", "canceled")
+        kept = await suggestions.answer(session_id, "k2", "Too late")
+        empty = await suggestions.answer(session_id, "k3", "   ")
+        gone = await suggestions.answer("no-such-session", "k4", "Anything")
+        announced = await events_of(manager, "suggested_request_updated")
+    assert fresh is not None
+    assert (fresh.status, fresh.suggestion) == ("complete", "Write the test")
+    assert kept is not None
+    assert (kept.status, kept.suggestion) == ("canceled", None), "the first terminal stands"
+    assert empty is not None
+    assert (empty.status, empty.error) == ("error", "the worker answered no suggestion")
+    assert gone is None
+    assert [(e.payload["requestKey"], e.payload["status"]) for e in announced] == [
+        ("k1", "complete"),
+        ("k2", "canceled"),
+        ("k3", "error"),
+    ]

@@ -202,7 +202,7 @@ class AgentJobs:
                 worker.session_id, text, model=agent.model, effort=agent.effort
             )
             await job.set_running_context(worker.session_id, handle.turn_id)
-            await wait_for_turn_end(
+            ended = await wait_for_turn_end(
                 self._ctx.bus,
                 self._ctx.store,
                 self._ctx.clock,
@@ -211,6 +211,13 @@ class AgentJobs:
                 timeout=agent.turn_timeout,
                 since=handle.since_seq,
             )
+            if ended.status is not TurnStatus.COMPLETED:
+                # Interrupted (a cancel) or failed: the worker is not oriented.
+                raise TurnFailed(
+                    worker.session_id,
+                    handle.turn_id,
+                    f"the worker's {step} turn ended {ended.status.value}",
+                )
             self._oriented.add((worker.session_id, key))
             await self._record(
                 job, steps, step, {"sessionId": worker.session_id, "turnId": handle.turn_id}
@@ -363,9 +370,7 @@ class AgentJobs:
         if signal is None or self._suggestions is None or payload.source_session is None:
             return
         if signal.kind == "suggested_request":
-            await self._suggestions.upsert(
-                payload.source_session, signal.request_key, "complete", suggestion=text
-            )
+            await self._suggestions.answer(payload.source_session, signal.request_key, text)
 
     async def _act(
         self, job: JobContext, payload: AgentInstruction, text: str

@@ -27,6 +27,7 @@ from codex_manager_core.services import job_events
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.jobs import MAX_JOB_PAGE, Enqueued, JobsService
 from codex_manager_core.services.suggestion_state import (
+    MAX_SUGGESTION,
     SuggestionState,
     SuggestionStates,
     SuggestionStatus,
@@ -146,6 +147,29 @@ class SuggestionsService:
         key, checked, text, reason = check_upsert(request_key, status, suggestion, error)
         await self._ctx.records.get(session_id, allow_system=False)
         return await self._apply(session_id, key, checked, text, reason)
+
+    async def answer(
+        self, session_id: str, request_key: str, suggestion: str | None
+    ) -> SuggestionState | None:
+        """The worker's answer to a request (what an `agent_instruction` job with a
+        `suggested_request` completion signal writes when its turn ends): `complete` with
+        the text, or `error` when it answered nothing. A terminal state already there
+        stands (the fallback written past the deadline, or an outside writer's): the
+        original's job ended with the first terminal state, so nothing replaced it, and the
+        waiting route has already answered with it. None: the session is gone."""
+        text = (suggestion or "").strip()[:MAX_SUGGESTION] or None
+        existing = self.get(session_id, request_key)
+        if existing is not None and existing.terminal:
+            return existing
+        try:
+            await self._ctx.records.get(session_id, allow_system=False)
+        except NotFound:
+            return None
+        if text is None:
+            return await self._apply(
+                session_id, request_key, "error", None, "the worker answered no suggestion"
+            )
+        return await self._apply(session_id, request_key, "complete", text, None)
 
     async def _apply(
         self,
