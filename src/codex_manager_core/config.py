@@ -103,6 +103,10 @@ class ManagerConfig:
     """Seconds after which a queued background job is scheduled as an interactive one."""
     queue_retained_per_owner: int = 200
     """Terminal (completed, failed, canceled) jobs kept per owner; older ones are deleted."""
+    queue_unknown_type_grace: float = 30.0
+    """Seconds after the Manager opens during which a queued job (from a previous run) whose
+    type is not registered yet waits for it; then it fails `recovery_unknown_job_type`.
+    Register your job types soon after `Manager.open`."""
     queue_shutdown_drain: float = 2.0
     """Seconds running jobs get to end by themselves when the Manager closes; then they are
     cancelled and written back to queued (their attempt not counted)."""

@@ -499,30 +499,47 @@ async def test_a_job_running_at_shutdown_is_given_back_and_completes_once(tmp_pa
     ]
 
 
-async def test_recovery_fails_unknown_types_and_invalid_payloads() -> None:
+async def test_recovery_fails_unknown_types_past_the_grace_and_invalid_payloads(
+    tmp_path: Path,
+) -> None:
     clock = FakeClock()
-    async with open_manager(clock) as manager:
-        stored = Job(
-            job_id="job_ghost",
-            type="ghost",
-            version=1,
-            owner="p1",
-            priority=JobPriority.BACKGROUND,
-            state=JobState.QUEUED,
-            payload={"text": "a"},
-            created_at=clock.utcnow(),
-        )
-        bad = attrs.evolve(stored, job_id="job_bad", type="echo", owner="p2", payload={"x": 1})
-        await manager.context.write([PutJob(stored), PutJob(bad)])
-        # Nothing is judged before a type is registered (users register after open).
+    stored = Job(
+        job_id="job_ghost",
+        type="ghost",
+        version=1,
+        owner="p1",
+        priority=JobPriority.BACKGROUND,
+        state=JobState.QUEUED,
+        payload={"text": "a"},
+        created_at=clock.utcnow(),
+    )
+    bad = attrs.evolve(stored, job_id="job_bad", type="echo", owner="p2", payload={"x": 1})
+    late = attrs.evolve(stored, job_id="job_late", type="late", owner="p3")
+    # Jobs a previous run left queued, of types this run has not registered yet.
+    async with open_manager(clock, tmp_path) as manager:
+        await manager.context.write([PutJob(stored), PutJob(bad), PutJob(late)])
+    async with open_manager(clock, tmp_path, queue_unknown_type_grace=30.0) as manager:
+        await manager.runtime.wait_ready(WAIT)
+        # Users register after open, after an await or two: nothing is judged meanwhile.
         assert (await manager.jobs.get("job_ghost")).state is JobState.QUEUED
         manager.jobs.register(JobType(type="echo", payload=Text, result=Echoed, run=_never))
-        ghost = await manager.jobs.wait("job_ghost")
         invalid = await manager.jobs.wait("job_bad")
+
+        @echo_type("late")(manager)
+        async def late_run(ctx: JobContext, payload: Text) -> Echoed:
+            return Echoed(payload.text)
+
+        ran = await manager.jobs.wait("job_late")
+        assert (await manager.jobs.get("job_ghost")).state is JobState.QUEUED
+        # The runner sleeps until the grace is over (the clock has not moved since open).
+        await clock.wait_for_deadline(clock.monotonic() + 30.0)
+        clock.advance(30.0)
+        ghost = await manager.jobs.wait("job_ghost")
     assert (ghost.state, ghost.error) == (JobState.FAILED, "recovery_unknown_job_type:ghost")
     assert invalid.state is JobState.FAILED
     assert invalid.error is not None
     assert invalid.error.startswith("recovery_invalid_payload:")
+    assert (ran.state, ran.result) == (JobState.COMPLETED, {"text": "a"})
 
 
 async def test_retention_keeps_the_newest_terminal_jobs_per_owner() -> None:

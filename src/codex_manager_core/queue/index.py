@@ -18,7 +18,7 @@ backoff (for `wake_at` and the rotation's `present` owners).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -108,17 +108,22 @@ class QueueIndex:
         """Owners with live jobs."""
         return len(self._per_owner)
 
-    def candidates(self, now: datetime) -> list[Job]:
-        """What `scheduler.choose` needs as its `queued` (see the module docstring)."""
+    def candidates(self, now: datetime, runnable: Callable[[Job], bool] | None = None) -> list[Job]:
+        """What `scheduler.choose` needs as its `queued` (see the module docstring);
+        `runnable`: skip the jobs it refuses (they keep their place in the queue)."""
         busy = {job.owner for job in self._running.values()}
-        found = {job_id: self._live[job_id] for job_id in self._backoff}
+        found = {
+            job_id: self._live[job_id]
+            for job_id in self._backoff
+            if runnable is None or runnable(self._live[job_id])
+        }
         for owner, lanes in self._queued.items():
             if owner in busy:
                 continue
             for keys in lanes.values():
                 for _, job_id in keys:
                     job = self._live[job_id]
-                    if eligible(job, now):
+                    if eligible(job, now) and (runnable is None or runnable(job)):
                         found[job_id] = job
                         break
         return list(found.values())

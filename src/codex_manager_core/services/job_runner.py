@@ -11,12 +11,12 @@ drive it with `FakeClock`.
 Recovery at start (`recover`, before the loop): a job left `running` by a previous
 process is queued again, or failed with `recovery_max_attempts_exceeded` when its attempts
 are used up. Job types are checked lazily, when the runner would start a job: users
-register their types after `Manager.open` returns, so an eager check at start would fail
-every job of theirs. The runner makes its first choice only once woken (the first type
-registered, or the first enqueue); registration is synchronous, so types registered one
-after the other before the first `await` are all known by then. A queued job whose type is
-still unknown then fails with `recovery_unknown_job_type:<type>`, one whose stored payload
-no longer fits its type with `recovery_invalid_payload:<reason>`.
+register their types after `Manager.open` returns (the built-in ones are registered before),
+so an eager check at start would fail every job of theirs. For `queue_unknown_type_grace`
+seconds after start, a queued job whose type is not registered waits (it is not chosen, so
+it holds neither a slot nor its owner); registering its type wakes the runner. Past the
+grace it fails with `recovery_unknown_job_type:<type>`. A job whose stored payload no
+longer fits its type fails with `recovery_invalid_payload:<reason>`.
 
 Shutdown (`drain`, called by the Manager as it closes): no job starts any more; running
 attempts get `queue_shutdown_drain` seconds to end by themselves, then are cancelled and
@@ -84,6 +84,8 @@ class JobRunner:
         """Set (and replaced) each time an attempt ends: what `drain` waits on."""
         self._tasks: anyio.abc.TaskGroup | None = None
         self._stopping = False
+        self._grace_until: datetime | None = None
+        """Until then a queued job of an unregistered type waits instead of failing."""
         self._rng = random.Random()
         self.index = QueueIndex()
         """The live jobs, shared with the service (loaded by `recover`)."""
@@ -205,10 +207,10 @@ class JobRunner:
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         await self.recover()
+        grace = timedelta(seconds=self._ctx.config.queue_unknown_type_grace)
+        self._grace_until = self._ctx.now() + grace
         async with anyio.create_task_group() as tasks:
             task_status.started()
-            # The first choice waits for a wake-up: see the module docstring (recovery).
-            await self._wakeup.wait()
             reloaded = False
             while True:
                 # A fresh event before reading: a wake-up during this pass is not lost.
@@ -237,13 +239,27 @@ class JobRunner:
             return None
         now = self._ctx.now()
         index = self.index
-        decision = choose(index.candidates(now), index.running(), self.limits, now, self._rotation)
+        types = self._types
+        in_grace = self._grace_until is not None and now < self._grace_until
+        held: list[Job] = []
+
+        def registered(job: Job) -> bool:
+            if job.type in types:
+                return True
+            held.append(job)
+            return False
+
+        candidates = index.candidates(now, registered if in_grace else None)
+        decision = choose(candidates, index.running(), self.limits, now, self._rotation)
         self._rotation = decision.rotation
         for job, job_type, payload in await self._start(decision.start):
             tasks.start_soon(self._attempt, job, job_type, payload, name=f"job {job.job_id}")
             if job_type.stall_timeout is not None:
                 attempt = self._attempts[job.job_id]
                 tasks.start_soon(self._watch_stall, attempt, job_type.stall_timeout)
+        if held and self._grace_until is not None:
+            # Once the grace is over, the jobs of types nobody registered are failed.
+            return min(filter(None, (decision.wake_at, self._grace_until)))
         return decision.wake_at
 
     async def _start(self, jobs: Sequence[Job]) -> list[tuple[Job, JobType[Any, Any], Any]]:
