@@ -78,6 +78,7 @@ BENCHES = {
     for bench in (
         Bench("turns", "bench/runtime_turns.py", ("--turns", "100", "--spawns", "3")),
         Bench("events", "bench/event_pipeline.py", ("--events", "50000")),
+        Bench("jobs", "bench/jobs.py", ("--jobs", "2000", "--samples", "200")),
         Bench(
             "sessions",
             "bench/sessions.py",
@@ -145,6 +146,11 @@ FIGURES = (
     ),
     Figure("events", "  latency p50 (ms)", at("pipeline", "latency_ms", "p50")),
     Figure("events", "  latency p99 (ms)", at("pipeline", "latency_ms", "p99")),
+    Figure(
+        "jobs", "queue throughput (jobs/s)", at("jobs_per_s"), lower_is_better=False, headline=True
+    ),
+    Figure("jobs", "  queue latency p50 (ms)", at("latency_p50_ms")),
+    Figure("jobs", "  queue latency p99 (ms)", at("latency_p99_ms")),
     Figure("sessions", "session create p50 (ms)", at("create", "create_ms", "p50"), headline=True),
     Figure(
         "sessions", "  create, ours without thread/start p50 (ms)", at("create", "ours_ms", "p50")

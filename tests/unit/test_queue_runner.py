@@ -102,7 +102,9 @@ async def test_a_job_runs_to_completion_with_its_events_and_progress() -> None:
             "echo", {"text": "hi"}, owner="p1", source_session_id="s1"
         )
         assert enqueued.outcome == "enqueued"
-        assert enqueued.job.state is JobState.QUEUED
+        # Nothing waited and a slot was free: queued and started in the enqueue's write.
+        assert enqueued.job.state is JobState.RUNNING
+        assert enqueued.job.attempts == 1
         done = await manager.jobs.wait(enqueued.job.job_id)
         events = await job_events(manager, done.job_id)
 
@@ -562,3 +564,27 @@ async def test_retention_keeps_the_newest_terminal_jobs_per_owner() -> None:
         others = [job.job_id for job in (await manager.jobs.list(owner="p2")).items]
     assert kept == ids[:1:-1]
     assert others == [other]
+
+
+async def test_a_job_starts_in_its_enqueue_only_when_nothing_waits_and_a_slot_is_free() -> None:
+    release = anyio.Event()
+    async with open_manager(FakeClock(), queue_concurrency=2) as manager:
+
+        @echo_type()(manager)
+        async def block(ctx: JobContext, payload: Text) -> Echoed:
+            await release.wait()
+            return Echoed(payload.text)
+
+        first = await manager.jobs.enqueue("echo", {"text": "1"}, owner="p1")
+        same_owner = await manager.jobs.enqueue("echo", {"text": "2"}, owner="p1")
+        # p1's second job waits: a new owner must not pass it by starting in its enqueue.
+        behind = await manager.jobs.enqueue("echo", {"text": "3"}, owner="p2")
+        states = (first.job.state, same_owner.job.state, behind.job.state)
+        events = await job_events(manager, first.job.job_id)
+        release.set()
+        done = [await manager.jobs.wait(e.job.job_id) for e in (first, same_owner, behind)]
+    assert states == (JobState.RUNNING, JobState.QUEUED, JobState.QUEUED)
+    queued, started = events[0], events[1]
+    assert (queued.type, started.type) == ("orchestrator_job_queued", "orchestrator_job_started")
+    assert started.seq == queued.seq + 1, "queued and started in one write"
+    assert all(job.state is JobState.COMPLETED for job in done)

@@ -104,6 +104,13 @@ class QueueIndex:
     def running_count(self) -> int:
         return len(self._running)
 
+    def queued_count(self) -> int:
+        """Queued jobs (those waiting for a backoff included)."""
+        return len(self._live) - len(self._running)
+
+    def owner_running(self, owner: str) -> bool:
+        return any(job.owner == owner for job in self._running.values())
+
     def owner_count(self) -> int:
         """Owners with live jobs."""
         return len(self._per_owner)

@@ -132,25 +132,25 @@ class AgentJobs:
             await self._record(
                 job, steps, "placeholders", {"count": len(payload.supplemental_targets)}
             )
-        try:
-            return await self._run_on_worker(job, payload, agent, steps)
-        except Exception as exc:
-            if not is_stale_thread_error(exc) or "reprovisioned" in steps:
-                raise
-            # The worker's thread is gone (removed behind our back): a fresh one, once.
-            stale = steps.get("provisioned") or {}
-            logger.warning(
-                "job %s: worker %s is stale (%s); provisioning a new one",
-                job.job_id,
-                stale.get("sessionId"),
-                exc,
+        while True:
+            worker = await self._workers.ensure(
+                job.owner, payload.agent, source_session_id=payload.source_session
             )
-            await self._workers.invalidate(
-                Worker(str(stale.get("sessionId")), job.owner, payload.agent, False)
-            )
-            steps = {"reprovisioned": {"staleSessionId": stale.get("sessionId")}}
-            await job.step("reprovisioned", steps["reprovisioned"])
-            return await self._run_on_worker(job, payload, agent, steps)
+            try:
+                return await self._run_on_worker(job, payload, agent, steps, worker)
+            except Exception as exc:
+                if not is_stale_thread_error(exc) or "reprovisioned" in steps:
+                    raise
+                # The worker's thread is gone (removed behind our back): a fresh one, once.
+                logger.warning(
+                    "job %s: worker %s is stale (%s); provisioning a new one",
+                    job.job_id,
+                    worker.session_id,
+                    exc,
+                )
+                await self._workers.invalidate(worker)
+                steps = {"reprovisioned": {"staleSessionId": worker.session_id}}
+                await job.step("reprovisioned", steps["reprovisioned"])
 
     async def _run_on_worker(
         self,
@@ -158,12 +158,12 @@ class AgentJobs:
         payload: AgentInstruction,
         agent: AgentDefinition,
         steps: dict[str, Any],
+        worker: Worker,
     ) -> AgentInstructionResult:
-        worker = await self._workers.ensure(
-            job.owner, payload.agent, source_session_id=payload.source_session
-        )
         session_id = worker.session_id
-        await self._record(job, steps, "provisioned", {"sessionId": session_id})
+        if worker.created:
+            # The worker mapping is durable on its own: the step says this job made it.
+            await self._record(job, steps, "provisioned", {"sessionId": session_id})
         await self._orient(job, steps, worker, agent, payload)
         earlier = await self._earlier_answer(steps, session_id)
         if earlier is not None:
@@ -263,10 +263,10 @@ class AgentJobs:
                 model=payload.model or agent.model,
                 effort=payload.effort or agent.effort,
             )
-            await job.set_running_context(session_id, handle.turn_id)
-            await self._record(
-                job, steps, "turn_started", {"sessionId": session_id, "turnId": handle.turn_id}
-            )
+            started = {"sessionId": session_id, "turnId": handle.turn_id}
+            steps["turn_started"] = started
+            # One write: the step, and the turn a cancel interrupts.
+            await job.step("turn_started", started, running_context=(session_id, handle.turn_id))
             try:
                 async with anyio.create_task_group() as tasks:
                     if payload.expect_response is ResponseMode.ASSISTANT_TEXT:
@@ -322,7 +322,9 @@ class AgentJobs:
     async def _output(
         self, job: JobContext, payload: AgentInstruction, text: str, status: str
     ) -> None:
-        await job.progress({"text": text, "status": status})
+        if status == "streaming":
+            # The whole answer is the job's result: no last progress write before the end.
+            await job.progress({"text": text, "status": status})
         source = payload.source_session
         if source is None:
             return

@@ -58,7 +58,13 @@ class Recorder(Protocol):
 
     async def progress(self, job_id: str, data: JsonObject) -> None: ...
 
-    async def step(self, job_id: str, name: str, data: Any) -> None: ...
+    async def step(
+        self,
+        job_id: str,
+        name: str,
+        data: Any,
+        running_context: tuple[str | None, str | None] | None = None,
+    ) -> None: ...
 
     async def running_context(
         self, job_id: str, thread_id: str | None, turn_id: str | None
@@ -87,12 +93,20 @@ class JobContext:
         """Record the job's latest progress (`orchestrator_job_progress`); a heartbeat."""
         await self._recorder.progress(self.job_id, data)
 
-    async def step(self, name: str, data: Any = None) -> None:
+    async def step(
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        running_context: tuple[str | None, str | None] | None = None,
+    ) -> None:
         """Record step `name` with its JSON `data` durably (one write, with an
-        `orchestrator_job_progress` event whose payload names the step); a heartbeat."""
+        `orchestrator_job_progress` event whose payload names the step); a heartbeat.
+        `running_context` (thread_id, turn_id): set it in the same write (a turn started:
+        the step and where a cancel interrupts, at the cost of one commit)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a step name must be a non-empty string, not {name!r}")
-        await self._recorder.step(self.job_id, name, data)
+        await self._recorder.step(self.job_id, name, data, running_context)
 
     async def set_running_context(self, thread_id: str | None, turn_id: str | None) -> None:
         """Record where the job's work runs now (a cancel with `interrupt_turn` interrupts

@@ -56,14 +56,24 @@ class AttemptRecorder:
             ],
         )
 
-    async def step(self, job_id: str, name: str, data: Any) -> None:
+    async def step(
+        self,
+        job_id: str,
+        name: str,
+        data: Any,
+        running_context: tuple[str | None, str | None] | None = None,
+    ) -> None:
         self.heartbeat(job_id)
         current = self._current(job_id)
         steps = {**(current.steps or {}), name: data}
+        changes: dict[str, Any] = {"steps": steps}
+        if running_context is not None:
+            thread_id, turn_id = running_context
+            changes["running_context"] = RunningContext(thread_id=thread_id, turn_id=turn_id)
         await job_events.write(
             self._ctx,
             self.index,
-            [PatchJob(job_id, {"steps": steps})],
+            [PatchJob(job_id, changes)],
             [
                 job_events.job_event(
                     self._ctx,

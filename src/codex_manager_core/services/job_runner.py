@@ -313,6 +313,47 @@ class JobRunner:
                 attempt.scope.cancel()
         return taken
 
+    # ------------------------------------------------------------------ start at enqueue
+
+    def can_start_at_enqueue(self, owner: str) -> bool:
+        """Whether a new job of `owner` may start in its enqueue's own write instead of
+        waiting for a pass: nothing is queued (so nobody is passed over, and priorities and
+        rotation have nothing to decide), a slot is free, the owner runs nothing, and the
+        runner runs and is not draining. Saves a commit and a task hop per job when the
+        queue keeps up."""
+        index = self.index
+        return (
+            self._tasks is not None
+            and not self._stopping
+            and index.queued_count() == 0
+            and index.running_count() < self.limits.concurrency
+            and not index.owner_running(owner)
+        )
+
+    def begin(self, job: Job, job_type: JobType[Any, Any], payload: Any) -> None:
+        """Run the first attempt of `job`, which its enqueue wrote `running` (see
+        `can_start_at_enqueue`; enqueues are serialized, and a pass starts only queued
+        jobs, so nothing else took the slot or the owner meanwhile)."""
+        tasks = self._tasks
+        assert tasks is not None  # can_start_at_enqueue said so, and it is never unset
+        attempt = Attempt(
+            job_id=job.job_id,
+            job_type=job_type,
+            scope=anyio.CancelScope(),
+            last_beat=self._ctx.now(),
+        )
+        self._attempts[job.job_id] = attempt
+        # Served like a job a pass started, so the rotation stays fair.
+        present = {live.owner for live in self.index.running()}
+        self._rotation = self._rotation.after([job.owner], present | set(self._rotation.served))
+        if self._stopping:
+            # The drain began while the enqueue was writing: given back at once.
+            attempt.request_stop(StopReason.SHUTDOWN)
+            attempt.scope.cancel()
+        tasks.start_soon(self._attempt, job, job_type, payload, name=f"job {job.job_id}")
+        if job_type.stall_timeout is not None:
+            tasks.start_soon(self._watch_stall, attempt, job_type.stall_timeout)
+
     async def _refuse(self, job: Job, job_type: JobType[Any, Any] | None, error: str) -> None:
         try:
             after = await job_events.end(

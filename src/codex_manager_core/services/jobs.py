@@ -56,7 +56,8 @@ Outcome = Literal["enqueued", "joined", "dropped", "merged"]
 @attrs.frozen
 class Enqueued:
     job: Job
-    """The new job, or the existing one that stands for it (joined, dropped, merged)."""
+    """The new job as written (queued, or already running when nothing waited and a slot
+    was free), or the existing one that stands for it (joined, dropped, merged)."""
     outcome: Outcome
 
 
@@ -149,8 +150,6 @@ class JobsService:
                 break
             else:
                 raise Conflict(f"could not enqueue a {type!r} job: its duplicate kept changing")
-        if outcome.outcome == "enqueued":
-            await call_hook(job_type.hooks.on_queued, outcome.job)
         return outcome
 
     async def _enqueue(
@@ -207,9 +206,22 @@ class JobsService:
             dedupe_key=key,
             max_attempts=job_type.retry.max_attempts,
         )
-        await job_events.write(
-            ctx, index, [PutJob(job)], [job_events.job_event(ctx, job_events.QUEUED, job)]
-        )
+        queued = job_events.job_event(ctx, job_events.QUEUED, job)
+        runner = self.runner
+        if job_type.run is not None and runner.can_start_at_enqueue(owner):
+            # Nothing waits and a slot is free: queued and started in one write.
+            now = ctx.now()
+            running = attrs.evolve(
+                job, state=JobState.RUNNING, attempts=1, started_at=now, last_attempt_at=now
+            )
+            started = job_events.job_event(ctx, job_events.STARTED, running)
+            await job_events.write(ctx, index, [PutJob(running)], [queued, started])
+            # Told before the attempt can begin, so the hooks come in order.
+            await call_hook(job_type.hooks.on_queued, job)
+            runner.begin(running, job_type, parsed)
+            return Enqueued(running, "enqueued")
+        await job_events.write(ctx, index, [PutJob(job)], [queued])
+        await call_hook(job_type.hooks.on_queued, job)
         return Enqueued(job, "enqueued")
 
     # ------------------------------------------------------------------ reads
