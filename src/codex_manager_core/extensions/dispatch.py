@@ -119,6 +119,7 @@ class ExtensionDispatcher:
         settings: SettingsPort,
         subscriptions_for: SubscriptionsFor = no_subscriptions,
         action_allowed: ActionAllowed = allow_all,
+        buffer: int | None = None,
     ) -> None:
         self._ctx = ctx
         self._clock = ctx.clock
@@ -127,6 +128,9 @@ class ExtensionDispatcher:
         self._settings = settings
         self._subscriptions_for = subscriptions_for
         self._action_allowed = action_allowed
+        self._buffer = buffer
+        """The bus subscription's buffer (None: the bus's); past it the dispatcher lags and
+        resubscribes."""
         self._recent: collections.deque[EmitSummary] = collections.deque(maxlen=RECENT)
         self._synthesizer = EventSynthesizer(self._project_of)
 
@@ -159,7 +163,7 @@ class ExtensionDispatcher:
     ) -> None:
         """Emit the extension events of every ledger event from now on, in ledger order."""
         bus = self._ctx.bus
-        subscription = bus.subscribe(EventFilter())
+        subscription = bus.subscribe(EventFilter(), buffer=self._buffer)
         task_status.started()
         try:
             while True:
@@ -170,7 +174,9 @@ class ExtensionDispatcher:
                 if isinstance(item, Lagged):
                     logger.info("extension dispatch fell behind; resuming after seq %d", item.seq)
                     subscription.close()
-                    subscription = bus.subscribe(EventFilter(), since=item.seq)
+                    subscription = bus.subscribe(
+                        EventFilter(), since=item.seq, buffer=self._buffer
+                    )
                     continue
                 await self.dispatch(item)
         finally:
