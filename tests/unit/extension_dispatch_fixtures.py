@@ -67,9 +67,13 @@ class Providers:
                     pattern.endswith("*") and event_type.startswith(pattern[:-1])
                 ):
                     found.append((extension, sub))
-        return sorted(found, key=lambda pair: (pair[1].priority, pair[0].module_name, pair[1].index))
+        return sorted(
+            found, key=lambda pair: (pair[1].priority, pair[0].module_name, pair[1].index)
+        )
 
-    def action_allowed(self, extension: LoadedExtension, action_type: str) -> tuple[bool, str | None]:
+    def action_allowed(
+        self, extension: LoadedExtension, action_type: str
+    ) -> tuple[bool, str | None]:
         reason = self.refused.get((extension.module_name, action_type))
         return (reason is None, reason)
 

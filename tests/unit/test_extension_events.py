@@ -79,7 +79,9 @@ async def test_file_change_approval_and_turn_completed(tmp_path: Path) -> None:
             tasks.start_soon(ask_approval, runtime, "item/fileChange/requestApproval", params)
             # A command approval is not a file change: no event for it.
             command = {"threadId": session, "turnId": "turn_1", "itemId": "i2", "command": "ls"}
-            tasks.start_soon(ask_approval, runtime, "item/commandExecution/requestApproval", command)
+            tasks.start_soon(
+                ask_approval, runtime, "item/commandExecution/requestApproval", command
+            )
             [requested] = await recorder.wait(1)
             while len(await manager.approvals.list(session)) < 2:
                 await runtime.notify("thread/status/changed", {"threadId": session})

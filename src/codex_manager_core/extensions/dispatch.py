@@ -174,9 +174,7 @@ class ExtensionDispatcher:
                 if isinstance(item, Lagged):
                     logger.info("extension dispatch fell behind; resuming after seq %d", item.seq)
                     subscription.close()
-                    subscription = bus.subscribe(
-                        EventFilter(), since=item.seq, buffer=self._buffer
-                    )
+                    subscription = bus.subscribe(EventFilter(), since=item.seq, buffer=self._buffer)
                     continue
                 await self.dispatch(item)
         finally:
