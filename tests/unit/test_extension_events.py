@@ -227,3 +227,47 @@ async def test_dispatcher_resumes_after_lagged_without_losing_events(
             tasks.cancel_scope.cancel()
     assert got == [0, 1, 2, 3, 4, 5]
     assert any("fell behind" in record.getMessage() for record in caplog.records)
+
+
+async def test_an_extension_decides_a_file_change_approval(tmp_path: Path) -> None:
+    """End to end: the synthesized event, the original's approval.decide payload, the
+    event's scope, the runtime's answer."""
+    from codex_manager_core.extensions import ActionRequest
+
+    async def approve(event: ExtensionEvent, tools: Toolbox) -> ActionRequest:
+        settings = await tools.session_settings()
+        decision = "accept" if settings.get("autoApprove") else "decline"
+        payload = {"approvalId": event.payload["approvalId"], "decision": decision}
+        return ActionRequest("approval.decide", payload)
+
+    registry = ExtensionRegistry("approver")
+    registry.on("file_change.approval_requested", approve)
+    marker = Recorder()
+    registry.on("app_server.test.marker", marker)
+    runtime = make_runtime()
+    answers: list[Any] = []
+    async with open_manager(tmp_path, runtime) as manager:
+        Providers(registry).install(manager)
+        session = (await manager.sessions.create()).session_id
+        await manager.settings.set(session, "autoApprove", True)
+        params = {"threadId": session, "turnId": "turn_1", "itemId": "i", "changes": []}
+        with anyio.fail_after(WAIT):
+            answers.append(
+                await runtime.server_request(
+                    "item/fileChange/requestApproval", params, timeout=WAIT
+                )
+            )
+        # Dispatch is sequential: once the marker is emitted, the approval's emit is done.
+        ctx = manager.context
+        await ctx.write(events=[ctx.event("app_server.test.marker", session, {})])
+        await marker.wait(1)
+        [summary] = [
+            s
+            for s in manager.extension_dispatcher.recent()
+            if s.event_type == "file_change.approval_requested"
+        ]
+        [decided] = await ledger(manager, "approval_resolved")
+    assert answers == [{"decision": "accept"}]
+    assert summary.performed_action is not None
+    assert summary.performed_action.action_type == "approval.decide"
+    assert decided.payload is not None
