@@ -149,12 +149,20 @@ class ExtensionDispatcher:
         record = await self._ctx.records.find(session_id)
         return record.project_id if record is not None else None
 
-    def _wanted(self, event_type: str) -> bool:
+    def _subscribers(self, event_type: str) -> list[tuple[LoadedExtension, Subscription]]:
+        """The subscribers of `event_type` in dispatch order (none, logged, when the
+        provider fails)."""
         try:
-            return bool(self._subscriptions_for(event_type))
+            found = list(self._subscriptions_for(event_type))
         except Exception:
             logger.exception("the extension subscriptions of %s could not be read", event_type)
-            return False
+            return []
+        return sorted(
+            found, key=lambda pair: (pair[1].priority, pair[0].module_name, pair[1].index)
+        )
+
+    def _wanted(self, event_type: str) -> bool:
+        return bool(self._subscribers(event_type))
 
     # ------------------------------------------------------------------ the background task
 
@@ -200,10 +208,7 @@ class ExtensionDispatcher:
 
     async def emit(self, event: ExtensionEvent) -> EmitSummary:
         """Run `event`'s handlers in dispatch order (see the module docstring)."""
-        subscribers = sorted(
-            self._subscriptions_for(event.type),
-            key=lambda pair: (pair[1].priority, pair[0].module_name, pair[1].index),
-        )
+        subscribers = self._subscribers(event.type)
         envelopes: list[Envelope] = []
         performed: Envelope | None = None
         for extension, subscription in subscribers:
