@@ -118,6 +118,12 @@ class ManagerConfig:
     suggestions_max_entries: int = 2000
     """Suggested-request states kept in memory; past this the least recently updated go."""
 
+    # --- extensions (docs/extensions.md)
+    extension_dispatch: bool = True
+    """Run the extension dispatcher: the background task that emits extension events
+    (synthesized from the ledger) to the loaded extensions' handlers. Off: no handler runs
+    from the ledger (`emit` called directly still works)."""
+
     # --- worker sessions (docs/queue.md, "Worker sessions and agents")
     agents: tuple[AgentDefinition, ...] = ()
     """Agent definitions added to the built-ins (`default`, `supervisor`); one with a

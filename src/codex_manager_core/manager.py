@@ -33,6 +33,7 @@ from codex_manager_core.data_dir import DataDirLock, prepare_data_dir
 from codex_manager_core.errors import BinaryNotFound, InvalidInput
 from codex_manager_core.events.bus import EventBus
 from codex_manager_core.events.ledger import Ledger, RetryBackoff, StorageHealth
+from codex_manager_core.extensions.dispatch import ExtensionDispatcher
 from codex_manager_core.ports import (
     Clock,
     RuntimeProcess,
@@ -150,6 +151,9 @@ class Manager:
     worker_tools: WorkerTools
     """The dynamic tools of worker sessions: `specs()` for their thread/start, and
     `set_scope_resolver(...)` (the queue tells which job runs on which worker)."""
+    extension_dispatcher: ExtensionDispatcher
+    """Extension events to their handlers (docs/extensions.md, "Dispatch and actions"):
+    `emit(event)`, `recent()`, `set_providers(...)` (the loader's snapshot and trust)."""
     tools: ToolRegistry
     """Python functions the model can call (declared per session with `tools=[...]`)."""
     context: ServiceContext
@@ -342,6 +346,8 @@ class Manager:
                         # Recovery (jobs a previous process left running) before the
                         # Manager is handed out; the runner then waits to be woken.
                         await background.start(manager.jobs.runner.run)
+                        if config.extension_dispatch:
+                            await background.start(manager.extension_dispatcher.run)
                         try:
                             async with supervisor:
                                 try:
@@ -409,6 +415,11 @@ class Manager:
             suggestions=self.suggestions,
         )
         jobs.register(self._agent_jobs.job_type())
+        # The loader's snapshot and trust check replace these providers (set_providers):
+        # until then no extension subscribes and every action is allowed.
+        self.extension_dispatcher = ExtensionDispatcher(
+            ctx, executor=self.actions, jobs=jobs, settings=self.settings
+        )
 
     # ------------------------------------------------------------------ one session
 
