@@ -11,7 +11,7 @@
 `manager.approvals`, `manager.tool_input`, `manager.tool_calls`, `manager.requests`,
 `manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`,
 `manager.suggestions`, `manager.agents`, `manager.workers`, `manager.actions` (the action
-executor) with `manager.worker_tools`, and `manager.session(id)` for one session. Hosts
+executor) with `manager.worker_tools`, `manager.extensions` (docs/extensions.md), and `manager.session(id)` for one session. Hosts
 (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
 """
 
@@ -51,6 +51,7 @@ from codex_manager_core.services.agent_jobs import AgentJobs
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.controls import ControlsService
 from codex_manager_core.services.events import EventsService
+from codex_manager_core.services.extensions import ExtensionsService
 from codex_manager_core.services.health import HealthService, ManagerHealth
 from codex_manager_core.services.jobs import JobsService
 from codex_manager_core.services.notifications import RuntimeEvents
@@ -150,6 +151,8 @@ class Manager:
     worker_tools: WorkerTools
     """The dynamic tools of worker sessions: `specs()` for their thread/start, and
     `set_scope_resolver(...)` (the queue tells which job runs on which worker)."""
+    extensions: ExtensionsService
+    """Extensions: discovery, loading, trust, reload and its audit (docs/extensions.md)."""
     tools: ToolRegistry
     """Python functions the model can call (declared per session with `tools=[...]`)."""
     context: ServiceContext
@@ -342,6 +345,8 @@ class Manager:
                         # Recovery (jobs a previous process left running) before the
                         # Manager is handed out; the runner then waits to be woken.
                         await background.start(manager.jobs.runner.run)
+                        # Extensions load before the runtime starts, so before events flow.
+                        await manager.extensions.load_initial()
                         try:
                             async with supervisor:
                                 try:
@@ -409,6 +414,9 @@ class Manager:
             suggestions=self.suggestions,
         )
         jobs.register(self._agent_jobs.job_type())
+        self.extensions = ExtensionsService(
+            ctx.config, ctx.store, ctx.clock, agents, write=ctx.ledger.write
+        )
 
     # ------------------------------------------------------------------ one session
 
