@@ -128,7 +128,8 @@ def discover(
     problems: list[tuple[str, Diagnostic]] = []
     if repo_root is not None:
         candidates += [
-            Candidate(p, Origin(OriginType.REPO_LOCAL, str(p)), p.name) for p in scan_root(repo_root)
+            Candidate(p, Origin(OriginType.REPO_LOCAL, str(p)), p.name)
+            for p in scan_root(repo_root)
         ]
     if entry_points is not None:
         installed, problems = _installed(entry_points)

@@ -127,13 +127,8 @@ def _read(candidate: Candidate) -> tuple[Manifest, Path | None]:
         raise LoadFailed(LoadErrorCode.INVALID_MANIFEST, str(exc)) from None
 
 
-async def load_candidate(
-    candidate: Candidate,
-    *,
-    trust: TrustMode,
-    isolated: IsolatedLoader | None,
-) -> LoadedExtension:
-    """Load one extension; LoadFailed with the first check it fails."""
+def _prepare(candidate: Candidate) -> tuple[Manifest, Path | None, Path]:
+    """Checks 1-3 (blocking: files): the manifest, its path, the entrypoint file."""
     manifest, manifest_path = _read(candidate)
     if candidate.module_file is not None:
         entry = candidate.module_file
@@ -148,6 +143,17 @@ async def load_candidate(
     problems = runtime_problems(manifest.runtime)
     if problems:
         raise LoadFailed(LoadErrorCode.INCOMPATIBLE_RUNTIME, "; ".join(problems))
+    return manifest, manifest_path, entry
+
+
+async def load_candidate(
+    candidate: Candidate,
+    *,
+    trust: TrustMode,
+    isolated: IsolatedLoader | None,
+) -> LoadedExtension:
+    """Load one extension; LoadFailed with the first check it fails."""
+    manifest, manifest_path, entry = await anyio.to_thread.run_sync(_prepare, candidate)
     if manifest.isolation is Isolation.PROCESS:
         subscriptions = await _load_isolated(manifest, candidate.root, isolated)
     else:
@@ -183,9 +189,7 @@ async def _load_isolated(
         raise
     except Exception as exc:
         raise LoadFailed(LoadErrorCode.IMPORT_FAILED, _describe(exc)) from None
-    if not isinstance(result, tuple | list) or not all(
-        isinstance(s, Subscription) for s in result
-    ):
+    if not isinstance(result, tuple | list) or not all(isinstance(s, Subscription) for s in result):
         raise LoadFailed(
             LoadErrorCode.REGISTRATION_FAILED, f"isolated host gave {type(result).__name__}"
         )

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import attrs
 
 from codex_manager_core.config import ManagerConfig
@@ -173,12 +174,13 @@ class ExtensionsService:
         `Snapshot.skipped` and the log."""
         async with self._exclusive():
             before = self._snapshot.version or None
-            candidates, problems = self._candidates()
+            candidates, problems = await anyio.to_thread.run_sync(self._candidates)
             loaded, failed = await self._load(candidates)
             skipped = [*problems, *failed]
             for name, diagnostic in skipped:
-                logger.warning("extension %s skipped: %s: %s", name, diagnostic.code,
-                               diagnostic.message)
+                logger.warning(
+                    "extension %s skipped: %s: %s", name, diagnostic.code, diagnostic.message
+                )
             snapshot = self._swap(loaded, skipped)
             await self._record(
                 result="success",
@@ -200,7 +202,7 @@ class ExtensionsService:
         every extension's diagnostic) and keeps the previous snapshot. A reload while
         another runs: Conflict `reload_in_progress`."""
         async with self._exclusive():
-            candidates, problems = self._candidates()
+            candidates, problems = await anyio.to_thread.run_sync(self._candidates)
             loaded, failed = await self._load(candidates)
             return await self._commit(loaded, [*problems, *failed], actor, role, origin)
 
@@ -222,7 +224,8 @@ class ExtensionsService:
                     code="unknown_extension",
                 )
             old = current[name]
-            candidate = _candidate_of(old, self._candidates()[0])
+            discovered, _ = await anyio.to_thread.run_sync(self._candidates)
+            candidate = await anyio.to_thread.run_sync(_candidate_of, old, discovered)
             others = [e for e in self._snapshot.extensions if e.module_name != name]
             loaded, failed = await self._load([candidate], keep=others)
             if not failed:
@@ -239,24 +242,14 @@ class ExtensionsService:
     ) -> LoadedExtension:
         """Load one extension folder (origin `embedded`), strictly; it is kept by later
         reloads. The same folder again replaces its earlier load."""
-        folder = Path(path).absolute()
-        if not folder.is_dir() or not is_extension_folder(folder):
-            raise InvalidInput(
-                f"{folder} is not an extension folder (no extension.toml or extension.py)",
-                issues=[{"path": ["path"], "message": "not an extension folder"}],
-            )
+        folder, resolved = await anyio.to_thread.run_sync(_extension_folder, path)
         async with self._exclusive():
-            resolved = folder.resolve()
-            others = [
-                e
-                for e in self._snapshot.extensions
-                if e.root is None or e.root.resolve() != resolved
-            ]
-            candidate = Candidate(folder, Origin(OriginType.EMBEDDED, str(folder)), folder.name)
+            others = [e for e in self._snapshot.extensions if e.root != resolved]
+            candidate = Candidate(resolved, Origin(OriginType.EMBEDDED, str(folder)), folder.name)
             loaded, failed = await self._load([candidate], keep=others)
             await self._commit(loaded, failed, actor, role, None)
-            if folder not in self._embedded:
-                self._embedded.append(folder)
+            if resolved not in self._embedded:
+                self._embedded.append(resolved)
             return loaded[-1]
 
     async def record_denied(
@@ -369,6 +362,17 @@ class _Exclusive:
 
     async def __aexit__(self, *exc: object) -> None:
         self.service._busy = False
+
+
+def _extension_folder(path: str | Path) -> tuple[Path, Path]:
+    """(absolute, resolved) of an extension folder; InvalidInput when it is not one."""
+    folder = Path(path).absolute()
+    if not folder.is_dir() or not is_extension_folder(folder):
+        raise InvalidInput(
+            f"{folder} is not an extension folder (no extension.toml or extension.py)",
+            issues=[{"path": ["path"], "message": "not an extension folder"}],
+        )
+    return folder, folder.resolve()
 
 
 def _summary(failed: Iterable[tuple[str, Diagnostic]]) -> str:

@@ -31,7 +31,10 @@ def encode(record: AuditRecord) -> tuple[Any, ...]:
         _optional_str(record.snapshot_after, "audit.snapshot_after"),
         _optional_str(record.error_summary, "audit.error_summary"),
         codec.dump_json(
-            [codec.check_str(name, "audit.impacted_extensions") for name in record.impacted_extensions],
+            [
+                codec.check_str(name, "audit.impacted_extensions")
+                for name in record.impacted_extensions
+            ],
             "audit.impacted_extensions",
         ),
     )
@@ -64,7 +67,6 @@ def decode(row: Any) -> AuditRecord:
         error_summary=error_summary,
         impacted_extensions=tuple(codec.load_json_or_none(impacted) or ()),
     )
-
 
 
 __all__ = ["COLUMNS", "decode", "encode"]

@@ -5,8 +5,8 @@ SQLite would return; writes go through the batch's `Undo` log."""
 from __future__ import annotations
 
 from codex_manager_core.ports.store.extension_audit import AuditRecord, PutAuditRecord
-from codex_manager_core.store.memory_undo import Undo
 from codex_manager_core.store.extension_audit_rows import decode, encode
+from codex_manager_core.store.memory_undo import Undo
 
 
 class MemoryExtensionAudit:

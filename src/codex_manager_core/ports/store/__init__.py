@@ -15,12 +15,12 @@ from codex_manager_core.ports.store.actions import (
     PutActionReceipt,
 )
 from codex_manager_core.ports.store.batch import Batch, Mutation
+from codex_manager_core.ports.store.errors import StoreConflict, StoreCorrupt
 from codex_manager_core.ports.store.extension_audit import (
     AuditRecord,
     ExtensionAuditReads,
     PutAuditRecord,
 )
-from codex_manager_core.ports.store.errors import StoreConflict, StoreCorrupt
 from codex_manager_core.ports.store.jobs import (
     DeleteJobs,
     JobQuery,

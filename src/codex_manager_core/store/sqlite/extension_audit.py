@@ -11,6 +11,7 @@ from codex_manager_core.ports.store.extension_audit import AuditRecord, PutAudit
 from codex_manager_core.store.extension_audit_rows import COLUMNS, decode, encode
 from codex_manager_core.store.sqlite.sql import Op
 
+
 def compile_put(mutation: PutAuditRecord) -> Op:
     params = encode(mutation.record)
     keep = mutation.keep
