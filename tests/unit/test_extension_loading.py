@@ -132,7 +132,8 @@ def test_runtime_compatibility() -> None:
         ({"profiles": [{"name": "codex-manager", "versionRange": "<1"}]}, "excludes 1.0.0"),
     ]:
         problems = runtime_problems(parse_manifest({"runtime": runtime}, default_name="x").runtime)
-        assert len(problems) == 1 and fragment in problems[0], (runtime, problems)
+        assert len(problems) == 1, (runtime, problems)
+        assert fragment in problems[0], (runtime, problems)
 
 
 # ---------------------------------------------------------------- discovery
