@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,11 @@ import pytest
 from codex_manager_core import Manager, ManagerConfig
 from codex_manager_core.errors import Conflict, InvalidInput, NotFound, ReloadFailed
 from codex_manager_core.extensions.api import Subscription
-from codex_manager_core.extensions.discovery import discover, roots_from_env
+from codex_manager_core.extensions.discovery import (
+    default_entry_points,
+    discover,
+    roots_from_env,
+)
 from codex_manager_core.extensions.manifest import ManifestError, parse_manifest
 from codex_manager_core.extensions.model import (
     Capabilities,
@@ -177,34 +182,44 @@ async def test_installed_packages_come_from_entry_points(
     tmp_path: Path, store: MemoryStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = tmp_path / "site"
-    package = write_extension(site, "cmx_pkg_one", manifest=named("pkg-one"), entry="__init__.py")
+    one, two = f"cmx_one_{uuid.uuid4().hex[:8]}", f"cmx_two_{uuid.uuid4().hex[:8]}"
+    package = write_extension(site, one, manifest=named("pkg-one"), code=None)
     (package / "helper.py").write_text("VALUE = 7\n")
     (package / "__init__.py").write_text(
         "from .helper import VALUE\n"
         "def register(registry):\n"
         "    registry.on('turn.completed', lambda e, t: None, priority=VALUE)\n"
     )
+    sub = write_extension(site, two, manifest=named("pkg-two"), code=None)
+    (sub / "__init__.py").write_text("")
+    (sub / "helper.py").write_text("VALUE = 3\n")
+    (sub / "ext.py").write_text(
+        "from .helper import VALUE\n"
+        "def register(registry):\n"
+        "    registry.on('turn.completed', lambda e, t: None, priority=VALUE)\n"
+    )
     monkeypatch.syspath_prepend(str(site))
+    group = "codex_manager.extensions"
     points = [
-        importlib.metadata.EntryPoint("one", "cmx_pkg_one", "codex_manager.extensions"),
-        importlib.metadata.EntryPoint(
-            "missing", "cmx_no_such_module:x", "codex_manager.extensions"
-        ),
+        importlib.metadata.EntryPoint("two", f"{two}.ext:register", group),
+        importlib.metadata.EntryPoint("one", one, group),
+        importlib.metadata.EntryPoint("missing", "cmx_no_such_module:x", group),
     ]
     monkeypatch.setattr(
         importlib.metadata, "entry_points", lambda group=None: points if group else []
     )
-    from codex_manager_core.extensions.discovery import default_entry_points
-
     extensions = service(store, entry_points=default_entry_points)
     snapshot = await extensions.load_initial()
-    [loaded] = snapshot.extensions
-    assert loaded.module_name == "pkg-one"
-    assert loaded.origin.type is OriginType.INSTALLED_PACKAGE
-    assert loaded.origin.path == "cmx_pkg_one"
-    assert loaded.subscriptions[0].priority == 7
+    package_ext, submodule_ext = snapshot.extensions  # by entry point name: one, two
+    assert package_ext.module_name == "pkg-one"
+    assert package_ext.origin.type is OriginType.INSTALLED_PACKAGE
+    assert package_ext.origin.path == one
+    assert package_ext.subscriptions[0].priority == 7
+    assert package_ext.entrypoint_path == str(package / "__init__.py")
+    assert (submodule_ext.module_name, submodule_ext.subscriptions[0].priority) == ("pkg-two", 3)
+    assert submodule_ext.entrypoint_path == str(sub / "ext.py")
     assert [(name, d.code) for name, d in snapshot.skipped] == [("missing", "import_failed")]
-    assert "cmx_pkg_one" not in sys.modules  # imported under a unique name, not its own
+    assert one not in sys.modules  # imported under a unique name, not its own
 
 
 # ---------------------------------------------------------------- loading errors

@@ -79,10 +79,14 @@ def _unique_module_name(name: str) -> str:
     return f"codex_manager_extension_{safe}_{next(_counter)}"
 
 
-def import_and_register(module_file: Path, name: str) -> tuple[Subscription, ...]:
+def import_and_register(
+    module_file: Path, name: str, package: str | None = None
+) -> tuple[Subscription, ...]:
     """Import `module_file` under a fresh module name and run its `register`: blocking,
-    so it runs in a worker thread. LoadFailed on any problem."""
-    unique = _unique_module_name(name)
+    so it runs in a worker thread. `package`: an installed module's parent package, for its
+    relative imports. LoadFailed on any problem."""
+    # A submodule of an installed package is named inside it, for its relative imports.
+    unique = f"{package}.{_unique_module_name(name)}" if package else _unique_module_name(name)
     package = module_file.name == "__init__.py"
     try:
         spec = importlib.util.spec_from_file_location(
@@ -157,7 +161,12 @@ async def load_candidate(
     if manifest.isolation is Isolation.PROCESS:
         subscriptions = await _load_isolated(manifest, candidate.root, isolated)
     else:
-        subscriptions = await anyio.to_thread.run_sync(import_and_register, entry, manifest.name)
+        package = None
+        if candidate.module_file is not None and entry.name != "__init__.py":
+            package = candidate.origin.path.rpartition(".")[0] or None
+        subscriptions = await anyio.to_thread.run_sync(
+            import_and_register, entry, manifest.name, package
+        )
     mode = effective_mode(trust, candidate.origin.type)
     report = evaluate(manifest, subscriptions, mode)
     if report.status == DENIED:
