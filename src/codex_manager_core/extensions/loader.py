@@ -87,12 +87,12 @@ def import_and_register(
     relative imports. LoadFailed on any problem."""
     # A submodule of an installed package is named inside it, for its relative imports.
     unique = f"{package}.{_unique_module_name(name)}" if package else _unique_module_name(name)
-    package = module_file.name == "__init__.py"
+    is_package = module_file.name == "__init__.py"
     try:
         spec = importlib.util.spec_from_file_location(
             unique,
             module_file,
-            submodule_search_locations=[str(module_file.parent)] if package else None,
+            submodule_search_locations=[str(module_file.parent)] if is_package else None,
         )
         if spec is None or spec.loader is None:
             raise ImportError(f"no loader for {module_file}")
