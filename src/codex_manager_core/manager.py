@@ -333,6 +333,9 @@ class Manager:
                 try:
                     async with anyio.create_task_group() as background:
                         ctx.tasks = background
+                        # Extensions first (lenient: a bad one is skipped), so before any
+                        # event of this process flows: recovery's, the runtime's.
+                        await manager.extensions.load_initial()
                         # Nothing a previous process left open can still be answered,
                         # not even an answer that was being sent when it stopped.
                         await manager._lifecycle.expire(
@@ -345,8 +348,6 @@ class Manager:
                         # Recovery (jobs a previous process left running) before the
                         # Manager is handed out; the runner then waits to be woken.
                         await background.start(manager.jobs.runner.run)
-                        # Extensions load before the runtime starts, so before events flow.
-                        await manager.extensions.load_initial()
                         try:
                             async with supervisor:
                                 try:
