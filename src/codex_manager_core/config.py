@@ -7,6 +7,7 @@ from pathlib import Path
 
 import attrs
 
+from codex_manager_core.extensions.model import TrustMode
 from codex_manager_core.models import Controls
 from codex_manager_core.queue.agents import AgentDefinition
 from codex_manager_core.runtime.client import ClientInfo, RetryPolicy
@@ -22,6 +23,14 @@ class SystemRequestPolicy:
     approval_decision: str = "decline"
     user_input_decision: str = "cancel"
     tool_call_success: bool = False
+
+
+def default_extensions_repo_root() -> Path | None:
+    """The `extensions/` folder next to `src/` of this checkout, when it exists (None for
+    an installed wheel)."""
+    src = Path(__file__).resolve().parents[1]
+    folder = src.parent / "extensions"
+    return folder if src.name == "src" and folder.is_dir() else None
 
 
 @attrs.frozen
@@ -128,3 +137,21 @@ class ManagerConfig:
     agents: tuple[AgentDefinition, ...] = ()
     """Agent definitions added to the built-ins (`default`, `supervisor`); one with a
     built-in's name replaces it. `manager.agents.register(...)` adds more at run time."""
+
+    # --- extensions (docs/extensions.md)
+    extensions_repo_root: Path | None = attrs.field(factory=default_extensions_repo_root)
+    """The repository's own extensions (origin repo_local, trusted: checked in `warn` at
+    most); default: the `extensions/` folder next to `src/` of this checkout when it exists.
+    None: none."""
+    extension_roots: tuple[Path, ...] = ()
+    """Folders of extensions (origin configured_root), besides those of
+    $CODEX_MANAGER_EXTENSION_ROOTS (OS path separator)."""
+    extension_roots_from_env: bool = True
+    """Read $CODEX_MANAGER_EXTENSION_ROOTS too."""
+    extension_entry_points: bool = True
+    """Load installed packages' extensions (entry point group `codex_manager.extensions`)."""
+    extension_trust: TrustMode = TrustMode.ENFORCED
+    """disabled | warn | enforced: what an extension may subscribe to and ask for beyond its
+    manifest's `[capabilities]` (the repository's own extensions: `warn` at most)."""
+    extension_audit_keep: int = 1000
+    """Audit records of extension (re)loads kept; older ones are deleted."""

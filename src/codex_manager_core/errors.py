@@ -14,7 +14,7 @@ a closed pipe) are mapped to these once, where the services call the runtime
     +-- TimedOut (also a builtin TimeoutError): CallTimeout (a runtime call), TurnTimeout,
     |   JobStalled (a job without heartbeat)
     +-- InvalidInput (+ SettingsTooLarge), NotFound, Gone, Forbidden (+ SystemSessionForbidden),
-    |   Conflict, InvalidState (+ TurnInProgress), Locked, QueueFull, MethodNotSupported,
+    |   Conflict, InvalidState (+ TurnInProgress), Locked, ReloadFailed, QueueFull, MethodNotSupported,
     |   AuthRequired, RuntimeCallFailed, TurnFailed
     +-- StoreUnavailable, StoreConflict, StoreCorrupt, DataDirLocked, DataDirUnusable
     +-- ToolDefinitionError
@@ -244,6 +244,18 @@ class TurnInProgress(InvalidState):
 
 class Locked(ManagerError):
     code = "locked"
+
+
+class ReloadFailed(ManagerError):
+    """A strict extension (re)load met an error: nothing was swapped, the previous snapshot
+    stays loaded. `diagnostics`: `[{name, code, message}]`, one per extension that failed
+    (codes: model.LoadErrorCode)."""
+
+    code = "reload_failed"
+
+    def __init__(self, message: str, diagnostics: Sequence[dict[str, str]]) -> None:
+        super().__init__(message, details=list(diagnostics))
+        self.diagnostics = list(diagnostics)
 
 
 class QueueFull(ManagerError):

@@ -11,7 +11,7 @@
 `manager.approvals`, `manager.tool_input`, `manager.tool_calls`, `manager.requests`,
 `manager.transcript`, `manager.runtime`, `manager.events`, `manager.jobs`,
 `manager.suggestions`, `manager.agents`, `manager.workers`, `manager.actions` (the action
-executor) with `manager.worker_tools`, and `manager.session(id)` for one session. Hosts
+executor) with `manager.worker_tools`, `manager.extensions` (docs/extensions.md), and `manager.session(id)` for one session. Hosts
 (HTTP, CLI) are thin translations of these calls. See docs/embedded.md.
 """
 
@@ -52,6 +52,7 @@ from codex_manager_core.services.agent_jobs import AgentJobs
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.controls import ControlsService
 from codex_manager_core.services.events import EventsService
+from codex_manager_core.services.extensions import ExtensionsService
 from codex_manager_core.services.health import HealthService, ManagerHealth
 from codex_manager_core.services.jobs import JobsService
 from codex_manager_core.services.notifications import RuntimeEvents
@@ -151,6 +152,8 @@ class Manager:
     worker_tools: WorkerTools
     """The dynamic tools of worker sessions: `specs()` for their thread/start, and
     `set_scope_resolver(...)` (the queue tells which job runs on which worker)."""
+    extensions: ExtensionsService
+    """Extensions: discovery, loading, trust, reload and its audit (docs/extensions.md)."""
     extension_dispatcher: ExtensionDispatcher
     """Extension events to their handlers (docs/extensions.md, "Dispatch and actions"):
     `emit(event)`, `recent()`, `set_providers(...)` (the loader's snapshot and trust)."""
@@ -334,6 +337,9 @@ class Manager:
                 try:
                     async with anyio.create_task_group() as background:
                         ctx.tasks = background
+                        # Extensions first (lenient: a bad one is skipped), so before any
+                        # event of this process flows: recovery's, the runtime's.
+                        await manager.extensions.load_initial()
                         # Nothing a previous process left open can still be answered,
                         # not even an answer that was being sent when it stopped.
                         await manager._lifecycle.expire(
@@ -415,10 +421,16 @@ class Manager:
             suggestions=self.suggestions,
         )
         jobs.register(self._agent_jobs.job_type())
-        # The loader's snapshot and trust check replace these providers (set_providers):
-        # until then no extension subscribes and every action is allowed.
+        self.extensions = extensions = ExtensionsService(
+            ctx.config, ctx.store, ctx.clock, agents, write=ctx.ledger.write
+        )
         self.extension_dispatcher = ExtensionDispatcher(
-            ctx, executor=self.actions, jobs=jobs, settings=self.settings
+            ctx,
+            executor=self.actions,
+            jobs=jobs,
+            settings=self.settings,
+            subscriptions_for=extensions.subscriptions_for,
+            action_allowed=extensions.action_allowed,
         )
 
     # ------------------------------------------------------------------ one session

@@ -19,6 +19,7 @@ from codex_manager_core.api.controls import (
     ToolCallsApi,
     ToolInputApi,
 )
+from codex_manager_core.api.extensions import ExtensionsApi
 from codex_manager_core.api.jobs import JobsApi
 from codex_manager_core.api.runtime import EventsApi, RuntimeApi
 from codex_manager_core.api.sessions import ProjectsApi, SessionsApi, TranscriptApi, TurnsApi
@@ -66,6 +67,8 @@ class ManagerApi(Protocol):
     def agents(self) -> AgentsApi: ...
     @property
     def workers(self) -> WorkersApi: ...
+    @property
+    def extensions(self) -> ExtensionsApi: ...
 
     def session(self, session_id: str) -> SessionScope:
         """The calls about one session, bound to its id."""
@@ -87,6 +90,7 @@ __all__ = [
     "ApprovalsApi",
     "ControlsApi",
     "EventsApi",
+    "ExtensionsApi",
     "JobsApi",
     "ManagerApi",
     "ProjectsApi",

@@ -1,7 +1,8 @@
 """MemoryStore: the Store port in memory, for tests and ephemeral embedded use.
 
 The jobs table and its reads are in `memory_jobs.py`, the workers table in
-`memory_workers.py`, action receipts in `memory_actions.py`, the undo log in
+`memory_workers.py`, action receipts in `memory_actions.py`, the extension audit in
+`memory_extension_audit.py`, the undo log in
 `memory_undo.py`.
 
 It behaves like `SqliteStore` in everything a caller can observe: records go through the
@@ -40,6 +41,7 @@ from codex_manager_core.models import (
 )
 from codex_manager_core.ports.store import (
     ActionReceipt,
+    AuditRecord,
     Batch,
     CompactDeltas,
     DeleteJobs,
@@ -54,6 +56,7 @@ from codex_manager_core.ports.store import (
     PatchSession,
     PatchTurn,
     PutActionReceipt,
+    PutAuditRecord,
     PutDefaultControls,
     PutJob,
     PutProject,
@@ -74,6 +77,7 @@ from codex_manager_core.ports.store import (
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
 from codex_manager_core.store.memory_actions import MemoryActions
+from codex_manager_core.store.memory_extension_audit import MemoryExtensionAudit
 from codex_manager_core.store.memory_jobs import MemoryJobs
 from codex_manager_core.store.memory_undo import Undo
 from codex_manager_core.store.memory_workers import MemoryWorkers
@@ -105,6 +109,7 @@ class MemoryStore:
         self._jobs = MemoryJobs()
         self._workers = MemoryWorkers()
         self._actions = MemoryActions()
+        self._extension_audit = MemoryExtensionAudit()
         self._events: list[Event] = []
         self._last_seq = 0
 
@@ -213,6 +218,8 @@ class MemoryStore:
                 self._workers.mutate(mutation, undo)
             case PutActionReceipt():
                 self._actions.mutate(mutation, undo)
+            case PutAuditRecord():
+                self._extension_audit.mutate(mutation, undo)
             case _:
                 raise TypeError(f"not a store mutation: {mutation!r}")
 
@@ -425,6 +432,10 @@ class MemoryStore:
     async def get_action_receipt(self, key: str) -> ActionReceipt | None:
         await self._ready()
         return self._actions.get(key)
+
+    async def list_extension_audit(self, limit: int = 100) -> list[AuditRecord]:
+        await self._ready()
+        return self._extension_audit.newest(limit)
 
     async def stats(self) -> StoreStats:
         await self._ready()

@@ -44,6 +44,7 @@ from codex_manager_core.models import (
 from codex_manager_core.ports import Store
 from codex_manager_core.ports.store import (
     ActionReceipt,
+    AuditRecord,
     Batch,
     EventQuery,
     JobQuery,
@@ -250,6 +251,9 @@ class FaultyStore:
 
     async def get_action_receipt(self, key: str) -> ActionReceipt | None:
         return await self.inner.get_action_receipt(key)
+
+    async def list_extension_audit(self, limit: int = 100) -> list[AuditRecord]:
+        return await self.inner.list_extension_audit(limit)
 
     async def read_events(self, query: EventQuery) -> list[Event]:
         return await self.inner.read_events(query)

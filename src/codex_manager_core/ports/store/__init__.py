@@ -2,7 +2,7 @@
 
 Each domain module (`meta`, `projects`, `sessions`, `turns`, `requests`, `transcript`,
 `ledger`, `jobs`, `workers`,
-`actions`) holds that domain's mutation types, its queries and its read protocol;
+`actions`, `extension_audit`) holds that domain's mutation types, its queries and its read protocol;
 `batch` assembles the `Mutation` union and `Batch`; `port` composes the `Store` protocol. A new
 domain adds its own module here, one line to each of those two, and its adapter modules
 (`store/sqlite/<domain>.py`, a section of `store/memory.py`). Nothing here loads an
@@ -16,6 +16,11 @@ from codex_manager_core.ports.store.actions import (
 )
 from codex_manager_core.ports.store.batch import Batch, Mutation
 from codex_manager_core.ports.store.errors import StoreConflict, StoreCorrupt
+from codex_manager_core.ports.store.extension_audit import (
+    AuditRecord,
+    ExtensionAuditReads,
+    PutAuditRecord,
+)
 from codex_manager_core.ports.store.jobs import (
     DeleteJobs,
     JobQuery,
@@ -55,6 +60,7 @@ from codex_manager_core.ports.store.workers import (
 __all__ = [
     "ActionReads",
     "ActionReceipt",
+    "AuditRecord",
     "Batch",
     "CompactDeltas",
     "DeleteJobs",
@@ -62,6 +68,7 @@ __all__ = [
     "DeleteSession",
     "DeleteWorkers",
     "EventQuery",
+    "ExtensionAuditReads",
     "JobQuery",
     "JobReads",
     "LedgerReads",
@@ -73,6 +80,7 @@ __all__ = [
     "PatchTurn",
     "ProjectReads",
     "PutActionReceipt",
+    "PutAuditRecord",
     "PutDefaultControls",
     "PutJob",
     "PutProject",

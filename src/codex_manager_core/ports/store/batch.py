@@ -19,6 +19,7 @@ import attrs
 
 from codex_manager_core.models import EventDraft
 from codex_manager_core.ports.store.actions import ActionMutation
+from codex_manager_core.ports.store.extension_audit import ExtensionAuditMutation
 from codex_manager_core.ports.store.jobs import JobMutation
 from codex_manager_core.ports.store.ledger import LedgerMutation
 from codex_manager_core.ports.store.meta import MetaMutation
@@ -40,6 +41,7 @@ Mutation: TypeAlias = (
     | JobMutation
     | WorkerMutation
     | ActionMutation
+    | ExtensionAuditMutation
 )
 
 

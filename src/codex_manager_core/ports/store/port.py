@@ -10,6 +10,7 @@ import attrs
 from codex_manager_core.models import Event
 from codex_manager_core.ports.store.actions import ActionReads
 from codex_manager_core.ports.store.batch import Batch
+from codex_manager_core.ports.store.extension_audit import ExtensionAuditReads
 from codex_manager_core.ports.store.jobs import JobReads
 from codex_manager_core.ports.store.ledger import LedgerReads
 from codex_manager_core.ports.store.meta import MetaReads
@@ -43,10 +44,11 @@ class Store(
     JobReads,
     WorkerReads,
     ActionReads,
+    ExtensionAuditReads,
     Protocol,
 ):
     """Durable state: projects, session overlays, turns, interactive requests, transcript
-    entries, meta values, the event ledger, the job queue and the worker sessions of (owner, agent) and action receipts.
+    entries, meta values, the event ledger, the job queue and the worker sessions of (owner, agent), action receipts and the audit of extension reloads.
 
     All writes go through `apply(batch)`, atomically (see `ports.store.batch`); reads never
     block writes. Implementations: `SqliteStore` (apsw, WAL) and `MemoryStore`. One

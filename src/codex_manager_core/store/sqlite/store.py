@@ -3,7 +3,7 @@
 This module holds the connections, the single writer and the read plumbing; each domain's
 SQL (its reads and what its mutations compile to) is in its own module beside it
 (`projects`, `sessions`, `turns`, `requests`, `transcript`, `meta`, `ledger`, `jobs`,
-`workers`, `actions`), the
+`workers`, `actions`, `extension_audit`), the
 schema in `migrations`, the WAL checkpointer in `checkpoints`.
 
 Durability and crash safety come from SQLite itself: WAL journal with `synchronous=NORMAL`
@@ -72,6 +72,7 @@ from codex_manager_core.models import (
 )
 from codex_manager_core.ports.store import (
     ActionReceipt,
+    AuditRecord,
     Batch,
     EventQuery,
     JobQuery,
@@ -86,6 +87,7 @@ from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.store import codec, event_rows
 from codex_manager_core.store.sqlite import (
     actions,
+    extension_audit,
     jobs,
     ledger,
     meta,
@@ -115,6 +117,7 @@ COMPILERS: Mapping[type, Callable[[Any], Op]] = {
     **jobs.COMPILERS,
     **workers.COMPILERS,
     **actions.COMPILERS,
+    **extension_audit.COMPILERS,
 }
 
 logger = logging.getLogger(__name__)
@@ -452,6 +455,9 @@ class SqliteStore:
 
     async def get_action_receipt(self, key: str) -> ActionReceipt | None:
         return await self._point_read(lambda c: actions.get_action_receipt(c, key))
+
+    async def list_extension_audit(self, limit: int = 100) -> list[AuditRecord]:
+        return await self._read(lambda c: extension_audit.list_extension_audit(c, limit))
 
     async def stats(self) -> StoreStats:
         sql = (
