@@ -1,0 +1,418 @@
+"""Process isolation: the conformance fixture behaves the same in-process and in a child
+process, and the child's faults (timeouts, crashes, garbage, a silent handshake) are
+contained. Every test starts real child processes (a Python interpreter each)."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from codex_manager_core.extensions import (
+    ActionRequest,
+    EnqueueResult,
+    EnqueueStatus,
+    EventContext,
+    ExtensionEvent,
+    ExtensionRegistry,
+    HandlerResult,
+    Subscription,
+)
+from codex_manager_core.extensions.isolation import (
+    IsolatedCallError,
+    IsolatedCallTimeout,
+    IsolatedExtension,
+    IsolationError,
+    load_isolated,
+)
+from codex_manager_core.extensions.model import Isolation, LoadErrorCode, Manifest
+from codex_manager_core.models import JsonObject, JsonValue
+from codex_manager_core.testing import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+FIXTURE = Path(__file__).parent.parent / "extension_fixtures" / "conformance"
+MANIFEST = Manifest(
+    name="conformance", version="1.0.0", agent_id="conformance",
+    display_name="Conformance fixture", isolation=Isolation.PROCESS,
+)  # fmt: skip
+#: Every wait of a test is bounded by this (real seconds).
+BOUND = 60
+
+
+class FakeTools:
+    def __init__(self) -> None:
+        self.enqueued: list[tuple[str, JsonObject, str | None]] = []
+        self._logger = logging.getLogger("tests.isolation.tools")
+
+    async def enqueue_job(
+        self, type: str, payload: JsonObject, *, priority: str | None = None
+    ) -> EnqueueResult:
+        self.enqueued.append((type, dict(payload), priority))
+        return EnqueueResult(EnqueueStatus.ENQUEUED, f"job-{len(self.enqueued)}", type)
+
+    async def session_settings(self) -> JsonObject:
+        return {"mode": "auto", "limits": {"n": 3}}
+
+    async def session_setting(self, key: str) -> JsonValue:
+        return {"mode": "auto"}.get(key)
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self._logger
+
+
+class Seen(logging.Handler):
+    """Waits (bounded) until a record containing `text` is logged on `logger_name`."""
+
+    def __init__(self, logger_name: str, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.event = threading.Event()
+        self.logger = logging.getLogger(logger_name)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+    def __enter__(self) -> Seen:
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)
+
+    async def wait(self) -> None:
+        assert await anyio.to_thread.run_sync(self.event.wait, BOUND), self.text
+
+
+def event(type: str, **payload: Any) -> ExtensionEvent:
+    return ExtensionEvent(
+        type, payload, EventContext("p-1", "s-1", "t-1"),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "42",
+    )  # fmt: skip
+
+
+def in_process() -> list[Subscription]:
+    spec = importlib.util.spec_from_file_location("conformance_in_process", FIXTURE / "extension.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    registry = ExtensionRegistry("conformance")
+    module.register(registry)
+    return registry.subscriptions
+
+
+async def call(subs: list[Subscription] | tuple[Subscription, ...], ev: ExtensionEvent,
+               tools: FakeTools | None = None) -> Any:  # fmt: skip
+    sub = next(s for s in subs if s.event_type == ev.type)
+    with anyio.fail_after(BOUND):
+        value = sub.handler(ev, tools or FakeTools())
+        return await value if inspect.isawaitable(value) else value
+
+
+@pytest.fixture
+async def isolated() -> AsyncIterator[IsolatedExtension]:
+    with anyio.fail_after(BOUND):
+        extension = await load_isolated(MANIFEST, FIXTURE, "conformance", cancel_grace=1.0)
+    try:
+        yield extension
+    finally:
+        await extension.close()
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def write_extension(root: Path, source: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "extension.py").write_text(source)
+    return root
+
+
+@pytest.fixture
+def secrets() -> Iterator[None]:
+    names = ("OPENAI_API_KEY", "CODEX_HOME", "CODEX_MANAGER_TOKEN", "GITHUB_TOKEN")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({name: "secret" for name in names})
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+# ---------------------------------------------------------------- conformance
+
+
+async def test_the_same_subscriptions_in_process_and_isolated(
+    isolated: IsolatedExtension,
+) -> None:
+    def shape(subs: Any) -> list[tuple[str, int, float, int]]:
+        return [(s.event_type, s.priority, s.timeout, s.index) for s in subs]
+
+    assert shape(isolated.subscriptions) == shape(in_process())
+    assert len(isolated.subscriptions) == 14
+    assert all(inspect.iscoroutinefunction(s.handler) for s in isolated.subscriptions)
+
+
+@pytest.mark.parametrize(
+    "ev",
+    [
+        event("test.echo", nested={"a": [1, 2.5, None, True]}, text="é"),
+        event("test.action", approvalId="ap-1"),
+        event("test.none"),
+        event("test.sync"),
+        ExtensionEvent("test.echo", {}),
+    ],
+    ids=["echo", "action", "none", "sync", "bare-event"],
+)
+async def test_the_same_results_in_process_and_isolated(
+    isolated: IsolatedExtension, ev: ExtensionEvent
+) -> None:
+    expected = await call(in_process(), ev)
+    assert await call(isolated.subscriptions, ev) == expected
+    if ev.type == "test.action":
+        assert expected == ActionRequest(
+            "approval.decide", {"approvalId": "ap-1", "decision": "accept"}, "r-1", "decide:42"
+        )
+
+
+async def test_an_enqueue_round_trips_through_the_parents_toolbox(
+    isolated: IsolatedExtension,
+) -> None:
+    ev = event("test.enqueue", jobType="review", jobPayload={"file": "a.py"})
+    local, remote = FakeTools(), FakeTools()
+    expected = await call(in_process(), ev, local)
+    assert await call(isolated.subscriptions, ev, remote) == expected
+    assert expected == EnqueueResult(EnqueueStatus.ENQUEUED, "job-1", "review")
+    assert remote.enqueued == local.enqueued == [("review", {"file": "a.py"}, "interactive")]
+
+
+async def test_settings_are_read_through_the_parents_toolbox(isolated: IsolatedExtension) -> None:
+    ev = event("test.settings")
+    expected = HandlerResult({"all": {"mode": "auto", "limits": {"n": 3}}, "mode": "auto"})
+    assert await call(in_process(), ev) == expected
+    assert await call(isolated.subscriptions, ev) == expected
+
+
+async def test_a_failing_handler_fails_the_call_and_the_child_goes_on(
+    isolated: IsolatedExtension,
+) -> None:
+    with pytest.raises(ValueError, match="boom"):
+        await call(in_process(), event("test.fail"))
+    with pytest.raises(IsolatedCallError, match="ValueError: boom"):
+        await call(isolated.subscriptions, event("test.fail"))
+    assert await call(isolated.subscriptions, event("test.sync")) == HandlerResult("sync")
+    assert isolated.restarts == 0
+
+
+# ---------------------------------------------------------------- the environment
+
+
+async def test_the_child_environment_is_minimal(tmp_path: Path, secrets: None) -> None:
+    with anyio.fail_after(BOUND):
+        extension = await load_isolated(MANIFEST, FIXTURE, "conformance")
+    try:
+        result = await call(extension.subscriptions, event("test.environ"))
+    finally:
+        await extension.close()
+    assert isinstance(result, HandlerResult) and isinstance(result.details, dict)
+    keys = result.details["keys"]
+    assert not [k for k in keys if k.startswith(("CODEX", "OPENAI")) or "TOKEN" in k]
+    assert {"PATH", "HOME", "PYTHONPATH"} <= set(keys)
+    assert result.details["home"] != os.environ.get("HOME")
+    assert not Path(result.details["home"]).exists()  # the temporary HOME is removed on close
+    assert Path(result.details["cwd"]) == FIXTURE.resolve()
+    assert result.details["pid"] != os.getpid()
+
+
+# ---------------------------------------------------------------- faults
+
+
+async def test_a_handler_past_its_timeout_is_cancelled_and_the_next_call_works() -> None:
+    clock = FakeClock()
+    with anyio.fail_after(BOUND):
+        extension = await load_isolated(MANIFEST, FIXTURE, "conformance", clock=clock)
+        try:
+            pid = extension.pid
+
+            async def expire() -> None:
+                await started.wait()  # the handler runs: cancelled in the middle
+                await clock.wait_for_sleepers(1)
+                clock.advance(2)
+
+            with Seen("tests.isolation.tools", "sleeping") as started:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(expire)
+                    with pytest.raises(IsolatedCallTimeout, match="within 2.0 s"):
+                        await call(extension.subscriptions, event("test.sleep"))
+            # The child answered `$/cancel`: it was not killed.
+            assert extension.pid == pid and extension.restarts == 0
+            assert await call(extension.subscriptions, event("test.sync")) == HandlerResult("sync")
+        finally:
+            await extension.close()
+
+
+async def test_a_child_that_ignores_the_cancel_is_killed_and_restarted() -> None:
+    clock = FakeClock()
+    with anyio.fail_after(BOUND):
+        extension = await load_isolated(
+            MANIFEST, FIXTURE, "conformance", clock=clock, cancel_grace=0.5
+        )
+        try:
+            pid = extension.pid
+            assert pid is not None
+
+            async def expire() -> None:
+                await started.wait()  # the child's event loop is blocked now
+                await clock.wait_for_sleepers(1)
+                clock.advance(2)
+
+            with Seen("tests.isolation.tools", "blocking") as started:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(expire)
+                    with pytest.raises(IsolatedCallTimeout):
+                        await call(extension.subscriptions, event("test.block"))
+            assert extension.pid is None and gone(pid)
+            assert await call(extension.subscriptions, event("test.sync")) == HandlerResult("sync")
+            assert extension.restarts == 1 and extension.pid not in (None, pid)
+        finally:
+            await extension.close()
+
+
+async def test_a_caller_cancelling_the_call_cancels_it_in_the_child(
+    isolated: IsolatedExtension,
+) -> None:
+    with Seen("tests.isolation.tools", "sleeping") as started:
+        async with anyio.create_task_group() as tasks:
+
+            async def cancel_once_started() -> None:
+                await started.wait()
+                tasks.cancel_scope.cancel()  # the dispatcher's own timeout, say
+
+            tasks.start_soon(cancel_once_started)
+            await call(isolated.subscriptions, event("test.sleep"))
+    assert tasks.cancel_scope.cancelled_caught
+    assert await call(isolated.subscriptions, event("test.sync")) == HandlerResult("sync")
+    assert isolated.restarts == 0
+
+
+@pytest.mark.parametrize("kind", ["crash", "garbage"])
+async def test_a_child_that_crashes_or_writes_garbage_is_restarted(
+    isolated: IsolatedExtension, tmp_path: Path, kind: str
+) -> None:
+    pid = isolated.pid
+    ev = event(f"test.{kind}", marker=str(tmp_path / "marker"))
+    assert await call(isolated.subscriptions, ev) == HandlerResult("recovered")
+    assert isolated.restarts == 1 and isolated.pid != pid
+
+
+@pytest.mark.parametrize("kind", ["crash", "garbage"])
+async def test_a_child_failing_twice_fails_the_call_clearly(
+    isolated: IsolatedExtension, kind: str
+) -> None:
+    reason = "exited with code 3" if kind == "crash" else "not the protocol"
+    with pytest.raises(IsolatedCallError, match=f"failed twice on this call: .*{reason}"):
+        await call(isolated.subscriptions, event(f"test.{kind}", always=True))
+    assert await call(isolated.subscriptions, event("test.sync")) == HandlerResult("sync")
+
+
+async def test_a_huge_result_is_refused(isolated: IsolatedExtension) -> None:
+    with pytest.raises(IsolatedCallError, match="exceeds the limit"):
+        await call(isolated.subscriptions, event("test.huge"))
+
+
+async def test_a_result_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    root = write_extension(tmp_path / "bad", (
+        "def register(registry):\n"
+        "    registry.on('x', handler)\n"
+        "async def handler(event, tools):\n"
+        "    return {'kind': 'action_request', 'actionType': 7, 'payload': {}}\n"
+    ))  # fmt: skip
+    with anyio.fail_after(BOUND):
+        extension = await load_isolated(MANIFEST, root, "bad")
+        try:
+            with pytest.raises(IsolatedCallError, match=r"actionType must be a string"):
+                await call(extension.subscriptions, ExtensionEvent("x", {}))
+        finally:
+            await extension.close()
+
+
+async def test_a_child_that_never_answers_the_handshake_fails_the_load(tmp_path: Path) -> None:
+    root = write_extension(tmp_path / "silent", (
+        "import sys, time\n"
+        "print('about to hang', file=sys.stderr, flush=True)\n"
+        "def register(registry):\n"
+        "    time.sleep(3600)\n"
+    ))  # fmt: skip
+    clock = FakeClock()
+
+    async def expire() -> None:
+        await printed.wait()  # so that its stderr tail is in the error
+        await clock.wait_for_sleepers(1)
+        clock.advance(5)
+
+    stderr_logger = "codex_manager_core.extensions.isolation.client.silent"
+    with anyio.fail_after(BOUND), Seen(stderr_logger, "about to hang") as printed:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(expire)
+            with pytest.raises(IsolationError) as info:
+                await load_isolated(MANIFEST, root, "silent", clock=clock, ready_timeout=5)
+    assert info.value.code == LoadErrorCode.IMPORT_FAILED
+    assert "did not answer the handshake within 5" in str(info.value)
+    assert "about to hang" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "code", "message"),
+    [
+        ("raise ImportError('no such dependency')\n", LoadErrorCode.IMPORT_FAILED, "no such"),
+        ("x = 1\n", LoadErrorCode.MISSING_REGISTER, "no callable register"),
+        ("def register(r):\n    r.on('', print)\n", LoadErrorCode.REGISTRATION_FAILED,
+         "event_type must be a non-empty string"),
+        ("import os\nos._exit(9)\n", LoadErrorCode.IMPORT_FAILED, "exited with code 9"),
+    ],
+    ids=["import", "register", "registration", "exit"],
+)
+async def test_a_child_that_does_not_load_reports_why(
+    tmp_path: Path, source: str, code: LoadErrorCode, message: str
+) -> None:
+    root = write_extension(tmp_path / "broken", source)
+    with anyio.fail_after(BOUND), pytest.raises(IsolationError) as info:
+        await load_isolated(MANIFEST, root, "broken")
+    assert info.value.code == code
+    assert message in str(info.value)
+
+
+async def test_close_leaves_no_process() -> None:
+    with anyio.fail_after(BOUND):
+        extension = await load_isolated(MANIFEST, FIXTURE, "conformance")
+        pid = extension.pid
+        assert pid is not None and not gone(pid)
+        await extension.close()
+    assert gone(pid)
+    with pytest.raises(IsolatedCallError, match="closed"):
+        await call(extension.subscriptions, event("test.sync"))
+
+
+def test_the_host_refuses_bad_arguments() -> None:
+    from codex_manager_core.extensions.isolation import host
+
+    assert host.main([]) == 2
