@@ -104,8 +104,11 @@ def event(type: str, **payload: Any) -> ExtensionEvent:
 
 
 def in_process() -> list[Subscription]:
-    spec = importlib.util.spec_from_file_location("conformance_in_process", FIXTURE / "extension.py")
-    assert spec is not None and spec.loader is not None
+    spec = importlib.util.spec_from_file_location(
+        "conformance_in_process", FIXTURE / "extension.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     registry = ExtensionRegistry("conformance")
@@ -233,12 +236,15 @@ async def test_the_child_environment_is_minimal(tmp_path: Path, secrets: None) -
         result = await call(extension.subscriptions, event("test.environ"))
     finally:
         await extension.close()
-    assert isinstance(result, HandlerResult) and isinstance(result.details, dict)
+    assert isinstance(result, HandlerResult)
+    assert isinstance(result.details, dict)
     keys = result.details["keys"]
     assert not [k for k in keys if k.startswith(("CODEX", "OPENAI")) or "TOKEN" in k]
     assert {"PATH", "HOME", "PYTHONPATH"} <= set(keys)
     assert result.details["home"] != os.environ.get("HOME")
-    assert not Path(result.details["home"]).exists()  # the temporary HOME is removed on close
+    assert not await anyio.Path(
+        result.details["home"]
+    ).exists()  # the temporary HOME is removed on close
     assert Path(result.details["cwd"]) == FIXTURE.resolve()
     assert result.details["pid"] != os.getpid()
 
@@ -261,10 +267,11 @@ async def test_a_handler_past_its_timeout_is_cancelled_and_the_next_call_works()
             with Seen("tests.isolation.tools", "sleeping") as started:
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(expire)
-                    with pytest.raises(IsolatedCallTimeout, match="within 2.0 s"):
+                    with pytest.raises(IsolatedCallTimeout, match=r"within 2\.0 s"):
                         await call(extension.subscriptions, event("test.sleep"))
             # The child answered `$/cancel`: it was not killed.
-            assert extension.pid == pid and extension.restarts == 0
+            assert extension.pid == pid
+            assert extension.restarts == 0
             assert await call(extension.subscriptions, event("test.sync")) == HandlerResult("sync")
         finally:
             await extension.close()
@@ -290,9 +297,11 @@ async def test_a_child_that_ignores_the_cancel_is_killed_and_restarted() -> None
                     tasks.start_soon(expire)
                     with pytest.raises(IsolatedCallTimeout):
                         await call(extension.subscriptions, event("test.block"))
-            assert extension.pid is None and gone(pid)
+            assert extension.pid is None
+            assert gone(pid)
             assert await call(extension.subscriptions, event("test.sync")) == HandlerResult("sync")
-            assert extension.restarts == 1 and extension.pid not in (None, pid)
+            assert extension.restarts == 1
+            assert extension.pid not in (None, pid)
         finally:
             await extension.close()
 
@@ -321,7 +330,8 @@ async def test_a_child_that_crashes_or_writes_garbage_is_restarted(
     pid = isolated.pid
     ev = event(f"test.{kind}", marker=str(tmp_path / "marker"))
     assert await call(isolated.subscriptions, ev) == HandlerResult("recovered")
-    assert isolated.restarts == 1 and isolated.pid != pid
+    assert isolated.restarts == 1
+    assert isolated.pid != pid
 
 
 @pytest.mark.parametrize("kind", ["crash", "garbage"])
@@ -385,8 +395,11 @@ async def test_a_child_that_never_answers_the_handshake_fails_the_load(tmp_path:
     [
         ("raise ImportError('no such dependency')\n", LoadErrorCode.IMPORT_FAILED, "no such"),
         ("x = 1\n", LoadErrorCode.MISSING_REGISTER, "no callable register"),
-        ("def register(r):\n    r.on('', print)\n", LoadErrorCode.REGISTRATION_FAILED,
-         "event_type must be a non-empty string"),
+        (
+            "def register(r):\n    r.on('', print)\n",
+            LoadErrorCode.REGISTRATION_FAILED,
+            "event_type must be a non-empty string",
+        ),
         ("import os\nos._exit(9)\n", LoadErrorCode.IMPORT_FAILED, "exited with code 9"),
     ],
     ids=["import", "register", "registration", "exit"],
@@ -405,7 +418,8 @@ async def test_close_leaves_no_process() -> None:
     with anyio.fail_after(BOUND):
         extension = await load_isolated(MANIFEST, FIXTURE, "conformance")
         pid = extension.pid
-        assert pid is not None and not gone(pid)
+        assert pid is not None
+        assert not gone(pid)
         await extension.close()
     assert gone(pid)
     with pytest.raises(IsolatedCallError, match="closed"):

@@ -91,8 +91,12 @@ async def fail(event: ExtensionEvent, tools: Toolbox) -> None:
 
 async def environ(event: ExtensionEvent, tools: Toolbox) -> HandlerResult:
     return HandlerResult(
-        {"keys": sorted(os.environ), "home": os.environ.get("HOME"), "cwd": os.getcwd(),
-         "pid": os.getpid()}  # fmt: skip
+        {
+            "keys": sorted(os.environ),
+            "home": os.environ.get("HOME"),
+            "cwd": os.getcwd(),
+            "pid": os.getpid(),
+        }
     )
 
 
@@ -129,7 +133,7 @@ async def garbage(event: ExtensionEvent, tools: Toolbox) -> HandlerResult:
 
 async def block(event: ExtensionEvent, tools: Toolbox) -> None:
     tools.logger.info("blocking")
-    time.sleep(3600)  # blocks the event loop: it cannot even be cancelled
+    time.sleep(3600)  # noqa: ASYNC251 blocks the event loop: it cannot even be cancelled
 
 
 async def huge(event: ExtensionEvent, tools: Toolbox) -> HandlerResult:

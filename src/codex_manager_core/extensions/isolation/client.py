@@ -269,7 +269,9 @@ async def serve_toolbox(
     except LookupError as exc:
         answer = child.conn.send_error(request.id, rpc.METHOD_NOT_FOUND, str(exc))
     except Exception as exc:
-        answer = child.conn.send_error(request.id, wire.TOOLBOX_FAILED, f"{type(exc).__name__}: {exc}")
+        answer = child.conn.send_error(
+            request.id, wire.TOOLBOX_FAILED, f"{type(exc).__name__}: {exc}"
+        )
     else:
         try:
             answer = child.conn.send_result(request.id, result)
@@ -280,7 +282,11 @@ async def serve_toolbox(
 
 async def _toolbox_call(method: str, params: Mapping[str, Any], tools: Toolbox) -> Any:
     if method == wire.ENQUEUE_JOB:
-        job_type, payload, priority = params.get("type"), params.get("payload"), params.get("priority")
+        job_type, payload, priority = (
+            params.get("type"),
+            params.get("payload"),
+            params.get("priority"),
+        )
         if not isinstance(job_type, str) or not job_type:
             raise wire.WireError("type must be a non-empty string")
         if not isinstance(payload, Mapping):

@@ -3,6 +3,7 @@ proxy handlers (see client.py for the protocol and the faults)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -177,10 +178,8 @@ class IsolatedExtension:
         try:
             with anyio.move_on_after(self._cancel_grace):
                 await child.send(child.conn.send_notification(wire.CANCEL, {"id": request_id}))
-                try:
+                with contextlib.suppress(IsolatedCallError):  # the `cancelled` answer
                     await exchange(child, request_id, None, self._log)
-                except IsolatedCallError:
-                    pass  # the `cancelled` answer
                 return
         except ChildFailed:
             pass
@@ -197,7 +196,7 @@ class IsolatedExtension:
         child, self._child = self._child, None
         if child is not None:
             await child.stop()
-        shutil.rmtree(self._home, ignore_errors=True)
+        await anyio.to_thread.run_sync(shutil.rmtree, self._home, True)
 
 
 def _load_code(data: Any) -> LoadErrorCode:
@@ -222,8 +221,9 @@ async def load_isolated(
     its subscription's timeout, at most `call_timeout`. Raises `IsolationError` (its
     `code`: import_failed, missing_entrypoint, missing_register, registration_failed) when
     the extension does not load; its message ends with the child's last stderr lines."""
+    resolved = Path(await anyio.Path(root).resolve())
     extension = IsolatedExtension(
-        manifest, Path(root).resolve(), module_name, clock or SystemClock(), call_timeout,
+        manifest, resolved, module_name, clock or SystemClock(), call_timeout,
         call_timeout if ready_timeout is None else ready_timeout, cancel_grace,
     )  # fmt: skip
     try:

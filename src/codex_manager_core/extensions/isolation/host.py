@@ -17,6 +17,7 @@ that prints cannot corrupt the protocol. End of stdin ends the host.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -191,7 +192,7 @@ class Host:
                 self._initialize(event.id)
             elif event.method == wire.HANDLE:
                 task = asyncio.ensure_future(self._handle(event.id, event.params))
-                task.add_done_callback(lambda task, call=event.id: self._done(call, task))
+                task.add_done_callback(functools.partial(self._done, event.id))
                 self._calls[event.id] = task
             else:
                 self.write(self.conn.send_error(event.id, rpc.METHOD_NOT_FOUND, event.method))
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     PROTOCOL_FD = os.dup(1)
     # Run as __main__: the module's importable name must know the descriptor too.
     canonical = importlib.import_module("codex_manager_core.extensions.isolation.host")
-    canonical.PROTOCOL_FD = PROTOCOL_FD
+    canonical.PROTOCOL_FD = PROTOCOL_FD  # type: ignore[attr-defined]
     os.dup2(2, 1)  # what the extension prints goes to stderr, not into the protocol
     sys.stdout = sys.stderr
     sys.path.insert(0, str(root))

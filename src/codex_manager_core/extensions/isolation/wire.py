@@ -121,7 +121,9 @@ def enqueue_result_from_json(value: object, what: str = "enqueue result") -> Enq
     obj = _object(value, what)
     status = obj.get("status")
     try:
-        parsed = EnqueueStatus(status)
+        parsed = EnqueueStatus(str(status))
+        if not isinstance(status, str):
+            raise ValueError(status)
     except ValueError:
         allowed = ", ".join(s.value for s in EnqueueStatus)
         raise WireError(f"{what}.status must be one of {allowed}, got {status!r:.80}") from None
