@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import logging
 import os
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -33,6 +35,7 @@ from codex_manager_core.extensions.isolation import (
     IsolatedExtension,
     IsolationError,
     load_isolated,
+    wire,
 )
 from codex_manager_core.extensions.model import Isolation, LoadErrorCode, Manifest
 from codex_manager_core.models import JsonObject, JsonValue
@@ -430,3 +433,99 @@ def test_the_host_refuses_bad_arguments() -> None:
     from codex_manager_core.extensions.isolation import host
 
     assert host.main([]) == 2
+
+
+# ---------------------------------------------------------------- the wire
+
+
+def test_an_event_round_trips_through_json() -> None:
+    ev = event("test.echo", nested={"a": [1, None]})
+    assert wire.event_from_json(json.loads(json.dumps(wire.event_to_json(ev)))) == ev
+    bare = ExtensionEvent("x", {})
+    assert wire.event_from_json(wire.event_to_json(bare)) == bare
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        EnqueueResult(EnqueueStatus.ALREADY_QUEUED, "j-1", "review"),
+        HandlerResult({"a": [1, "b"]}),
+        ActionRequest("session.rename", {"title": "t"}),
+        ActionRequest("approval.decide", {"approvalId": "a"}, "r", "k"),
+    ],
+)
+def test_results_round_trip_through_json(value: Any) -> None:
+    assert wire.result_from_json(json.loads(json.dumps(wire.result_to_json(value)))) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([], "handler result must be a JSON object, got list"),
+        ({}, "handler result.kind must be none"),
+        ({"kind": "spawn"}, "got 'spawn'"),
+        ({"kind": "enqueue_result", "status": "maybe"}, "status must be one of"),
+        ({"kind": "enqueue_result", "status": "enqueued", "jobId": 1}, "jobId must be a string"),
+        ({"kind": "action_request", "actionType": "x", "payload": []}, "payload must be a JSON"),
+        ({"kind": "action_request", "actionType": "x", "payload": {}, "requestId": 3},
+         "requestId must be a string"),
+    ],
+)  # fmt: skip
+def test_a_result_of_a_wrong_shape_is_named(value: object, message: str) -> None:
+    with pytest.raises(wire.WireError, match=re.escape(message)):
+        wire.result_from_json(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"subscriptions": {}}, "must be a list"),
+        ({"subscriptions": [{"eventType": "x", "priority": "1", "timeout": 1, "index": 0}]},
+         "priority must be an integer"),
+        ({"subscriptions": [{"eventType": "x", "priority": 1, "timeout": 0, "index": 0}]},
+         "timeout must be a positive number"),
+        ({"subscriptions": [{"eventType": "x", "priority": 1, "timeout": 1, "index": 4}]},
+         "index must be 0"),
+        ({"subscriptions": [{"eventType": "", "priority": 1, "timeout": 1, "index": 0}]},
+         "eventType must not be empty"),
+    ],
+)  # fmt: skip
+def test_a_handshake_of_a_wrong_shape_is_named(value: object, message: str) -> None:
+    with pytest.raises(wire.WireError, match=re.escape(message)):
+        wire.subscriptions_from_json(value)
+
+
+def test_a_handler_result_that_is_not_a_result_is_refused_in_the_child() -> None:
+    with pytest.raises(wire.WireError, match="not int"):
+        wire.result_to_json(7)
+
+
+async def test_hostile_toolbox_calls_are_refused_clearly(tmp_path: Path) -> None:
+    root = write_extension(tmp_path / "hostile", (
+        "def register(registry):\n"
+        "    registry.on('x', handler)\n"
+        "async def handler(event, tools):\n"
+        "    host = tools._host\n"
+        "    answers = []\n"
+        "    for method, params in [\n"
+        "        ('toolbox/enqueueJob', {'callId': tools._call_id, 'type': 'j', 'payload': []}),\n"
+        "        ('toolbox/enqueueJob', {'callId': 'other', 'type': 'j', 'payload': {}}),\n"
+        "        ('toolbox/shell', {'callId': tools._call_id}),\n"
+        "    ]:\n"
+        "        answers.append((await host.request(method, params)).message)\n"
+        "    return {'kind': 'handler_result', 'details': answers}\n"
+    ))  # fmt: skip
+    tools = FakeTools()
+    with anyio.fail_after(BOUND):
+        extension = await load_isolated(MANIFEST, root, "hostile")
+        try:
+            result = await call(extension.subscriptions, ExtensionEvent("x", {}), tools)
+        finally:
+            await extension.close()
+    assert result == HandlerResult([
+        "payload must be an object",
+        "toolbox/enqueueJob: no handler call of this id is running",
+        "unknown toolbox method 'toolbox/shell'",
+    ])  # fmt: skip
+    assert tools.enqueued == []
