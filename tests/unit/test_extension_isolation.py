@@ -39,6 +39,7 @@ from codex_manager_core.extensions.isolation import (
 )
 from codex_manager_core.extensions.model import Isolation, LoadErrorCode, Manifest
 from codex_manager_core.models import JsonObject, JsonValue
+from codex_manager_core.runtime.process_tree import read_process
 from codex_manager_core.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -138,11 +139,9 @@ async def isolated() -> AsyncIterator[IsolatedExtension]:
 
 
 def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+    """Not running (a zombie waiting for its reaper counts as gone)."""
+    info = read_process(pid)
+    return info is None or info.state in ("Z", "X")
 
 
 def write_extension(root: Path, source: str) -> Path:
@@ -427,6 +426,33 @@ async def test_close_leaves_no_process() -> None:
     assert gone(pid)
     with pytest.raises(IsolatedCallError, match="closed"):
         await call(extension.subscriptions, event("test.sync"))
+
+
+async def test_close_ends_what_the_child_started(tmp_path: Path) -> None:
+    root = write_extension(tmp_path / "spawner", (
+        "import subprocess, sys\n"
+        "from codex_manager_core.extensions import HandlerResult\n"
+        "def register(registry):\n"
+        "    registry.on('x', handler)\n"
+        "async def handler(event, tools):\n"
+        "    sleeper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3600)'])\n"
+        "    return HandlerResult(sleeper.pid)\n"
+    ))  # fmt: skip
+    with anyio.fail_after(BOUND):
+        extension = await load_isolated(MANIFEST, root, "spawner")
+        try:
+            result = await call(extension.subscriptions, ExtensionEvent("x", {}))
+        finally:
+            await extension.close()
+    assert isinstance(result, HandlerResult)
+    assert isinstance(result.details, int)
+    assert gone(result.details)
+
+
+async def test_a_missing_root_fails_the_load(tmp_path: Path) -> None:
+    with anyio.fail_after(BOUND), pytest.raises(IsolationError, match="cannot start") as info:
+        await load_isolated(MANIFEST, tmp_path / "nowhere", "nowhere")
+    assert info.value.code == LoadErrorCode.IMPORT_FAILED
 
 
 def test_the_host_refuses_bad_arguments() -> None:

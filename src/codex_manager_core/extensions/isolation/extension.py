@@ -71,8 +71,12 @@ class IsolatedExtension:
     # ------------------------------------------------------------ start
 
     async def _start(self) -> None:
-        child = await Child.spawn(self.root, self.manifest.entrypoint, self.module_name,
-                                  self._home, self._stderr)  # fmt: skip
+        try:
+            child = await Child.spawn(self.root, self.manifest.entrypoint, self.module_name,
+                                      self._home, self._stderr)  # fmt: skip
+        except OSError as exc:
+            raise IsolationError(LoadErrorCode.IMPORT_FAILED,
+                                 f"{self.module_name}: cannot start its process: {exc}") from exc  # fmt: skip
         try:
             shape = await self._handshake(child)
         except BaseException:
