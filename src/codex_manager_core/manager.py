@@ -364,6 +364,9 @@ class Manager:
                                     await _drain_jobs(manager, config.queue_shutdown_drain)
                         finally:
                             background.cancel_scope.cancel()
+                            with anyio.CancelScope(shield=True):
+                                # Process-isolated extensions' children end with us.
+                                await manager.extensions.aclose()
                 finally:
                     # Everything queued is written before the store closes.
                     await ledger.close()

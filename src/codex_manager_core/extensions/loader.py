@@ -23,7 +23,7 @@ import importlib.util
 import inspect
 import itertools
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -43,9 +43,9 @@ from codex_manager_core.extensions.model import (
 from codex_manager_core.extensions.trust import DENIED, effective_mode, evaluate
 from codex_manager_core.extensions.versions import runtime_problems
 
-IsolatedLoader: TypeAlias = Callable[
-    [Manifest, Path, str], "Awaitable[tuple[Subscription, ...]] | tuple[Subscription, ...]"
-]
+IsolatedLoader: TypeAlias = Callable[[Manifest, Path, str], Any]
+"""`isolation.load_isolated(manifest, root, module_name)`: (an awaitable of) an object with
+`.subscriptions` and `async close()`, or (in tests) the subscriptions themselves."""
 
 _counter = itertools.count(1)
 
@@ -158,8 +158,9 @@ async def load_candidate(
 ) -> LoadedExtension:
     """Load one extension; LoadFailed with the first check it fails."""
     manifest, manifest_path, entry = await anyio.to_thread.run_sync(_prepare, candidate)
+    handle: Any = None
     if manifest.isolation is Isolation.PROCESS:
-        subscriptions = await _load_isolated(manifest, candidate.root, isolated)
+        subscriptions, handle = await _load_isolated(manifest, candidate.root, isolated)
     else:
         package = None
         if candidate.module_file is not None and entry.name != "__init__.py":
@@ -170,6 +171,8 @@ async def load_candidate(
     mode = effective_mode(trust, candidate.origin.type)
     report = evaluate(manifest, subscriptions, mode)
     if report.status == DENIED:
+        if handle is not None:
+            await handle.close()
         raise LoadFailed(LoadErrorCode.TRUST_DENIED, "; ".join(report.errors))
     diagnostics = tuple(Diagnostic("undeclared_event", w, "warning") for w in report.warnings)
     return LoadedExtension(
@@ -182,12 +185,14 @@ async def load_candidate(
         trust=report,
         diagnostics=diagnostics,
         root=candidate.root,
+        isolated=handle,
     )
 
 
 async def _load_isolated(
     manifest: Manifest, root: Path, isolated: IsolatedLoader | None
-) -> tuple[Subscription, ...]:
+) -> tuple[tuple[Subscription, ...], Any]:
+    """The subscriptions of a process-isolated extension and the handle of its child."""
     if isolated is None:
         raise LoadFailed(LoadErrorCode.IMPORT_FAILED, "process isolation unavailable")
     try:
@@ -197,12 +202,22 @@ async def _load_isolated(
     except LoadFailed:
         raise
     except Exception as exc:
-        raise LoadFailed(LoadErrorCode.IMPORT_FAILED, _describe(exc)) from None
-    if not isinstance(result, tuple | list) or not all(isinstance(s, Subscription) for s in result):
+        code = getattr(exc, "code", None)
+        raise LoadFailed(
+            code if isinstance(code, LoadErrorCode) else LoadErrorCode.IMPORT_FAILED,
+            _describe(exc),
+        ) from None
+    handle = result if hasattr(result, "subscriptions") else None
+    subscriptions = result.subscriptions if handle is not None else result
+    if not isinstance(subscriptions, tuple | list) or not all(
+        isinstance(s, Subscription) for s in subscriptions
+    ):
+        if handle is not None:
+            await handle.close()
         raise LoadFailed(
             LoadErrorCode.REGISTRATION_FAILED, f"isolated host gave {type(result).__name__}"
         )
-    return tuple(result)
+    return tuple(subscriptions), handle
 
 
 def conflict(loaded: Iterable[LoadedExtension], extension: LoadedExtension) -> Diagnostic | None:

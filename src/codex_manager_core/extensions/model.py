@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -133,6 +134,9 @@ class LoadedExtension:
     trust: TrustReport
     diagnostics: tuple[Diagnostic, ...] = ()
     root: Path | None = None
+    isolated: Any = attrs.field(default=None, eq=False, repr=False)
+    """The running child of a process-isolated extension (closed when a snapshot no longer
+    holds this extension), None in-process."""
 
 
 @attrs.frozen

@@ -89,6 +89,8 @@ class ExtensionsService:
             entry_points = default_entry_points if config.extension_entry_points else None
         self._entry_points: EntryPoints | None = entry_points
         self._snapshot = Snapshot(version="", loaded_at=clock.utcnow())
+        self._orphans: list[Any] = []
+        """Children of isolated extensions a swap left out, closed after it."""
         self._embedded: list[Path] = []
         self._busy = False
 
@@ -166,8 +168,23 @@ class ExtensionsService:
             extensions=extensions,
             skipped=tuple(skipped),
         )
-        self._snapshot = snapshot
+        before, self._snapshot = self._snapshot, snapshot
+        self._orphans.extend(_children(before.extensions, keep=extensions))
         return snapshot
+
+    async def aclose(self) -> None:
+        """End the children of process-isolated extensions (the Manager closes)."""
+        self._orphans.extend(_children(self._snapshot.extensions, keep=()))
+        self._snapshot = attrs.evolve(self._snapshot, extensions=())
+        await self._close_orphans()
+
+    async def _close_orphans(self) -> None:
+        orphans, self._orphans = self._orphans, []
+        for handle in orphans:
+            try:
+                await handle.close()
+            except Exception:
+                logger.exception("an isolated extension's process did not close cleanly")
 
     async def load_initial(self) -> Snapshot:
         """The first load (lenient): bad extensions are skipped, with their diagnostics in
@@ -182,6 +199,7 @@ class ExtensionsService:
                     "extension %s skipped: %s: %s", name, diagnostic.code, diagnostic.message
                 )
             snapshot = self._swap(loaded, skipped)
+            await self._close_orphans()
             await self._record(
                 result="success",
                 before=before,
@@ -287,6 +305,9 @@ class ExtensionsService:
     ) -> Snapshot:
         before = self._snapshot.version or None
         if failed:
+            # What this attempt loaded is dropped: its isolated children end.
+            self._orphans.extend(_children(loaded, keep=self._snapshot.extensions))
+            await self._close_orphans()
             summary = _summary(failed)
             await self._record(
                 result="failed",
@@ -303,6 +324,7 @@ class ExtensionsService:
                 _failures(failed),
             )
         snapshot = self._swap(loaded)
+        await self._close_orphans()
         await self._record(
             result="success",
             before=before,
@@ -398,3 +420,11 @@ def _candidate_of(extension: LoadedExtension, discovered: list[Candidate]) -> Ca
 
 
 __all__ = ["ExtensionsService"]
+
+
+def _children(
+    extensions: Iterable[LoadedExtension], *, keep: Iterable[LoadedExtension]
+) -> list[Any]:
+    """The isolated children of `extensions` that `keep` does not hold."""
+    kept = {id(e.isolated) for e in keep if e.isolated is not None}
+    return [e.isolated for e in extensions if e.isolated is not None and id(e.isolated) not in kept]
