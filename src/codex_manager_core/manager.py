@@ -420,6 +420,10 @@ class Manager:
         self.extension_dispatcher = ExtensionDispatcher(
             ctx, executor=self.actions, jobs=jobs, settings=self.settings
         )
+        if ctx.config.extension_dispatch:
+            # Suggested requests go through the extensions (the supervisor enqueues the
+            # job); with dispatch off, the built-in handler stays.
+            self.suggestions.use_extensions(self.extension_dispatcher.emit)
 
     # ------------------------------------------------------------------ one session
 
