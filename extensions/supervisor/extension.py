@@ -17,6 +17,7 @@ is at least the threshold; reject wins over approve (and steer) when both match.
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Mapping
 from typing import Any, Final
@@ -37,6 +38,20 @@ RISKS: Final = ("low", "med", "high")
 DEFAULT_TITLE: Final = "New chat"
 MAX_DIFF: Final = 40_000
 """Characters of the approval's details put into the instruction."""
+MAX_REMEMBERED: Final = 500
+
+_changes: collections.OrderedDict[tuple[str, str], Any] = collections.OrderedDict()
+"""(thread, item) -> the `changes` (paths, kinds, diffs) of a fileChange item as it started:
+an approval request names its item but does not carry the diff, and the item's
+`item/started` comes before it in ledger order (which is dispatch order)."""
+
+
+def remember_changes(thread: str, item: Mapping[str, Any]) -> None:
+    item_id = _str(item.get("id"))
+    if item_id is not None:
+        _changes[(thread, item_id)] = item.get("changes")
+        while len(_changes) > MAX_REMEMBERED:
+            _changes.popitem(last=False)
 
 
 # ---------------------------------------------------------------- settings
@@ -154,7 +169,9 @@ def file_change_instruction(
 ) -> str:
     session, turn = str(payload["sessionId"]), str(payload["turnId"])
     approval = _str(payload.get("approvalId"))
-    details = json.dumps(payload.get("details"), default=str)[:MAX_DIFF]
+    changes = _changes.get((session, str(payload.get("itemId"))))
+    change = {"changes": changes, "request": payload.get("details")}
+    details = json.dumps(change, default=str)[:MAX_DIFF]
     lines = [
         "A coding agent asks to apply file changes; judge them as the project's supervisor.",
         f"Session {session}, turn {turn}, approval {approval}.",
@@ -364,6 +381,9 @@ async def on_item_started(event: ExtensionEvent, tools: Toolbox) -> EnqueueResul
     item = _map(_map(payload.get("params")).get("item"))
     session_ref = _map(payload.get("session"))
     session = event.context.session_id
+    if item.get("type") == "fileChange" and session is not None:
+        remember_changes(session, item)
+        return None
     if item.get("type") != "userMessage" or session is None:
         return None
     if session_ref.get("title") != DEFAULT_TITLE:

@@ -68,12 +68,15 @@ class Model:
         self.risk = "low"
         self.reviews = 0
         self.renames = 0
+        self.saw_diff: list[bool] = []
 
     def __call__(self, request: RecordedRequest) -> Step:
         text = request.last_user_text or ""
         if DEFAULT_ORIENTATION[:40] in text:
             return Reply("ready")
         if REVIEW_MARK in text:
+            # The instruction carries the diff (from the fileChange item as it started).
+            self.saw_diff.append("+hello" in text or "hello\\n" in text)
             self.reviews += 1
             return Reply(self.review(text))
         if TURN_REVIEW_MARK in text:
@@ -214,6 +217,7 @@ async def test_supervisor_decides_file_changes_by_the_session_settings(tmp_path:
     # A row's details are the original's: a JSON string.
     assert json.loads(explain[0]["details"])["risk"] == "low"
     assert reviews["content"] == "The turn added one file; nothing risky."
+    assert model.saw_diff == [True, True, True]
 
 
 async def reviewed(manager: Manager, session: str, turn_id: str) -> Any:

@@ -161,6 +161,10 @@ async def test_settings_changed_between_two_events_change_the_next_decision(
         project, session = await setup(manager)
         approve = {"approve": {"enabled": True, "threshold": "low"}}
         await manager.settings.set(session, "supervisor", settings(autoActions=approve))
+        started = user_message(session, project, "New chat")
+        item = {"type": "fileChange", "id": "item_1", "changes": [{"path": "x.py", "diff": "+y"}]}
+        started.payload["params"]["item"] = item
+        await manager.extension_dispatcher.emit(started)
         await manager.extension_dispatcher.emit(file_change(session, project, "item_1"))
         both = {**approve, "reject": {"enabled": True, "threshold": "low"}}
         await manager.settings.set(session, "supervisor", settings(autoActions=both))
@@ -169,6 +173,8 @@ async def test_settings_changed_between_two_events_change_the_next_decision(
         )
         first, second = (payload_of(job) for job in await instruction_jobs(manager))
     assert "at or below low: accept" in first["instructionText"]
+    # The diff of the item as it started is in the instruction.
+    assert '"path": "x.py", "diff": "+y"' in first["instructionText"]
     assert "at or above" not in first["instructionText"]
     assert "explainability" not in str(first["supplementalTargets"])
     # Reject at low and approve at low both match every low risk: reject is named first.
