@@ -435,6 +435,10 @@ class Manager:
             subscriptions_for=extensions.subscriptions_for,
             action_allowed=extensions.action_allowed,
         )
+        if ctx.config.extension_dispatch:
+            # Suggested requests go through the extensions (the supervisor enqueues the
+            # job); with dispatch off, the built-in handler stays.
+            self.suggestions.use_extensions(self.extension_dispatcher.emit)
 
     # ------------------------------------------------------------------ one session
 

@@ -3,7 +3,8 @@
 For user sessions only (a system-owned session's events, a worker's, never reach an
 extension): `file_change.approval_requested` when a file-change approval is recorded,
 `turn.completed` when a turn ends (with how many file-change approvals it had),
-`suggest_request.requested` as written by `manager.suggestions`, and every `app_server.*`
+`suggest_request.requested` as written by `manager.suggestions` (unless marked
+`directDispatch`: the service emitted it itself), and every `app_server.*`
 and `app_server.request.*` event as it is. Each carries its `EventContext` (project,
 session, turn) and `correlation_id` = the ledger seq it comes from.
 
@@ -24,6 +25,8 @@ from codex_manager_core.models import Event, JsonObject
 FILE_CHANGE_APPROVAL: Final = "file_change.approval_requested"
 TURN_COMPLETED: Final = "turn.completed"
 SUGGEST_REQUESTED: Final = "suggest_request.requested"
+DIRECT_DISPATCH: Final = "directDispatch"
+"""Set in a `suggest_request.requested` the suggestions service emitted directly."""
 
 FILE_CHANGE_METHODS: Final = frozenset({"item/fileChange/requestApproval", "applyPatchApproval"})
 """The approval requests that are about file changes (v2 and the legacy patch-apply one)."""
@@ -90,7 +93,13 @@ class EventSynthesizer:
                 completed = self._turn_completed(event, payload, context)
                 if completed is not None and wanted(TURN_COMPLETED):
                     out.append(completed)
-        elif event.type == SUGGEST_REQUESTED and wanted(SUGGEST_REQUESTED):
+        elif (
+            event.type == SUGGEST_REQUESTED
+            and payload.get(DIRECT_DISPATCH) is not True
+            and wanted(SUGGEST_REQUESTED)
+        ):
+            # One the suggestions service emitted to the extensions itself is not emitted
+            # a second time.
             context = EventContext(
                 project_id=_str(payload.get("projectId")),
                 session_id=_str(payload.get("sessionId")) or event.thread_id,

@@ -157,6 +157,10 @@ class RequestLifecycle:
                 await self.transition(claimed, (RequestStatus.RESOLVING,), RequestStatus.PENDING)
             raise
         resolved = attrs.evolve(claimed, resolution=dict(resolution))
+        actor = resolution.get("actor")
+        if isinstance(actor, str) and actor:
+            # Who answered (a person's client, `job:<id>`, `extension:<module>`).
+            resolved_payload = {**resolved_payload, "actor": actor}
         return await self.transition(
             claimed,
             (RequestStatus.RESOLVING,),

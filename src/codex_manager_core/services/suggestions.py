@@ -21,6 +21,8 @@ import attrs
 
 from codex_manager_core.errors import Conflict, NotFound
 from codex_manager_core.events.bus import EventFilter
+from codex_manager_core.extensions.api import EventContext, ExtensionEvent
+from codex_manager_core.extensions.model import EmitSummary, Envelope, EnvelopeKind
 from codex_manager_core.models import Lagged
 from codex_manager_core.queue.model import Job, JobPriority, JobState
 from codex_manager_core.services import job_events
@@ -43,6 +45,9 @@ from codex_manager_core.services.suggestion_state import (
 from codex_manager_core.services.transcript import TranscriptService
 
 REQUESTED: Final = "suggest_request.requested"
+DIRECT: Final = "directDispatch"
+"""Set (true) in a `suggest_request.requested` ledger event the service emitted to the
+extensions itself: the background dispatcher's synthesizer skips it (no second emit)."""
 UPDATED: Final = "suggested_request_updated"
 AGENT_INSTRUCTION: Final = "agent_instruction"
 # The original's placeholder turn id when the session has no turn yet (a draft only).
@@ -63,6 +68,8 @@ class SuggestRequest:
     model: str | None = None
     effort: str | None = None
     draft: str | None = None
+    seq: int | None = None
+    """The ledger seq of its `suggest_request.requested` event (not in the payload)."""
 
     def payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -82,6 +89,19 @@ class SuggestRequest:
 
 SuggestHandler = Callable[[SuggestRequest], Awaitable[Enqueued | None]]
 """Enqueues the job for a request (or returns None: nothing enqueued, a 409)."""
+Emit = Callable[[ExtensionEvent], Awaitable[EmitSummary]]
+"""`manager.extension_dispatcher.emit`."""
+
+
+def select_enqueue_winner(summary: EmitSummary) -> Envelope | None:
+    """The original's `selectEnqueueWinner`: the first `enqueued` enqueue result, else the
+    first `already_queued` one, else None."""
+    results = [e for e in summary.envelopes if e.kind is EnvelopeKind.ENQUEUE_RESULT]
+    for wanted in ("enqueued", "already_queued"):
+        for envelope in results:
+            if envelope.status == wanted and isinstance(envelope.details, Mapping):
+                return envelope
+    return None
 
 
 @attrs.frozen
@@ -126,7 +146,16 @@ class SuggestionsService:
         self._enqueue_lock = anyio.Lock()
         self.handler: SuggestHandler = self.enqueue_agent_instruction
         """Turns `suggest_request.requested` into a job; replace it to route the work
-        elsewhere (the extension runtime will)."""
+        elsewhere. `use_extensions` routes it through the extensions."""
+        self._emit: Emit | None = None
+
+    def use_extensions(self, emit: Emit) -> None:
+        """Route requests through the extensions (the Manager does, unless
+        `ManagerConfig.extension_dispatch` is off): the event is emitted directly, its
+        ledger copy marked `directDispatch` so the background dispatcher skips it, and the
+        winner of its enqueue results (`select_enqueue_winner`) is the job."""
+        self._emit = emit
+        self.handler = self.enqueue_through_extensions
 
     # ------------------------------------------------------------------ state
 
@@ -232,7 +261,12 @@ class SuggestionsService:
             effort=effort,
             draft=draft,
         )
-        await self._ctx.write(events=[self._ctx.event(REQUESTED, session_id, request.payload())])
+        payload = request.payload()
+        if self._emit is not None and self.handler == self.enqueue_through_extensions:
+            payload[DIRECT] = True
+        written = await self._ctx.write(events=[self._ctx.event(REQUESTED, session_id, payload)])
+        if written:
+            request = attrs.evolve(request, seq=written[0].seq)
         enqueued = await self.handler(request)
         if enqueued is None:
             raise Conflict(f"no handler enqueued a job for {REQUESTED}", code="job_conflict")
@@ -248,6 +282,34 @@ class SuggestionsService:
             ),
             fallback_suggestion(rows, draft),
         )
+
+    async def enqueue_through_extensions(self, request: SuggestRequest) -> Enqueued | None:
+        """Emit `suggest_request.requested` to the extensions and take the winner of their
+        enqueue results (None: handlers ran but none enqueued a job). With no handler
+        subscribed at all, the built-in handler enqueues."""
+        if self._emit is None:
+            return await self.enqueue_agent_instruction(request)
+        project = request.project_id
+        event = ExtensionEvent(
+            type=REQUESTED,
+            payload=request.payload(),
+            context=EventContext(
+                project_id=None if project.startswith("session:") else project,
+                session_id=request.session_id,
+                turn_id=request.turn_id,
+            ),
+            emitted_at=self._ctx.now(),
+            correlation_id=None if request.seq is None else str(request.seq),
+        )
+        summary = await self._emit(event)
+        if summary.handlers == 0:
+            # No extension listens (the supervisor is not loaded): the built-in handler.
+            return await self.enqueue_agent_instruction(request)
+        winner = select_enqueue_winner(summary)
+        if winner is None or not isinstance(winner.details, Mapping):
+            return None
+        job = await self._jobs.get(str(winner.details.get("jobId")))
+        return Enqueued(job, "enqueued" if winner.status == "enqueued" else "joined")
 
     async def enqueue_agent_instruction(self, request: SuggestRequest) -> Enqueued:
         """The built-in handler: one `agent_instruction` job for the supervisor agent, one

@@ -1,0 +1,1 @@
+"""The supervisor extension (its entrypoint is `extension.py`, see `extension.toml`)."""

@@ -1,0 +1,78 @@
+"""The supervisor extension (the repository's `extensions/supervisor/`) installed by hand:
+imported from its file and registered into an `ExtensionRegistry` whose subscriptions the
+dispatcher gets (until `manager.extensions` loads it by default, then this helper goes).
+`stub_agent_instruction` replaces the built-in job type by one that never finishes, so a
+test reads the enqueued jobs' payloads without a worker running them."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import anyio
+
+from codex_manager_core import Manager
+from codex_manager_core.extensions import ExtensionRegistry
+from codex_manager_core.queue.agent_instruction import (
+    AGENT_INSTRUCTION,
+    AgentInstruction,
+    AgentInstructionResult,
+    dedupe_key,
+)
+from codex_manager_core.queue.definitions import JobType
+from codex_manager_core.queue.model import Job
+from codex_manager_core.queue.policies import DedupeMode, DedupePolicy
+from codex_manager_core.services.job_context import JobContext
+from tests.unit.extension_dispatch_fixtures import Providers
+
+EXTENSION = Path(__file__).resolve().parents[2] / "extensions" / "supervisor" / "extension.py"
+
+
+def load_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("codex_manager_ext_supervisor", EXTENSION)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def supervisor_registry() -> ExtensionRegistry:
+    registry = ExtensionRegistry("supervisor")
+    load_module().register(registry)
+    return registry
+
+
+def install_supervisor(manager: Manager) -> Providers:
+    providers = Providers(supervisor_registry())
+    providers.install(manager)
+    return providers
+
+
+def stub_agent_instruction(manager: Manager) -> None:
+    async def never(ctx: JobContext, payload: AgentInstruction) -> AgentInstructionResult:
+        await anyio.Event().wait()
+        raise AssertionError("unreachable")
+
+    manager.jobs.register(
+        JobType(
+            type=AGENT_INSTRUCTION,
+            payload=AgentInstruction,
+            result=AgentInstructionResult,
+            dedupe=DedupePolicy(mode=DedupeMode.SINGLE_FLIGHT, key=dedupe_key),
+            run=never,
+        ),
+        replace=True,
+    )
+
+
+async def instruction_jobs(manager: Manager) -> list[Job]:
+    page = await manager.jobs.list(types=[AGENT_INSTRUCTION], limit=100)
+    return list(reversed(page.items))  # oldest first
+
+
+def payload_of(job: Job) -> dict[str, Any]:
+    assert isinstance(job.payload, dict)
+    return job.payload
