@@ -110,7 +110,9 @@ def _resolve_header(settings: ServerSettings, headers: Any) -> Caller | Denied:
     if secret:
         offered = _header(headers, SECRET_HEADER)
         if offered is None:
-            return _unauthorized("missing_header_token", f"send the shared secret in {SECRET_HEADER}")
+            return _unauthorized(
+                "missing_header_token", f"send the shared secret in {SECRET_HEADER}"
+            )
         if not hmac.compare_digest(offered.encode(), secret.encode()):
             return _unauthorized("invalid_header_token", f"{SECRET_HEADER} does not match")
     role = _header(headers, ROLE_HEADER)

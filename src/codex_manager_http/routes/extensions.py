@@ -114,7 +114,9 @@ async def reload_extensions(
     except Conflict as exc:
         if exc.code != "reload_in_progress":
             raise
-        body = wire.reload_failed(exc.code, reload_id, exc.message, extensions.snapshot().version, [])
+        body = wire.reload_failed(
+            exc.code, reload_id, exc.message, extensions.snapshot().version, []
+        )
         return Response(body, status_code=409)  # type: ignore[arg-type]
     return Response(wire.reloaded(reload_id, snapshot))
 

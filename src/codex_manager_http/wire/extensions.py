@@ -172,7 +172,7 @@ def inventory(snapshot: Snapshot) -> Inventory:
     return {
         "status": "ok",
         "snapshotVersion": snapshot.version,
-        "loadedAt": iso(snapshot.loaded_at),
+        "loadedAt": iso(snapshot.loaded_at) or "",
         "modules": [module(e) for e in snapshot.extensions],
         "skipped": [
             {"name": name, "code": d.code, "message": d.message} for name, d in snapshot.skipped
@@ -187,7 +187,7 @@ def reloaded(reload_id: str, snapshot: Snapshot) -> Reloaded:
         "loadedCount": len(snapshot.extensions),
         "failedCount": 0,
         "snapshotVersion": snapshot.version,
-        "loadedAt": iso(snapshot.loaded_at),
+        "loadedAt": iso(snapshot.loaded_at) or "",
         "modules": [
             {
                 "name": e.manifest.name,
