@@ -245,6 +245,10 @@ async def test_a_reload_during_a_reload_is_409(tmp_path: Path) -> None:
                 gate.release.set()
             assert second.status_code == 409, second.text
             assert second.json()["code"] == "reload_in_progress"
+            records = await served.manager.extensions.audit(limit=2)
+            assert [r.result for r in records] == ["success", "failed"]
+            assert records[1].reload_id == second.json()["reloadId"]
+            assert records[1].error_summary == "reload_in_progress: another reload is running"
             assert first["response"].status_code == 200, first["response"].text
     finally:
         gate.release.set()

@@ -202,7 +202,20 @@ class ExtensionsService:
         """Rediscover and reload everything, strictly: any error raises ReloadFailed (with
         every extension's diagnostic) and keeps the previous snapshot. A reload while
         another runs: Conflict `reload_in_progress`. `reload_id`: the audit record's id
-        (a new uuid without one)."""
+        (a new uuid without one); a reload refused as in progress is audited `failed`."""
+        if self._busy:
+            version = self._snapshot.version or None
+            await self._record(
+                result="failed",
+                before=version,
+                after=version,
+                impacted=[],
+                error="reload_in_progress: another reload is running",
+                actor=actor,
+                role=role,
+                origin=origin,
+                reload_id=reload_id,
+            )
         async with self._exclusive():
             candidates, problems = await anyio.to_thread.run_sync(self._candidates)
             loaded, failed = await self._load(candidates)
