@@ -94,6 +94,8 @@ def create_app(
                     "controls",
                     "requests",
                     "events",
+                    "jobs",
+                    "extensions",
                 )
             ],
         ),

@@ -77,6 +77,18 @@ class ServerSettings:
     agents_file: Path | None = None
     """A TOML file of agent definitions (`[agents.<name>]` tables) for the worker sessions;
     one named like a built-in (`default`, `supervisor`) replaces it."""
+    extension_rbac: str = "disabled"
+    """Who may list and reload extensions (rbac.py): disabled | header | jwt."""
+    extension_rbac_header_secret: str | None = attrs.field(default=None, repr=False)
+    """Header mode: the shared secret callers send in `x-codex-rbac-token`."""
+    extension_rbac_allow_insecure_header: bool = False
+    """Header mode: start on a non-loopback host or without a secret anyway."""
+    extension_rbac_jwt_secret: str | None = attrs.field(default=None, repr=False)
+    """JWT mode: the HMAC secret (HS256/384/512) tokens are signed with."""
+    extension_rbac_jwt_issuer: str | None = None
+    extension_rbac_jwt_audience: str | None = None
+    extension_rbac_jwt_role_claim: str = "role"
+    extension_rbac_jwt_actor_claim: str = "sub"
 
     def agents(self) -> tuple[AgentDefinition, ...]:
         """The definitions of `agents_file` (none without one); SettingsError naming the
@@ -114,12 +126,47 @@ class ServerSettings:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         self.agents()
+        self._check_rbac()
         if not is_loopback(self.host) and not self.token:
             raise SettingsError(
                 f"refusing to listen on {self.host}: it is not a loopback address and no token "
                 "is set. Anyone who can reach it could drive codex on this machine. Pass "
                 "--token (or --token-file, or CODEX_MANAGER_TOKEN), or bind 127.0.0.1."
             )
+
+    def _check_rbac(self) -> None:
+        mode = self.extension_rbac
+        if mode not in RBAC_MODES:
+            raise SettingsError(
+                f"extension RBAC must be one of {', '.join(RBAC_MODES)}, got {mode!r}"
+            )
+        if mode == "header" and not self.extension_rbac_allow_insecure_header:
+            if not (self.extension_rbac_header_secret or "").strip():
+                raise SettingsError(
+                    "extension RBAC header mode needs a shared secret "
+                    "(CODEX_MANAGER_EXTENSION_RBAC_HEADER_SECRET): without one anyone can "
+                    "claim any role (CODEX_MANAGER_EXTENSION_RBAC_ALLOW_INSECURE_HEADER=true "
+                    "to start anyway)"
+                )
+            if not is_loopback(self.host):
+                raise SettingsError(
+                    f"extension RBAC header mode on {self.host}, not a loopback address: "
+                    "headers are the caller's word; use jwt mode "
+                    "(CODEX_MANAGER_EXTENSION_RBAC_ALLOW_INSECURE_HEADER=true to start anyway)"
+                )
+        if mode == "jwt":
+            secret = self.extension_rbac_jwt_secret or ""
+            if len(secret.strip()) < 32:
+                raise SettingsError(
+                    "extension RBAC jwt mode needs an HMAC secret of at least 32 characters "
+                    "(CODEX_MANAGER_EXTENSION_RBAC_JWT_SECRET)"
+                )
+            for name in ("role", "actor"):
+                if not getattr(self, f"extension_rbac_jwt_{name}_claim").strip():
+                    raise SettingsError(f"the JWT {name} claim name must not be empty")
+
+
+RBAC_MODES = ("disabled", "header", "jwt")
 
 
 def _bool(value: str, name: str) -> bool:
@@ -203,6 +250,17 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
         values["max_connections"] = _int(value, ENV_PREFIX + "MAX_CONNECTIONS")
     if (value := get("AGENTS_FILE")) is not None:
         values["agents_file"] = Path(value)
+    if (value := get("EXTENSION_RBAC")) is not None:
+        values["extension_rbac"] = value.strip().lower()
+    for field in ("HEADER_SECRET", "JWT_SECRET", "JWT_ISSUER", "JWT_AUDIENCE"):
+        if (value := get("EXTENSION_RBAC_" + field)) is not None:
+            values["extension_rbac_" + field.lower()] = value
+    for field in ("JWT_ROLE_CLAIM", "JWT_ACTOR_CLAIM"):
+        if (value := get("EXTENSION_RBAC_" + field)) is not None:
+            values["extension_rbac_" + field.lower()] = value.strip()
+    if (value := get("EXTENSION_RBAC_ALLOW_INSECURE_HEADER")) is not None:
+        name = ENV_PREFIX + "EXTENSION_RBAC_ALLOW_INSECURE_HEADER"
+        values["extension_rbac_allow_insecure_header"] = _bool(value, name)
     if (value := get("LOG_LEVEL")) is not None:
         values["log_level"] = value.lower()
     return values

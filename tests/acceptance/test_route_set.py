@@ -1,7 +1,7 @@
 """Acceptance 1: the app serves exactly the contract's routes, each one documented.
 
 - the HTTP route set (method + path, parameters normalised) EQUALS tests/acceptance/routes.tsv
-  (the original's routes minus queue/extension ones, plus ours);
+  (the original's whole route list plus ours);
 - `/api/stream` is a WebSocket route;
 - `GET /api/openapi.json` (from a running server) has an operation for every HTTP route of
   the list but itself, each with a 2xx response that has a content schema.

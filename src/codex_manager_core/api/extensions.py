@@ -35,7 +35,12 @@ class ExtensionsApi(Protocol):
         ...
 
     async def reload(
-        self, *, actor: str = "system", role: str = "system", origin: JsonObject | None = None
+        self,
+        *,
+        actor: str = "system",
+        role: str = "system",
+        origin: JsonObject | None = None,
+        reload_id: str | None = None,
     ) -> Snapshot:
         """Strict, atomic reload of everything: ReloadFailed keeps the previous snapshot;
         Conflict `reload_in_progress` while another runs."""
@@ -63,7 +68,13 @@ class ExtensionsApi(Protocol):
         ...
 
     async def record_denied(
-        self, *, actor: str, role: str, origin: JsonObject | None = None, reason: str
+        self,
+        *,
+        actor: str,
+        role: str,
+        origin: JsonObject | None = None,
+        reason: str,
+        reload_id: str | None = None,
     ) -> None:
         """Audit a reload refused by the HTTP RBAC (result `forbidden`)."""
         ...

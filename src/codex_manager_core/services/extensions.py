@@ -215,14 +215,31 @@ class ExtensionsService:
         actor: str = "system",
         role: str = "system",
         origin: JsonObject | None = None,
+        reload_id: str | None = None,
     ) -> Snapshot:
         """Rediscover and reload everything, strictly: any error raises ReloadFailed (with
         every extension's diagnostic) and keeps the previous snapshot. A reload while
-        another runs: Conflict `reload_in_progress`."""
+        another runs: Conflict `reload_in_progress`. `reload_id`: the audit record's id
+        (a new uuid without one); a reload refused as in progress is audited `failed`."""
+        if self._busy:
+            version = self._snapshot.version or None
+            await self._record(
+                result="failed",
+                before=version,
+                after=version,
+                impacted=[],
+                error="reload_in_progress: another reload is running",
+                actor=actor,
+                role=role,
+                origin=origin,
+                reload_id=reload_id,
+            )
         async with self._exclusive():
             candidates, problems = await anyio.to_thread.run_sync(self._candidates)
             loaded, failed = await self._load(candidates)
-            return await self._commit(loaded, [*problems, *failed], actor, role, origin)
+            return await self._commit(
+                loaded, [*problems, *failed], actor, role, origin, reload_id=reload_id
+            )
 
     async def reload_one(
         self,
@@ -277,6 +294,7 @@ class ExtensionsService:
         role: str,
         origin: JsonObject | None = None,
         reason: str,
+        reload_id: str | None = None,
     ) -> None:
         """Audit a reload the HTTP RBAC refused (result `forbidden`)."""
         version = self._snapshot.version or None
@@ -289,6 +307,7 @@ class ExtensionsService:
             actor=actor,
             role=role,
             origin=origin,
+            reload_id=reload_id,
         )
 
     # ------------------------------------------------------------------ internals
@@ -302,6 +321,7 @@ class ExtensionsService:
         origin: JsonObject | None,
         *,
         impacted: list[str] | None = None,
+        reload_id: str | None = None,
     ) -> Snapshot:
         before = self._snapshot.version or None
         if failed:
@@ -318,6 +338,7 @@ class ExtensionsService:
                 actor=actor,
                 role=role,
                 origin=origin,
+                reload_id=reload_id,
             )
             raise ReloadFailed(
                 f"extension reload failed, the previous extensions stay loaded: {summary}",
@@ -334,6 +355,7 @@ class ExtensionsService:
             actor=actor,
             role=role,
             origin=origin,
+            reload_id=reload_id,
         )
         return snapshot
 
@@ -348,9 +370,10 @@ class ExtensionsService:
         actor: str = "system",
         role: str = "system",
         origin: JsonObject | None = None,
+        reload_id: str | None = None,
     ) -> None:
         record = AuditRecord(
-            reload_id=str(uuid.uuid4()),
+            reload_id=reload_id or str(uuid.uuid4()),
             recorded_at=self._clock.utcnow(),
             actor_role=role,
             actor_id=actor,

@@ -13,6 +13,7 @@ from codex_manager_http.routes import (
     config,
     controls,
     discovery,
+    extensions,
     jobs,
     projects,
     requests,
@@ -39,6 +40,7 @@ ROUTE_HANDLERS: list[Any] = [
     *controls.ROUTES,
     *requests.ROUTES,
     *jobs.ROUTES,
+    *extensions.ROUTES,
     *suggestions.ROUTES,
     *stream.ROUTES,
 ]
