@@ -103,7 +103,11 @@ def install(manager: Manager, webhook: Any) -> Seen:
     registry = ExtensionRegistry("approval-webhook")
     webhook.register(registry)
     seen = Seen()
-    for event_type in ("app_server.request.*", "app_server.item.completed"):
+    for event_type in (
+        "app_server.request.*",
+        "app_server.item.completed",
+        "app_server.turn.completed",
+    ):
         registry.on(event_type, seen)
     Providers(registry).install(manager)
     return seen
@@ -195,6 +199,37 @@ async def test_an_approval_decided_in_time_calls_nothing(tmp_path: Path) -> None
             webhook.close()
     assert answers == [{"decision": "accept"}]
     assert hook.bodies == []
+
+
+async def test_an_approval_whose_turn_ends_calls_nothing(tmp_path: Path) -> None:
+    module = import_example()
+    clock = FakeClock()
+    posted: list[Any] = []
+    webhook = module.ApprovalWebhook(
+        module.Settings("http://127.0.0.1:9/never", 60.0),
+        now=clock.monotonic,
+        post=lambda url, body: posted.append(body),
+        poll=0.01,
+    )
+    runtime = make_runtime()
+    try:
+        async with open_manager(tmp_path, runtime, clock=clock) as manager:
+            seen = install(manager, webhook)
+            session = (await manager.sessions.create()).session_id
+            params = {"threadId": session, "turnId": "turn_1", "itemId": "i1", "command": "ls"}
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(ask, runtime, params)
+                await seen.wait(1)
+                assert len(webhook.pending()) == 1
+                turn = {"id": "turn_1", "status": "interrupted", "items": []}
+                await runtime.notify("turn/completed", {"threadId": session, "turn": turn})
+                await seen.wait(2)
+                assert webhook.pending() == []
+                clock.advance(120)
+                tasks.cancel_scope.cancel()
+    finally:
+        webhook.close()
+    assert posted == []
 
 
 async def test_a_session_can_turn_it_off(tmp_path: Path) -> None:
