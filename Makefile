@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/http_api.py --requests 1000 --sessions 1000 --turns 30
 	$(BIN)/python bench/jobs.py --jobs 2000 --samples 200
 	$(BIN)/python bench/agent_jobs.py --rounds 30
+	$(BIN)/python bench/extensions.py --turns 40
 	$(BIN)/python bench/import_time.py
 
 # The schemathesis fuzz test of `make test` (tests/acceptance/test_http_fuzz.py) with many
