@@ -18,13 +18,12 @@ docs/extensions.md, "Tutorial: notify a webhook when an approval waits".
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,15 +33,6 @@ import anyio
 
 from codex_manager_core import Manager, ManagerConfig
 from codex_manager_core.events.bus import EventFilter
-from codex_manager_core.extensions import ExtensionRegistry, Subscription
-from codex_manager_core.extensions.model import (
-    LoadedExtension,
-    Manifest,
-    Origin,
-    OriginType,
-    TrustMode,
-    TrustReport,
-)
 from codex_manager_core.models import Event
 from codex_manager_core.testing import (
     RecordedRequest,
@@ -92,39 +82,6 @@ class Webhook:
             server.shutdown()
             server.server_close()
             thread.join()
-
-
-def load_extension(manager: Manager, path: Path) -> None:
-    """Load the extension folder at `path`, by hand: import its module, call its
-    `register(registry)`, and give the dispatcher its subscriptions. (This is what
-    `manager.extensions.load_path(path)` does, with the manifest's checks and trust.)"""
-    spec = importlib.util.spec_from_file_location("approval_webhook", path / "extension.py")
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    registry = ExtensionRegistry("approval-webhook")
-    module.register(registry)
-    loaded = LoadedExtension(
-        module_name=registry.module,
-        manifest=Manifest(registry.module, "1.0.0", registry.module, "Approval webhook"),
-        origin=Origin(OriginType.EMBEDDED, str(path)),
-        manifest_path=str(path / "extension.toml"),
-        entrypoint_path=str(path / "extension.py"),
-        subscriptions=tuple(registry.subscriptions),
-        trust=TrustReport(TrustMode.DISABLED, "accepted"),
-    )
-
-    def subscriptions_for(event_type: str) -> Sequence[tuple[LoadedExtension, Subscription]]:
-        return [
-            (loaded, sub)
-            for sub in loaded.subscriptions
-            if sub.event_type == event_type
-            or (sub.event_type.endswith("*") and event_type.startswith(sub.event_type[:-1]))
-        ]
-
-    manager.extension_dispatcher.set_providers(subscriptions_for, lambda _e, _a: (True, None))
 
 
 def script(request: RecordedRequest) -> Step:
@@ -191,7 +148,8 @@ async def main(wait: float) -> int:
             )
             async with Manager.open(root / "data", config=config) as manager:
                 await manager.runtime.wait_ready(WAIT)
-                load_extension(manager, EXTENSION)
+                # Checked as any extension: its manifest, its trust, its subscriptions.
+                await manager.extensions.load_path(EXTENSION)
                 session = await manager.sessions.create(
                     approval_policy="on-request", filesystem_sandbox="read-only"
                 )

@@ -1,6 +1,6 @@
-"""The supervisor extension (the repository's `extensions/supervisor/`) installed by hand:
-imported from its file and registered into an `ExtensionRegistry` whose subscriptions the
-dispatcher gets (until `manager.extensions` loads it by default, then this helper goes).
+"""The supervisor extension (the repository's `extensions/supervisor/`) as every Manager of
+this checkout loads it by default (`install_supervisor` checks that it did), and its module
+imported on its own for the unit tests of its pure parts (`load_module`).
 `stub_agent_instruction` replaces the built-in job type by one that never finishes, so a
 test reads the enqueued jobs' payloads without a worker running them."""
 
@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from codex_manager_core import Manager
-from codex_manager_core.extensions import ExtensionRegistry
+from codex_manager_core.extensions.model import LoadedExtension
 from codex_manager_core.queue.agent_instruction import (
     AGENT_INSTRUCTION,
     AgentInstruction,
@@ -25,7 +25,6 @@ from codex_manager_core.queue.definitions import JobType
 from codex_manager_core.queue.model import Job
 from codex_manager_core.queue.policies import DedupeMode, DedupePolicy
 from codex_manager_core.services.job_context import JobContext
-from tests.unit.extension_dispatch_fixtures import Providers
 
 EXTENSION = Path(__file__).resolve().parents[2] / "extensions" / "supervisor" / "extension.py"
 
@@ -39,16 +38,16 @@ def load_module() -> ModuleType:
     return module
 
 
-def supervisor_registry() -> ExtensionRegistry:
-    registry = ExtensionRegistry("supervisor")
-    load_module().register(registry)
-    return registry
-
-
-def install_supervisor(manager: Manager) -> Providers:
-    providers = Providers(supervisor_registry())
-    providers.install(manager)
-    return providers
+def install_supervisor(manager: Manager) -> LoadedExtension:
+    """The supervisor as the Manager loaded it at open (the repository's `extensions/`)."""
+    snapshot = manager.extensions.snapshot()
+    loaded = {extension.module_name: extension for extension in snapshot.extensions}
+    supervisor = loaded.get("@codex-manager/supervisor")
+    assert supervisor is not None, (
+        f"the supervisor is not loaded by default: loaded {sorted(loaded)}, "
+        f"skipped {snapshot.skipped}"
+    )
+    return supervisor
 
 
 def stub_agent_instruction(manager: Manager) -> None:

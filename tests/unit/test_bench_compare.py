@@ -37,7 +37,7 @@ def events(per_s: float) -> dict[str, Any]:
 def test_defaults_run_every_bench_three_rounds_with_small_sizes() -> None:
     options = parse_args(["--base", "main~1"])
     assert options.base == "main~1"
-    assert options.only == ("turns", "events", "sessions", "http")
+    assert options.only == ("turns", "events", "jobs", "sessions", "http")
     assert options.rounds == 3
     assert options.sizes["events"] == ("--events", "50000")
     assert not options.json
@@ -206,6 +206,7 @@ def test_every_headline_figure_of_the_issue_is_read_from_real_bench_output() -> 
     assert headlines == {
         "trivial turn, median (ms)",
         "event pipeline (events/s)",
+        "queue throughput (jobs/s)",
         "session create p50 (ms)",
         "session list p50, sqlite (ms)",
         "HTTP GET /api/health p50 (ms)",

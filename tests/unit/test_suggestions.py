@@ -20,6 +20,7 @@ from codex_manager_core import Conflict, Event, InvalidInput, Manager, ManagerCo
 from codex_manager_core.errors import SystemSessionForbidden
 from codex_manager_core.queue.definitions import JobType
 from codex_manager_core.queue.model import JobPriority, JobState
+from codex_manager_core.queue.policies import DedupeMode, DedupePolicy
 from codex_manager_core.services.job_runner import JobContext
 from codex_manager_core.services.suggestion_state import (
     SuggestionStates,
@@ -128,6 +129,8 @@ def stand_in(manager: Manager, run: Run) -> None:
             priority="interactive",
             timeout=600,
             run=run,
+            # As the built-in: one live job per dedupe key (a second request joins it).
+            dedupe=DedupePolicy(mode=DedupeMode.SINGLE_FLIGHT, key=lambda p: p.dedupe_key),
         ),
         replace=True,
     )

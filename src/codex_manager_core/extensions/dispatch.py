@@ -41,6 +41,7 @@ from codex_manager_core.actions.executor import ActionExecutor
 from codex_manager_core.actions.kinds import OutOfScope
 from codex_manager_core.actions.model import ActionRequest as CoreActionRequest
 from codex_manager_core.actions.model import ActionResult, ActionScope, ActionStatus
+from codex_manager_core.errors import CodexManagerError
 from codex_manager_core.events.bus import EventFilter
 from codex_manager_core.extensions.api import (
     ActionRequest,
@@ -252,7 +253,14 @@ class ExtensionDispatcher:
             )
         except Exception as exc:
             logger.warning("extension %s failed on %s: %r", module, event.type, exc)
-            return error(status="error", error=f"{type(exc).__name__}: {exc}")
+            # A core error keeps its code, so a caller can answer as the core would
+            # (e.g. queue_full from the toolbox's enqueue is the caller's 429).
+            code = exc.code if isinstance(exc, CodexManagerError) else None
+            return error(
+                status="error",
+                error=f"{type(exc).__name__}: {exc}",
+                details=None if code is None else {"code": code},
+            )
         try:
             result = normalize(returned)
         except InvalidResult as exc:

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 import anyio
 import attrs
 
-from codex_manager_core.errors import Conflict, NotFound
+from codex_manager_core.errors import Conflict, NotFound, QueueFull
 from codex_manager_core.events.bus import EventFilter
 from codex_manager_core.extensions.api import EventContext, ExtensionEvent
 from codex_manager_core.extensions.model import EmitSummary, Envelope, EnvelopeKind
@@ -307,6 +307,11 @@ class SuggestionsService:
             return await self.enqueue_agent_instruction(request)
         winner = select_enqueue_winner(summary)
         if winner is None or not isinstance(winner.details, Mapping):
+            for envelope in summary.envelopes:
+                details = envelope.details
+                if isinstance(details, Mapping) and details.get("code") == "queue_full":
+                    # The queue refused the extension's enqueue: the caller's 429.
+                    raise QueueFull(envelope.error or "the job queue is full")
             return None
         job = await self._jobs.get(str(winner.details.get("jobId")))
         return Enqueued(job, "enqueued" if winner.status == "enqueued" else "joined")
