@@ -105,6 +105,7 @@ def install(manager: Manager, webhook: Any) -> Seen:
     seen = Seen()
     for event_type in (
         "app_server.request.*",
+        "approval.resolved",
         "app_server.item.completed",
         "app_server.turn.completed",
     ):
@@ -187,11 +188,8 @@ async def test_an_approval_decided_in_time_calls_nothing(tmp_path: Path) -> None
                     [approval] = await manager.approvals.list(session)
                     clock.advance(30)
                     await manager.approvals.decide(approval.request_id, "accept")
-                # codex completes the item once its approval is answered.
-                item = {"id": "i1", "type": "commandExecution", "status": "completed"}
-                await runtime.notify(
-                    "item/completed", {"threadId": session, "turnId": "turn_1", "item": item}
-                )
+                # The decision alone ends the wait (`approval.resolved`), before codex
+                # completes the item.
                 await seen.wait(2)
                 assert webhook.pending() == []
                 clock.advance(120)
@@ -277,6 +275,7 @@ def test_settings_from_the_manifest_and_the_environment(tmp_path: Path) -> None:
     module.register(registry)
     assert [s.event_type for s in registry.subscriptions] == [
         "app_server.request.*",
+        "approval.resolved",
         "app_server.item.completed",
         "app_server.turn.completed",
     ]

@@ -271,3 +271,28 @@ async def test_an_extension_decides_a_file_change_approval(tmp_path: Path) -> No
     assert summary.performed_action is not None
     assert summary.performed_action.action_type == "approval.decide"
     assert decided.payload is not None
+
+
+async def test_any_approval_requested_and_resolved_reach_extensions(tmp_path: Path) -> None:
+    runtime = make_runtime()
+    recorder, providers = recording("approval.requested", "approval.resolved")
+    async with open_manager(tmp_path, runtime) as manager:
+        providers.install(manager)
+        session = (await manager.sessions.create()).session_id
+        command = {"threadId": session, "turnId": "turn_1", "itemId": "i2", "command": "ls"}
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(
+                ask_approval, runtime, "item/commandExecution/requestApproval", command
+            )
+            [requested] = await recorder.wait(1)
+            approval_id = requested.payload["approvalId"]
+            await manager.approvals.decide(approval_id, "decline")
+            _, resolved = await recorder.wait(2)
+            tasks.cancel_scope.cancel()
+    assert requested.type == "approval.requested"
+    assert requested.payload["method"] == "item/commandExecution/requestApproval"
+    assert (requested.context.session_id, requested.context.turn_id) == (session, "turn_1")
+    assert resolved.type == "approval.resolved"
+    assert resolved.payload["approvalId"] == approval_id
+    assert resolved.payload["decision"] == "decline"
+    assert resolved.context.session_id == session

@@ -133,6 +133,7 @@ class ApprovalWebhook:
 
     def register(self, registry: ExtensionRegistry) -> None:
         registry.on("app_server.request.*", self.on_request, timeout=5)
+        registry.on("approval.resolved", self.on_resolved, timeout=5)
         registry.on("app_server.item.completed", self.on_done, timeout=5)
         registry.on("app_server.turn.completed", self.on_done, timeout=5)
 
@@ -172,6 +173,12 @@ class ApprovalWebhook:
         now = self._now()
         self._start(Watch(approval_id, url, now + wait, now, body))
         return HandlerResult({"watching": approval_id, "waitSeconds": wait})
+
+    async def on_resolved(self, event: ExtensionEvent, tools: Toolbox) -> HandlerResult | None:
+        """The approval was answered (by anyone) or expired: it no longer waits."""
+        approval_id = event.payload.get("approvalId")
+        ended = self._end(lambda w: w.approval_id == approval_id)
+        return HandlerResult({"ended": [*ended]}) if ended else None
 
     async def on_done(self, event: ExtensionEvent, tools: Toolbox) -> HandlerResult | None:
         """An item or a turn completed: the approvals of it no longer wait."""

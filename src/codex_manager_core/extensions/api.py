@@ -48,6 +48,8 @@ SYNTHESIZED_EVENTS: Final = (
     "file_change.approval_requested",
     "turn.completed",
     "suggest_request.requested",
+    "approval.requested",
+    "approval.resolved",
 )
 """The events the core synthesizes for extensions; besides them, `app_server.<method>` and
 `app_server.request.<method>` pass through for user (not system-owned) sessions."""

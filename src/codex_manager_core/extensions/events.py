@@ -3,6 +3,7 @@
 For user sessions only (a system-owned session's events, a worker's, never reach an
 extension): `file_change.approval_requested` when a file-change approval is recorded,
 `turn.completed` when a turn ends (with how many file-change approvals it had),
+`approval.requested` and `approval.resolved` for any approval (ours),
 `suggest_request.requested` as written by `manager.suggestions` (unless marked
 `directDispatch`: the service emitted it itself), and every `app_server.*`
 and `app_server.request.*` event as it is. Each carries its `EventContext` (project,
@@ -23,6 +24,11 @@ from codex_manager_core.extensions.api import EventContext, ExtensionEvent
 from codex_manager_core.models import Event, JsonObject
 
 FILE_CHANGE_APPROVAL: Final = "file_change.approval_requested"
+APPROVAL_REQUESTED: Final = "approval.requested"
+"""Ours: any approval a user session's runtime asked for (commands, file changes, ...)."""
+APPROVAL_RESOLVED: Final = "approval.resolved"
+"""Ours: an approval answered (by a person, an extension, a worker) or expired; the
+original gave extensions no way to see that a request they watch has ended."""
 TURN_COMPLETED: Final = "turn.completed"
 SUGGEST_REQUESTED: Final = "suggest_request.requested"
 DIRECT_DISPATCH: Final = "directDispatch"
@@ -32,6 +38,7 @@ FILE_CHANGE_METHODS: Final = frozenset({"item/fileChange/requestApproval", "appl
 """The approval requests that are about file changes (v2 and the legacy patch-apply one)."""
 
 APPROVAL_EVENT: Final = "approval"
+APPROVAL_RESOLVED_EVENT: Final = "approval_resolved"
 TURN_COMPLETED_NOTIFICATION: Final = "app_server.turn.completed"
 MAX_TRACKED_TURNS: Final = 10_000
 """Turns whose file-change approvals are counted at once; past it the oldest are forgotten
@@ -78,6 +85,10 @@ class EventSynthesizer:
             return []
         payload = event.payload if isinstance(event.payload, Mapping) else {}
         out: list[ExtensionEvent] = []
+        if event.type == APPROVAL_EVENT and wanted(APPROVAL_REQUESTED):
+            out.append(await self._approval(event, payload, APPROVAL_REQUESTED))
+        elif event.type == APPROVAL_RESOLVED_EVENT and wanted(APPROVAL_RESOLVED):
+            out.append(await self._approval(event, payload, APPROVAL_RESOLVED))
         if event.type == APPROVAL_EVENT and payload.get("method") in FILE_CHANGE_METHODS:
             thread_id = _str(payload.get("threadId")) or event.thread_id
             turn_id = _str(payload.get("turnId"))
@@ -145,6 +156,16 @@ class EventSynthesizer:
         context = EventContext(project_id=project_id, session_id=thread_id, turn_id=turn_id)
         return self._make(event, FILE_CHANGE_APPROVAL, body, context)
 
+    async def _approval(
+        self, event: Event, payload: Mapping[str, Any], type_: str
+    ) -> ExtensionEvent:
+        """`approval.requested` / `approval.resolved`: the ledger event's payload as it is
+        (the request's view, or `{approvalId, status, decision?, actor?, reason?}`)."""
+        thread_id = _str(payload.get("threadId")) or event.thread_id
+        project_id = await self._project_of(thread_id) if thread_id else None
+        context = EventContext(project_id, thread_id, _str(payload.get("turnId")))
+        return self._make(event, type_, dict(payload), context)
+
     def _turn_completed(
         self, event: Event, payload: Mapping[str, Any], context: EventContext
     ) -> ExtensionEvent | None:
@@ -188,6 +209,8 @@ class EventSynthesizer:
 
 
 __all__ = [
+    "APPROVAL_REQUESTED",
+    "APPROVAL_RESOLVED",
     "FILE_CHANGE_APPROVAL",
     "FILE_CHANGE_METHODS",
     "SUGGEST_REQUESTED",
