@@ -7,8 +7,8 @@ instruction's policy lines allow). Requests are told apart by their text.
 
 Shown: auto-approve at low risk -> the approval accepted by the job (`action_executed` and
 `approval_resolved` name `job:<id>`), the explainability row and the turn review in the
-transcript; auto-reject at high risk -> declined; settings changed through
-`manager.settings` decide the next approval; a new session renamed after its first
+transcript; auto-reject at high risk -> declined; settings changed over HTTP
+(`POST /api/sessions/{id}/settings`) decide the next approval; a new session renamed after its first
 message.
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from codex_manager_core import Manager
@@ -27,6 +28,8 @@ from codex_manager_core.models import Event
 from codex_manager_core.queue.agents import DEFAULT_ORIENTATION
 from codex_manager_core.testing import Reply, Step
 from codex_manager_core.testing.scripted_model import RecordedRequest, exec_command
+from codex_manager_http.app import create_app
+from codex_manager_http.settings import ServerSettings
 from tests.integration.manager_fixtures import next_event, running_manager
 from tests.unit.supervisor_fixtures import install_supervisor
 
@@ -172,8 +175,16 @@ async def test_supervisor_decides_file_changes_by_the_session_settings(tmp_path:
         resolved_1 = await resolution(manager, session, turn_1, approval_1)
         assert (env.workdir / "a.txt").read_text() == "hello\n"
 
-        # Settings changed: reject at low now (reject wins over approve at low).
-        await manager.settings.set(session, "supervisor", settings(approve="low", reject="low"))
+        # Settings changed over HTTP, as the web UI's Session Controls do: reject at low
+        # now (reject wins over approve at low).
+        app = create_app(manager, ServerSettings())
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            answer = await http.post(
+                f"/api/sessions/{session}/settings",
+                json={"key": "supervisor", "value": settings(approve="low", reject="low")},
+            )
+        assert answer.status_code == 200, answer.text
         turn_2, approval_2 = await approval_of(manager, session, "b.txt")
         resolved_2 = await resolution(manager, session, turn_2, approval_2)
 
