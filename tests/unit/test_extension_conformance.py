@@ -55,6 +55,10 @@ async def emit_all(manager: Any, session_id: str) -> dict[str, list[tuple[Any, .
         "test.sync": {},
         "test.fail": {},
         "test.enqueue": {"jobType": "note", "jobPayload": {"text": "hello"}},
+        # An action for an approval that does not exist: the executor refuses it alike.
+        "test.action": {"approvalId": "ap-missing"},
+        # Past its timeout (2 s): cancelled, a handler_error with status timeout.
+        "test.sleep": {},
     }
     seen = {}
     for event_type, payload in events.items():
@@ -86,6 +90,10 @@ async def test_the_fixture_gives_the_same_envelopes_loaded_either_way(tmp_path: 
     assert echo[0][:3] == ("handler_result", "conformance", None)
     assert results[isolation]["test.enqueue"][0][2] == "enqueued"
     assert results[isolation]["test.fail"][0][0] == "handler_error"
+    assert results[isolation]["test.sleep"][0][:3] == ("handler_error", "conformance", "timeout")
+    action = results[isolation]["test.action"][0]
+    assert action[0] == "action_result"
+    assert action[2] in ("failed", "invalid", "forbidden"), action
     settings = results[isolation]["test.settings"][0][3]
     assert settings == {"all": {"mode": "strict"}, "mode": "strict"}
     for pid in pids:
