@@ -22,7 +22,7 @@ import anyio
 import apsw
 import pytest
 
-from codex_manager_core import Manager
+from codex_manager_core import Manager, ManagerConfig
 from codex_manager_core.errors import DataDirLocked, DataDirUnusable, StoreUnavailable
 from codex_manager_core.events.ledger import MIN_RETRY_GAP
 from codex_manager_core.ports import RuntimeProcess
@@ -167,7 +167,14 @@ async def test_health_reports_the_store_state(tmp_path: Path) -> None:
         store = SqliteStore(data_dir / "manager.sqlite3", vfs=vfs.name)
         clock = FakeClock()
         transport = FakeAppServer().transport()
-        async with Manager.open(data_dir, store=store, transport=transport, clock=clock) as m:
+        # No extensions: their load's audit row at open would leave the WAL with room for
+        # the small write below, which must be the one that finds the disk full.
+        config = ManagerConfig(
+            extensions_repo_root=None, extension_entry_points=False, extension_roots_from_env=False
+        )
+        async with Manager.open(
+            data_dir, store=store, transport=transport, clock=clock, config=config
+        ) as m:
             health = await m.health()
             assert health.storage.writable is True
             vfs.fill()

@@ -453,7 +453,12 @@ async def test_dynamic_tool_answered_by_registered_function(tmp_path: Path) -> N
         )
         request_id = requested.payload["requestId"]
         resolved = await next_event(events, of_type("tool_call_resolved"), timeout=WAIT)
-        assert resolved.payload == {"requestId": request_id, "status": "resolved", "success": True}
+        assert resolved.payload == {
+            "requestId": request_id,
+            "status": "resolved",
+            "success": True,
+            "actor": "tool:lookup",
+        }
         row = await manager.requests.get(request_id)
         assert row.status is RequestStatus.RESOLVED
         assert row.resolution == {"success": True, "actor": "tool:lookup"}

@@ -23,6 +23,7 @@ CODES = {
     "TimedOut": "timeout",
     "CallTimeout": "codex_timeout",
     "JobStalled": "job_stalled",
+    "ReloadFailed": "reload_failed",
     "TurnTimeout": "timeout",
     "TurnFailed": "turn_failed",
     "InvalidInput": "invalid_request",

@@ -200,6 +200,8 @@ class ExtensionsService:
                 )
             snapshot = self._swap(loaded, skipped)
             await self._close_orphans()
+            if not loaded and not skipped:
+                return snapshot  # nothing found: nothing to audit (every open would write)
             await self._record(
                 result="success",
                 before=before,
