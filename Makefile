@@ -46,8 +46,8 @@ test: $(STAMP)
 # lint-imports: the import contracts in pyproject.toml ([tool.importlinter]);
 # check_module_size.py: no module of src/ over 600 lines ([tool.codex-manager.module-size]).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples scripts
-	$(BIN)/ruff format --check src tests bench examples scripts
+	$(BIN)/ruff check src tests bench examples scripts extensions
+	$(BIN)/ruff format --check src tests bench examples scripts extensions
 	$(BIN)/mypy --strict
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python scripts/check_module_size.py
