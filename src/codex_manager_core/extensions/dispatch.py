@@ -50,7 +50,7 @@ from codex_manager_core.extensions.api import (
     HandlerResult,
     Subscription,
 )
-from codex_manager_core.extensions.events import EventSynthesizer
+from codex_manager_core.extensions.events import SOURCE_TYPES, EventSynthesizer
 from codex_manager_core.extensions.model import (
     ActionOutcome,
     EmitSummary,
@@ -106,6 +106,9 @@ def _is_async(handler: Any) -> bool:
 
 class _Timeout(Exception):
     pass
+
+
+_SOURCES = EventFilter.of(types=SOURCE_TYPES)
 
 
 class ExtensionDispatcher:
@@ -172,7 +175,7 @@ class ExtensionDispatcher:
     ) -> None:
         """Emit the extension events of every ledger event from now on, in ledger order."""
         bus = self._ctx.bus
-        subscription = bus.subscribe(EventFilter(), buffer=self._buffer)
+        subscription = bus.subscribe(_SOURCES, buffer=self._buffer)
         task_status.started()
         try:
             while True:
@@ -183,7 +186,7 @@ class ExtensionDispatcher:
                 if isinstance(item, Lagged):
                     logger.info("extension dispatch fell behind; resuming after seq %d", item.seq)
                     subscription.close()
-                    subscription = bus.subscribe(EventFilter(), since=item.seq, buffer=self._buffer)
+                    subscription = bus.subscribe(_SOURCES, since=item.seq, buffer=self._buffer)
                     continue
                 await self.dispatch(item)
         finally:

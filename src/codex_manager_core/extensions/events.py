@@ -44,6 +44,11 @@ MAX_TRACKED_TURNS: Final = 10_000
 """Turns whose file-change approvals are counted at once; past it the oldest are forgotten
 (a turn that never completes must not grow the count forever)."""
 
+SOURCE_TYPES: Final = ("app_server.", APPROVAL_EVENT, SUGGEST_REQUESTED)
+"""The ledger event types (prefixes) extension events come from (`approval` also matches
+`approval_resolved`): the dispatcher reads only these, not the queue's or the transcript's
+own events, so busy background work does not wake it."""
+
 ProjectOf = Callable[[str], Awaitable[str | None]]
 """The project of a session (None: none, or the session is unknown)."""
 
@@ -213,6 +218,7 @@ __all__ = [
     "APPROVAL_RESOLVED",
     "FILE_CHANGE_APPROVAL",
     "FILE_CHANGE_METHODS",
+    "SOURCE_TYPES",
     "SUGGEST_REQUESTED",
     "TURN_COMPLETED",
     "EventSynthesizer",
