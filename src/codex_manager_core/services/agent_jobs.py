@@ -2,9 +2,11 @@
 run the instruction turn, and do with the answer what the job asked.
 
 The steps that cost a model turn are recorded on the job (`JobContext.step`): provisioned
-(the worker session), oriented, bootstrapped, turn_started (its id). A retried or recovered
-attempt reads them back, so a restart does not repeat an orientation turn, and an
-instruction turn that completed before the crash gives its answer without being run again.
+(by the job that made the worker: the worker mapping is durable on its own), oriented,
+bootstrap:<key>, turn_started (its id, in one write with the running context),
+result_parsed, reprovisioned. A retried or recovered attempt reads them back, so a restart
+does not repeat an orientation turn, and an instruction turn that completed before the
+crash gives its answer without being run again.
 
 While its turn runs, the job's scope (owner, source session and turn) is what the worker's
 dynamic tools may touch (`WorkerTools` asks `scope_of`); the answer's action intents run
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import anyio
 import attrs
@@ -61,7 +63,7 @@ from codex_manager_core.services.job_context import JobContext
 from codex_manager_core.services.supplemental_targets import SupplementalTargets
 from codex_manager_core.services.transcript import TranscriptService
 from codex_manager_core.services.turn_waits import wait_for_turn_end
-from codex_manager_core.services.turns import TurnsService
+from codex_manager_core.services.turns import TurnHandle, TurnsService
 from codex_manager_core.services.workers import Worker, WorkersService, is_stale_thread_error
 
 logger = logging.getLogger("codex_manager_core.queue.agents")
@@ -70,6 +72,13 @@ DELTA_TYPE: Final = "app_server.item.agent_message.delta"
 STREAM_INTERVAL: Final = 0.25
 """Seconds between two writes of a streaming answer (transcript row and progress)."""
 AGENT_JOB_TIMEOUT: Final = 180.0
+
+
+class SuggestionSink(Protocol):
+    """Where a `suggested_request` completion signal writes the worker's answer
+    (`manager.suggestions`)."""
+
+    async def answer(self, session_id: str, request_key: str, suggestion: str | None) -> Any: ...
 
 
 class AgentJobs:
@@ -85,7 +94,7 @@ class AgentJobs:
         transcript: TranscriptService,
         executor: ActionExecutor,
         worker_tools: WorkerTools,
-        suggestions: Any = None,
+        suggestions: SuggestionSink | None = None,
     ) -> None:
         self._ctx = ctx
         self._agents = agents
@@ -293,7 +302,7 @@ class AgentJobs:
         return handle.turn_id, result.status.value, result.final_text
 
     async def _stream(
-        self, job: JobContext, payload: AgentInstruction, session_id: str, handle: Any
+        self, job: JobContext, payload: AgentInstruction, session_id: str, handle: TurnHandle
     ) -> None:
         """The answer as it streams: a transcript row of the source session and progress."""
         text: list[str] = []
