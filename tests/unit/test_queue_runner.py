@@ -588,3 +588,22 @@ async def test_a_job_starts_in_its_enqueue_only_when_nothing_waits_and_a_slot_is
     assert (queued.type, started.type) == ("orchestrator_job_queued", "orchestrator_job_started")
     assert started.seq == queued.seq + 1, "queued and started in one write"
     assert all(job.state is JobState.COMPLETED for job in done)
+
+
+async def test_waiting_for_an_ended_job_answers_the_stored_record() -> None:
+    """A job that ended in this process is answered from memory: the same record the store
+    holds (progress, steps, result and times included)."""
+    async with open_manager(FakeClock()) as manager:
+
+        @echo_type()(manager)
+        async def run(ctx: JobContext, payload: Text) -> Echoed:
+            await ctx.progress({"at": 1})
+            await ctx.step("half", {"done": True})
+            return Echoed(payload.text)
+
+        job_id = (await manager.jobs.enqueue("echo", {"text": "x"}, owner="p1")).job.job_id
+        first = await manager.jobs.wait(job_id)
+        again = await manager.jobs.wait(job_id)
+        stored = await manager.jobs.get(job_id)
+    assert first == again == stored
+    assert stored.steps == {"half": {"done": True}}

@@ -18,6 +18,7 @@ backoff (for `wake_at` and the rotation's `present` owners).
 from __future__ import annotations
 
 import bisect
+import collections
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,9 @@ from codex_manager_core.ports.store.jobs import JobMutation
 from codex_manager_core.queue.model import Job, JobPriority, JobState
 from codex_manager_core.queue.scheduler import eligible
 from codex_manager_core.queue.stats import QueueStats
+
+ENDED_KEPT = 10_000
+"""Ended jobs remembered (`ended`), the oldest forgotten first."""
 
 _Key = tuple[datetime, str]
 
@@ -55,6 +59,8 @@ class QueueIndex:
         # Queued jobs with a next_attempt_at (a retry's backoff, usually over by now).
         self._backoff: set[str] = set()
         self._journal: list[Any] | None = None
+        # The jobs that ended last, as they ended (a waiter answered without a store read).
+        self._ended: collections.OrderedDict[str, Job] = collections.OrderedDict()
 
     def load(self, jobs: Iterable[Job]) -> None:
         """Start over from the store's queued and running jobs."""
@@ -144,11 +150,23 @@ class QueueIndex:
         for mutation in mutations:
             self._apply_one(mutation)
 
+    def ended(self, job_id: str) -> Job | None:
+        """The job as it ended, if it ended recently in this process (its end committed);
+        None: not known here (ask the store)."""
+        return self._ended.get(job_id)
+
+    def _remember_end(self, job: Job) -> None:
+        self._ended[job.job_id] = job
+        while len(self._ended) > ENDED_KEPT:
+            self._ended.popitem(last=False)
+
     def _apply_one(self, mutation: JobMutation | Any) -> None:
         if isinstance(mutation, PutJob):
             self._remove(mutation.job.job_id)
             if not mutation.job.state.terminal:
                 self._add(mutation.job)
+            else:
+                self._remember_end(mutation.job)
         elif isinstance(mutation, TransitionJob | PatchJob):
             job = self._live.get(mutation.job_id)
             if job is None:
@@ -164,9 +182,12 @@ class QueueIndex:
             self._remove(job.job_id)
             if not state.terminal:
                 self._add(after)
+            else:
+                self._remember_end(after)
         elif isinstance(mutation, DeleteJobs):
             for job_id in mutation.job_ids:
                 self._remove(job_id)
+                self._ended.pop(job_id, None)
 
     def _add(self, job: Job) -> None:
         self._live[job.job_id] = job

@@ -237,8 +237,12 @@ class JobRunner:
         self._tasks = tasks
         if self._stopping:
             return None
-        now = self._ctx.now()
         index = self.index
+        if index.running_count() >= self.limits.concurrency:
+            # No slot is free: nothing could start (an enqueue woke us). The end of an
+            # attempt wakes the runner again, and then a slot is free.
+            return None
+        now = self._ctx.now()
         types = self._types
         in_grace = self._grace_until is not None and now < self._grace_until
         held: list[Job] = []

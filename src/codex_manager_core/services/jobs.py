@@ -339,6 +339,10 @@ class JobsService:
     async def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
         """The job once it has ended (at once if it has); TimedOut after `timeout` seconds
         (of the Manager's clock). Driven by the job's events, never by polling."""
+        index = self.runner.index
+        ended = index.ended(check_id(job_id, "job_id"))
+        if ended is not None:
+            return ended  # its end is committed: no read, no subscription
         event_filter = EventFilter.of(None, [job_events.PREFIX])
         # Subscribed before reading: an end between the read and the first event is seen.
         subscription = self._ctx.bus.subscribe(event_filter)
@@ -355,7 +359,7 @@ class JobsService:
                         continue
                     # Only an end is worth a read (a start, a retry, progress are not).
                     if job_events.job_of_event(item) == job_id and _ends(item):
-                        job = await self.get(job_id)
+                        job = index.ended(job_id) or await self.get(job_id)
                 return job
         finally:
             subscription.close()
