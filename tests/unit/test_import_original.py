@@ -85,7 +85,8 @@ async def test_counts_and_what_lands_in_the_store() -> None:
     assert alpha.controls.network_access == "enabled"
     assert alpha.controls.filesystem_sandbox == "workspace-write"
     assert alpha.controls.settings["supervisor"]["fileChange"]["diffExplainability"] is False
-    assert not alpha.system_owned and not alpha.archived
+    assert not alpha.system_owned
+    assert not alpha.archived
     assert alpha.created_at == datetime.fromtimestamp(1762075000, UTC)
 
     gamma = await store.get_session("thr-gamma")  # legacy policy over the defaults
@@ -96,16 +97,20 @@ async def test_counts_and_what_lands_in_the_store() -> None:
     assert (gamma.title, gamma.title_source) == ("New chat", TitleSource.DEFAULT)
 
     defaults = await store.get_default_controls()
-    assert defaults is not None and defaults.approval_policy == "on-failure"
+    assert defaults is not None
+    assert defaults.approval_policy == "on-failure"
     assert defaults.settings == {"theme": "dark"}
     delta = await store.get_session("thr-delta")  # known only from the transcript
-    assert delta is not None and delta.controls == defaults
+    assert delta is not None
+    assert delta.controls == defaults
 
     worker = await store.get_worker("proj-1", "supervisor")
-    assert worker is not None and worker.session_id == "thr-worker-1"
+    assert worker is not None
+    assert worker.session_id == "thr-worker-1"
     for sid in ("thr-worker-1", "thr-helper"):
         record = await store.get_session(sid)
-        assert record is not None and record.system_owned
+        assert record is not None
+        assert record.system_owned
 
     turns = {t.turn_id: t for t in await store.list_turns("thr-alpha")}
     assert turns["turn-a1"].status is TurnStatus.COMPLETED
@@ -151,7 +156,8 @@ async def test_what_is_already_there_is_kept() -> None:
     plan = await import_original(COMPLETE, store)
     assert plan.empty
     alpha = await store.get_session("thr-alpha")
-    assert alpha is not None and alpha.title == "Renamed here"
+    assert alpha is not None
+    assert alpha.title == "Renamed here"
 
 
 @pytest.mark.anyio
@@ -230,7 +236,7 @@ async def test_a_wrong_transcript_row_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_a_directory_without_the_files_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(OriginalDataError, match="neither session-metadata.json"):
+    with pytest.raises(OriginalDataError, match=r"neither session-metadata\.json"):
         await plan_import(tmp_path, await _store())
 
 

@@ -40,6 +40,15 @@ from pathlib import Path
 
 import attrs
 
+from codex_manager_core.migrate.original_files import (
+    METADATA_FILE,
+    TRANSCRIPT_FILE,
+    OriginalDataError,
+    OriginalMetadata,
+    OriginalTranscript,
+    read_metadata,
+    read_transcript,
+)
 from codex_manager_core.models import (
     Controls,
     Project,
@@ -49,15 +58,6 @@ from codex_manager_core.models import (
     TurnRecord,
     TurnStatus,
     utcnow,
-)
-from codex_manager_core.migrate.original_files import (
-    METADATA_FILE,
-    TRANSCRIPT_FILE,
-    OriginalDataError,
-    OriginalMetadata,
-    OriginalTranscript,
-    read_metadata,
-    read_transcript,
 )
 from codex_manager_core.ports.store import (
     Batch,
@@ -149,9 +149,7 @@ def read_original(data_dir: Path) -> tuple[OriginalMetadata, OriginalTranscript 
     return metadata or OriginalMetadata(), transcript
 
 
-async def plan_import(
-    data_dir: Path, store: Store, *, now: datetime | None = None
-) -> ImportPlan:
+async def plan_import(data_dir: Path, store: Store, *, now: datetime | None = None) -> ImportPlan:
     meta, transcript = read_original(data_dir)
     now = now or utcnow()
     skipped: Counter[str] = Counter()
@@ -223,14 +221,18 @@ async def plan_import(
             skipped[f"sessions {ALREADY}"] += 1
         else:
             project_id = meta.session_project.get(sid)
-            if project_id is not None and project_id not in known_projects:
-                if await store.get_project(project_id) is None:
-                    skipped["assignments to a project the original does not have"] += 1
-                    project_id = None
+            if (
+                project_id is not None
+                and project_id not in known_projects
+                and await store.get_project(project_id) is None
+            ):
+                skipped["assignments to a project the original does not have"] += 1
+                project_id = None
             controls = meta.session_controls.get(sid)
             if controls is None and sid in meta.legacy_approval:
                 controls = attrs.evolve(
-                    template, approval_policy=meta.legacy_approval[sid]  # type: ignore[arg-type]
+                    template,
+                    approval_policy=meta.legacy_approval[sid],  # type: ignore[arg-type]
                 )
             has_controls = controls is not None
             controls = controls or template
@@ -275,7 +277,17 @@ async def plan_import(
                 skipped[f"turn timings {ALREADY}"] += 1
                 continue
             status = TurnStatus.COMPLETED if timing.completed_at else TurnStatus.INTERRUPTED
-            muts.append(PutTurn(TurnRecord(turn_id, sid, status, timing.started_at, timing.completed_at or timing.started_at)))
+            muts.append(
+                PutTurn(
+                    TurnRecord(
+                        turn_id,
+                        sid,
+                        status,
+                        timing.started_at,
+                        timing.completed_at or timing.started_at,
+                    )
+                )
+            )
             counts["turns"] += 1
         rows = threads.get(sid, ())
         if rows:
@@ -317,9 +329,7 @@ async def apply_import(plan: ImportPlan, store: Store) -> None:
         await store.apply(Batch(mutations=plan.mutations))
 
 
-async def import_original(
-    data_dir: Path, store: Store, *, dry_run: bool = False
-) -> ImportPlan:
+async def import_original(data_dir: Path, store: Store, *, dry_run: bool = False) -> ImportPlan:
     """Plan, and unless `dry_run`, apply. The store must be open."""
     plan = await plan_import(data_dir, store)
     if not dry_run:

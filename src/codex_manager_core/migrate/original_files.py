@@ -161,10 +161,12 @@ class _Reader:
         return Controls(
             model=self.opt_string(tuple_.get("model"), _join(path, "model")),
             approval_policy=cast(
-                Any, self.choice(tuple_.get("approvalPolicy"), _join(path, "approvalPolicy"), _APPROVAL)
+                Any,
+                self.choice(tuple_.get("approvalPolicy"), _join(path, "approvalPolicy"), _APPROVAL),
             ),
             network_access=cast(
-                Any, self.choice(tuple_.get("networkAccess"), _join(path, "networkAccess"), _NETWORK)
+                Any,
+                self.choice(tuple_.get("networkAccess"), _join(path, "networkAccess"), _NETWORK),
             ),
             filesystem_sandbox=cast(
                 Any,
@@ -172,7 +174,9 @@ class _Reader:
                     tuple_.get("filesystemSandbox"), _join(path, "filesystemSandbox"), _SANDBOX
                 ),
             ),
-            settings=dict(self.obj(settings, _join(path, "settings"))) if settings is not None else {},
+            settings=dict(self.obj(settings, _join(path, "settings")))
+            if settings is not None
+            else {},
         )
 
 
