@@ -8,10 +8,12 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
 import pytest
 from click.testing import CliRunner
 
 from codex_manager_cli.main import cli
+from codex_manager_core import Manager, ManagerConfig
 from codex_manager_core.data_dir import DataDirLock
 from codex_manager_core.migrate.original import (
     ImportCounts,
@@ -22,6 +24,7 @@ from codex_manager_core.migrate.original import (
 from codex_manager_core.models import TitleSource, TurnStatus
 from codex_manager_core.ports.store import SessionQuery
 from codex_manager_core.store import MemoryStore, SqliteStore
+from codex_manager_core.testing import MemoryRuntime
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "original_data"
 COMPLETE = FIXTURES / "complete"
@@ -39,6 +42,7 @@ EXPECTED = ImportCounts(
     turns=2,
     transcript_rows=3,
 )
+WAIT = 5.0
 
 
 async def _store() -> MemoryStore:
@@ -238,6 +242,31 @@ async def test_a_wrong_transcript_row_is_named(tmp_path: Path) -> None:
 async def test_a_directory_without_the_files_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OriginalDataError, match=r"neither session-metadata\.json"):
         await plan_import(tmp_path, await _store())
+
+
+@pytest.mark.anyio
+async def test_a_manager_sees_the_imported_state(tmp_path: Path) -> None:
+    store = await _store()
+    await import_original(COMPLETE, store)
+    config = ManagerConfig(default_cwd=tmp_path, import_user_auth=False)
+    with anyio.fail_after(WAIT):
+        async with Manager.open(store=store, transport=MemoryRuntime({}), config=config) as m:
+            assert [p.name for p in await m.projects.list()] == ["Compiler", "Docs"]
+            listed = await m.sessions.list()  # system-owned ones hidden, as in the original
+            assert {s.session_id for s in listed.items} == {
+                "thr-alpha",
+                "thr-beta",
+                "thr-gamma",
+                "thr-delta",
+            }
+            alpha = await m.sessions.get("thr-alpha")
+            assert alpha.title == "Refactor the parser"
+            assert (await m.settings.get("thr-alpha"))["supervisor"]["fileChange"][
+                "diffExplainability"
+            ] is False
+            assert (await m.settings.get("thr-alpha", scope="default")) == {"theme": "dark"}
+            everything = await m.sessions.list(include_system_owned=True)
+            assert len(everything.items) == 6
 
 
 # ---------------------------------------------------------------- the CLI
