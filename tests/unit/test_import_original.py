@@ -21,7 +21,7 @@ from codex_manager_core.migrate.original import (
     import_original,
     plan_import,
 )
-from codex_manager_core.models import TitleSource, TurnStatus
+from codex_manager_core.models import Project, TitleSource, TurnStatus
 from codex_manager_core.ports.store import SessionQuery
 from codex_manager_core.store import MemoryStore, SqliteStore
 from codex_manager_core.testing import MemoryRuntime
@@ -162,6 +162,22 @@ async def test_what_is_already_there_is_kept() -> None:
     alpha = await store.get_session("thr-alpha")
     assert alpha is not None
     assert alpha.title == "Renamed here"
+
+
+@pytest.mark.anyio
+async def test_a_taken_project_name_gets_a_suffix() -> None:
+    store = await _store()
+    from codex_manager_core.ports.store import Batch, PutProject
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    mine = Project("mine", "compiler", None, when, when)
+    await store.apply(Batch(mutations=(PutProject(mine),)))
+    plan = await import_original(COMPLETE, store)
+    assert plan.renamed == (("Compiler", "Compiler (2)"),)
+    assert "renamed 'Compiler (2)'" in plan.summary()
+    imported = await store.get_project("proj-1")
+    assert imported is not None
+    assert imported.name == "Compiler (2)"
 
 
 @pytest.mark.anyio

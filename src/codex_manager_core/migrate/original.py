@@ -100,6 +100,8 @@ class ImportPlan:
     counts: ImportCounts
     skipped: dict[str, int]
     mutations: tuple[Mutation, ...]
+    renamed: tuple[tuple[str, str], ...] = ()
+    """Projects whose name was taken (names are unique): (original name, new name)."""
 
     @property
     def empty(self) -> bool:
@@ -122,6 +124,8 @@ class ImportPlan:
             f"  turn timings:        {c.turns}",
             f"  transcript rows:     {c.transcript_rows}",
         ]
+        for before, after in self.renamed:
+            lines.append(f"project {before!r} renamed {after!r}: the name is taken")
         if self.skipped:
             lines.append("skipped:")
             lines.extend(f"  {n} {reason}" for reason, n in sorted(self.skipped.items()))
@@ -156,15 +160,25 @@ async def plan_import(data_dir: Path, store: Store, *, now: datetime | None = No
     muts: list[Mutation] = []
     counts: dict[str, int] = Counter()
 
-    # projects
+    # projects (names are unique, case-insensitively: a taken one gets a suffix)
+    taken = {project.name.casefold() for project in await store.list_projects()}
+    renamed: list[tuple[str, str]] = []
     for p in meta.projects.values():
         if await store.get_project(p.project_id) is not None:
             skipped[f"projects {ALREADY}"] += 1
             continue
+        name = p.name.strip()
+        number = 1
+        while name.casefold() in taken:
+            number += 1
+            name = f"{p.name.strip()} ({number})"
+        if name != p.name:
+            renamed.append((p.name, name))
+        taken.add(name.casefold())
         created = p.created_at or p.updated_at or now
         muts.append(
             PutProject(
-                Project(p.project_id, p.name, p.working_directory, created, p.updated_at or created)
+                Project(p.project_id, name, p.working_directory, created, p.updated_at or created)
             )
         )
         counts["projects"] += 1
@@ -320,6 +334,7 @@ async def plan_import(data_dir: Path, store: Store, *, now: datetime | None = No
         counts=ImportCounts(**counts),
         skipped=dict(skipped),
         mutations=tuple(muts),
+        renamed=tuple(renamed),
     )
 
 
