@@ -166,3 +166,12 @@ def _serve(
     except (StartupError, DataDirLocked, DataDirUnusable, StoreUnavailable, StoreCorrupt) as exc:
         # One line naming the problem, no traceback; exit status 1.
         raise click.ClickException(str(exc)) from None
+
+
+def _register() -> None:
+    from codex_manager_cli.import_original import import_original
+
+    cli.add_command(import_original)
+
+
+_register()

@@ -1,0 +1,1 @@
+"""Importers of other tools' state into our store (`original`: the original Codex Manager)."""
