@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from codex_manager_core.models import Controls
-from codex_manager_http.original_env import resolve_settings
+from codex_manager_http.original_env import ALIASES, resolve_settings
 from codex_manager_http.serve import manager_config
 from codex_manager_http.settings import ServerSettings, SettingsError
 
@@ -158,3 +158,10 @@ def test_an_empty_variable_counts_as_unset() -> None:
     resolved = resolve_settings(NO_OPTIONS, {**OPT_IN, "PORT": "", "SESSION_DEFAULTS_LOCKED": ""})
     assert resolved.values == {}
     assert resolved.notes == ()
+
+
+def test_every_alias_is_in_the_documented_table() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
+    for alias in ALIASES:
+        assert f"| `{alias.name}` | " in docs, alias.name
+        assert alias.ours.split(" / ")[-1] in docs, alias.ours
