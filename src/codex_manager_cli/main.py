@@ -83,7 +83,8 @@ def cli() -> None:
 def serve(**options: Any) -> None:
     """Run the HTTP/WebSocket server (the original Codex Manager's /api).
 
-    Options default to CODEX_MANAGER_* environment variables (docs/configuration.md).
+    Options default to CODEX_MANAGER_* environment variables, then to the original Codex
+    Manager's (docs/configuration.md).
     SIGINT/SIGTERM shut it down gracefully, also during start-up.
     """
     # From the first instant: a signal during the imports and checks below is remembered
@@ -117,22 +118,19 @@ def _serve(
     header_timeout: float | None,
     max_connections: int | None,
 ) -> None:
+    import logging
+
     import anyio
 
     from codex_manager_core.errors import DataDirLocked, DataDirUnusable, StoreUnavailable
     from codex_manager_core.ports.store import StoreCorrupt
     from codex_manager_http.logging_setup import announce, configure_logging
+    from codex_manager_http.original_env import resolve_settings
     from codex_manager_http.serve import StartupError, choose_demo
     from codex_manager_http.serve import serve as run
-    from codex_manager_http.settings import (
-        ServerSettings,
-        SettingsError,
-        env_defaults,
-        read_token_file,
-    )
+    from codex_manager_http.settings import ServerSettings, SettingsError, read_token_file
 
     try:
-        values: dict[str, Any] = env_defaults()
         given = {
             "host": host,
             "port": port,
@@ -145,7 +143,8 @@ def _serve(
             "header_timeout": header_timeout,
             "max_connections": max_connections,
         }
-        values.update({key: value for key, value in given.items() if value is not None})
+        resolved = resolve_settings(given)
+        values: dict[str, Any] = dict(resolved.values)
         if token is not None and token_file is not None:
             raise SettingsError("give --token or --token-file, not both")
         if token is not None:
@@ -160,6 +159,8 @@ def _serve(
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     configure_logging(settings.log_level)
+    for note in resolved.notes:
+        logging.getLogger("codex_manager_http.original_env").info(note)
     announce(why)
     try:
         anyio.run(functools.partial(run, settings, say=announce, signalled=early))

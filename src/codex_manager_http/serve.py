@@ -135,7 +135,8 @@ def choose_demo(settings: ServerSettings, *, auto: bool) -> tuple[bool, str]:
         return True, "demo mode requested: using the scripted offline model"
     if not auto:
         return False, "using the real model configured for codex"
-    if _has_credentials(settings.data_dir / "codex-home", dict(os.environ)):
+    codex_home = settings.codex_home or settings.data_dir / "codex-home"
+    if _has_credentials(codex_home, dict(os.environ)):
         return False, "Codex credentials found: using the real model"
     return (
         True,
@@ -146,7 +147,14 @@ def choose_demo(settings: ServerSettings, *, auto: bool) -> tuple[bool, str]:
 def manager_config(settings: ServerSettings, **overrides: Any) -> ManagerConfig:
     values: dict[str, Any] = {
         "codex_bin": settings.codex_bin,
+        "codex_home": settings.codex_home,
         "defaults_locked": settings.defaults_locked,
+        "default_controls": attrs.evolve(
+            ManagerConfig().default_controls,
+            approval_policy=settings.default_approval_policy,
+            filesystem_sandbox=settings.default_sandbox,
+            network_access=settings.default_network_access,
+        ),
         "request_timeout": settings.request_timeout,
         "agents": settings.agents(),
         "restart": attrs.evolve(

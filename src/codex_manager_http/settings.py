@@ -11,6 +11,14 @@ from pathlib import Path
 import attrs
 
 from codex_manager_core.errors import InvalidInput
+from codex_manager_core.models import (
+    APPROVAL_POLICIES,
+    FILESYSTEM_SANDBOXES,
+    NETWORK_ACCESS_VALUES,
+    ApprovalPolicy,
+    FilesystemSandbox,
+    NetworkAccess,
+)
 from codex_manager_core.queue.agents import AgentDefinition, load_agents_file
 from codex_manager_http.guard import GuardPolicy
 
@@ -50,6 +58,8 @@ class ServerSettings:
     port: int = DEFAULT_PORT
     data_dir: Path = Path(".data")
     codex_bin: str | None = None
+    codex_home: Path | None = None
+    """The runtime's CODEX_HOME; None: `<data_dir>/codex-home`."""
     token: str | None = attrs.field(default=None, repr=False)
     demo: bool = False
     body_limit: int = DEFAULT_BODY_LIMIT
@@ -59,6 +69,10 @@ class ServerSettings:
     ws_send_timeout: float = 10.0
     """Seconds a single frame may take to send before the client is disconnected as stuck."""
     defaults_locked: bool = False
+    default_approval_policy: ApprovalPolicy = "untrusted"
+    default_sandbox: FilesystemSandbox = "read-only"
+    default_network_access: NetworkAccess = "restricted"
+    """The three controls of new sessions, until someone saves defaults through the API."""
     request_timeout: float | None = None
     runtime_retry_interval: float | None = 300.0
     """Seconds between automatic attempts to start a runtime that has `failed` (crashed
@@ -125,6 +139,16 @@ class ServerSettings:
             GuardPolicy.from_lists(self.host, self.allowed_hosts, self.allowed_origins)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+        for field, allowed in (
+            ("default_approval_policy", APPROVAL_POLICIES),
+            ("default_sandbox", FILESYSTEM_SANDBOXES),
+            ("default_network_access", NETWORK_ACCESS_VALUES),
+        ):
+            if getattr(self, field) not in allowed:
+                raise SettingsError(
+                    f"{field.replace('_', ' ')} must be one of {', '.join(allowed)}, "
+                    f"got {getattr(self, field)!r}"
+                )
         self.agents()
         self._check_rbac()
         if not is_loopback(self.host) and not self.token:
@@ -219,6 +243,8 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
         values["data_dir"] = Path(value)
     if (value := get("CODEX_BIN")) is not None:
         values["codex_bin"] = value
+    if (value := get("CODEX_HOME")) is not None:
+        values["codex_home"] = Path(value)
     if (value := get("TOKEN")) is not None:
         values["token"] = value
     elif (value := get("TOKEN_FILE")) is not None:
@@ -231,6 +257,9 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
         values["ws_buffer"] = _int(value, ENV_PREFIX + "WS_BUFFER")
     if (value := get("DEFAULTS_LOCKED")) is not None:
         values["defaults_locked"] = _bool(value, ENV_PREFIX + "DEFAULTS_LOCKED")
+    for field in ("APPROVAL_POLICY", "SANDBOX", "NETWORK_ACCESS"):
+        if (value := get("DEFAULT_" + field)) is not None:
+            values["default_" + field.lower()] = value.strip()
     if (value := get("REQUEST_TIMEOUT")) is not None:
         values["request_timeout"] = _float(value, ENV_PREFIX + "REQUEST_TIMEOUT")
     if (value := get("RUNTIME_RETRY_INTERVAL")) is not None:
