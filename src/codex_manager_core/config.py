@@ -155,3 +155,6 @@ class ManagerConfig:
     manifest's `[capabilities]` (the repository's own extensions: `warn` at most)."""
     extension_audit_keep: int = 1000
     """Audit records of extension (re)loads kept; older ones are deleted."""
+    extension_import_timeout: float = 30.0
+    """Seconds an in-process extension's import and `register` may take; past it the
+    extension is refused (`import_failed`) and the load goes on without it."""

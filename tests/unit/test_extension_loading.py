@@ -33,9 +33,10 @@ from codex_manager_core.extensions.model import (
 )
 from codex_manager_core.extensions.versions import runtime_problems
 from codex_manager_core.queue.agents import AgentRegistry
+from codex_manager_core.services.extensions import ExtensionsService
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.testing import FakeClock, MemoryRuntime
-from tests.unit.extension_fixtures import named, service, write_extension
+from tests.unit.extension_fixtures import SUBSCRIBING, named, service, write_extension
 
 pytestmark = pytest.mark.anyio
 WAIT = 10.0
@@ -550,3 +551,34 @@ async def test_the_manager_loads_extensions_when_it_opens(tmp_path: Path) -> Non
 def test_an_empty_capabilities_block_is_not_a_missing_one() -> None:
     assert parse_manifest({"capabilities": {}}, default_name="x").capabilities == Capabilities()
     assert parse_manifest({}, default_name="x").capabilities is None
+
+
+async def test_an_import_that_hangs_is_refused_and_the_load_goes_on(
+    tmp_path: Path, store: MemoryStore
+) -> None:
+    from tests.unit import extension_gate
+
+    extension_gate.GATE.clear()  # closed (the other backend's run opened it)
+    root = tmp_path / "roots"
+    hanging = "from tests.unit.extension_gate import GATE\nGATE.wait(30)\n" + SUBSCRIBING
+    write_extension(root, "x", manifest=named("hangs"), code=hanging)
+    write_extension(root, "y", manifest=named("good"))
+    config = ManagerConfig(
+        extensions_repo_root=None,
+        extension_roots=(root,),
+        extension_roots_from_env=False,
+        extension_import_timeout=0.2,
+    )
+    extensions = ExtensionsService(
+        config, store, FakeClock(), AgentRegistry(), entry_points=None, isolated=None
+    )
+    try:
+        with anyio.fail_after(10):
+            snapshot = await extensions.load_initial()
+    finally:
+        extension_gate.GATE.set()  # the abandoned import thread ends
+    assert [e.module_name for e in snapshot.extensions] == ["good"]
+    [(name, diagnostic)] = snapshot.skipped
+    assert name == str(root / "x")
+    assert diagnostic.code == "import_failed"
+    assert "did not finish within 0.2 s" in diagnostic.message

@@ -155,6 +155,7 @@ async def load_candidate(
     *,
     trust: TrustMode,
     isolated: IsolatedLoader | None,
+    import_timeout: float = 30.0,
 ) -> LoadedExtension:
     """Load one extension; LoadFailed with the first check it fails."""
     manifest, manifest_path, entry = await anyio.to_thread.run_sync(_prepare, candidate)
@@ -165,9 +166,19 @@ async def load_candidate(
         package = None
         if candidate.module_file is not None and entry.name != "__init__.py":
             package = candidate.origin.path.rpartition(".")[0] or None
-        subscriptions = await anyio.to_thread.run_sync(
-            import_and_register, entry, manifest.name, package
-        )
+        # A module whose import (or register) hangs must not hold the Manager's open: past
+        # the timeout the thread is abandoned (Python cannot stop it) and the extension
+        # refused.
+        with anyio.move_on_after(import_timeout) as waited:
+            subscriptions = await anyio.to_thread.run_sync(
+                import_and_register, entry, manifest.name, package, abandon_on_cancel=True
+            )
+        if waited.cancelled_caught:
+            raise LoadFailed(
+                LoadErrorCode.IMPORT_FAILED,
+                f"importing {entry} and calling register did not finish within "
+                f"{import_timeout:g} s",
+            )
     mode = effective_mode(trust, candidate.origin.type)
     report = evaluate(manifest, subscriptions, mode)
     if report.status == DENIED:

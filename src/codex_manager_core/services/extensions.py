@@ -143,7 +143,10 @@ class ExtensionsService:
         for candidate in candidates:
             try:
                 extension = await load_candidate(
-                    candidate, trust=self._config.extension_trust, isolated=self._isolated
+                    candidate,
+                    trust=self._config.extension_trust,
+                    isolated=self._isolated,
+                    import_timeout=self._config.extension_import_timeout,
                 )
             except LoadFailed as exc:
                 failed.append((str(candidate.root), exc.diagnostic))
