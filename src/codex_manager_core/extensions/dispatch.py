@@ -154,19 +154,13 @@ class ExtensionDispatcher:
         return record.project_id if record is not None else None
 
     def _subscribers(self, event_type: str) -> list[tuple[LoadedExtension, Subscription]]:
-        """The subscribers of `event_type` in dispatch order (none, logged, when the
-        provider fails)."""
+        """The subscribers of `event_type`, in dispatch order as the provider gives them
+        (the loader sorts; none, logged, when the provider fails)."""
         try:
-            found = list(self._subscriptions_for(event_type))
+            return list(self._subscriptions_for(event_type))
         except Exception:
             logger.exception("the extension subscriptions of %s could not be read", event_type)
             return []
-        return sorted(
-            found, key=lambda pair: (pair[1].priority, pair[0].module_name, pair[1].index)
-        )
-
-    def _wanted(self, event_type: str) -> bool:
-        return bool(self._subscribers(event_type))
 
     # ------------------------------------------------------------------ the background task
 
@@ -195,15 +189,24 @@ class ExtensionDispatcher:
     async def dispatch(self, event: Event) -> list[EmitSummary]:
         """Emit the extension events one ledger event gives; never raises for a failure
         of a handler or of the synthesis."""
+        # The subscribers of each type, looked up once per ledger event: asking whether an
+        # event is wanted and emitting it need the same list (every delta comes here).
+        found: dict[str, list[tuple[LoadedExtension, Subscription]]] = {}
+
+        def wanted(event_type: str) -> bool:
+            if event_type not in found:
+                found[event_type] = self._subscribers(event_type)
+            return bool(found[event_type])
+
         try:
-            synthesized = await self._synthesizer.synthesize(event, self._wanted)
+            synthesized = await self._synthesizer.synthesize(event, wanted)
         except Exception:
             logger.exception("extension events of ledger event %d could not be built", event.seq)
             return []
         summaries = []
         for extension_event in synthesized:
             try:
-                summaries.append(await self.emit(extension_event))
+                summaries.append(await self._emit(extension_event, found.get(extension_event.type)))
             except Exception:
                 logger.exception("emitting %s failed", extension_event.type)
         return summaries
@@ -212,7 +215,15 @@ class ExtensionDispatcher:
 
     async def emit(self, event: ExtensionEvent) -> EmitSummary:
         """Run `event`'s handlers in dispatch order (see the module docstring)."""
-        subscribers = self._subscribers(event.type)
+        return await self._emit(event, None)
+
+    async def _emit(
+        self,
+        event: ExtensionEvent,
+        subscribers: list[tuple[LoadedExtension, Subscription]] | None,
+    ) -> EmitSummary:
+        if subscribers is None:
+            subscribers = self._subscribers(event.type)
         envelopes: list[Envelope] = []
         performed: Envelope | None = None
         for extension, subscription in subscribers:
