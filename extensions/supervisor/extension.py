@@ -30,7 +30,7 @@ from codex_manager_core.extensions import (
     ExtensionRegistry,
     Toolbox,
 )
-from codex_manager_core.services.suggestion_state import instruction_text as suggest_text
+from codex_manager_core.services.suggestion_state import suggestion_job
 
 AGENT: Final = "supervisor"
 JOB: Final = "agent_instruction"
@@ -347,32 +347,7 @@ async def on_suggest_request(event: ExtensionEvent, tools: Toolbox) -> EnqueueRe
     session, key = _str(payload.get("sessionId")), _str(payload.get("requestKey"))
     if session is None or key is None:
         return None
-    draft = _str(payload.get("draft"))
-    job: dict[str, Any] = {
-        "agent": AGENT,
-        "jobKind": "suggest_request",
-        "projectId": _str(payload.get("projectId")) or f"session:{session}",
-        "sourceSessionId": session,
-        "threadId": session,
-        "turnId": _str(payload.get("turnId")) or "suggest-request",
-        "instructionText": suggest_text(
-            session_id=session,
-            request_key=key,
-            user_request=_str(payload.get("userRequest")) or "User request unavailable.",
-            transcript=str(payload.get("turnTranscript") or ""),
-            draft=draft,
-        ),
-        "dedupeKey": f"suggest_request:{session}",
-        "expectResponse": "assistant_text",
-        "completionSignal": {"kind": "suggested_request", "requestKey": key},
-    }
-    for name, value in (
-        ("model", payload.get("model")),
-        ("effort", payload.get("effort")),
-        ("fallbackSuggestionDraft", draft),
-    ):
-        if _str(value) is not None:
-            job[name] = value
+    job = suggestion_job(payload)
     return await tools.enqueue_job(JOB, job, priority="interactive")
 
 

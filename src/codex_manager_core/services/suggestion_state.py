@@ -255,3 +255,42 @@ def instruction_text(
             draft if draft else "[none]",
         ]
     )
+
+
+def suggestion_job(requested: Mapping[str, Any]) -> dict[str, Any]:
+    """The `agent_instruction` payload that writes a suggestion, from the payload of its
+    `suggest_request.requested` event: the one builder of the built-in handler and of the
+    supervisor extension (one live job per session, the answer written under the
+    request's key)."""
+    session = str(requested["sessionId"])
+    key = str(requested["requestKey"])
+
+    def text(name: str) -> str | None:
+        value = requested.get(name)
+        return value if isinstance(value, str) and value else None
+
+    draft = text("draft")
+    job: dict[str, Any] = {
+        "agent": "supervisor",
+        "jobKind": "suggest_request",
+        "projectId": text("projectId") or f"session:{session}",
+        "sourceSessionId": session,
+        "threadId": session,
+        "turnId": text("turnId") or "suggest-request",
+        "instructionText": instruction_text(
+            session_id=session,
+            request_key=key,
+            user_request=text("userRequest") or "User request unavailable.",
+            transcript=str(requested.get("turnTranscript") or ""),
+            draft=draft,
+        ),
+        "dedupeKey": f"suggest_request:{session}",
+        "expectResponse": "assistant_text",
+        "completionSignal": {"kind": "suggested_request", "requestKey": key},
+    }
+    for name, value in (("model", text("model")), ("effort", text("effort"))):
+        if value is not None:
+            job[name] = value
+    if draft is not None:
+        job["fallbackSuggestionDraft"] = draft
+    return job

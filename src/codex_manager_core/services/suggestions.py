@@ -38,8 +38,8 @@ from codex_manager_core.services.suggestion_state import (
     context_rows,
     event_payload,
     fallback_suggestion,
-    instruction_text,
     last_of,
+    suggestion_job,
     transcript_text,
 )
 from codex_manager_core.services.transcript import TranscriptService
@@ -319,32 +319,8 @@ class SuggestionsService:
     async def enqueue_agent_instruction(self, request: SuggestRequest) -> Enqueued:
         """The built-in handler: one `agent_instruction` job for the supervisor agent, one
         live job per session (`suggest_request:<sessionId>`)."""
-        dedupe_key = f"suggest_request:{request.session_id}"
-        payload: dict[str, Any] = {
-            "agent": "supervisor",
-            "jobKind": "suggest_request",
-            "projectId": request.project_id,
-            "sourceSessionId": request.session_id,
-            "threadId": request.session_id,
-            "turnId": request.turn_id,
-            "instructionText": instruction_text(
-                session_id=request.session_id,
-                request_key=request.request_key,
-                user_request=request.user_request,
-                transcript=request.transcript,
-                draft=request.draft,
-            ),
-            "dedupeKey": dedupe_key,
-            "expectResponse": "assistant_text",
-            "completionSignal": {"kind": "suggested_request", "requestKey": request.request_key},
-        }
-        for key, value in (
-            ("model", request.model),
-            ("effort", request.effort),
-            ("fallbackSuggestionDraft", request.draft),
-        ):
-            if value is not None:
-                payload[key] = value
+        payload = suggestion_job(request.payload())
+        dedupe_key = payload["dedupeKey"]
         async with self._enqueue_lock:
             live = await self._jobs.list(
                 states=(JobState.QUEUED, JobState.RUNNING),
