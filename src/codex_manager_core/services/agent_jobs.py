@@ -62,7 +62,7 @@ from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.job_context import JobContext
 from codex_manager_core.services.supplemental_targets import SupplementalTargets
 from codex_manager_core.services.transcript import TranscriptService
-from codex_manager_core.services.turn_waits import wait_for_turn_end
+from codex_manager_core.services.turn_waits import TurnResult, wait_for_turn_end
 from codex_manager_core.services.turns import TurnHandle, TurnsService
 from codex_manager_core.services.workers import Worker, WorkersService, is_stale_thread_error
 
@@ -211,26 +211,31 @@ class AgentJobs:
                 worker.session_id, text, model=agent.model, effort=agent.effort
             )
             await job.set_running_context(worker.session_id, handle.turn_id)
-            ended = await wait_for_turn_end(
-                self._ctx.bus,
-                self._ctx.store,
-                self._ctx.clock,
-                worker.session_id,
-                handle.turn_id,
-                timeout=agent.turn_timeout,
-                since=handle.since_seq,
-            )
-            if ended.status is not TurnStatus.COMPLETED:
-                # Interrupted (a cancel) or failed: the worker is not oriented.
-                raise TurnFailed(
-                    worker.session_id,
-                    handle.turn_id,
-                    f"the worker's {step} turn ended {ended.status.value}",
-                )
+            # Interrupted (a cancel) or failed: the worker is not oriented.
+            await self._completed(handle, agent.turn_timeout, f"{step} turn")
             self._oriented.add((worker.session_id, key))
             await self._record(
                 job, steps, step, {"sessionId": worker.session_id, "turnId": handle.turn_id}
             )
+
+    async def _completed(self, handle: TurnHandle, timeout: float, what: str) -> TurnResult:
+        """The worker's turn once it ended; TurnFailed unless it completed."""
+        result = await wait_for_turn_end(
+            self._ctx.bus,
+            self._ctx.store,
+            self._ctx.clock,
+            handle.session_id,
+            handle.turn_id,
+            timeout=timeout,
+            since=handle.since_seq,
+        )
+        if result.status is not TurnStatus.COMPLETED:
+            raise TurnFailed(
+                handle.session_id,
+                handle.turn_id,
+                f"the worker's {what} ended {result.status.value}",
+            )
+        return result
 
     async def _earlier_answer(
         self, steps: dict[str, Any], session_id: str
@@ -280,25 +285,13 @@ class AgentJobs:
                 async with anyio.create_task_group() as tasks:
                     if payload.expect_response is ResponseMode.ASSISTANT_TEXT:
                         tasks.start_soon(self._stream, job, payload, session_id, handle)
-                    result = await wait_for_turn_end(
-                        self._ctx.bus,
-                        self._ctx.store,
-                        self._ctx.clock,
-                        session_id,
-                        handle.turn_id,
-                        timeout=agent.turn_timeout,
-                        since=handle.since_seq,
-                    )
+                    result = await self._completed(handle, agent.turn_timeout, "turn")
                     tasks.cancel_scope.cancel()
             except ExceptionGroup as group:
                 # The turn's failure, not a group of one: the retry policy classifies it.
                 raise group.exceptions[0] if len(group.exceptions) == 1 else group from None
         finally:
             self._scopes.pop(session_id, None)
-        if result.status is not TurnStatus.COMPLETED:
-            raise TurnFailed(
-                session_id, handle.turn_id, f"the worker's turn ended {result.status.value}"
-            )
         return handle.turn_id, result.status.value, result.final_text
 
     async def _stream(
