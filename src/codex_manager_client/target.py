@@ -1,0 +1,100 @@
+"""Where a server is and how to reach it: the one value every remote piece is built from.
+
+The remote client (`RemoteManager`), its event stream and the CLI take a `Target`, so a
+base URL, a token and a timeout are parsed and checked in one place. Standard library and
+attrs only: the CLI builds a `Target` before it knows whether it will need httpx at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+DEFAULT_SERVER = "http://127.0.0.1:3001"
+DEFAULT_TIMEOUT = 30.0
+
+
+def _server(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"server URL {value!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:3001"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"server URL {value!r} must not have a query or a fragment")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _timeout(value: float) -> float:
+    if not value > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def _prefix(value: str) -> str:
+    cleaned = "/" + value.strip("/")
+    return "" if cleaned == "/" else cleaned
+
+
+@attrs.frozen
+class Target:
+    """A codex-manager server: its base URL (without `/api`), its bearer token, the
+    default per-request timeout in seconds, and extra headers sent on every request."""
+
+    server: str = attrs.field(default=DEFAULT_SERVER, converter=_server)
+    token: str | None = attrs.field(default=None, repr=False)
+    timeout: float = attrs.field(default=DEFAULT_TIMEOUT, converter=_timeout)
+    api_prefix: str = attrs.field(default="/api", converter=_prefix)
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Target:
+        """`CODEX_MANAGER_SERVER` and `CODEX_MANAGER_TOKEN` (ours), else the original
+        client's `CODEX_MANAGER_API_BASE`, `_API_PREFIX`, `_TIMEOUT_MS`, `_BEARER_TOKEN`."""
+        env = os.environ if environ is None else environ
+        timeout_ms = env.get("CODEX_MANAGER_TIMEOUT_MS")
+        return cls(
+            server=env.get("CODEX_MANAGER_SERVER")
+            or env.get("CODEX_MANAGER_API_BASE")
+            or DEFAULT_SERVER,
+            token=env.get("CODEX_MANAGER_TOKEN") or env.get("CODEX_MANAGER_BEARER_TOKEN") or None,
+            timeout=float(timeout_ms) / 1000 if timeout_ms else DEFAULT_TIMEOUT,
+            api_prefix=env.get("CODEX_MANAGER_API_PREFIX") or "/api",
+        )
+
+    def url(self, path: str, query: Mapping[str, object] | None = None) -> str:
+        """The absolute URL of API path `path` (`/sessions/x`, relative to the prefix)."""
+        url = f"{self.server}{self.api_prefix}{path}"
+        if query:
+            pairs = [
+                (key, _query_value(value)) for key, value in query.items() if value is not None
+            ]
+            if pairs:
+                url += "?" + urlencode(pairs, quote_via=quote)
+        return url
+
+    def ws_url(self, path: str, query: Mapping[str, object] | None = None) -> str:
+        """`url` with the ws(s) scheme, for `/stream`."""
+        url = self.url(path, query)
+        return "ws" + url[4:] if url.startswith("http") else url
+
+    def request_headers(self) -> dict[str, str]:
+        """Authorization (when a token is set) plus the extra headers."""
+        headers = dict(self.headers)
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+
+def _query_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def path_segment(value: str) -> str:
+    """An id as one path segment: a hostile id (`../x`, `a/b`) cannot change the route."""
+    return quote(value, safe="")
