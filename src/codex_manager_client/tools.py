@@ -25,7 +25,8 @@ import anyio
 import anyio.abc
 import httpx
 
-from codex_manager_client.errors import TransportError, error_from_response
+from codex_manager_client.errors import ApiError, TransportError
+from codex_manager_client.http_call import call_api
 from codex_manager_client.stream import EventStream
 from codex_manager_client.target import Target, path_segment
 from codex_manager_core.tools import ToolRegistry, ToolResult
@@ -100,9 +101,8 @@ class RemoteTools:
     ) -> str:
         """POST /api/sessions with these tools as its `dynamicTools` (plus `body`, in the
         route's camelCase: `title`, `cwd`, `approvalPolicy`, ...); the new session's id."""
-        answer = await _post(
-            target, "/sessions", {**body, "dynamicTools": self.specs(names)}, client
-        )
+        body = {**body, "dynamicTools": self.specs(names)}
+        answer = await call_api(target, "POST", "/sessions", body, client=client)
         session = answer.get("session") if isinstance(answer, Mapping) else None
         if not isinstance(session, Mapping) or not isinstance(session.get("sessionId"), str):
             raise TransportError(f"POST /sessions answered without a session: {str(answer)[:200]}")
@@ -159,7 +159,7 @@ class ToolServer:
 
     async def pending(self) -> list[Mapping[str, Any]]:
         path = f"/sessions/{path_segment(self.session_id)}/tool-calls"
-        answer = await _request(self.target, "GET", path, None, self.client)
+        answer = await call_api(self.target, "GET", path, client=self.client)
         data = answer.get("data") if isinstance(answer, Mapping) else None
         return [item for item in data or [] if isinstance(item, Mapping)]
 
@@ -193,39 +193,15 @@ class ToolServer:
         }
         path = f"/tool-calls/{path_segment(request_id)}/response"
         try:
-            await _request(self.target, "POST", path, body, self.client)
-        except Exception as exc:
-            status = getattr(exc, "status", None)
-            if status in (404, 409):
-                logger.info("tool call %s was already answered (%s)", request_id, status)
-                return
+            await call_api(self.target, "POST", path, body, client=self.client)
+        except ApiError as exc:
+            if exc.status in (404, 409):
+                # Someone else answered (or is answering), or it expired: done either way.
+                logger.info("tool call %s was already answered (%s)", request_id, exc.status)
+            else:
+                logger.warning("could not answer tool call %s: %s", request_id, exc)
+            return
+        except TransportError as exc:
             logger.warning("could not answer tool call %s: %s", request_id, exc)
             return
         self.answered[request_id] = result
-
-
-async def _post(target: Target, path: str, body: Any, client: httpx.AsyncClient | None) -> Any:
-    return await _request(target, "POST", path, body, client)
-
-
-async def _request(
-    target: Target, method: str, path: str, body: Any, client: httpx.AsyncClient | None
-) -> Any:
-    own = client is None
-    http = client or httpx.AsyncClient(timeout=target.timeout)
-    try:
-        response = await http.request(
-            method, target.url(path), json=body, headers=target.request_headers()
-        )
-    except httpx.TransportError as exc:
-        raise TransportError(f"{method} {path}: {exc}") from exc
-    finally:
-        if own:
-            await http.aclose()
-    try:
-        answer: Any = response.json()
-    except ValueError:
-        answer = None
-    if response.status_code >= 400:
-        raise error_from_response(response.status_code, answer, method=method, path=path)
-    return answer

@@ -18,7 +18,8 @@ from typing import Any, Final
 import anyio
 import httpx
 
-from codex_manager_client.errors import ClientTimeout, TransportError, error_from_response
+from codex_manager_client.errors import ClientTimeout, TransportError
+from codex_manager_client.http_call import call_api
 from codex_manager_client.stream import EventStream, StreamFrame
 from codex_manager_client.target import Target, path_segment
 from codex_manager_core.queue.model import Job, JobPriority, JobState, RunningContext
@@ -111,7 +112,7 @@ async def wait_job(
         with anyio.move_on_after(timeout):
             # Subscribe first, then read: an end between the two is in the stream.
             async with EventStream(target, types=[JOB_EVENT_PREFIX], client=http) as stream:
-                job = await read_job(http, target, job_id)
+                job = await read_job(target, job_id, client=http)
                 if job.state.terminal:
                     return job
                 async for frame in stream:
@@ -121,7 +122,7 @@ async def wait_job(
                     await _call(on_frame, frame)
                     state = str(payload.get("state"))
                     if state in JobState._value2member_map_ and JobState(state).terminal:
-                        return await read_job(http, target, job_id)
+                        return await read_job(target, job_id, client=http)
             raise TransportError(f"the event stream ended before job {job_id} did")
         raise ClientTimeout(
             f"job {job_id} did not end within {timeout:g} s; it goes on (wait again, or cancel it)"
@@ -131,25 +132,21 @@ async def wait_job(
             await http.aclose()
 
 
-async def read_job(http: httpx.AsyncClient, target: Target, job_id: str) -> Job:
-    """GET /api/orchestrator/jobs/{id} as the core's `Job`."""
+async def read_job_record(
+    target: Target, job_id: str, *, client: httpx.AsyncClient | None = None
+) -> Mapping[str, Any]:
+    """GET /api/orchestrator/jobs/{id}: the server's job record."""
     path = f"/orchestrator/jobs/{path_segment(job_id)}"
-    try:
-        response = await http.get(target.url(path), headers=target.request_headers())
-    except httpx.TimeoutException as exc:
-        raise ClientTimeout(f"GET {path}: no answer within {target.timeout:g} s") from exc
-    except httpx.TransportError as exc:
-        raise TransportError(f"GET {path}: {exc}") from exc
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = None
-    if response.status_code >= 400:
-        raise error_from_response(response.status_code, body, method="GET", path=path)
+    body = await call_api(target, "GET", path, client=client)
     record = body.get("job") if isinstance(body, Mapping) else None
     if not isinstance(record, Mapping):
         raise TransportError(f"GET {path} answered without a job: {str(body)[:200]}")
-    return job_from_record(record)
+    return record
+
+
+async def read_job(target: Target, job_id: str, *, client: httpx.AsyncClient | None = None) -> Job:
+    """GET /api/orchestrator/jobs/{id} as the core's `Job`."""
+    return job_from_record(await read_job_record(target, job_id, client=client))
 
 
 def job_from_record(record: Mapping[str, Any]) -> Job:
