@@ -65,6 +65,8 @@ class Binding:
     columns: tuple[str, ...] = ()
     allow: tuple[int, ...] = ()
     kind: Literal["http", "websocket"] = "http"
+    rest: str | None = None
+    """A body field (a list) taking the command's trailing words (`runtime exec -- ls -l`)."""
     arguments: tuple[str, ...] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -110,8 +112,7 @@ def parse_json_argument(value: str, what: str) -> Any:
     except json.JSONDecodeError as exc:
         shown = "the file" if value.startswith("@") else "the value"
         raise ValueError(
-            f"{what}: {shown} is not valid JSON ({exc.msg} at line {exc.lineno} "
-            f"column {exc.colno})"
+            f"{what}: {shown} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
 
 
@@ -130,7 +131,11 @@ def convert(opt: Opt, value: Any) -> Any:
 
 
 def build_request(
-    binding: Binding, arguments: dict[str, str], values: dict[str, Any], body: Any
+    binding: Binding,
+    arguments: dict[str, str],
+    values: dict[str, Any],
+    body: Any,
+    rest: tuple[str, ...] = (),
 ) -> tuple[str, dict[str, Any], Any]:
     """The request of one invocation: (path with the ids filled in, query, JSON body).
 
@@ -147,10 +152,20 @@ def build_request(
         if value is None or (opt.kind == "flag" and not value) or value == ():
             continue
         (query if opt.where == "query" else fields)[opt.key] = convert(opt, value)
+    if binding.rest is not None and rest:
+        fields[binding.rest] = list(rest)
     if fields:
         if body is None:
             body = {}
         if not isinstance(body, dict):
             raise ValueError("--body must be a JSON object when other options set its fields")
         body = {**body, **fields}
+    missing = [
+        f"--{opt.name}"
+        for opt in binding.options
+        if opt.required and opt.key not in (query if opt.where == "query" else (body or {}))
+    ]
+    if missing:
+        where = " (or in --body)" if binding.body else ""
+        raise ValueError(f"missing {', '.join(missing)}{where}")
     return path, query, body

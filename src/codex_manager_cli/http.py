@@ -84,7 +84,7 @@ def send(
         connection.request(method, target_path or "/", body=payload, headers=all_headers)
         response = connection.getresponse()
         data = response.read()
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise ClientTimeout(f"{method} {url}: no answer within {wait:g} s") from None
     except ConnectionRefusedError:
         raise TransportError(unreachable(target)) from None

@@ -46,8 +46,16 @@ BINDINGS: tuple[Binding, ...] = (
         "Read probed Codex capabilities",
         (Opt("refresh", "refresh", "query", "flag", help="Re-read the runtime's schema"),),
     ),
-    _page("system", "features", "list", path="/features/experimental", help="Experimental features"),
-    _page("system", "collaboration-modes", "list", path="/collaboration/modes", help="Collaboration modes"),
+    _page(
+        "system", "features", "list", path="/features/experimental", help="Experimental features"
+    ),
+    _page(
+        "system",
+        "collaboration-modes",
+        "list",
+        path="/collaboration/modes",
+        help="Collaboration modes",
+    ),
     Binding(("system", "openapi"), "GET", "/openapi.json", "The OpenAPI document"),
     # discovery
     _page("models", "list", path="/models", help="List available models"),
@@ -153,7 +161,12 @@ BINDINGS: tuple[Binding, ...] = (
         (
             Opt("key-path", "keyPath", required=True, help="e.g. model"),
             Opt("value", "value", kind="json", required=True, help="JSON or @file"),
-            Opt("merge-strategy", "mergeStrategy", choices=("replace", "upsert"), help="default replace"),
+            Opt(
+                "merge-strategy",
+                "mergeStrategy",
+                choices=("replace", "upsert"),
+                help="default replace",
+            ),
             Opt("expected-version", "expectedVersion", help="Fail if the config changed"),
             Opt("file-path", "filePath", help="The config file to write"),
         ),
@@ -165,7 +178,12 @@ BINDINGS: tuple[Binding, ...] = (
         "/config/batch",
         "Write config batch edits",
         (
-            Opt("edits", "edits", kind="json", help="[{keyPath, mergeStrategy, value}]: JSON or @file"),
+            Opt(
+                "edits",
+                "edits",
+                kind="json",
+                help="[{keyPath, mergeStrategy, value}]: JSON or @file",
+            ),
             Opt("expected-version", "expectedVersion", help="Fail if the config changed"),
             Opt("file-path", "filePath", help="The config file to write"),
         ),
@@ -182,6 +200,7 @@ BINDINGS: tuple[Binding, ...] = (
             Opt("timeout-ms", "timeoutMs", kind="int", help="Command timeout"),
         ),
         body=True,
+        rest="command",
     ),
     Binding(("runtime", "restart"), "POST", "/runtime/restart", "Restart the codex runtime"),
     Binding(
@@ -206,7 +225,12 @@ BINDINGS: tuple[Binding, ...] = (
         rows="modules",
         columns=("name", "version", "agentId", "events"),
     ),
-    Binding(("agents", "extensions", "reload"), "POST", "/agents/extensions/reload", "Reload agent extensions"),
+    Binding(
+        ("agents", "extensions", "reload"),
+        "POST",
+        "/agents/extensions/reload",
+        "Reload agent extensions",
+    ),
     # the job queue
     Binding(
         ("orchestrator", "jobs", "list"),
@@ -223,10 +247,29 @@ BINDINGS: tuple[Binding, ...] = (
         rows="data",
         columns=JOB_COLUMNS,
     ),
-    Binding(("orchestrator", "jobs", "get"), "GET", "/orchestrator/jobs/{jobId}", "Read one queue job", allow=(404,)),
-    Binding(("orchestrator", "jobs", "cancel"), "POST", "/orchestrator/jobs/{jobId}/cancel", "Cancel one queue job", allow=(404, 409)),
+    Binding(
+        ("orchestrator", "jobs", "get"),
+        "GET",
+        "/orchestrator/jobs/{jobId}",
+        "Read one queue job",
+        allow=(404,),
+    ),
+    Binding(
+        ("orchestrator", "jobs", "cancel"),
+        "POST",
+        "/orchestrator/jobs/{jobId}/cancel",
+        "Cancel one queue job",
+        allow=(404, 409),
+    ),
     # projects
-    Binding(("projects", "list"), "GET", "/projects", "List projects", rows="data", columns=PROJECT_COLUMNS),
+    Binding(
+        ("projects", "list"),
+        "GET",
+        "/projects",
+        "List projects",
+        rows="data",
+        columns=PROJECT_COLUMNS,
+    ),
     Binding(
         ("projects", "create"),
         "POST",
@@ -245,7 +288,12 @@ BINDINGS: tuple[Binding, ...] = (
         "Rename a project",
         (
             Opt("name", "name", required=True, help="The new name"),
-            Opt("working-directory", "workingDirectory", kind="tristate", help="A directory; null clears it"),
+            Opt(
+                "working-directory",
+                "workingDirectory",
+                kind="tristate",
+                help="A directory; null clears it",
+            ),
         ),
         body=True,
     ),
@@ -266,7 +314,12 @@ BINDINGS: tuple[Binding, ...] = (
         (Opt("destination", "destination", required=True, choices=("unassigned", "archive")),),
         body=True,
     ),
-    Binding(("projects", "chats", "delete-all"), "POST", "/projects/{projectId}/chats/delete-all", "Delete all project chats"),
+    Binding(
+        ("projects", "chats", "delete-all"),
+        "POST",
+        "/projects/{projectId}/chats/delete-all",
+        "Delete all project chats",
+    ),
     Binding(
         ("projects", "jobs", "list"),
         "GET",
@@ -284,7 +337,13 @@ BINDINGS: tuple[Binding, ...] = (
         "List sessions, most recently updated first",
         (
             Opt("archived", "archived", "query", "flag", help="Archived sessions instead"),
-            Opt("include-system-owned", "includeSystemOwned", "query", "flag", help="Include workers"),
+            Opt(
+                "include-system-owned",
+                "includeSystemOwned",
+                "query",
+                "flag",
+                help="Include workers",
+            ),
             Opt("project-id", "projectId", "query", help='Only this project\'s ("" = unassigned)'),
             CURSOR,
             LIMIT,
@@ -309,8 +368,20 @@ BINDINGS: tuple[Binding, ...] = (
         ),
         body=True,
     ),
-    Binding(("sessions", "get"), "GET", "/sessions/{sessionId}", "Read a session and its transcript", allow=(404, 410)),
-    Binding(("sessions", "delete"), "DELETE", "/sessions/{sessionId}", "Permanently delete a session", allow=(404, 410)),
+    Binding(
+        ("sessions", "get"),
+        "GET",
+        "/sessions/{sessionId}",
+        "Read a session and its transcript",
+        allow=(404, 410),
+    ),
+    Binding(
+        ("sessions", "delete"),
+        "DELETE",
+        "/sessions/{sessionId}",
+        "Permanently delete a session",
+        allow=(404, 410),
+    ),
     Binding(
         ("sessions", "resume"),
         "POST",
@@ -328,13 +399,23 @@ BINDINGS: tuple[Binding, ...] = (
         body=True,
     ),
     Binding(("sessions", "archive"), "POST", "/sessions/{sessionId}/archive", "Archive a session"),
-    Binding(("sessions", "unarchive"), "POST", "/sessions/{sessionId}/unarchive", "Unarchive a session"),
+    Binding(
+        ("sessions", "unarchive"), "POST", "/sessions/{sessionId}/unarchive", "Unarchive a session"
+    ),
     Binding(
         ("sessions", "project", "set"),
         "POST",
         "/sessions/{sessionId}/project",
         "Assign a session to a project (--project-id null: unassign)",
-        (Opt("project-id", "projectId", kind="tristate", required=True, help="A project id, or null"),),
+        (
+            Opt(
+                "project-id",
+                "projectId",
+                kind="tristate",
+                required=True,
+                help="A project id, or null",
+            ),
+        ),
         body=True,
     ),
     Binding(
@@ -381,7 +462,9 @@ BINDINGS: tuple[Binding, ...] = (
         (Opt("title", "title", help="The fork's title"),),
         body=True,
     ),
-    Binding(("sessions", "compact"), "POST", "/sessions/{sessionId}/compact", "Start context compaction"),
+    Binding(
+        ("sessions", "compact"), "POST", "/sessions/{sessionId}/compact", "Start context compaction"
+    ),
     Binding(
         ("sessions", "rollback"),
         "POST",
@@ -403,7 +486,11 @@ BINDINGS: tuple[Binding, ...] = (
         "Start review mode",
         (
             Opt("delivery", "delivery", choices=("inline", "detached")),
-            Opt("target-type", "targetType", choices=("uncommittedChanges", "baseBranch", "commit", "custom")),
+            Opt(
+                "target-type",
+                "targetType",
+                choices=("uncommittedChanges", "baseBranch", "commit", "custom"),
+            ),
             Opt("branch", "branch", help="For baseBranch"),
             Opt("sha", "sha", help="For commit"),
             Opt("title", "title", help="For commit"),
@@ -411,7 +498,12 @@ BINDINGS: tuple[Binding, ...] = (
         ),
         body=True,
     ),
-    Binding(("sessions", "controls", "get"), "GET", "/sessions/{sessionId}/session-controls", "Read session/default controls"),
+    Binding(
+        ("sessions", "controls", "get"),
+        "GET",
+        "/sessions/{sessionId}/session-controls",
+        "Read session/default controls",
+    ),
     Binding(
         ("sessions", "controls", "apply"),
         "POST",
@@ -419,7 +511,12 @@ BINDINGS: tuple[Binding, ...] = (
         "Apply session/default controls",
         (
             SCOPE,
-            Opt("controls", "controls", kind="json", help="{model, approvalPolicy, ...}: JSON or @file"),
+            Opt(
+                "controls",
+                "controls",
+                kind="json",
+                help="{model, approvalPolicy, ...}: JSON or @file",
+            ),
             ACTOR,
             Opt("source", "source", help="Where the change came from"),
         ),
@@ -466,9 +563,30 @@ BINDINGS: tuple[Binding, ...] = (
         (Opt("approval-policy", "approvalPolicy", required=True, choices=APPROVAL),),
         body=True,
     ),
-    Binding(("sessions", "approvals", "list"), "GET", "/sessions/{sessionId}/approvals", "Pending approvals", rows="data", columns=("approvalId", *REQUEST_COLUMNS)),
-    Binding(("sessions", "tool-input", "list"), "GET", "/sessions/{sessionId}/tool-input", "Pending tool-input requests", rows="data", columns=("requestId", *REQUEST_COLUMNS)),
-    Binding(("sessions", "tool-calls", "list"), "GET", "/sessions/{sessionId}/tool-calls", "Pending dynamic tool calls", rows="data", columns=("requestId", "tool", *REQUEST_COLUMNS)),
+    Binding(
+        ("sessions", "approvals", "list"),
+        "GET",
+        "/sessions/{sessionId}/approvals",
+        "Pending approvals",
+        rows="data",
+        columns=("approvalId", *REQUEST_COLUMNS),
+    ),
+    Binding(
+        ("sessions", "tool-input", "list"),
+        "GET",
+        "/sessions/{sessionId}/tool-input",
+        "Pending tool-input requests",
+        rows="data",
+        columns=("requestId", *REQUEST_COLUMNS),
+    ),
+    Binding(
+        ("sessions", "tool-calls", "list"),
+        "GET",
+        "/sessions/{sessionId}/tool-calls",
+        "Pending dynamic tool calls",
+        rows="data",
+        columns=("requestId", "tool", *REQUEST_COLUMNS),
+    ),
     Binding(
         ("sessions", "transcript", "get"),
         "GET",
@@ -499,7 +617,11 @@ BINDINGS: tuple[Binding, ...] = (
         "POST",
         "/sessions/{sessionId}/suggested-request",
         "Suggest the next user request",
-        (Opt("model", "model"), Opt("effort", "effort", choices=EFFORT), Opt("draft", "draft", kind="text")),
+        (
+            Opt("model", "model"),
+            Opt("effort", "effort", choices=EFFORT),
+            Opt("draft", "draft", kind="text"),
+        ),
         body=True,
         allow=(202, 409),
     ),
@@ -508,7 +630,11 @@ BINDINGS: tuple[Binding, ...] = (
         "POST",
         "/sessions/{sessionId}/suggested-request/jobs",
         "Enqueue a suggested-request job",
-        (Opt("model", "model"), Opt("effort", "effort", choices=EFFORT), Opt("draft", "draft", kind="text")),
+        (
+            Opt("model", "model"),
+            Opt("effort", "effort", choices=EFFORT),
+            Opt("draft", "draft", kind="text"),
+        ),
         body=True,
         allow=(202, 409),
     ),
@@ -584,5 +710,7 @@ BINDINGS: tuple[Binding, ...] = (
         columns=("seq", "type", "threadId", "at"),
     ),
     Binding(("metrics", "get"), "GET", "/metrics", "Prometheus metrics (text)"),
-    Binding(("stream", "events"), "GET", "/stream", "Follow the live event stream", kind="websocket"),
+    Binding(
+        ("stream", "events"), "GET", "/stream", "Follow the live event stream", kind="websocket"
+    ),
 )
