@@ -91,7 +91,7 @@ RBAC_HEADERS = {
     "-v", "--verbose", is_flag=True, help="Print each request and answer status on stderr."
 )
 @click.pass_context
-def cli(ctx: click.Context, **options: Any) -> None:
+def cli(ctx: click.Context, /, **options: Any) -> None:
     """A local-first control plane for the Codex runtime (codex app-server).
 
     Commands talk to a server: --server URL (or $CODEX_MANAGER_SERVER, or a context made
