@@ -8,7 +8,9 @@ an option, a route with a body gets `--body JSON|@file`. The live commands (LIVE
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -52,20 +54,27 @@ LIVE_COMMANDS: dict[tuple[tuple[str, ...], str], str] = {
 
 
 class Group(click.Group):
-    """A group whose live commands are imported only when used (or listed in --help)."""
+    """A group whose subcommands may be made only when used: `lazy` names live commands
+    (imported from codex_manager_cli.live), `builders` make a route group from the
+    table. `cmgr sessions list` builds the sessions group only, and never imports the
+    live commands; --help lists everything."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy: dict[str, str] = {}
+        self.builders: dict[str, Callable[[], click.Command]] = {}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
+        return sorted({*super().list_commands(ctx), *self.lazy, *self.builders})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy and cmd_name not in self.commands:
-            live = importlib.import_module("codex_manager_cli.live")
-            command: click.Command = getattr(live, self.lazy[cmd_name])
-            self.commands[cmd_name] = command
+        if cmd_name not in self.commands:
+            if cmd_name in self.builders:
+                self.commands[cmd_name] = self.builders[cmd_name]()
+            elif cmd_name in self.lazy:
+                live = importlib.import_module("codex_manager_cli.live")
+                command: click.Command = getattr(live, self.lazy[cmd_name])
+                self.commands[cmd_name] = command
         return super().get_command(ctx, cmd_name)
 
 
@@ -238,25 +247,36 @@ def _ledger_head(cli: CliContext) -> int | None:
     return last if isinstance(last, int) else None
 
 
-def add_route_commands(root: click.Group) -> None:
-    """Every binding's command, and the live commands, under `root`."""
-    groups: dict[tuple[str, ...], click.Group] = {(): root}
+def add_route_commands(root: Group) -> None:
+    """Every binding's command, and the live commands, under `root`: one builder per top
+    group (run when the group is first used)."""
+    names = {binding.command[0] for binding in BINDINGS} | {"jobs"}
+    names |= {path[0] for path, _ in LIVE_COMMANDS if path}
+    for name in names:
+        root.builders[name] = functools.partial(build_group, name)
 
-    def group(path: tuple[str, ...]) -> click.Group:
+
+def build_group(name: str) -> click.Command:
+    """Top group `name` with every command of the table under it (`jobs`: the
+    `orchestrator jobs` commands) and its live commands."""
+    source = ("orchestrator", "jobs") if name == "jobs" else (name,)
+    top = Group(name, help=GROUP_HELP.get(name) or f"{name} commands.")
+    groups: dict[tuple[str, ...], Group] = {source: top}
+
+    def group(path: tuple[str, ...]) -> Group:
         if path not in groups:
-            parent = group(path[:-1])
             made = Group(path[-1], help=GROUP_HELP.get(path[-1]) or f"{path[-1]} commands.")
-            parent.add_command(made)
+            group(path[:-1]).add_command(made)
             groups[path] = made
         return groups[path]
 
     for binding in BINDINGS:
-        if binding.kind == "http":
+        if binding.kind == "http" and binding.command[: len(source)] == source:
             group(binding.command[:-1]).add_command(route_command(binding))
-    jobs = group(("jobs",))
-    for name, command in group(("orchestrator", "jobs")).commands.items():
-        jobs.add_command(command, name)
-    for (path, name), attribute in LIVE_COMMANDS.items():
-        made = group(path)
-        assert isinstance(made, Group)
-        made.lazy[name] = attribute
+    for (path, command), attribute in LIVE_COMMANDS.items():
+        if name == "jobs":
+            if path == ("jobs",):
+                top.lazy[command] = attribute
+        elif path[0] == name:
+            group(path).lazy[command] = attribute
+    return top

@@ -64,8 +64,6 @@ def send(
 
     `body` is sent as JSON (None: no body); `raw_body` as is. Raises TransportError
     (refused, reset, name not found) or ClientTimeout (no answer within the timeout)."""
-    from codex_manager_client.errors import ClientTimeout, TransportError
-
     parts = urlsplit(url)
     wait = target.timeout if timeout is None else timeout
     connection_type = (
@@ -84,20 +82,30 @@ def send(
         connection.request(method, target_path or "/", body=payload, headers=all_headers)
         response = connection.getresponse()
         data = response.read()
-    except TimeoutError:
-        raise ClientTimeout(f"{method} {url}: no answer within {wait:g} s") from None
-    except ConnectionRefusedError:
-        raise TransportError(unreachable(target)) from None
-    except socket.gaierror as exc:
-        raise TransportError(
-            f"server not reachable at {target.server}: cannot resolve its name ({exc.strerror})"
-        ) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise TransportError(f"{method} {url} failed: {exc or type(exc).__name__}") from None
+        raise _transport_error(exc, target, method, url, wait) from None
     finally:
         connection.close()
     content_type = response.getheader("Content-Type") or ""
     return Answer(response.status, _decode(data, content_type), content_type)
+
+
+def _transport_error(
+    exc: Exception, target: Target, method: str, url: str, wait: float
+) -> Exception:
+    """The client's error for a request that got no answer (imported only then: the
+    errors module loads the core's)."""
+    from codex_manager_client.errors import ClientTimeout, TransportError
+
+    if isinstance(exc, TimeoutError):
+        return ClientTimeout(f"{method} {url}: no answer within {wait:g} s")
+    if isinstance(exc, ConnectionRefusedError):
+        return TransportError(unreachable(target))
+    if isinstance(exc, socket.gaierror):
+        return TransportError(
+            f"server not reachable at {target.server}: cannot resolve its name ({exc.strerror})"
+        )
+    return TransportError(f"{method} {url} failed: {exc or type(exc).__name__}")
 
 
 def unreachable(target: Target) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from codex_manager_cli.commands import Group
 from codex_manager_cli.context import OUTPUT_FORMATS, CliContext
 
 
@@ -44,7 +45,9 @@ RBAC_HEADERS = {
 }
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(package_name="codex-manager", prog_name="codex-manager")
 @click.option(
     "--server",
@@ -189,6 +192,7 @@ def _register() -> None:
     cli.add_command(import_original)
     cli.add_command(context_group)
     cli.add_command(api_group)
+    assert isinstance(cli, Group)
     add_route_commands(cli)
 
 
