@@ -313,7 +313,9 @@ def test_contexts(stub: Stub, clean_env: Path) -> None:
     assert run("context", "set", "dev", "--server", stub.url, "--token", "secret").exit_code == 0
     assert (clean_env.stat().st_mode & 0o777) == 0o600
     listed = run("context", "list").output
-    assert "dev" in listed and "token set" in listed and "secret" not in listed
+    assert "dev" in listed
+    assert "token set" in listed
+    assert "secret" not in listed
     assert run("--context", "dev", "system", "health").exit_code == 0
     assert stub.seen[-1].headers["authorization"] == "Bearer secret"
     assert run("context", "use", "dev").exit_code == 0
