@@ -2,7 +2,8 @@
 
 Every command a script or a worker runs pays the interpreter's start-up, the CLI's
 imports and one request. This times, as a user sees it (wall clock of the whole
-process), `cmgr --help` (no request) and `cmgr sessions list` against a running server:
+process), `cmgr --help` (no request) and `cmgr sessions list` against a running server,
+next to `python -c pass` (the interpreter alone, the floor on this machine):
 `--server URL`, else a demo server this script starts (`codex-manager serve --demo`)
 and stops. Runs alternate between the two commands so a noisy moment spreads over both.
 
@@ -27,7 +28,11 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 CMGR = str(BIN / "cmgr")
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
-COMMANDS = {"cmgr --help": ["--help"], "cmgr sessions list": ["sessions", "list"]}
+COMMANDS = {
+    "python -c pass": [sys.executable, "-c", "pass"],  # the interpreter alone: the floor
+    "cmgr --help": [CMGR, "--help"],
+    "cmgr sessions list": [CMGR, "sessions", "list"],
+}
 
 
 def start_demo_server(root: Path) -> tuple[subprocess.Popen[str], str]:
@@ -61,7 +66,7 @@ def start_demo_server(root: Path) -> tuple[subprocess.Popen[str], str]:
 def time_once(args: list[str], server: str, config: Path) -> float:
     env = {**os.environ, "CODEX_MANAGER_SERVER": server, "CODEX_MANAGER_CONFIG": str(config)}
     started = time.perf_counter()
-    subprocess.run([CMGR, *args], env=env, stdout=subprocess.DEVNULL, check=True, timeout=60)
+    subprocess.run(args, env=env, stdout=subprocess.DEVNULL, check=True, timeout=60)
     return time.perf_counter() - started
 
 

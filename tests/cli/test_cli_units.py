@@ -361,3 +361,9 @@ def test_no_input_is_implied_without_a_tty(stub: Stub) -> None:
         cli.commands.pop("probe-context")
     assert seen[0].no_input is True
     assert seen[0].output == "json"
+
+
+def test_the_exit_code_table_is_documented() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    for code, _meaning in exits.TABLE:
+        assert f"\n| {code} | " in docs, code
