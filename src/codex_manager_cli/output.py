@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 MAX_CELL = 60
+#: In a table, an answer carrying one of these records (`{status, session, thread}`) shows
+#: the record's fields: what was created, read or changed.
+RECORD_KEYS = ("session", "project", "job")
 MAX_COLUMNS = 7
 
 
@@ -47,12 +50,21 @@ def render(
         return
     listed = records(body, rows)
     if output == "jsonl":
-        for record in listed if listed is not None else [body]:
-            out.write(dumps(record, indent=None) + "\n")
+        for item in listed if listed is not None else [body]:
+            out.write(dumps(item, indent=None) + "\n")
     elif output == "table":
-        out.write(table(listed, columns) if listed is not None else fields(body))
+        out.write(table(listed, columns) if listed is not None else fields(record(body)))
     else:
         out.write(dumps(body) + "\n")
+
+
+def record(body: Any) -> Any:
+    """The record a single answer is about (RECORD_KEYS), else the answer."""
+    if isinstance(body, dict):
+        for key in RECORD_KEYS:
+            if isinstance(body.get(key), dict):
+                return body[key]
+    return body
 
 
 def cell(value: Any) -> str:

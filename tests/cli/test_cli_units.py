@@ -72,6 +72,12 @@ def test_options_become_query_and_body_fields() -> None:
     assert body == {"model": "m", "text": "hi"}
 
 
+@pytest.mark.parametrize("hostile", ["", " ", ".", ".."])
+def test_ids_that_would_change_the_route_are_refused(hostile: str) -> None:
+    with pytest.raises(ValueError, match="SESSION_ID .* is not an id"):
+        build_request(binding("sessions", "get"), {"sessionId": hostile}, {}, None)
+
+
 def test_required_fields_may_come_from_the_body() -> None:
     rename = binding("sessions", "rename")
     with pytest.raises(ValueError, match="missing --title"):
@@ -180,6 +186,35 @@ def test_table_writer() -> None:
     assert text.splitlines()[0].split() == ["a"]  # nested values are not columns by default
     assert text.splitlines()[1].endswith("…")
     assert output.fields({"status": "ok", "n": None}) == "status  ok\nn       -\n"
+    assert output.record({"status": "ok", "project": {"name": "p"}}) == {"name": "p"}
+
+
+def test_send_wait_follows_the_turn_from_the_ledger_head(
+    stub: Stub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codex_manager_cli import live
+
+    calls: list[tuple[Any, ...]] = []
+
+    def follow_turn(target: Any, session_id: str, turn_id: str, **kwargs: Any) -> int:
+        calls.append((target.server, session_id, turn_id, kwargs))
+        return 0
+
+    monkeypatch.setattr(live, "follow_turn", follow_turn)
+    stub.answers["/api/events"] = (200, {"status": "ok", "events": [], "lastSeq": 41})
+    stub.answers["/api/sessions/s1/messages"] = (202, {"status": "accepted", "turnId": "t1"})
+    result = run("--server", stub.url, "sessions", "send", "s1", "--text", "hi", "--wait")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""  # follow_turn prints the turn
+    assert calls == [
+        (
+            stub.url,
+            "s1",
+            "t1",
+            {"since": 41, "output": "json", "no_input": True, "timeout": None},
+        )
+    ]
+    assert [seen.path for seen in stub.seen] == ["/api/events", "/api/sessions/s1/messages"]
 
 
 def test_the_json_envelope(stub: Stub) -> None:
