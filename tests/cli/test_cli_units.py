@@ -74,7 +74,7 @@ def test_options_become_query_and_body_fields() -> None:
 
 @pytest.mark.parametrize("hostile", ["", " ", ".", ".."])
 def test_ids_that_would_change_the_route_are_refused(hostile: str) -> None:
-    with pytest.raises(ValueError, match="SESSION_ID .* is not an id"):
+    with pytest.raises(ValueError, match=r"SESSION_ID .* is not an id"):
         build_request(binding("sessions", "get"), {"sessionId": hostile}, {}, None)
 
 
