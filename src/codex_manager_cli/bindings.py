@@ -144,9 +144,9 @@ def build_request(
     them."""
     from codex_manager_client.target import path_segment
 
-    for name, value in arguments.items():
-        if value.strip() in ("", ".", ".."):
-            raise ValueError(f"{argument_name(name).upper()} {value!r} is not an id")
+    for name, given in arguments.items():
+        if given.strip() in ("", ".", ".."):
+            raise ValueError(f"{argument_name(name).upper()} {given!r} is not an id")
     path = _PATH_PARAM.sub(lambda match: path_segment(arguments[match.group(1)]), binding.path)
     query: dict[str, Any] = {}
     fields: dict[str, Any] = {}
