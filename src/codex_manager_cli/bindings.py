@@ -39,6 +39,8 @@ class Opt:
     help: str = ""
     choices: tuple[str, ...] = ()
     multiple: bool = False
+    default: Any = None
+    """Sent when the option is not given (None: nothing is sent)."""
 
 
 @attrs.frozen
@@ -152,6 +154,8 @@ def build_request(
     fields: dict[str, Any] = {}
     for opt in binding.options:
         value = values.get(opt.name)
+        if value is None:
+            value = opt.default
         if value is None or (opt.kind == "flag" and not value) or value == ():
             continue
         (query if opt.where == "query" else fields)[opt.key] = convert(opt, value)

@@ -8,12 +8,14 @@ the client's Target only; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from codex_manager_cli import exits
 from codex_manager_cli.commands import Group
 from codex_manager_cli.context import OUTPUT_FORMATS, CliContext
 
@@ -25,6 +27,11 @@ def main() -> None:
     gc.disable()
     try:
         cli()
+    except BrokenPipeError:
+        # The reader went away (`cmgr ... | head`): not an error of ours; stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(exits.FAILURE)
     finally:
         gc.enable()
 

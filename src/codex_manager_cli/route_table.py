@@ -187,7 +187,13 @@ _GENERAL: tuple[Binding, ...] = (
         "Upload feedback to Codex",
         (
             Opt("classification", "classification", required=True, help="e.g. bug"),
-            Opt("include-logs", "includeLogs", kind="bool", help="Attach logs (default no)"),
+            Opt(
+                "include-logs",
+                "includeLogs",
+                kind="bool",
+                default=False,
+                help="Attach logs (default no)",
+            ),
             Opt("reason", "reason", help="What happened"),
             Opt("thread-id", "threadId", help="The thread concerned"),
         ),

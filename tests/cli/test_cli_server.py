@@ -179,6 +179,26 @@ def test_events_extensions_and_raw_requests(server: Server) -> None:
     assert raw["status"] == "ok"
 
 
+def test_discovery_account_config_and_runtime(server: Server) -> None:
+    for args in (
+        ("apps", "list"),
+        ("skills", "list"),
+        ("mcp", "servers", "list"),
+        ("system", "features", "list"),
+        ("system", "collaboration-modes", "list"),
+    ):
+        assert isinstance(ok(cmgr(server, *args)).json()["data"], list), args
+    assert ok(cmgr(server, "mcp", "reload")).json()["status"] == "ok"
+    assert ok(cmgr(server, "account", "get")).json()["status"] == "ok"
+    assert ok(cmgr(server, "config", "get")).json()["config"]["model"]
+    assert ok(cmgr(server, "config", "requirements")).json()["status"] == "ok"
+    ran = ok(cmgr(server, "runtime", "exec", "--", "echo", "from the cli")).json()
+    assert ran["result"]["stdout"] == "from the cli\n"
+    not_logged_in = cmgr(server, "account", "rate-limits")  # the demo has no account: 409
+    assert not_logged_in.code == 5
+    assert "codex_auth_required" in not_logged_in.err
+
+
 # ---------------------------------------------------------------- error paths
 
 
@@ -191,6 +211,11 @@ def test_unknown_ids(server: Server) -> None:
     assert job.json()["response"]["statusCode"] == 404
     decided = cmgr(server, "--json", "tool-input", "decide", "nope", "--decision", "accept")
     assert decided.json()["ok"] is True
+    approval = cmgr(server, "approvals", "decide", "nope", "--decision", "accept")
+    assert approval.code == 3
+    assert "no approval 'nope'" in approval.err
+    call = cmgr(server, "-o", "jsonl", "tool-calls", "respond", "nope", "--text", "x", "--json")
+    assert json.loads(call.out)["response"]["statusCode"] == 404
     project = cmgr(server, "--json", "projects", "rename", "nope", "--name", "x")
     assert project.code == 3
     assert json.loads(project.err)["error"]["kind"] in ("not_found", "project_not_found")
