@@ -156,6 +156,8 @@ def build_context(
         "verbose": verbose,
         "context_name": chosen,
     }
+    if data_dir is not None and (server is not None or context_name is not None):
+        raise click.UsageError("give --server/--context or --data-dir, not both")
     if data_dir is None:
         try:
             return CliContext(target=Target(**fields), **common)

@@ -287,6 +287,9 @@ def test_bad_arguments_are_usage_errors(stub: Stub) -> None:
     assert "--body: the value is not valid JSON" in result.stderr
     assert run("--server", "ftp://x", "sessions", "list").exit_code == exits.USAGE
     assert run("--server", stub.url, "sessions", "list", "--limit", "many").exit_code == exits.USAGE
+    both = run("--server", stub.url, "--data-dir", "/tmp/x", "sessions", "list")
+    assert both.exit_code == exits.USAGE
+    assert "not both" in both.stderr
     assert stub.seen == []
 
 
