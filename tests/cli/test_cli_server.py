@@ -254,3 +254,10 @@ def test_embedded_and_remote_answer_alike(server: Server, tmp_path: Path) -> Non
     session_id = ok(created).json()["session"]["sessionId"]
     listed = ok(cmgr(server, *data, "sessions", "list", env=demo)).json()
     assert [s["sessionId"] for s in listed["sessions"]] == [session_id]  # durable: a 2nd start
+
+
+def test_embedded_on_a_data_dir_a_server_has_open(server: Server) -> None:
+    refused = cmgr(server, "--data-dir", str(server.root / "data"), "sessions", "list")
+    assert refused.code == 1
+    assert "is in use by a running server: talk to it with --server URL" in refused.err
+    assert "Traceback" not in refused.err
