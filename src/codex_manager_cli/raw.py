@@ -7,6 +7,7 @@ import click
 
 from codex_manager_cli.bindings import parse_json_argument
 from codex_manager_cli.commands import output_options
+from codex_manager_cli.context import CliContext
 
 
 @click.group("api")
@@ -39,7 +40,8 @@ def api_request(
     headers: tuple[str, ...],
     allow_status: str | None,
 ) -> None:
-    """Send one request: `cmgr api request --path /sessions --query limit=5`."""
+    """Send one request: `cmgr api request --path /sessions --query limit=5` (the path
+    after the API prefix; a path that starts with the prefix is taken as the same)."""
     from codex_manager_cli.commands import cli_context
     from codex_manager_cli.main import parse_header
     from codex_manager_cli.runner import run_request
@@ -62,7 +64,10 @@ def api_request(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     extra = dict(parse_header(item) for item in headers)
-    route = "/" + path.lstrip("/") if path else ""
+    route = "/" + path.lstrip("/") if path.strip("/") else ""
+    prefix = _prefix_of(cli)
+    if prefix and (route == prefix or route.startswith(prefix + "/")):
+        route = route[len(prefix) :]  # `--path /api/sessions` means `/sessions`
     code, _ = run_request(
         cli,
         "api request",
@@ -75,6 +80,11 @@ def api_request(
         allow_plain=True,
     )
     raise click.exceptions.Exit(code)
+
+
+def _prefix_of(cli: CliContext) -> str:
+    """The API prefix without starting an embedded server for it (it is always /api)."""
+    return "/api" if cli.data_dir is not None else cli.target.api_prefix
 
 
 api_request.params.extend(output_options())

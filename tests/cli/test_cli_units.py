@@ -316,6 +316,10 @@ def test_api_request(stub: Stub, tmp_path: Path) -> None:
     assert (seen.method, seen.query, seen.body) == ("POST", {"k": ["v", "w"]}, {"a": 1})
     assert seen.headers["x-test"] == "1"
     assert run("--server", stub.url, *args).exit_code == exits.NOT_FOUND
+    stub.answers["/api/health"] = (200, {"status": "ok"})
+    for path in ("/health", "health", "/api/health"):
+        assert run("--server", stub.url, "api", "request", "--path", path).exit_code == 0, path
+    assert [seen.path for seen in stub.seen[-3:]] == ["/api/health"] * 3
 
 
 # ---------------------------------------------------------------- targets and contexts
