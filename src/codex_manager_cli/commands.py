@@ -301,4 +301,8 @@ def build_group(name: str) -> click.Command:
                 top.lazy[command] = attribute
         elif path[0] == name:
             group(path).lazy[command] = attribute
+    if name == "sessions":  # client-side, no route of its own (the original's)
+        from codex_manager_cli.inspect_command import inspect_command
+
+        top.add_command(inspect_command)
     return top

@@ -409,3 +409,42 @@ def test_the_exit_code_table_is_documented() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
     for code, _meaning in exits.TABLE:
         assert f"\n| {code} | " in docs, code
+
+
+def test_sessions_inspect_filters_and_cuts_the_transcript(stub: Stub) -> None:
+    transcript = [
+        {
+            "turnId": "t1",
+            "role": "user",
+            "type": "userMessage",
+            "status": "complete",
+            "content": "hi",
+        },
+        {
+            "turnId": "t1",
+            "role": "assistant",
+            "type": "agentMessage",
+            "status": "complete",
+            "content": "a" * 50,
+        },
+        {
+            "turnId": "t2",
+            "role": "assistant",
+            "type": "agentMessage",
+            "status": "complete",
+            "content": "last",
+        },
+    ]
+    stub.answers["/api/sessions/s1"] = (
+        200,
+        {"status": "ok", "session": {"sessionId": "s1"}, "transcript": transcript},
+    )
+    args = ["--server", stub.url, "sessions", "inspect", "s1", "--role", "assistant"]
+    view = json.loads(run(*args, "--content-chars", "10").output)
+    assert view["session"] == {"sessionId": "s1"}
+    assert view["transcript"]["matched"] == 2
+    assert [entry["content"] for entry in view["transcript"]["entries"]] == ["a" * 10 + "…", "last"]
+    assert view["transcript"]["entries"][0]["contentChars"] == 50
+    tail = json.loads(run(*args, "--transcript-tail", "1").output)["transcript"]
+    assert (tail["matched"], tail["shown"], tail["entries"][0]["content"]) == (2, 1, "last")
+    assert run("--server", stub.url, "sessions", "inspect", "nope").exit_code == exits.NOT_FOUND
