@@ -78,7 +78,17 @@ def context_fields(name: str | None, path: Path) -> tuple[str, dict[str, Any]]:
         known = ", ".join(sorted(data["contexts"]))
         raise click.UsageError(f"no context named {chosen!r} in {path} (known: {known})")
     fields = data["contexts"][chosen]
-    return chosen, {key: fields[key] for key in FIELDS if fields.get(key) is not None}
+    if not isinstance(fields, dict):
+        raise click.ClickException(f"{path}: context {chosen!r} is not a table")
+    found = {key: fields[key] for key in FIELDS if fields.get(key) is not None}
+    for key, value in found.items():
+        wanted = (int, float) if key == "timeout" else str
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            kind = "a number of seconds" if key == "timeout" else "a string"
+            raise click.ClickException(
+                f"{path}: {key} of context {chosen!r} must be {kind}, not {value!r}"
+            )
+    return chosen, found
 
 
 def env_fields(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -113,6 +123,9 @@ def context_list() -> None:
     data = load(path)
     for name, fields in sorted(data["contexts"].items()):
         mark = "*" if name == data["current"] else " "
+        if not isinstance(fields, dict):
+            click.echo(f"{mark} {name}  (not a table: fix {path})")
+            continue
         token = "token set" if fields.get("token") else "no token"
         timeout = fields.get("timeout", DEFAULT_TIMEOUT)
         click.echo(f"{mark} {name}  {fields.get('server', DEFAULT_SERVER)}  {token}  {timeout:g}s")

@@ -372,11 +372,22 @@ def test_contexts(stub: Stub, clean_env: Path) -> None:
     assert run("context", "set", "bad", "--server", "nope").exit_code == exits.USAGE
 
 
-def test_a_broken_config_file_is_named(clean_env: Path) -> None:
-    clean_env.write_text("current = [")
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("current = [", ""),
+        ('current = "x"\n[contexts.x]\ntimeout = "soon"', "timeout of context 'x'"),
+        ('current = "x"\n[contexts.x]\nserver = 5', "server of context 'x'"),
+        ('current = "x"\ncontexts = {x = 1}', "context 'x' is not a table"),
+    ],
+)
+def test_a_broken_config_file_is_named(clean_env: Path, text: str, named: str) -> None:
+    clean_env.write_text(text)
     result = run("sessions", "list")
     assert result.exit_code == 1
     assert str(clean_env) in result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_completion_scripts() -> None:
