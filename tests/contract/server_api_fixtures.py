@@ -57,9 +57,11 @@ class Server:
 
 def start_server(root: Path) -> Iterator[Server]:
     """The server in its own thread and asyncio loop, until the generator is closed."""
-    with start_blocking_portal("asyncio") as portal:
-        with portal.wrap_async_context_manager(running_host(root, script)) as host:
-            yield Server(portal, host)
+    with (
+        start_blocking_portal("asyncio") as portal,
+        portal.wrap_async_context_manager(running_host(root, script)) as host,
+    ):
+        yield Server(portal, host)
 
 
 class _Group:

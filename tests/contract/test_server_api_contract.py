@@ -286,7 +286,8 @@ async def test_jobs_health_and_runtime_reads(embedded: Embedded, remote: RemoteM
     assert health.data_dir is not None
     models_remote = await remote.runtime.list_models()
     models_embedded = await embedded.runtime.list_models()
-    assert isinstance(models_remote, dict) and isinstance(models_embedded, dict)
+    assert isinstance(models_remote, dict)
+    assert isinstance(models_embedded, dict)
     assert models_remote["data"] == models_embedded["data"]
 
 
