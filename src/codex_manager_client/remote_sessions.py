@@ -372,6 +372,7 @@ class RemoteTurns:
         self,
         session_id: str,
         input: str | Sequence[Mapping[str, Any]],
+        /,
         *,
         timeout: float | None = None,
         on_retry: RetryCallback | None = None,

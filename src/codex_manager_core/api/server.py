@@ -146,6 +146,7 @@ class TurnsServerApi(Protocol):
         self,
         session_id: str,
         input: str | Sequence[InputItem],
+        /,
         *,
         timeout: float | None = None,
         on_retry: RetryCallback | None = None,

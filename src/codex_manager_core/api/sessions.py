@@ -218,6 +218,7 @@ class TurnsApi(Protocol):
         self,
         session_id: str,
         input: str | Sequence[InputItem],
+        /,
         *,
         timeout: float | None = None,
         on_retry: RetryCallback | None = None,
