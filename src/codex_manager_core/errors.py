@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from codex_manager_core.services.turn_waits import TurnErrorNotice, TurnResult
+    from codex_manager_core.turn_outcome import TurnErrorNotice, TurnResult
 
 
 class CodexManagerError(Exception):

@@ -41,6 +41,7 @@ from codex_manager_core.runtime.client import InitializeResult
 from codex_manager_core.runtime.supervisor import ExitRecord
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.request_lifecycle import RequestLifecycle
+from codex_manager_core.turn_outcome import final_text_of, turn_error_of
 
 logger = logging.getLogger("codex_manager_core.runtime_events")
 
@@ -88,27 +89,6 @@ def item_id_of(params: Mapping[str, Any]) -> str | None:
     if isinstance(item, Mapping) and isinstance(item.get("id"), str):
         return str(item["id"])
     return None
-
-
-def final_text_of(turn: Mapping[str, Any]) -> str | None:
-    """The text of the last agent message among a turn's items."""
-    items = turn.get("items")
-    text = None
-    if isinstance(items, list):
-        for item in items:
-            if isinstance(item, Mapping) and item.get("type") == "agentMessage":
-                value = item.get("text")
-                if isinstance(value, str):
-                    text = value
-    return text
-
-
-def turn_error_of(turn: Mapping[str, Any]) -> str | None:
-    error = turn.get("error")
-    if isinstance(error, Mapping):
-        message = error.get("message")
-        return str(message) if message is not None else str(dict(error))
-    return None if error is None else str(error)
 
 
 def user_text_of(item: Mapping[str, Any]) -> str:

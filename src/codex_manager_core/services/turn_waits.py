@@ -19,61 +19,26 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any
 
-import attrs
-
-from codex_manager_core.errors import TurnFailed, TurnTimeout
 from codex_manager_core.events.bus import EventBus, EventFilter
-from codex_manager_core.models import Event, Lagged, TurnRecord, TurnStatus
+from codex_manager_core.models import Lagged, TurnRecord
 from codex_manager_core.ports import Clock, Store
-from codex_manager_core.services.notifications import final_text_of, turn_error_of
+from codex_manager_core.turn_outcome import (
+    ERROR_TYPE,
+    WAIT_TYPES,
+    TurnErrorNotice,
+    TurnResult,
+    checked,
+    gave_up,
+    turn_step,
+    turn_timeout,
+)
+
+__all__ = ["ERROR_TYPE", "RetryCallback", "TurnErrorNotice", "TurnResult", "wait_for_turn_end"]
 
 logger = logging.getLogger("codex_manager_core.turns")
-
-ERROR_TYPE: Final = "app_server.error"
-_WAIT_TYPES: Final = ("app_server.turn.completed", "turn_reconciled", ERROR_TYPE)
-
-
-@attrs.frozen
-class TurnResult:
-    session_id: str
-    turn_id: str
-    status: TurnStatus
-    final_text: str | None
-    """The last assistant message of the turn (None if it produced none)."""
-    error: str | None = None
-
-
-@attrs.frozen
-class TurnErrorNotice:
-    """An `error` notification of the runtime about a turn (`app_server.error`)."""
-
-    message: str
-    """The runtime's message, e.g. "Reconnecting... 2/5" or "unexpected status 401 ..."."""
-    details: str | None
-    """The runtime's `additionalDetails` (for a retry: what went wrong)."""
-    info: Any
-    """The runtime's `codexErrorInfo` (e.g. {"httpConnectionFailed": {"httpStatusCode": 401}})."""
-    will_retry: bool
-    seq: int
-    """The ledger position of the notification."""
-
-    def describe(self) -> str:
-        if self.details and self.details != self.message:
-            return f"{self.message} ({self.details})"
-        return self.message
-
-    @property
-    def http_status(self) -> int | None:
-        """The HTTP status of the model server's answer, when the runtime reports one."""
-        if isinstance(self.info, Mapping):
-            for value in self.info.values():
-                if isinstance(value, Mapping) and isinstance(value.get("httpStatusCode"), int):
-                    return int(value["httpStatusCode"])
-        return None
-
 
 #: What `on_retry` may be: called with each retry notice (an async function is awaited).
 RetryCallback = Callable[[TurnErrorNotice], Any]
@@ -93,14 +58,14 @@ async def wait_for_turn_end(
     """The turn's result once it ends (at once if it has); `TurnFailed` if it failed,
     `TurnTimeout` after `timeout` seconds. `since`: the ledger position before the turn
     started, so that retries announced before this call are reported too."""
-    event_filter = EventFilter.of([session_id], _WAIT_TYPES)
+    event_filter = EventFilter.of([session_id], WAIT_TYPES)
     subscription = bus.subscribe(event_filter, since=since)
     last_retry: TurnErrorNotice | None = None
     try:
         with clock.move_on_after(timeout):
             stored = await store.get_turn(turn_id)
             if stored is not None and stored.status.terminal:
-                return _checked(_result(stored), None)
+                return checked(_result(stored), None)
             while True:
                 item = await subscription.next()
                 if isinstance(item, Lagged):
@@ -108,82 +73,32 @@ async def wait_for_turn_end(
                     subscription.close()
                     subscription = bus.subscribe(event_filter, since=item.seq)
                     continue
-                if item.type == ERROR_TYPE:
-                    notice = _notice_of(item, turn_id)
-                    if notice is None:
-                        continue
-                    if not notice.will_retry:
-                        raise TurnFailed(session_id, turn_id, notice.describe(), notice=notice)
-                    last_retry = notice
+                step = turn_step(item.type, item.payload, item.seq, session_id, turn_id)
+                if step is None:
+                    continue
+                if isinstance(step, TurnErrorNotice):
+                    if not step.will_retry:
+                        raise gave_up(session_id, turn_id, step)
+                    last_retry = step
                     logger.warning(
                         "turn %s of session %s: the runtime is retrying the model: %s",
                         turn_id,
                         session_id,
-                        notice.describe(),
+                        step.describe(),
                     )
                     if on_retry is not None:
-                        outcome = on_retry(notice)
+                        outcome = on_retry(step)
                         if inspect.isawaitable(outcome):
                             await outcome
                     continue
-                result = _from_event(item, session_id, turn_id)
-                if result is not None:
-                    stored = await store.get_turn(turn_id)
-                    if stored is not None and stored.status.terminal:
-                        result = _result(stored)
-                    return _checked(result, last_retry)
+                # The stored record has what the event may lack (a reconciled turn's text).
+                stored = await store.get_turn(turn_id)
+                result = _result(stored) if stored is not None and stored.status.terminal else step
+                return checked(result, last_retry)
     finally:
         subscription.close()
-    retrying = f"; the runtime was retrying: {last_retry.describe()}" if last_retry else ""
-    raise TurnTimeout(
-        f"turn {turn_id} of session {session_id} did not finish within {timeout:g} s"
-        f"{retrying}; it may still be running (interrupt it, or wait again)",
-        last_retry=last_retry,
-    )
-
-
-def _checked(result: TurnResult, last_retry: TurnErrorNotice | None) -> TurnResult:
-    if result.status is not TurnStatus.FAILED:
-        return result
-    message = result.error or (
-        last_retry.describe() if last_retry is not None else "the runtime gave no reason"
-    )
-    raise TurnFailed(result.session_id, result.turn_id, message, notice=None, result=result)
-
-
-def _notice_of(event: Event, turn_id: str) -> TurnErrorNotice | None:
-    """The error notice of `event` if it is about this turn."""
-    payload = event.payload if isinstance(event.payload, Mapping) else {}
-    params = payload.get("params")
-    if not isinstance(params, Mapping) or params.get("turnId") not in (turn_id, None):
-        return None
-    error = params.get("error")
-    error = error if isinstance(error, Mapping) else {}
-    message = error.get("message")
-    details = error.get("additionalDetails")
-    return TurnErrorNotice(
-        message=str(message) if message is not None else "the runtime reported an error",
-        details=str(details) if details is not None else None,
-        info=error.get("codexErrorInfo"),
-        will_retry=params.get("willRetry") is True,
-        seq=event.seq,
-    )
+    raise turn_timeout(session_id, turn_id, timeout, last_retry)
 
 
 def _result(turn: TurnRecord) -> TurnResult:
     return TurnResult(turn.thread_id, turn.turn_id, turn.status, turn.final_text, turn.error)
-
-
-def _from_event(event: Event, session_id: str, turn_id: str) -> TurnResult | None:
-    payload = event.payload if isinstance(event.payload, Mapping) else {}
-    if event.type == "turn_reconciled":
-        if payload.get("turnId") != turn_id:
-            return None
-        return TurnResult(session_id, turn_id, TurnStatus(payload["status"]), None, None)
-    params = payload.get("params")
-    turn = params.get("turn") if isinstance(params, Mapping) else None
-    if not isinstance(turn, Mapping) or turn.get("id") != turn_id:
-        return None
-    raw = str(turn.get("status"))
-    status = TurnStatus(raw) if raw in TurnStatus._value2member_map_ else TurnStatus.FAILED
-    return TurnResult(session_id, turn_id, status, final_text_of(turn), turn_error_of(turn))
