@@ -7,7 +7,6 @@ registered; registering a type (and enqueueing an arbitrary one) is in-process o
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,12 +59,9 @@ class RemoteJobs:
     async def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
         """The job once it has ended (event-driven, over /api/stream); TimedOut after
         `timeout` seconds."""
-        # LIVE's module (codex_manager_client.waits), imported when first needed.
-        wait_job = importlib.import_module("codex_manager_client.waits").wait_job
-        job: Job = await wait_job(
-            self._http.target, job_id, timeout=timeout, client=self._http.client
-        )
-        return job
+        from codex_manager_client.waits import wait_job
+
+        return await wait_job(self._http.target, job_id, timeout=timeout, client=self._http.client)
 
 
 class RemoteSuggestions:

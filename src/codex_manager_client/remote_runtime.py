@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex_manager_client import decode
 from codex_manager_client.transport import Transport, drop_none, seg
 from codex_manager_core import Event
 from codex_manager_core.models import JsonValue
 from codex_manager_core.runtime.supervisor import RuntimeHealth
+
+if TYPE_CHECKING:
+    from codex_manager_client.stream import EventStream
 
 
 def _read(body: Any) -> JsonValue:
@@ -225,14 +228,12 @@ class RemoteEvents:
         thread_ids: Sequence[str] | None = None,
         types: Sequence[str] | None = None,
         since: int | None = None,
-    ) -> Any:
-        """The live stream (`codex_manager_client.stream.EventStream`): `async with` it,
-        then `async for frame in stream`."""
-        # LIVE's module, imported when first needed.
-        from importlib import import_module
+    ) -> EventStream:
+        """The live stream from `since` (every frame exactly once, resuming after a cut):
+        `async with cm.events.subscribe(...) as stream: async for frame in stream`."""
+        from codex_manager_client.stream import EventStream
 
-        stream_cls = import_module("codex_manager_client.stream").EventStream
-        return stream_cls(
+        return EventStream(
             self._http.target,
             thread_ids=thread_ids,
             types=types,

@@ -4,7 +4,6 @@ docs/http.md as the calls of the embedded Manager, with the same typed results."
 from __future__ import annotations
 
 import builtins
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -355,10 +354,10 @@ class RemoteTurns:
         since: int = 0,
     ) -> TurnResult:
         """Wait until the turn ends (event-driven, over /api/stream from `since`)."""
-        # LIVE's module (codex_manager_client.waits), imported when first needed.
-        wait_turn = importlib.import_module("codex_manager_client.waits").wait_turn
+        from codex_manager_client.waits import wait_turn
+
         del on_retry  # retries are frames of the stream; LIVE's on_frame reports them
-        result: TurnResult = await wait_turn(
+        return await wait_turn(
             self._http.target,
             session_id,
             turn_id,
@@ -366,7 +365,6 @@ class RemoteTurns:
             timeout=timeout,
             client=self._http.client,
         )
-        return result
 
     async def send_and_wait(
         self,

@@ -10,6 +10,7 @@ the server's loop and returns its result.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,8 @@ class _Group:
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             async def run() -> Any:
-                return await value(*args, **kwargs)
+                result = value(*args, **kwargs)
+                return await result if inspect.isawaitable(result) else result
 
             return await anyio.to_thread.run_sync(portal.call, run)
 

@@ -141,6 +141,16 @@ async def test_a_turn_and_its_transcript_read_the_same_way(
     page = await embedded.transcript.get(sid, limit=None)
     assert any(row.get("messageId") == "note-1" for row in page.entries)
 
+    waited = await remote.turns.wait(sid, handle.turn_id, timeout=WAIT, since=handle.since_seq)
+    assert waited == result
+    again = await remote.turns.send_and_wait(sid, "second", timeout=WAIT)
+    assert again.final_text == "reply to: second"
+    assert again == await embedded.turns.wait(sid, again.turn_id, timeout=WAIT)
+    async with remote.events.subscribe(thread_ids=[sid], since=handle.since_seq) as stream:
+        first = await anext(aiter(stream))
+    (stored,) = await embedded.events.read(since=handle.since_seq, thread_ids=[sid], limit=1)
+    assert (first.seq, first.type, first.payload) == (stored.seq, stored.type, stored.payload)
+
     events_remote = await remote.events.read(since=handle.since_seq, thread_ids=[sid])
     events_embedded = await embedded.events.read(since=handle.since_seq, thread_ids=[sid])
     assert events_remote == events_embedded
@@ -298,6 +308,24 @@ async def test_jobs_health_and_runtime_reads(embedded: Embedded, remote: RemoteM
     assert isinstance(models_remote, dict)
     assert isinstance(models_embedded, dict)
     assert models_remote["data"] == models_embedded["data"]
+
+
+async def test_a_suggestion_job_waits_and_reads_the_same_way(
+    embedded: Embedded, remote: RemoteManager
+) -> None:
+    sid = (await remote.sessions.create(title="suggest")).session_id
+    handle = await remote.turns.send(sid, "something to follow up")
+    await embedded.turns.wait(sid, handle.turn_id, timeout=WAIT)
+    job = await remote.suggestions.enqueue(sid, draft="next")
+    assert job.session_id == sid
+    ended = await remote.jobs.wait(job.job_id, timeout=WAIT)
+    assert ended.state.value in {"completed", "failed", "canceled"}
+    assert ended == await embedded.jobs.get(job.job_id)
+    assert await remote.jobs.get(job.job_id) == ended
+    page = await remote.jobs.list(owner=job.project_id)
+    assert page == await embedded.jobs.list(owner=job.project_id)
+    state = await remote.suggestions.upsert(sid, "key-1", "complete", suggestion="do this")
+    assert state == await embedded.suggestions.get(sid, "key-1")
 
 
 # ---------------------------------------------------------------------- errors
