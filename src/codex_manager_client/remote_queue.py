@@ -7,15 +7,14 @@ registered; registering a type (and enqueueing an arbitrary one) is in-process o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from codex_manager_client import decode
 from codex_manager_client.transport import Transport, drop_none, seg
+from codex_manager_core import SuggestionJob, SuggestionOutcome, SuggestionState, SuggestionStatus
 from codex_manager_core.ports.store import Page
 from codex_manager_core.queue.model import Job, JobState
-from codex_manager_core.services.suggestion_state import SuggestionState, SuggestionStatus
-from codex_manager_core.services.suggestions import SuggestionJob, SuggestionOutcome
 
 
 class RemoteJobs:
@@ -31,8 +30,8 @@ class RemoteJobs:
     async def list(
         self,
         *,
-        states: Sequence[JobState | str] | None = None,
-        types: Sequence[str] | None = None,
+        states: Iterable[JobState | str] | None = None,
+        types: Iterable[str] | None = None,
         owner: str | None = None,
         cursor: str | None = None,
         limit: int = 100,

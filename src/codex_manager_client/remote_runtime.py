@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from codex_manager_client import decode
 from codex_manager_client.transport import Transport, drop_none, seg
-from codex_manager_core import Event
+from codex_manager_core import Event, RuntimeHealth
 from codex_manager_core.models import JsonValue
-from codex_manager_core.runtime.supervisor import RuntimeHealth
 
 if TYPE_CHECKING:
     from codex_manager_client.stream import EventStream

@@ -31,12 +31,11 @@ import attrs
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from codex_manager_core.api.controls import SettingsApi, ToolCallsApi, ToolInputApi
+from codex_manager_core.api.runtime import EventsServerApi, RuntimeServerApi
 from codex_manager_core.api.server import (
     ApprovalsServerApi,
     ControlsServerApi,
-    EventsServerApi,
     JobsServerApi,
-    RuntimeServerApi,
     ServerApi,
     SessionsServerApi,
     SuggestionsServerApi,
@@ -180,8 +179,20 @@ class BlockingRuntime(Group):
     list_mcp_servers = sync(RuntimeServerApi.list_mcp_servers)
     read_config = sync(RuntimeServerApi.read_config)
     read_config_requirements = sync(RuntimeServerApi.read_config_requirements)
+    write_skill_config = sync(RuntimeServerApi.write_skill_config)
+    read_remote_skills = sync(RuntimeServerApi.read_remote_skills)
+    write_remote_skills = sync(RuntimeServerApi.write_remote_skills)
+    reload_mcp = sync(RuntimeServerApi.reload_mcp)
+    mcp_oauth_login = sync(RuntimeServerApi.mcp_oauth_login)
+    write_config_value = sync(RuntimeServerApi.write_config_value)
+    write_config_batch = sync(RuntimeServerApi.write_config_batch)
     exec_command = sync(RuntimeServerApi.exec_command)
+    upload_feedback = sync(RuntimeServerApi.upload_feedback)
     read_account = sync(RuntimeServerApi.read_account)
+    login_start = sync(RuntimeServerApi.login_start)
+    login_cancel = sync(RuntimeServerApi.login_cancel)
+    logout = sync(RuntimeServerApi.logout)
+    read_rate_limits = sync(RuntimeServerApi.read_rate_limits)
 
 
 class BlockingJobs(Group):

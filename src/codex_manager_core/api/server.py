@@ -16,19 +16,17 @@ remote stream is `codex_manager_client.stream.EventStream`), `turns.get`, the ge
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from codex_manager_core.api.controls import SettingsApi, ToolCallsApi, ToolInputApi
-from codex_manager_core.api.sessions import ProjectsApi
-
 if TYPE_CHECKING:
+    from codex_manager_core.api.controls import SettingsApi, ToolCallsApi, ToolInputApi
+    from codex_manager_core.api.runtime import EventsServerApi, RuntimeServerApi
+    from codex_manager_core.api.sessions import ProjectsApi
     from codex_manager_core.manager import Manager
     from codex_manager_core.models import (
-        Event,
         InteractiveRequest,
         JsonObject,
-        JsonValue,
         SessionRecord,
         TranscriptEntry,
     )
@@ -88,18 +86,47 @@ class SessionsServerApi(Protocol):
         limit: int = 100,
     ) -> Page: ...
 
-    async def get(self, session_id: str) -> SessionRecord: ...
-    async def detail(self, session_id: str) -> SessionDetail: ...
-    async def thread(self, session_id: str) -> JsonObject: ...
-    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> JsonObject: ...
+    async def get(self, session_id: str) -> SessionRecord:
+        """The session record (NotFound, or Gone once deleted)."""
+        ...
+
+    async def detail(self, session_id: str) -> SessionDetail:
+        """Everything a client shows for one session: record, thread and transcript."""
+        ...
+
+    async def thread(self, session_id: str) -> JsonObject:
+        """The thread as a codex `Thread` (no turns), a stand-in when it cannot be read."""
+        ...
+
+    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> JsonObject:
+        """The runtime's view of the thread (`thread/read`)."""
+        ...
+
     async def rename(self, session_id: str, title: str) -> SessionRecord: ...
-    async def archive(self, session_id: str) -> SessionRecord: ...
+    async def archive(self, session_id: str) -> SessionRecord:
+        """Archive (the runtime moves the rollout); a session with no rollout yet cannot be
+        archived (Conflict not_materialized)."""
+        ...
+
     async def unarchive(self, session_id: str) -> SessionRecord: ...
-    async def resume(self, session_id: str) -> JsonObject: ...
-    async def delete(self, session_id: str) -> DeletedSession: ...
-    async def fork(self, session_id: str, *, title: str | None = None) -> SessionRecord: ...
+    async def resume(self, session_id: str) -> JsonObject:
+        """Load the thread into the runtime again (after a restart, or to re-apply the stored
+        approval policy and sandbox)."""
+        ...
+
+    async def delete(self, session_id: str) -> DeletedSession:
+        """Hard delete: interrupt, remove the thread's files from CODEX_HOME, drop our overlay
+        and leave a tombstone (later calls: Gone)."""
+        ...
+
+    async def fork(self, session_id: str, *, title: str | None = None) -> SessionRecord:
+        """Fork the thread into a new session with the same controls and project."""
+        ...
+
     async def compact(self, session_id: str) -> JsonObject: ...
-    async def rollback(self, session_id: str, num_turns: int = 1) -> JsonObject: ...
+    async def rollback(self, session_id: str, num_turns: int = 1) -> JsonObject:
+        """Drop the last `num_turns` turns from the thread's history (not from disk files)."""
+        ...
 
     async def review(
         self,
@@ -111,7 +138,10 @@ class SessionsServerApi(Protocol):
         sha: str | None = None,
         title: str | None = None,
         instructions: str | None = None,
-    ) -> JsonObject: ...
+    ) -> JsonObject:
+        """Start a review (`review/start`) of uncommitted changes, a base branch, a commit or
+        custom instructions."""
+        ...
 
     async def clean_background_terminals(self, session_id: str) -> JsonObject: ...
 
@@ -131,7 +161,9 @@ class TurnsServerApi(Protocol):
         filesystem_sandbox: str | None = None,
         collaboration_mode: Mapping[str, Any] | None = None,
         output_schema: Mapping[str, Any] | None = None,
-    ) -> TurnHandle: ...
+    ) -> TurnHandle:
+        """Start a turn and return its id at once."""
+        ...
 
     async def wait(
         self,
@@ -140,7 +172,9 @@ class TurnsServerApi(Protocol):
         *,
         timeout: float | None = None,
         on_retry: RetryCallback | None = None,
-    ) -> TurnResult: ...
+    ) -> TurnResult:
+        """Wait until the turn ends; return its status and final assistant text."""
+        ...
 
     async def send_and_wait(
         self,
@@ -151,13 +185,20 @@ class TurnsServerApi(Protocol):
         timeout: float | None = None,
         on_retry: RetryCallback | None = None,
         **overrides: Any,
-    ) -> TurnResult: ...
+    ) -> TurnResult:
+        """send_message + wait_for_turn (every retry of the turn is reported, also those
+        announced before the wait began)."""
+        ...
 
-    async def interrupt(self, session_id: str, turn_id: str | None = None) -> str: ...
+    async def interrupt(self, session_id: str, turn_id: str | None = None) -> str:
+        """Interrupt the given (or the active) turn; Conflict no_active_turn if none."""
+        ...
 
     async def steer(
         self, session_id: str, turn_id: str, input: str | Sequence[InputItem]
-    ) -> JsonObject: ...
+    ) -> JsonObject:
+        """Add input to a running turn (`turn/steer`, checked against `turn_id`)."""
+        ...
 
 
 class TranscriptServerApi(Protocol):
@@ -167,7 +208,10 @@ class TranscriptServerApi(Protocol):
         self, session_id: str, *, cursor: str | None = None, limit: int | None = 100
     ) -> TranscriptPage: ...
 
-    async def upsert(self, session_id: str, entry: Mapping[str, Any]) -> TranscriptEntry: ...
+    async def upsert(self, session_id: str, entry: Mapping[str, Any]) -> TranscriptEntry:
+        """Insert or replace one supplemental row (by messageId) and announce it
+        (`transcript_updated`)."""
+        ...
 
 
 class ControlsServerApi(Protocol):
@@ -188,11 +232,13 @@ class ControlsServerApi(Protocol):
         keep_model: bool = False,
         actor: str | None = None,
         source: str | None = None,
-    ) -> ControlsChange: ...
+    ) -> ControlsChange:
+        """Apply controls to the session or the defaults; what you leave out is kept."""
+        ...
 
-    async def set_approval_policy(
-        self, session_id: str, approval_policy: str
-    ) -> ControlsChange: ...
+    async def set_approval_policy(self, session_id: str, approval_policy: str) -> ControlsChange:
+        """The legacy single-field setter."""
+        ...
 
 
 class ApprovalsServerApi(Protocol):
@@ -202,21 +248,10 @@ class ApprovalsServerApi(Protocol):
 
     async def decide(
         self, approval_id: str, decision: str, *, scope: str | None = None, actor: str | None = None
-    ) -> InteractiveRequest: ...
-
-
-class EventsServerApi(Protocol):
-    """`events`: the REST replay (the live stream differs in type: `Subscription` embedded,
-    `EventStream` remote)."""
-
-    async def read(
-        self,
-        *,
-        since: int = 0,
-        limit: int = 100,
-        thread_ids: Sequence[str] | None = None,
-        types: Sequence[str] | None = None,
-    ) -> builtins.list[Event]: ...
+    ) -> InteractiveRequest:
+        """Answer an approval: accept, acceptForSession, decline or cancel (legacy names
+        approved / approved_for_session / denied / abort too)."""
+        ...
 
 
 class JobsServerApi(Protocol):
@@ -227,15 +262,17 @@ class JobsServerApi(Protocol):
     async def list(
         self,
         *,
-        states: Sequence[JobState | str] | None = None,
-        types: Sequence[str] | None = None,
+        states: Iterable[JobState | str] | None = None,
+        types: Iterable[str] | None = None,
         owner: str | None = None,
         cursor: str | None = None,
         limit: int = 100,
     ) -> Page: ...
 
     async def cancel(self, job_id: str) -> Job: ...
-    async def wait(self, job_id: str, *, timeout: float | None = None) -> Job: ...
+    async def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
+        """The job once it has ended; TimedOut after `timeout` seconds."""
+        ...
 
 
 class SuggestionsServerApi(Protocol):
@@ -248,7 +285,9 @@ class SuggestionsServerApi(Protocol):
         status: SuggestionStatus | str,
         suggestion: str | None = None,
         error: str | None = None,
-    ) -> SuggestionState: ...
+    ) -> SuggestionState:
+        """Write a suggestion's state; a terminal one never regresses to streaming."""
+        ...
 
     async def enqueue(
         self,
@@ -257,7 +296,9 @@ class SuggestionsServerApi(Protocol):
         model: str | None = None,
         effort: str | None = None,
         draft: str | None = None,
-    ) -> SuggestionJob: ...
+    ) -> SuggestionJob:
+        """Enqueue the job that writes a suggestion (or join the live one)."""
+        ...
 
     async def request(
         self,
@@ -267,56 +308,9 @@ class SuggestionsServerApi(Protocol):
         effort: str | None = None,
         draft: str | None = None,
         wait: float | None = None,
-    ) -> SuggestionOutcome: ...
-
-
-class RuntimeServerApi(Protocol):
-    """`runtime`: the app-server methods with a route (not `call`, not the process)."""
-
-    async def capabilities(self, *, refresh: bool = False) -> dict[str, Any]: ...
-
-    async def list_models(
-        self,
-        *,
-        cursor: str | None = None,
-        limit: int | None = None,
-        include_hidden: bool | None = None,
-    ) -> JsonValue: ...
-
-    async def list_experimental_features(
-        self, *, cursor: str | None = None, limit: int | None = None
-    ) -> JsonValue: ...
-
-    async def list_collaboration_modes(self) -> JsonValue: ...
-
-    async def list_apps(
-        self,
-        *,
-        cursor: str | None = None,
-        limit: int | None = None,
-        thread_id: str | None = None,
-        force_refetch: bool | None = None,
-    ) -> JsonValue: ...
-
-    async def list_skills(
-        self, *, cwd: str | None = None, force_reload: bool | None = None
-    ) -> JsonValue: ...
-
-    async def list_mcp_servers(
-        self, *, cursor: str | None = None, limit: int | None = None
-    ) -> JsonValue: ...
-
-    async def read_config(
-        self, *, cwd: str | None = None, include_layers: bool | None = None
-    ) -> JsonValue: ...
-
-    async def read_config_requirements(self) -> JsonValue: ...
-
-    async def exec_command(
-        self, command: Sequence[str], *, cwd: str | None = None, timeout_ms: int | None = None
-    ) -> JsonValue: ...
-
-    async def read_account(self) -> JsonValue: ...
+    ) -> SuggestionOutcome:
+        """Enqueue, then wait for the suggestion: ok, fallback past the deadline, or queued."""
+        ...
 
 
 class ServerApi(Protocol):
@@ -365,9 +359,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApprovalsServerApi",
     "ControlsServerApi",
-    "EventsServerApi",
     "JobsServerApi",
-    "RuntimeServerApi",
     "ServerApi",
     "SessionsServerApi",
     "SuggestionsServerApi",
