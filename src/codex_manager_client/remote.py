@@ -31,8 +31,8 @@ from codex_manager_client.remote_sessions import (
     RemoteProjects,
     RemoteSessions,
     RemoteTranscript,
-    RemoteTurns,
 )
+from codex_manager_client.remote_turns import RemoteTurns
 from codex_manager_client.target import Target
 from codex_manager_client.transport import Transport
 from codex_manager_core import ManagerHealth, SessionScope

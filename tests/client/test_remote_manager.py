@@ -81,3 +81,24 @@ async def test_an_answer_without_the_record_is_a_clear_error() -> None:
     async with remote(lambda _: httpx.Response(200, json=answer)) as cm:
         with pytest.raises(InvalidResponse, match="record"):
             await cm.sessions.create()
+
+
+async def test_retries_of_the_turn_reach_on_retry() -> None:
+    from codex_manager_client.remote_turns import retry_reporter
+    from codex_manager_client.stream import StreamFrame
+    from codex_manager_core import TurnErrorNotice
+
+    seen: list[TurnErrorNotice] = []
+
+    def error(turn_id: str, will_retry: bool, seq: int) -> StreamFrame:
+        params = {"turnId": turn_id, "willRetry": will_retry, "error": {"message": "Reconnecting"}}
+        return StreamFrame(seq, 0, "app_server.error", "s1", {"params": params}, None)
+
+    report = retry_reporter(seen.append, "s1", "t1")
+    await report(error("t1", True, 5))
+    await report(error("t1", False, 6))  # the last word: the wait raises it, not a retry
+    await report(error("other-turn", True, 7))
+    await report(StreamFrame(8, 0, "app_server.item.started", "s1", {}, None))
+    assert [(notice.seq, notice.message, notice.will_retry) for notice in seen] == [
+        (5, "Reconnecting", True)
+    ]

@@ -20,16 +20,49 @@ import attrs
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from codex_manager_core import Manager
-from codex_manager_core.testing.scripted_model import RecordedRequest, Reply, Step, exec_command
+from codex_manager_core.testing.scripted_model import (
+    CallTool,
+    RecordedRequest,
+    Reply,
+    Step,
+    exec_command,
+)
 from tests.acceptance.http_fixtures import Host, running_host
 
 APPROVE = "PLEASE-APPROVE"
 """A message with this text makes the model run a command that needs an approval."""
+ASK = "PLEASE-ASK"
+"""... makes the model ask a question (request_user_input: send it in plan mode)."""
+CALL = "PLEASE-CALL"
+"""... makes the model call the dynamic tool `ask_operator` (declare it on the session)."""
+OPERATOR_TOOL = {
+    "name": "ask_operator",
+    "description": "Ask the operator.",
+    "inputSchema": {"type": "object", "properties": {"topic": {"type": "string"}}},
+}
+PLAN_MODE = {
+    "mode": "plan",
+    "settings": {"model": "mock-model", "reasoning_effort": None, "developer_instructions": None},
+}
+QUESTIONS = {
+    "questions": [
+        {
+            "id": "color",
+            "header": "Color",
+            "question": "Which color?",
+            "options": [
+                {"label": "Red", "description": "Warm."},
+                {"label": "Blue", "description": "Cold."},
+            ],
+        }
+    ]
+}
 
 
 def script(request: RecordedRequest) -> Step:
     """`APPROVE` in the user's message: an escalated command (an approval under
-    on-request), then, once its output came back, a reply; anything else: a reply."""
+    on-request); `ASK`: a question; `CALL`: a call of `ask_operator`; then, once the
+    output came back, a reply. Anything else: a reply."""
     text = request.last_user_text or ""
     answered = False
     for item in reversed(request.input):  # an output after the user's last message
@@ -39,6 +72,10 @@ def script(request: RecordedRequest) -> Step:
             break
     if APPROVE in text and not answered:
         return exec_command("true", call_id="call_contract")
+    if ASK in text and not answered:
+        return CallTool("request_user_input", QUESTIONS, call_id="call_ask")
+    if CALL in text and not answered:
+        return CallTool("ask_operator", {"topic": "deploy"}, call_id="call_op")
     return Reply(f"reply to: {text}")
 
 

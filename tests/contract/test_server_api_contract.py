@@ -26,7 +26,16 @@ from codex_manager_core import (
     RequestStatus,
     TurnStatus,
 )
-from tests.contract.server_api_fixtures import APPROVE, Embedded, Server, start_server
+from tests.contract.server_api_fixtures import (
+    APPROVE,
+    ASK,
+    CALL,
+    OPERATOR_TOOL,
+    PLAN_MODE,
+    Embedded,
+    Server,
+    start_server,
+)
 from tests.integration.manager_fixtures import next_event
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_runtime]
@@ -293,6 +302,37 @@ async def test_a_real_approval_lists_and_decides_the_same_way(
     result = await embedded.turns.wait(sid, handle.turn_id, timeout=WAIT)
     assert result.status is TurnStatus.COMPLETED
     assert await remote.approvals.list(sid) == []
+
+
+async def test_a_question_and_a_tool_call_answer_the_same_way(
+    server: Server, embedded: Embedded, remote: RemoteManager
+) -> None:
+    asked_sid = (await remote.sessions.create(title="question")).session_id
+    handle = await remote.turns.send(asked_sid, f"{ASK} now", collaboration_mode=PLAN_MODE)
+    asked = await until_event(server, handle.since_seq, ["tool_user_input_requested"], asked_sid)
+    pending = await remote.tool_input.list(asked_sid)
+    assert pending == await embedded.tool_input.list(asked_sid)
+    assert [request.request_id for request in pending] == [asked.payload["requestId"]]
+    answered = await remote.tool_input.answer(
+        pending[0].request_id, answers={"color": {"answers": ["Blue"]}}
+    )
+    assert answered == await embedded.requests.get(pending[0].request_id)
+    assert (await embedded.turns.wait(asked_sid, handle.turn_id, timeout=WAIT)).status is (
+        TurnStatus.COMPLETED
+    )
+
+    called = await remote.sessions.create(title="tool call", dynamic_tools=[OPERATOR_TOOL])
+    assert called.dynamic_tools == ({"type": "function", **OPERATOR_TOOL},)
+    assert await embedded.sessions.get(called.session_id) == called
+    handle = await remote.turns.send(called.session_id, f"{CALL} now")
+    call = await until_event(server, handle.since_seq, ["tool_call_requested"], called.session_id)
+    pending = await remote.tool_calls.list(called.session_id)
+    assert pending == await embedded.tool_calls.list(called.session_id)
+    assert [request.request_id for request in pending] == [call.payload["requestId"]]
+    responded = await remote.tool_calls.respond(pending[0].request_id, text="ship it")
+    assert responded == await embedded.requests.get(pending[0].request_id)
+    result = await embedded.turns.wait(called.session_id, handle.turn_id, timeout=WAIT)
+    assert result.final_text == f"reply to: {CALL} now"
 
 
 # ---------------------------------------------------------------------- jobs, health
