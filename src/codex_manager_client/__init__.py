@@ -8,6 +8,30 @@ and the typed results it shares with the embedded `Manager`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from codex_manager_client.target import Target
 
-__all__ = ["Target"]
+if TYPE_CHECKING:
+    from codex_manager_client.blocking import BlockingRemote, connect
+    from codex_manager_client.remote import RemoteManager
+
+# httpx loads only with the client itself: `import codex_manager_client` (the CLI's Target)
+# stays light.
+_LAZY = {
+    "RemoteManager": "codex_manager_client.remote",
+    "BlockingRemote": "codex_manager_client.blocking",
+    "connect": "codex_manager_client.blocking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'codex_manager_client' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = ["BlockingRemote", "RemoteManager", "Target", "connect"]

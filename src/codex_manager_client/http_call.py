@@ -1,6 +1,6 @@
 """One JSON request to the server, for the live pieces (waits, remote tools, the CLI's live
-commands): the typed error of an error answer, `TransportError` / `ClientTimeout` when there
-is no answer. The full remote client has its own transport; these pieces need only this."""
+commands) and every call of `RemoteManager` (transport.py): the typed error of an error
+answer, `TransportError` / `ClientTimeout` when there is no answer."""
 
 from __future__ import annotations
 
@@ -21,23 +21,28 @@ async def call_api(
     *,
     query: Mapping[str, object] | None = None,
     client: httpx.AsyncClient | None = None,
+    timeout: float | None = None,
 ) -> Any:
     """`method path` (relative to the API prefix, e.g. `/sessions`) with a JSON `body`;
-    the decoded JSON answer (None when it has none)."""
+    the decoded JSON answer (None when it has none). `timeout`: this request's, instead of
+    the target's. The errors name the URL."""
     own = client is None
     http = client or httpx.AsyncClient(timeout=target.timeout)
+    url = target.url(path, query)
     try:
         response = await http.request(
             method,
-            target.url(path, query),
+            url,
             json=body,
             headers=target.request_headers(),
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
         )
     except httpx.TimeoutException as exc:
-        raise ClientTimeout(f"{method} {path}: no answer within {target.timeout:g} s") from exc
+        limit = target.timeout if timeout is None else timeout
+        raise ClientTimeout(f"{method} {url}: no answer within {limit:g} s") from exc
     except httpx.TransportError as exc:
         raise TransportError(
-            f"{method} {path}: cannot reach {target.server} ({exc or type(exc).__name__})"
+            f"{method} {url}: cannot reach {target.server} ({exc or type(exc).__name__})"
         ) from exc
     finally:
         if own:

@@ -69,8 +69,12 @@ class Target:
         """The absolute URL of API path `path` (`/sessions/x`, relative to the prefix)."""
         url = f"{self.server}{self.api_prefix}{path}"
         if query:
+            # A list or tuple repeats the parameter (`threadId=a&threadId=b`).
             pairs = [
-                (key, _query_value(value)) for key, value in query.items() if value is not None
+                (key, _query_value(item))
+                for key, value in query.items()
+                if value is not None
+                for item in (value if isinstance(value, list | tuple) else (value,))
             ]
             if pairs:
                 url += "?" + urlencode(pairs, quote_via=quote)

@@ -18,6 +18,7 @@ from typing import Any, Final
 import anyio
 import httpx
 
+from codex_manager_client import decode
 from codex_manager_client.errors import ClientTimeout, TransportError
 from codex_manager_client.http_call import call_api
 from codex_manager_client.stream import EventStream, StreamFrame
@@ -150,7 +151,10 @@ async def read_job(target: Target, job_id: str, *, client: httpx.AsyncClient | N
 
 
 def job_from_record(record: Mapping[str, Any]) -> Job:
-    """The core's `Job` of the server's job record (wire/jobs.py `JobRecord`)."""
+    """The core's `Job` of the server's job record (wire/jobs.py `JobRecord`): exactly,
+    from its `record` key; field by field (times in milliseconds) from a server without it."""
+    if "record" in record:
+        return decode.job(record)
 
     def when(name: str) -> Any:
         value = record.get(name)

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from codex_manager_core._version import __version__
 
 if TYPE_CHECKING:
-    from codex_manager_core.api import ManagerApi
+    from codex_manager_core.api import ManagerApi, ServerApi
+    from codex_manager_core.blocking import Blocking
     from codex_manager_core.config import ManagerConfig, SystemRequestPolicy
     from codex_manager_core.errors import (
         AuthRequired,
@@ -86,10 +87,13 @@ if TYPE_CHECKING:
         TurnStatus,
     )
     from codex_manager_core.queue.agents import AgentDefinition
+    from codex_manager_core.runtime.supervisor import RuntimeHealth
     from codex_manager_core.services.controls import KEEP, ControlsChange, ControlsView, Keep
     from codex_manager_core.services.health import AuthState, ManagerHealth, QueueHealth
     from codex_manager_core.services.session_scope import SessionScope
     from codex_manager_core.services.sessions import DeletedSession, SessionDetail, StartedSession
+    from codex_manager_core.services.suggestion_state import SuggestionState, SuggestionStatus
+    from codex_manager_core.services.suggestions import SuggestionJob, SuggestionOutcome
     from codex_manager_core.services.transcript import TranscriptPage
     from codex_manager_core.services.turns import TurnErrorNotice, TurnHandle, TurnResult
     from codex_manager_core.services.workers import Worker
@@ -178,6 +182,13 @@ _EXPORTS: dict[str, str] = {
     "TurnResult": "codex_manager_core.services.turns",
     "TurnStatus": "codex_manager_core.models",
     "TurnTimeout": "codex_manager_core.errors",
+    "RuntimeHealth": "codex_manager_core.runtime.supervisor",
+    "SuggestionJob": "codex_manager_core.services.suggestions",
+    "SuggestionOutcome": "codex_manager_core.services.suggestions",
+    "SuggestionState": "codex_manager_core.services.suggestion_state",
+    "SuggestionStatus": "codex_manager_core.services.suggestion_state",
+    "ServerApi": "codex_manager_core.api",
+    "Blocking": "codex_manager_core.blocking",
 }
 
 __all__ = [
@@ -187,6 +198,7 @@ __all__ = [
     "AuthRequired",
     "AuthState",
     "BinaryNotFound",
+    "Blocking",
     "CallTimeout",
     "CodexManagerError",
     "CodexRuntimeError",
@@ -228,7 +240,9 @@ __all__ = [
     "RpcError",
     "RuntimeCallFailed",
     "RuntimeExited",
+    "RuntimeHealth",
     "RuntimeUnavailable",
+    "ServerApi",
     "SessionDetail",
     "SessionRecord",
     "SessionScope",
@@ -242,6 +256,10 @@ __all__ = [
     "StoreCorrupt",
     "StoreUnavailable",
     "Subscription",
+    "SuggestionJob",
+    "SuggestionOutcome",
+    "SuggestionState",
+    "SuggestionStatus",
     "SystemRequestPolicy",
     "SystemSessionForbidden",
     "TimedOut",

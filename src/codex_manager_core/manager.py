@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -79,6 +79,9 @@ from codex_manager_core.services.turns import TurnsService
 from codex_manager_core.services.workers import WorkersService
 from codex_manager_core.thread_ids import ThreadIds
 from codex_manager_core.tools import ToolRegistry
+
+if TYPE_CHECKING:
+    from codex_manager_core.blocking import Blocking
 
 logger = logging.getLogger("codex_manager_core.manager")
 
@@ -167,6 +170,37 @@ class Manager:
         raise TypeError("use `async with Manager.open(...) as manager:`")
 
     # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def start(
+        cls,
+        data_dir: str | Path | None = None,
+        *,
+        store: Store | None = None,
+        config: ManagerConfig | None = None,
+        transport: RuntimeTransport | None = None,
+        tools: ToolRegistry | None = None,
+        clock: Clock | None = None,
+        home: CodexHome | None = None,
+        backend: str = "asyncio",
+    ) -> Blocking[Manager]:
+        """`Manager.open(...)` with blocking calls, for a notebook or a script without
+        async: it runs in a background event loop thread (`codex_manager_core.blocking`).
+        Open it in one cell, call `cm.sessions.create()`, `close()` it in another."""
+        from codex_manager_core.blocking import Blocking
+
+        def opener() -> AbstractAsyncContextManager[Manager]:
+            return cls.open(
+                data_dir,
+                store=store,
+                config=config,
+                transport=transport,
+                tools=tools,
+                clock=clock,
+                home=home,
+            )
+
+        return Blocking(opener, backend=backend)
 
     @classmethod
     @asynccontextmanager

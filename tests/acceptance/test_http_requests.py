@@ -140,7 +140,9 @@ async def test_approval_over_http(tmp_path: Path) -> None:
             assert ok(await http.get(f"/api/sessions/{sid}/approvals")) == listed
             assert host.manager.bus.last_seq == last_seq
             assert [a["approvalId"] for a in listed["data"]] == [approval_id]
-            assert listed["data"][0] == approval
+            listed_approval = dict(listed["data"][0])
+            assert listed_approval.pop("record")["requestId"] == approval_id  # ours
+            assert listed_approval == approval
 
             for bad in ({"decision": "maybe"}, {"decision": "accept", "scope": "forever"}, {}):
                 refused = ok(
@@ -152,6 +154,7 @@ async def test_approval_over_http(tmp_path: Path) -> None:
                     f"/api/approvals/{approval_id}/decision", json={"decision": "accept"}
                 )
             )
+            assert decided.pop("request")["requestId"] == approval_id  # ours: the request
             assert decided == {
                 "status": "ok",
                 "approvalId": approval_id,
@@ -258,6 +261,7 @@ async def test_tool_input_over_http(tmp_path: Path) -> None:
                     json={"decision": "accept", "answers": {"color": {"answers": ["Blue"]}}},
                 )
             )
+            assert answered.pop("request")["requestId"] == request_id  # ours: the request
             assert answered == {
                 "status": "ok",
                 "requestId": request_id,
@@ -329,6 +333,7 @@ async def test_dynamic_tool_call_over_http(tmp_path: Path) -> None:
             answered = ok(
                 await http.post(f"/api/tool-calls/{request_id}/response", json={"text": "ship it"})
             )
+            assert answered.pop("request")["requestId"] == request_id  # ours: the request
             assert answered == {
                 "status": "ok",
                 "requestId": request_id,

@@ -439,6 +439,8 @@ async def test_controls_and_settings(tmp_path: Path) -> None:
         policy = ok(
             await http.post(f"{base}/approval-policy", json={"approvalPolicy": "untrusted"})
         )
+        change = policy.pop("change")  # ours: the whole change, for the remote client
+        assert (change["status"], change["applied"]["approvalPolicy"]) == ("ok", "untrusted")
         assert policy == {
             "status": "ok",
             "sessionId": sid,

@@ -278,7 +278,9 @@ async def test_the_waiting_route_answers_ok_fallback_or_queued(tmp_path: Path) -
         await manager.jobs.cancel(queued["jobId"])
         await manager.jobs.cancel(busy.job.job_id)
 
-    assert set(ok) == {"status", "sessionId", "requestKey", "suggestion"}
+    # The original's keys, plus ours: the job that wrote it and the suggestion as written.
+    assert set(ok) == {"status", "sessionId", "requestKey", "suggestion", "job", "suggested"}
+    assert ok["job"]["sessionId"] == quick
     assert (ok["status"], ok["sessionId"], ok["suggestion"]) == (
         "ok",
         quick,

@@ -5,6 +5,8 @@ same protocol over HTTP, and one contract suite runs against both. Nothing here 
 protocols only name the calls and their types (mypy checks that `Manager` conforms, at the
 bottom of this module). `manager.session(id)` is `SessionScope`, built over any
 `ManagerApi`. `manager.tools` (Python callables the model may call) is embedded-only.
+`ServerApi` (api/server.py) is the part a server offers over HTTP: the embedded group
+protocols extend its narrower ones.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from codex_manager_core.api.controls import (
 )
 from codex_manager_core.api.extensions import ExtensionsApi
 from codex_manager_core.api.jobs import JobsApi
-from codex_manager_core.api.runtime import EventsApi, RuntimeApi
+from codex_manager_core.api.runtime import EventsApi, EventsServerApi, RuntimeApi, RuntimeServerApi
+from codex_manager_core.api.server import (
+    ApprovalsServerApi,
+    ControlsServerApi,
+    JobsServerApi,
+    ServerApi,
+    SessionsServerApi,
+    SuggestionsServerApi,
+    TranscriptServerApi,
+    TurnsServerApi,
+)
 from codex_manager_core.api.sessions import ProjectsApi, SessionsApi, TranscriptApi, TurnsApi
 from codex_manager_core.api.suggestions import SuggestionsApi
 from codex_manager_core.api.workers import AgentsApi, WorkersApi
@@ -88,20 +100,30 @@ if TYPE_CHECKING:
 __all__ = [
     "AgentsApi",
     "ApprovalsApi",
+    "ApprovalsServerApi",
     "ControlsApi",
+    "ControlsServerApi",
     "EventsApi",
+    "EventsServerApi",
     "ExtensionsApi",
     "JobsApi",
+    "JobsServerApi",
     "ManagerApi",
     "ProjectsApi",
     "RequestsApi",
     "RuntimeApi",
+    "RuntimeServerApi",
+    "ServerApi",
     "SessionsApi",
+    "SessionsServerApi",
     "SettingsApi",
     "SuggestionsApi",
+    "SuggestionsServerApi",
     "ToolCallsApi",
     "ToolInputApi",
     "TranscriptApi",
+    "TranscriptServerApi",
     "TurnsApi",
+    "TurnsServerApi",
     "WorkersApi",
 ]

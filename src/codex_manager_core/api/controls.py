@@ -6,6 +6,8 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from codex_manager_core.api.server import ApprovalsServerApi, ControlsServerApi
+
 if TYPE_CHECKING:
     from codex_manager_core.models import (
         Controls,
@@ -14,10 +16,9 @@ if TYPE_CHECKING:
         RequestStatus,
         SettingValue,
     )
-    from codex_manager_core.services.controls import ControlsChange, ControlsView, Keep
 
 
-class ControlsApi(Protocol):
+class ControlsApi(ControlsServerApi, Protocol):
     """`manager.controls`"""
 
     async def defaults(self) -> Controls: ...
@@ -33,29 +34,6 @@ class ControlsApi(Protocol):
         settings: Any = None,
     ) -> Controls:
         """`base` with the given (validated) overrides; None keeps the base value."""
-        ...
-
-    async def get(self, session_id: str) -> ControlsView: ...
-
-    async def apply(
-        self,
-        session_id: str,
-        *,
-        scope: str = "session",
-        model: str | Keep | None = ...,
-        approval_policy: str | None = None,
-        network_access: str | None = None,
-        filesystem_sandbox: str | None = None,
-        settings: Mapping[str, Any] | None = None,
-        keep_model: bool = False,
-        actor: str | None = None,
-        source: str | None = None,
-    ) -> ControlsChange:
-        """Apply controls to the session or the defaults; what you leave out is kept."""
-        ...
-
-    async def set_approval_policy(self, session_id: str, approval_policy: str) -> ControlsChange:
-        """The legacy single-field setter."""
         ...
 
 
@@ -157,19 +135,10 @@ class RequestsApi(Protocol):
         ...
 
 
-class ApprovalsApi(Protocol):
+class ApprovalsApi(ApprovalsServerApi, Protocol):
     """`manager.approvals`"""
 
-    async def list(self, session_id: str) -> builtins.list[InteractiveRequest]: ...
-
     async def get(self, approval_id: str) -> InteractiveRequest: ...
-
-    async def decide(
-        self, approval_id: str, decision: str, *, scope: str | None = None, actor: str | None = None
-    ) -> InteractiveRequest:
-        """Answer an approval: accept, acceptForSession, decline or cancel (legacy names
-        approved / approved_for_session / denied / abort too)."""
-        ...
 
 
 class ToolInputApi(Protocol):

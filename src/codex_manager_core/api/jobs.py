@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from codex_manager_core.api.server import JobsServerApi
+
 if TYPE_CHECKING:
-    from codex_manager_core.ports.store import Page
     from codex_manager_core.queue.definitions import JobHandler, JobHooks, JobType
-    from codex_manager_core.queue.model import Job, JobPriority, JobState
+    from codex_manager_core.queue.model import JobPriority, JobState
     from codex_manager_core.queue.policies import CancelPolicy, DedupePolicy, RetryPolicy
     from codex_manager_core.services.jobs import Enqueued
 
 
-class JobsApi(Protocol):
+class JobsApi(JobsServerApi, Protocol):
     """`manager.jobs`. Registering job types (`job_type`, `register`) is in-process: a
     remote client enqueues and reads jobs of the types its server registered."""
 
@@ -52,22 +53,4 @@ class JobsApi(Protocol):
         """Add a job, or join, drop into or merge with a live one (the type's dedupe)."""
         ...
 
-    async def get(self, job_id: str) -> Job: ...
-
-    async def list(
-        self,
-        *,
-        states: Iterable[JobState | str] | None = None,
-        types: Iterable[str] | None = None,
-        owner: str | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-    ) -> Page: ...
-
     async def counts(self, owner: str | None = None) -> dict[JobState, int]: ...
-
-    async def cancel(self, job_id: str) -> Job: ...
-
-    async def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
-        """The job once it has ended; TimedOut after `timeout` seconds."""
-        ...

@@ -6,30 +6,26 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from codex_manager_core.api.server import SessionsServerApi, TranscriptServerApi, TurnsServerApi
+
 if TYPE_CHECKING:
     from codex_manager_core.models import (
         AgentSession,
-        JsonObject,
         Project,
         ProjectSessionsDeleted,
         ProjectSessionsMoved,
         SessionRecord,
-        TranscriptEntry,
         TurnRecord,
     )
     from codex_manager_core.ports.store import Page
     from codex_manager_core.services.controls import Keep
     from codex_manager_core.services.sessions import (
-        DeletedSession,
-        SessionDetail,
         StartedSession,
     )
     from codex_manager_core.services.transcript import TranscriptPage
-    from codex_manager_core.services.turn_waits import RetryCallback, TurnResult
-    from codex_manager_core.services.turns import InputItem, TurnHandle
 
 
-class SessionsApi(Protocol):
+class SessionsApi(SessionsServerApi, Protocol):
     """`manager.sessions`"""
 
     async def create(
@@ -78,68 +74,6 @@ class SessionsApi(Protocol):
         """Sessions, most recently updated first, from our store (one query, no runtime calls)."""
         ...
 
-    async def get(self, session_id: str) -> SessionRecord:
-        """The session record (NotFound, or Gone once deleted)."""
-        ...
-
-    async def detail(self, session_id: str) -> SessionDetail:
-        """Everything a client shows for one session: record, thread and transcript."""
-        ...
-
-    async def thread(self, session_id: str) -> JsonObject:
-        """The thread as a codex `Thread` (no turns), a stand-in when it cannot be read."""
-        ...
-
-    async def read_thread(self, session_id: str, *, include_turns: bool = True) -> JsonObject:
-        """The runtime's view of the thread (`thread/read`)."""
-        ...
-
-    async def rename(self, session_id: str, title: str) -> SessionRecord: ...
-
-    async def archive(self, session_id: str) -> SessionRecord:
-        """Archive (the runtime moves the rollout); a session with no rollout yet cannot be
-        archived (Conflict not_materialized)."""
-        ...
-
-    async def unarchive(self, session_id: str) -> SessionRecord: ...
-
-    async def resume(self, session_id: str) -> JsonObject:
-        """Load the thread into the runtime again (after a restart, or to re-apply the stored
-        approval policy and sandbox)."""
-        ...
-
-    async def delete(self, session_id: str) -> DeletedSession:
-        """Hard delete: interrupt, remove the thread's files from CODEX_HOME, drop our overlay
-        and leave a tombstone (later calls: Gone)."""
-        ...
-
-    async def fork(self, session_id: str, *, title: str | None = None) -> SessionRecord:
-        """Fork the thread into a new session with the same controls and project."""
-        ...
-
-    async def compact(self, session_id: str) -> JsonObject: ...
-
-    async def rollback(self, session_id: str, num_turns: int = 1) -> JsonObject:
-        """Drop the last `num_turns` turns from the thread's history (not from disk files)."""
-        ...
-
-    async def review(
-        self,
-        session_id: str,
-        *,
-        target_type: str = "uncommittedChanges",
-        delivery: str | None = None,
-        branch: str | None = None,
-        sha: str | None = None,
-        title: str | None = None,
-        instructions: str | None = None,
-    ) -> JsonObject:
-        """Start a review (`review/start`) of uncommitted changes, a base branch, a commit or
-        custom instructions."""
-        ...
-
-    async def clean_background_terminals(self, session_id: str) -> JsonObject: ...
-
 
 class ProjectsApi(Protocol):
     """`manager.projects`"""
@@ -184,63 +118,13 @@ class ProjectsApi(Protocol):
         ...
 
 
-class TurnsApi(Protocol):
+class TurnsApi(TurnsServerApi, Protocol):
     """`manager.turns`"""
-
-    async def send(
-        self,
-        session_id: str,
-        input: str | Sequence[InputItem],
-        *,
-        model: str | None = None,
-        effort: str | None = None,
-        approval_policy: str | None = None,
-        network_access: str | None = None,
-        filesystem_sandbox: str | None = None,
-        collaboration_mode: Mapping[str, Any] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-    ) -> TurnHandle:
-        """Start a turn and return its id at once."""
-        ...
-
-    async def wait(
-        self,
-        session_id: str,
-        turn_id: str,
-        *,
-        timeout: float | None = None,
-        on_retry: RetryCallback | None = None,
-    ) -> TurnResult:
-        """Wait until the turn ends; return its status and final assistant text."""
-        ...
-
-    async def send_and_wait(
-        self,
-        session_id: str,
-        input: str | Sequence[InputItem],
-        *,
-        timeout: float | None = None,
-        on_retry: RetryCallback | None = None,
-        **overrides: Any,
-    ) -> TurnResult:
-        """send_message + wait_for_turn (every retry of the turn is reported, also those
-        announced before the wait began)."""
-        ...
 
     async def get(self, turn_id: str) -> TurnRecord: ...
 
-    async def interrupt(self, session_id: str, turn_id: str | None = None) -> str:
-        """Interrupt the given (or the active) turn; Conflict no_active_turn if none."""
-        ...
 
-    async def steer(
-        self, session_id: str, turn_id: str, input: str | Sequence[InputItem]
-    ) -> JsonObject:
-        """Add input to a running turn (`turn/steer`, checked against `turn_id`)."""
-        ...
-
-
-class TranscriptApi(Protocol):
+class TranscriptApi(TranscriptServerApi, Protocol):
     """`manager.transcript`"""
 
     async def get(
@@ -252,9 +136,4 @@ class TranscriptApi(Protocol):
         thread: Mapping[str, Any] | None = None,
     ) -> TranscriptPage:
         """The session's transcript, oldest first, `limit` rows from `cursor` (None: all)."""
-        ...
-
-    async def upsert(self, session_id: str, entry: Mapping[str, Any]) -> TranscriptEntry:
-        """Insert or replace one supplemental row (by messageId) and announce it
-        (`transcript_updated`)."""
         ...

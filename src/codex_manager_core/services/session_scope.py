@@ -8,7 +8,7 @@ The layout users of the original's Python client know (`cm.session(id).send(...)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codex_manager_core.models import InteractiveRequest, JsonObject, SessionRecord, SettingValue
 from codex_manager_core.services.controls import ControlsChange, ControlsView
@@ -17,19 +17,19 @@ from codex_manager_core.services.turn_waits import RetryCallback, TurnResult
 from codex_manager_core.services.turns import InputItem, TurnHandle
 
 if TYPE_CHECKING:
-    from codex_manager_core.api import ManagerApi
+    from codex_manager_core.api.server import ServerApi
     from codex_manager_core.services.sessions import DeletedSession, SessionDetail
 
 
 class SessionScope:
-    def __init__(self, manager: ManagerApi, session_id: str) -> None:
+    def __init__(self, manager: ServerApi, session_id: str) -> None:
         self._manager = manager
         self.session_id = session_id
         self.controls = SessionControls(manager, session_id)
         self.settings = SessionSettings(manager, session_id)
-        self.approvals = SessionRequests(manager, session_id, "approval")
-        self.tool_input = SessionRequests(manager, session_id, "user_input")
-        self.tool_calls = SessionRequests(manager, session_id, "tool_call")
+        self.approvals = SessionRequests(manager.approvals, session_id)
+        self.tool_input = SessionRequests(manager.tool_input, session_id)
+        self.tool_calls = SessionRequests(manager.tool_calls, session_id)
 
     def __repr__(self) -> str:
         return f"<session {self.session_id}>"
@@ -106,7 +106,7 @@ class SessionScope:
 
 
 class SessionControls:
-    def __init__(self, manager: ManagerApi, session_id: str) -> None:
+    def __init__(self, manager: ServerApi, session_id: str) -> None:
         self._manager = manager
         self._session_id = session_id
 
@@ -122,7 +122,7 @@ class SessionControls:
 
 
 class SessionSettings:
-    def __init__(self, manager: ManagerApi, session_id: str) -> None:
+    def __init__(self, manager: ServerApi, session_id: str) -> None:
         self._manager = manager
         self._session_id = session_id
 
@@ -142,12 +142,15 @@ class SessionSettings:
         return await self._manager.settings.unset(self._session_id, key, **options)
 
 
+class _RequestGroup(Protocol):
+    async def list(self, session_id: str) -> list[InteractiveRequest]: ...
+
+
 class SessionRequests:
-    def __init__(self, manager: ManagerApi, session_id: str, kind: str) -> None:
-        self._manager = manager
+    def __init__(self, group: _RequestGroup, session_id: str) -> None:
+        self._group = group
         self._session_id = session_id
-        self._kind = kind
 
     async def list(self) -> list[InteractiveRequest]:
         """The pending requests of this kind in the session, oldest first."""
-        return await self._manager.requests.list(self._session_id, kind=self._kind)
+        return await self._group.list(self._session_id)

@@ -310,6 +310,7 @@ class TurnsService:
         self,
         session_id: str,
         input: str | Sequence[InputItem],
+        /,
         *,
         timeout: float | None = None,
         on_retry: RetryCallback | None = None,

@@ -57,7 +57,7 @@ async def send_message(
         collaboration_mode=data.get("collaborationMode"),
         output_schema=data.get("outputSchema"),
     )
-    return wire.accepted(session_id, handle.turn_id)
+    return wire.accepted(session_id, handle.turn_id, handle.since_seq)
 
 
 @post(

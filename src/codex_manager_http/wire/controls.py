@@ -71,6 +71,8 @@ class ApprovalPolicyResult(TypedDict):
     sessionId: str
     approvalPolicy: ApprovalPolicy
     changed: bool
+    change: dict[str, Any]
+    """Ours: the ControlsChange ({status, scope, applied, previous, summary})."""
 
 
 class ControlsInput(TypedDict):
@@ -211,4 +213,5 @@ def approval_policy_result(session_id: str, change: ControlsChange) -> ApprovalP
         "sessionId": session_id,
         "approvalPolicy": change.applied.approval_policy,
         "changed": change.status == "ok",
+        "change": to_json(change),
     }

@@ -5,6 +5,7 @@ from typing import Any, NotRequired, TypedDict
 
 from codex_manager_core.queue.model import Job
 from codex_manager_core.serde import iso, to_json
+from codex_manager_http.wire.common import record_of
 
 
 class RunningContext(TypedDict):
@@ -40,6 +41,9 @@ class JobRecord(TypedDict):
     """Ours: the latest progress the job reported (its shape is the job type's)."""
     steps: NotRequired[Any]
     """Ours: the job's steps, where its type records them."""
+    record: dict[str, Any]
+    """Ours: the Job exactly (times in microseconds), without the keys shown above whole
+    (payload, result, progress, steps)."""
 
 
 class JobBody(TypedDict):
@@ -73,6 +77,9 @@ class AlreadyTerminal(TypedDict):
     job: JobRecord
 
 
+JOB_SHOWN = ("payload", "result", "progress", "steps")
+
+
 def job_record(job: Job) -> JobRecord:
     context = job.running_context
     record: JobRecord = {
@@ -100,6 +107,7 @@ def job_record(job: Job) -> JobRecord:
             "turnId": None if context is None else context.turn_id,
         },
         "progress": job.progress,
+        "record": record_of(job, shown=JOB_SHOWN),
     }
     # `Job.steps` arrives with worker jobs (another change); either order of merging works.
     if hasattr(job, "steps"):

@@ -11,7 +11,9 @@ from codex_manager_core import (
     ProjectSessionsDeleted,
     ProjectSessionsMoved,
 )
-from codex_manager_core.events.payloads import project_view, session_view
+from codex_manager_core.events.payloads import project_view
+from codex_manager_http.wire.common import record_of
+from codex_manager_http.wire.sessions import session
 
 
 class ProjectView(TypedDict):
@@ -20,6 +22,8 @@ class ProjectView(TypedDict):
     workingDirectory: str | None
     createdAt: str
     updatedAt: str
+    record: dict[str, Any]
+    """Ours: the Project exactly (times in microseconds)."""
 
 
 class ProjectList(TypedDict):
@@ -98,7 +102,7 @@ class DeletedAll(TypedDict):
 
 
 def project(value: Project) -> ProjectView:
-    return cast(ProjectView, project_view(value))
+    return cast(ProjectView, {**project_view(value), "record": record_of(value)})
 
 
 def project_list(projects: list[Project]) -> ProjectList:
@@ -125,7 +129,7 @@ def agent_sessions(project_id: str, records: list[CoreAgentSession]) -> AgentSes
             "agent": record.agent,
             "sessionId": record.session_id,
             "systemOwned": True,
-            "session": session_view(record.session),
+            "session": dict(session(record.session)),
         }
         for record in records
     ]

@@ -8,6 +8,7 @@ from codex_manager_core import InteractiveRequest
 from codex_manager_core.errors import Conflict
 from codex_manager_core.events.payloads import request_view
 from codex_manager_core.models import ApprovalDecision
+from codex_manager_http.wire.common import record_of
 
 
 class PendingBase(TypedDict):
@@ -22,6 +23,8 @@ class PendingBase(TypedDict):
     status: str
     expiresAt: NotRequired[str]
     """When the optional server-side timeout expires it."""
+    record: dict[str, Any]
+    """Ours: the InteractiveRequest exactly, without `params` (= `details`)."""
 
 
 class PendingApproval(PendingBase):
@@ -78,6 +81,8 @@ class ApprovalDecided(TypedDict):
     threadId: str | None
     decision: str
     scope: str | None
+    request: dict[str, Any]
+    """Ours: the answered InteractiveRequest exactly."""
 
 
 class ToolInputDecided(TypedDict):
@@ -85,6 +90,8 @@ class ToolInputDecided(TypedDict):
     requestId: str
     threadId: str | None
     decision: str
+    request: dict[str, Any]
+    """Ours: the answered InteractiveRequest exactly."""
 
 
 class ToolCallAnswered(TypedDict):
@@ -92,6 +99,8 @@ class ToolCallAnswered(TypedDict):
     requestId: str
     threadId: str | None
     success: bool
+    request: dict[str, Any]
+    """Ours: the answered InteractiveRequest exactly."""
 
 
 class ApprovalDecisionBody(TypedDict):
@@ -131,7 +140,10 @@ class ToolCallResponseBody(TypedDict):
 
 
 def pending(requests: list[InteractiveRequest]) -> list[Any]:
-    return [request_view(request) for request in requests]
+    return [
+        {**request_view(request), "record": record_of(request, shown=("params",))}
+        for request in requests
+    ]
 
 
 def approval_list(session_id: str, requests: list[InteractiveRequest]) -> ApprovalList:
@@ -157,6 +169,7 @@ def approval_decided(
         "threadId": decided.thread_id,
         "decision": str(resolution.get("decision", body["decision"])),
         "scope": body.get("scope"),
+        "request": record_of(decided),
     }
 
 
@@ -168,6 +181,7 @@ def tool_input_decided(
         "requestId": request_id,
         "threadId": answered.thread_id,
         "decision": body["decision"],
+        "request": record_of(answered),
     }
 
 
@@ -180,6 +194,7 @@ def tool_call_answered(
         "requestId": request_id,
         "threadId": answered.thread_id,
         "success": bool(resolution.get("success", body.get("success", True))),
+        "request": record_of(answered),
     }
 
 

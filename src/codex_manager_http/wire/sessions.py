@@ -11,7 +11,13 @@ from typing import Any, NotRequired, TypedDict, cast
 from codex_manager_core import DeletedSession, SessionRecord
 from codex_manager_core.events.payloads import session_view, thread_or_stand_in
 from codex_manager_core.ports.store import Page
-from codex_manager_http.wire.common import ApprovalPolicy, FilesystemSandbox, NetworkAccess
+from codex_manager_core.serde import iso_exact
+from codex_manager_http.wire.common import (
+    ApprovalPolicy,
+    FilesystemSandbox,
+    NetworkAccess,
+    record_of,
+)
 from codex_manager_http.wire.transcript import TranscriptRow
 
 
@@ -49,6 +55,8 @@ class SessionView(TypedDict):
     model: str | None
     activeTurnId: str | None
     lastTurnId: str | None
+    record: dict[str, Any]
+    """Ours: the SessionRecord exactly, without `controls` (= `sessionControls`)."""
 
 
 class SessionList(TypedDict):
@@ -90,6 +98,8 @@ class DeleteResult(TypedDict):
     sessionId: str
     title: str
     deletedFileCount: int
+    deletedAt: str
+    """Ours: when it was deleted (microseconds)."""
 
 
 class ArchiveResult(TypedDict):
@@ -150,7 +160,9 @@ class ForkBody(TypedDict):
 
 def session(record: SessionRecord, thread: Mapping[str, Any] | None = None) -> SessionView:
     """The original's SessionSummary of `record` (with the runtime's `thread` if read)."""
-    return cast(SessionView, session_view(record, thread))
+    view = session_view(record, thread)
+    view["record"] = record_of(record, shown=("controls",))
+    return cast(SessionView, view)
 
 
 def session_list(page: Page, *, archived: bool) -> SessionList:
@@ -202,6 +214,7 @@ def deleted(result: DeletedSession) -> DeleteResult:
         "sessionId": result.session_id,
         "title": result.title,
         "deletedFileCount": result.files_removed,
+        "deletedAt": iso_exact(result.deleted_at) or "",
     }
 
 

@@ -1,8 +1,9 @@
 """Suggested-request shapes (the original's section 1.10): the request body, the three
 answers of `POST .../suggested-request` (ok, fallback, queued) and the upsert's."""
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
+from codex_manager_core.serde import to_json
 from codex_manager_core.services.suggestion_state import SuggestionState
 from codex_manager_core.services.suggestions import SuggestionJob, SuggestionOutcome
 
@@ -47,6 +48,10 @@ class Suggested(TypedDict):
     jobId: NotRequired[str]
     projectId: NotRequired[str]
     dedupe: NotRequired[Literal["enqueued", "already_queued"]]
+    job: NotRequired[dict[str, Any]]
+    """Ours (ok, fallback): the job that wrote it ({jobId, requestKey, sessionId, ...})."""
+    suggested: NotRequired[str | None]
+    """Ours (ok, fallback): the suggestion as written (null when there was none)."""
 
 
 class Entry(TypedDict):
@@ -82,6 +87,8 @@ def suggested(outcome: SuggestionOutcome) -> Suggested:
         "sessionId": outcome.job.session_id,
         "requestKey": outcome.request_key,
         "suggestion": outcome.suggestion or "",
+        "job": to_json(outcome.job),
+        "suggested": outcome.suggestion,
     }
 
 

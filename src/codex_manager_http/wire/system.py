@@ -8,6 +8,7 @@ from codex_manager_core import Event, ManagerHealth, __version__
 from codex_manager_core import StorageHealth as LedgerStorage
 from codex_manager_core.runtime.supervisor import RuntimeHealth
 from codex_manager_core.serde import iso, to_json
+from codex_manager_http.wire.common import record_of
 
 
 class Banner(TypedDict):
@@ -67,6 +68,8 @@ class Health(TypedDict):
     storage: StorageHealth
     demo: dict[str, Any] | None
     timestamp: str
+    record: dict[str, Any]
+    """Ours: the core record exactly (the remote client rebuilds it)."""
 
 
 class EventFrame(TypedDict):
@@ -75,6 +78,8 @@ class EventFrame(TypedDict):
     threadId: str | None
     payload: Any
     at: str
+    record: dict[str, Any]
+    """Ours: the core record exactly (the remote client rebuilds it)."""
 
 
 class EventsPage(TypedDict):
@@ -93,6 +98,8 @@ class RuntimeRestarted(TypedDict):
     pid: int | None
     version: str | None
     restartCount: int
+    record: dict[str, Any]
+    """Ours: the core record exactly (the remote client rebuilds it)."""
 
 
 #: The original's feature names that ours lacks, and the methods each needs.
@@ -210,6 +217,7 @@ def health(state: ManagerHealth, *, demo: dict[str, Any] | None, token_required:
         "storage": _storage(storage, state.data_dir),
         "demo": demo,
         "timestamp": iso(datetime.now(UTC)) or "",
+        "record": record_of(state),
     }
 
 
@@ -240,6 +248,7 @@ def events_page(found: list[Event], *, since: int, last_seq: int) -> EventsPage:
             "threadId": e.thread_id,
             "payload": e.payload,
             "at": iso(e.at) or "",
+            "record": record_of(e, shown=("payload",)),
         }
         for e in found
     ]
@@ -259,4 +268,5 @@ def runtime_restarted(runtime: RuntimeHealth) -> RuntimeRestarted:
         "pid": runtime.pid,
         "version": runtime.codex_version,
         "restartCount": runtime.restart_count,
+        "record": record_of(runtime),
     }

@@ -5,6 +5,7 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from codex_manager_core import TranscriptEntry, TranscriptPage
 from codex_manager_core.services.transcript import entry_row
+from codex_manager_http.wire.common import record_of
 
 
 class TranscriptRow(TypedDict):
@@ -38,6 +39,8 @@ class EntryResult(TypedDict):
     status: str
     sessionId: str
     entry: TranscriptRow
+    record: dict[str, Any]
+    """Ours: the TranscriptEntry exactly."""
 
 
 class TranscriptEntryBody(TypedDict):
@@ -70,4 +73,9 @@ def transcript_page(session_id: str, page: TranscriptPage) -> TranscriptPageBody
 
 
 def entry_result(session_id: str, entry: TranscriptEntry) -> EntryResult:
-    return {"status": "ok", "sessionId": session_id, "entry": cast(TranscriptRow, entry_row(entry))}
+    return {
+        "status": "ok",
+        "sessionId": session_id,
+        "entry": cast(TranscriptRow, entry_row(entry)),
+        "record": record_of(entry),
+    }

@@ -65,6 +65,8 @@ class Accepted(TypedDict):
     status: Literal["accepted"]
     sessionId: str
     turnId: str
+    sinceSeq: NotRequired[int]
+    """Ours: the ledger seq before the turn started; follow it with /api/stream?since=."""
 
 
 class Interrupted(TypedDict):
@@ -122,8 +124,11 @@ def review_options(body: ReviewBody) -> dict[str, Any]:
 # ---------------------------------------------------------------------- answers
 
 
-def accepted(session_id: str, turn_id: str) -> Accepted:
-    return {"status": "accepted", "sessionId": session_id, "turnId": turn_id}
+def accepted(session_id: str, turn_id: str, since_seq: int | None = None) -> Accepted:
+    body: Accepted = {"status": "accepted", "sessionId": session_id, "turnId": turn_id}
+    if since_seq is not None:
+        body["sinceSeq"] = since_seq
+    return body
 
 
 def interrupted(session_id: str, turn_id: str) -> Interrupted:
