@@ -134,6 +134,9 @@ class EventStream:
         self.max_reconnects = DEFAULT_MAX_RECONNECTS if max_reconnects is None else max_reconnects
         self.head: int = -1
         self.reconnects: int = 0
+        self.lags: int = 0
+        """How often the server said the stream fell behind (`lagged`): each time it
+        resubscribed from its cursor."""
         self.cursor: tuple[int, int] | None = None
         # Where the background task resumes: after (seq, part) it received; part None =
         # after the whole event.
@@ -350,6 +353,7 @@ class EventStream:
                 )
             if kind == "lagged":
                 # We fell behind: resubscribe from what we actually received.
+                self.lags += 1
                 awaiting_subscribed = True
                 await ws.send_text(json.dumps(self._subscribe_command()))
                 continue
