@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from codex_manager_cli.live_ops import Printer
+    from codex_manager_cli.live_output import Printer
     from codex_manager_client.target import Target
 
 EXIT_OK = 0
@@ -59,7 +59,7 @@ def _run(work: Callable[[], Awaitable[int]]) -> int:
 
 
 def _printer(output: str) -> Printer:
-    from codex_manager_cli.live_ops import Printer
+    from codex_manager_cli.live_output import Printer
 
     return Printer(output)
 
@@ -156,10 +156,10 @@ def inbox_command(ctx: click.Context) -> None:
     """Pending approval requests of every session; then decide them one by one
     (accept, session, decline, cancel, skip, quit). With --no-input: list only."""
     target, output, no_input = _settings(ctx)
-    from codex_manager_cli import live_ops
+    from codex_manager_cli import live_requests
 
     async def work() -> int:
-        return await live_ops.inbox(target, _printer(output), no_input=no_input)
+        return await live_requests.inbox(target, _printer(output), no_input=no_input)
 
     ctx.exit(_run(work))
 

@@ -17,12 +17,13 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from codex_manager_cli import live, live_ops
+from codex_manager_cli import live, live_ops, live_output
 from codex_manager_client.target import Target
 from codex_manager_client.waits import wait_turn
 from codex_manager_core.models import TurnStatus
-from codex_manager_core.testing.scripted_model import Reply
+from codex_manager_core.testing.scripted_model import CallTool, Reply
 from codex_manager_core.testing.scripted_model._steps import exec_command
+from tests.acceptance.test_http_requests import PLAN_MODE, QUESTIONS
 from tests.client.live_fixtures import (
     WAIT,
     ServerThread,
@@ -77,12 +78,14 @@ def test_send_wait_prints_the_streamed_deltas(
     assert f"turn {turn_id}: completed" in err
 
     # jsonl: every frame of the turn as it came, the deltas among them, then the result.
+    # Without `since` the thread is replayed from its start: only this turn is shown.
     code = live.follow_turn(
-        target, session_id, turn_id, since=since, output="jsonl", no_input=True, timeout=WAIT
+        target, session_id, turn_id, since=None, output="jsonl", no_input=True, timeout=WAIT
     )
+    assert code == live.EXIT_OK
     out, _ = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
-    deltas = [f["payload"]["params"]["delta"] for f in lines if f.get("type") == live_ops.DELTA]
+    deltas = [f["payload"]["params"]["delta"] for f in lines if f.get("type") == live_output.DELTA]
     assert "".join(deltas) == "one two three four"
     assert lines[-1] == {
         "sessionId": session_id,
@@ -153,7 +156,7 @@ def test_follow_turn_prompts_for_an_approval(
         session_id,
         turn_id,
         since=since,
-        printer=live_ops.Printer("table"),
+        printer=live_output.Printer("table"),
         no_input=False,
         timeout=WAIT,
         ask=ask,
@@ -163,6 +166,42 @@ def test_follow_turn_prompts_for_an_approval(
     assert asked == [["accept", "session", "decline", "cancel"]]
     assert out == "touched\n"
     assert marker.exists()
+
+
+def test_follow_turn_asks_the_models_questions(
+    server: ServerThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = server.target
+    session_id = sync(create_session, target)
+    server.add_steps(CallTool("request_user_input", QUESTIONS, call_id="ask"), Reply("blue it is"))
+    since = sync(head, target)
+    turn_id = sync(send_message, target, session_id, "ask me", collaborationMode=PLAN_MODE)
+    asked: list[tuple[str, list[str]]] = []
+
+    def ask(question: str, choices: list[str]) -> str:
+        asked.append((question, choices))
+        return "Blue"
+
+    code = sync(
+        live_ops.follow_turn,
+        target,
+        session_id,
+        turn_id,
+        since=since,
+        printer=live_output.Printer("table"),
+        no_input=False,
+        timeout=WAIT,
+        ask=ask,
+    )
+    out, err = capsys.readouterr()
+    assert code == live.EXIT_OK, err
+    # codex marks the question isOther (free text allowed): the options are shown, not forced.
+    assert [question for question, _ in asked] == ["Which color?"]
+    assert "- Red (Recommended)" in err
+    assert "- Blue" in err
+    assert out == "blue it is\n"
+    last = server.host.model.requests[-1]
+    assert "Blue" in (last.output_for("ask") or "")
 
 
 def test_stream_events_prints_frames(server: ServerThread) -> None:
@@ -178,8 +217,8 @@ def test_stream_events_prints_frames(server: ServerThread) -> None:
     assert [f["seq"] for f in frames] == sorted(f["seq"] for f in frames)
     assert len(frames) == 5
 
-    # The first stored event is a runtime notification: its raw frame (part 1) comes next.
-    first = frames[0]["seq"]
+    # Resuming inside a runtime notification: its raw frame (part 1) comes next.
+    first = next(f["seq"] for f in frames if f["type"].startswith("app_server."))
     following = runner.invoke(
         live.stream_command,
         ["--since", str(first), "--part", "0", "--limit", "3"],
