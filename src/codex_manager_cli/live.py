@@ -33,16 +33,17 @@ EXIT_NEEDS_DECISION = 6
 
 
 def _settings(ctx: click.Context) -> tuple[Target, str, bool]:
-    """(target, output, no_input) of the context object, else of the environment."""
-    obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
-    target = getattr(obj, "target", None)
-    if target is None:
-        from codex_manager_client.target import Target
+    """(target, output, no_input) of the `CliContext`, else of the environment (a
+    command invoked on its own): the output then depends on the terminal."""
+    from codex_manager_cli.context import CliContext
 
-        target = Target.from_env()
-    output = getattr(obj, "output", None) or ("table" if sys.stdout.isatty() else "json")
-    no_input = bool(getattr(obj, "no_input", False))
-    return target, str(output), no_input
+    found = ctx.find_object(CliContext)
+    if found is not None:
+        return found.target, found.output, found.no_input
+    from codex_manager_client.target import Target
+
+    output = "table" if sys.stdout.isatty() else "json"
+    return Target.from_env(), output, not sys.stdin.isatty()
 
 
 def _run(work: Callable[[], Awaitable[int]]) -> int:

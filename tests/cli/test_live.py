@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from codex_manager_cli import live, live_ops, live_output
+from codex_manager_cli.context import CliContext, OutputFormat
 from codex_manager_client.target import Target
 from codex_manager_client.waits import wait_turn
 from codex_manager_core.models import TurnStatus
@@ -35,13 +36,8 @@ from tests.client.live_fixtures import (
 pytestmark = pytest.mark.real_runtime
 
 
-@attrs.frozen
-class Obj:
-    """What the CLI's context object offers the live commands."""
-
-    target: Target
-    output: str = "table"
-    no_input: bool = False
+def Obj(target: Target, output: OutputFormat = "table", no_input: bool = False) -> CliContext:
+    return CliContext(target, output=output, no_input=no_input)
 
 
 @pytest.fixture(scope="module")
