@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,20 @@ def test_jobs_wait_exits_with_the_outcome(server: ServerThread) -> None:
     missing = runner.invoke(live.jobs_wait_command, ["job_nope"], obj=Obj(server.target))
     assert missing.exit_code == live.EXIT_ERROR
     assert "error:" in missing.stderr
+
+
+def test_a_server_that_is_down_is_exit_1_with_the_reason() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = Target(f"http://127.0.0.1:{port}", timeout=2.0)
+    answer = CliRunner().invoke(live.stream_command, ["--no-follow"], obj=Obj(down))
+    assert answer.exit_code == live.EXIT_ERROR
+    assert f"cannot reach http://127.0.0.1:{port}" in answer.stderr
+
+
+def test_a_wrong_token_is_exit_1_with_the_servers_message(server: ServerThread) -> None:
+    wrong = Target(server.host.url, token="wrong")
+    answer = CliRunner().invoke(live.inbox_command, obj=Obj(wrong, no_input=True))
+    assert answer.exit_code == live.EXIT_ERROR
+    assert answer.stderr.startswith("error: ")

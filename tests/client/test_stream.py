@@ -5,6 +5,7 @@ end the stream with typed errors. Issue 11, test 5."""
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterator
 
@@ -151,8 +152,13 @@ async def test_a_server_that_is_down_is_a_transport_error_after_the_bound() -> N
 
 
 def test_backoff_is_bounded_and_grows() -> None:
-    assert all(0 <= backoff_delay(n) <= 5.0 for n in range(100))
-    assert max(backoff_delay(0) for _ in range(50)) <= 0.1
+    rng = random.Random(11)
+    first = [backoff_delay(0, rng) for _ in range(200)]
+    later = [backoff_delay(6, rng) for _ in range(200)]
+    assert all(0 <= delay <= 0.1 for delay in first)
+    assert all(0 <= delay <= 5.0 for delay in later)  # the cap
+    assert max(later) > 2.0  # full jitter up to the (grown) ceiling
+    assert all(backoff_delay(1000, rng) <= 5.0 for _ in range(50))
 
 
 def test_part_without_since_is_refused() -> None:
