@@ -95,6 +95,17 @@ def follow_turn(
     return _run(work)
 
 
+def ledger_head(target: Target) -> int:
+    """The server's ledger head: read it before sending a message and pass it to
+    `follow_turn` as `since`, so that the whole turn is shown without replaying the
+    session's history. An error is `CodexManagerError` (the caller prints it)."""
+    import anyio
+
+    from codex_manager_client.stream import ledger_head as read_head
+
+    return anyio.run(read_head, target)
+
+
 def _split(values: tuple[str, ...]) -> list[str] | None:
     found = [part.strip() for value in values for part in value.split(",") if part.strip()]
     return found or None
@@ -189,5 +200,6 @@ __all__: list[Any] = [
     "follow_turn",
     "inbox_command",
     "jobs_wait_command",
+    "ledger_head",
     "stream_command",
 ]

@@ -59,20 +59,21 @@ async def follow_turn(
     timeout: float | None,
     ask: Ask = ask_with_click,
 ) -> int:
-    """Print the turn's reply as it streams, prompt for its approvals; the exit code."""
-    streamed = False
+    """Print the turn's reply as it streams, prompt for its approvals and questions; the
+    exit code."""
+    reply = _Reply(printer)
 
     async def on_frame(frame: StreamFrame) -> None:
-        nonlocal streamed
         if turn_of(frame.payload) != turn_id:
             return
         if printer.output == "jsonl":
             printer.frame(frame)
         elif printer.output == "table" and frame.type == DELTA:
-            printer.out.write(str(frame.payload["params"].get("delta", "")))
-            printer.out.flush()
-            streamed = True
-        if frame.type == "approval" and frame.part == 0 and isinstance(frame.payload, Mapping):
+            reply.delta(frame.payload["params"])
+        if frame.part != 0 or not isinstance(frame.payload, Mapping):
+            return
+        if frame.type == "approval":
+            reply.end_line()
             approval_id = str(frame.payload.get("approvalId"))
             if no_input:
                 printer.note(describe_approval(frame.payload))
@@ -80,15 +81,13 @@ async def follow_turn(
                 raise NeedsDecision(approval_id)
             said = await prompt_approval(target, frame.payload, printer, ask, skip=False)
             printer.note(said or "")
-        if (
-            frame.type == "tool_user_input_requested"
-            and frame.part == 0
-            and isinstance(frame.payload, Mapping)
-        ):
+        elif frame.type == "tool_user_input_requested":
+            reply.end_line()
+            request_id = str(frame.payload.get("requestId"))
             if no_input:
                 printer.note(describe_questions(frame.payload))
-                printer.note(how_to_answer(str(frame.payload.get("requestId"))))
-                raise NeedsDecision(str(frame.payload.get("requestId")))
+                printer.note(how_to_answer(request_id))
+                raise NeedsDecision(request_id)
             printer.note(await answer_questions(target, frame.payload, printer, ask))
 
     try:
@@ -97,12 +96,10 @@ async def follow_turn(
             target, session_id, turn_id, since=since or 0, timeout=timeout, on_frame=on_frame
         )
     except NeedsDecision:
-        if streamed:
-            printer.line("")
+        reply.end_line()
         return EXIT_NEEDS_DECISION
     except TurnFailed as exc:
-        if streamed:
-            printer.line("")
+        reply.end_line()
         printer.note(f"turn {turn_id} failed: {exc.runtime_message}")
         if printer.output != "table":
             printer.record(
@@ -115,14 +112,12 @@ async def follow_turn(
             )
         return EXIT_FAILED
     except TimedOut as exc:
-        if streamed:
-            printer.line("")
+        reply.end_line()
         printer.note(str(exc))
         return EXIT_TIMEOUT
+    reply.end_line()
     if printer.output == "table":
-        if streamed:
-            printer.line("")
-        elif result.final_text:
+        if not reply.streamed and result.final_text:
             printer.line(result.final_text)
         printer.note(f"turn {turn_id}: {result.status.value}")
     else:
@@ -138,6 +133,34 @@ async def follow_turn(
     if result.status is TurnStatus.COMPLETED:
         return EXIT_OK
     return EXIT_CANCELED if result.status is TurnStatus.INTERRUPTED else EXIT_FAILED
+
+
+class _Reply:
+    """The agent's messages as they stream (table output): each message on its own lines,
+    and a note (an approval, the outcome) never glued to a half-written line."""
+
+    def __init__(self, printer: Printer) -> None:
+        self.printer = printer
+        self.streamed = False
+        self._item: object = None
+        self._mid_line = False
+
+    def delta(self, params: Mapping[str, Any]) -> None:
+        item = params.get("itemId")
+        if self.streamed and item != self._item:
+            self.end_line()
+        self._item = item
+        text = str(params.get("delta", ""))
+        if text:
+            self.printer.out.write(text)
+            self.printer.out.flush()
+            self.streamed = True
+            self._mid_line = not text.endswith("\n")
+
+    def end_line(self) -> None:
+        if self._mid_line:
+            self.printer.line("")
+            self._mid_line = False
 
 
 # ---------------------------------------------------------------------- the stream

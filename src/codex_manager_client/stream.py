@@ -415,3 +415,10 @@ def _classify(exc: Exception, url: str) -> BaseException:
     if all(isinstance(leaf, _NETWORK) for leaf in leaves):
         return _Retry("; ".join(f"{type(leaf).__name__}: {leaf}" for leaf in leaves))
     return exc
+
+
+async def ledger_head(target: Target, *, client: httpx.AsyncClient | None = None) -> int:
+    """The server's ledger head now (the `ready` frame's seq): read it before starting a
+    turn and pass it as `since` to `wait_turn`, so the wait finds the turn's whole life."""
+    async with EventStream(target, types=["ready"], client=client) as stream:
+        return stream.head

@@ -64,7 +64,7 @@ def test_send_wait_prints_the_streamed_deltas(
     target = server.target
     session_id = sync(create_session, target)
     server.add_steps(Reply("one two three four", chunks=4, delay=0.01))
-    since = sync(head, target)
+    since = live.ledger_head(target)
     turn_id = sync(send_message, target, session_id, "count")
     code = live.follow_turn(
         target, session_id, turn_id, since=since, output="table", no_input=True, timeout=WAIT
