@@ -144,6 +144,10 @@ def stream_command(
     """
     if part is not None and since is None:
         raise click.UsageError("--part needs --since")
+    if not follow and part is not None:
+        raise click.UsageError("--part resumes a followed stream: use it without --no-follow")
+    if not follow and len(thread_ids) > 1:
+        raise click.UsageError("--no-follow takes at most one --thread-id")
     target, output, _ = _settings(ctx)
     from codex_manager_cli import live_ops
 

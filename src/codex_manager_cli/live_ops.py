@@ -13,8 +13,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import click
-
 from codex_manager_cli.live import (
     EXIT_CANCELED,
     EXIT_FAILED,
@@ -217,8 +215,6 @@ async def print_stream(
 
 
 def _one(values: list[str] | None) -> str | None:
-    if values and len(values) > 1:
-        raise click.UsageError("--no-follow takes at most one --thread-id")
     return values[0] if values else None
 
 

@@ -227,9 +227,14 @@ def test_stream_events_prints_frames(server: ServerThread) -> None:
     assert lines[0].startswith(f"{first}.1  "), lines[0]
     assert "notification" in lines[0]
 
-    refused = runner.invoke(live.stream_command, ["--part", "1"], obj=Obj(target))
-    assert refused.exit_code == 2
-    assert "--part needs --since" in refused.output
+    for args, message in (
+        (["--part", "1"], "--part needs --since"),
+        (["--no-follow", "--since", "1", "--part", "0"], "without --no-follow"),
+        (["--no-follow", "--thread-id", "a", "--thread-id", "b"], "at most one --thread-id"),
+    ):
+        refused = runner.invoke(live.stream_command, args, obj=Obj(target))
+        assert refused.exit_code == 2, args
+        assert message in refused.output
 
 
 def test_jobs_wait_exits_with_the_outcome(server: ServerThread) -> None:
