@@ -164,3 +164,25 @@ def test_backoff_is_bounded_and_grows() -> None:
 def test_part_without_since_is_refused() -> None:
     with pytest.raises(ValueError, match="part needs since"):
         EventStream(Target(), part=1)
+
+
+@pytest.mark.real_runtime
+async def test_several_threads_are_followed_by_subscribing_also_after_a_reconnect(
+    server: ServerThread,
+) -> None:
+    target = server.target
+    first, second, other = [await create_session(target) for _ in range(3)]
+    server.add_steps(Reply("one"), Reply("other"), Reply("two"))
+    async with EventStream(target, thread_ids=[first, second]) as stream:
+        turn = await send_message(target, first, "hi")
+        got = await collect(stream, ends_turn(turn), what="the first turn's end")
+        await stream.disconnect()  # the resubscribe after a reconnect keeps both threads
+        async with EventStream(target, thread_ids=[other]) as watch:
+            ignored = await send_message(target, other, "hi")
+            await collect(watch, ends_turn(ignored), what="the other turn's end")
+        turn = await send_message(target, second, "hi")
+        got += await collect(stream, ends_turn(turn), what="the second turn's end")
+    threads = {frame.thread_id for frame in got}
+    assert {first, second} <= threads <= {first, second, None}
+    assert ids(got) == sorted(set(ids(got)))
+    assert stream.reconnects == 1
