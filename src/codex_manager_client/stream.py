@@ -50,6 +50,8 @@ BACKOFF_BASE: Final = 0.1
 BACKOFF_CAP: Final = 5.0
 #: Failed connection attempts in a row before the stream gives up (when not given).
 DEFAULT_MAX_RECONNECTS: Final = 8
+#: Seconds a connection must stay up to count as healthy (resets the failures in a row).
+HEALTHY_AFTER: Final = 2.0
 #: Frames received but not yet read by the caller.
 BUFFER: Final = 1024
 CONTROL_TYPES: Final = frozenset({"ready", "subscribed", "pong", "error", "lagged"})
@@ -148,6 +150,7 @@ class EventStream:
         self._receive: MemoryObjectReceiveStream[StreamFrame | BaseException] | None = None
         self._connection: anyio.CancelScope | None = None
         self._cut = False
+        self._delivered = 0
         self._finished: BaseException | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -250,15 +253,18 @@ class EventStream:
         send = self._send
         started = False
         failures = 0
+        connected_at: float | None = None
+        delivered_before = 0
 
         def connected() -> None:
-            nonlocal started, failures
+            nonlocal started, connected_at, delivered_before
+            connected_at = anyio.current_time()
+            delivered_before = self._delivered
             if not started:
                 started = True
                 task_status.started(None)
-            elif failures or self._cut:
+            else:
                 self.reconnects += 1
-            failures = 0
             self._cut = False
 
         async def fail(error: BaseException) -> None:
@@ -275,6 +281,16 @@ class EventStream:
                 except _Retry as retry:
                     if self._cut:
                         continue
+                    # A connection that delivered frames or stayed up a while was healthy:
+                    # the count of failures in a row starts again. One that breaks at once
+                    # without a frame (a server that accepts and drops) keeps backing off,
+                    # up to the bound.
+                    if connected_at is not None and (
+                        self._delivered > delivered_before
+                        or anyio.current_time() - connected_at >= HEALTHY_AFTER
+                    ):
+                        failures = 0
+                    connected_at = None
                     if failures >= self.max_reconnects:
                         await fail(
                             TransportError(
@@ -372,6 +388,7 @@ class EventStream:
             except anyio.WouldBlock:
                 await self._send.send(event)
             self._resume = (event.seq, event.part)
+            self._delivered += 1
 
 
 def _upgrade_error(response: httpx.Response, url: str) -> ApiError:
