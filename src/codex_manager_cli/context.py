@@ -8,6 +8,7 @@ library, attrs and the client's `Target` only: it is imported on every start-up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -19,22 +20,33 @@ OutputFormat = Literal["table", "json", "jsonl"]
 OUTPUT_FORMATS: tuple[str, ...] = ("table", "json", "jsonl")
 
 
-@attrs.frozen
+@attrs.define
 class CliContext:
     """The resolved global options of one `cmgr` invocation.
 
-    `target` is the server every request goes to (for `--data-dir` it is the embedded
-    server started for this command, already listening). `output` is the format of
-    answers; `json_envelope` wraps them in the original's `{ok, command, request,
-    response}` envelope (`--json`). `no_input` forbids prompting (also set when stdin is
-    not a TTY). `data_dir` is set when the target is an embedded server. `verbose` prints
-    each request to stderr.
+    `target` is the server every request goes to. With `--data-dir` it is the embedded
+    server started for this command: `start` starts it on the first read of `target`
+    (so `--help` and commands that make no request never start one), and the root
+    group stops it when the command ends. `output` is the format of answers;
+    `json_envelope` wraps them in the original's `{ok, command, request, response}`
+    envelope (`--json`). `no_input` forbids prompting (also set when stdin is not a
+    TTY). `verbose` prints each request to stderr.
     """
 
-    target: Target
+    _target: Target | None = attrs.field(default=None, alias="target")
     output: OutputFormat = "json"
     no_input: bool = True
     json_envelope: bool = False
     data_dir: Path | None = None
     verbose: bool = False
     context_name: str | None = None
+    start: Callable[[], Target] | None = attrs.field(default=None, repr=False)
+
+    @property
+    def target(self) -> Target:
+        if self._target is None:
+            if self.start is None:
+                self._target = Target()
+            else:
+                self._target = self.start()
+        return self._target

@@ -1,14 +1,23 @@
-"""The click group behind the `codex-manager` and `cmgr` console scripts."""
+"""The click group behind the `codex-manager` and `cmgr` console scripts: the global
+options (where the server is, how to print) resolved once into a `CliContext`.
+
+Start-up is on every invocation's critical path: this module imports click, attrs and
+the client's Target only; each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
-import functools
 import gc
-import signal
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
+
+from codex_manager_cli import exits
+from codex_manager_cli.commands import Group
+from codex_manager_cli.context import OUTPUT_FORMATS, CliContext
 
 
 def main() -> None:
@@ -18,161 +27,182 @@ def main() -> None:
     gc.disable()
     try:
         cli()
+    except BrokenPipeError:
+        # The reader went away (`cmgr ... | head`): not an error of ours; stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(exits.FAILURE)
     finally:
         gc.enable()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def parse_header(item: str) -> tuple[str, str]:
+    """`K:V` (or `K=V`) as a header pair."""
+    for sep in (":", "="):
+        key, found, value = item.partition(sep)
+        if found and key.strip():
+            return key.strip(), value.strip()
+    raise click.UsageError(f"header {item!r} is not K:V")
+
+
+RBAC_HEADERS = {
+    "rbac_token": "x-codex-rbac-token",
+    "role": "x-codex-role",
+    "actor": "x-codex-actor",
+}
+
+
+@click.group(
+    cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(package_name="codex-manager", prog_name="codex-manager")
-def cli() -> None:
-    """A local-first control plane for the Codex runtime (codex app-server)."""
-
-
-@cli.command()
-@click.option("--host", help="Address to bind (default 127.0.0.1; anything else needs a token).")
-@click.option("--port", type=int, help="Port (default 3001; 0 picks a free one).")
+@click.option(
+    "--server",
+    "--base-url",
+    "server",
+    metavar="URL",
+    help="Server base URL ($CODEX_MANAGER_SERVER).",
+)
+@click.option("--token", "--bearer", "token", help="Bearer token ($CODEX_MANAGER_TOKEN).")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Per-request timeout (default 30).")
+@click.option(
+    "--timeout-ms", type=int, metavar="MS", help="The same in milliseconds (the original's)."
+)
+@click.option("--api-prefix", metavar="PREFIX", help="API prefix (default /api).")
+@click.option(
+    "--header",
+    "--headers",
+    "headers",
+    multiple=True,
+    metavar="K:V",
+    help="Extra header (repeatable).",
+)
+@click.option("--rbac-token", help="Extension RBAC secret (x-codex-rbac-token).")
+@click.option("--role", help="Extension RBAC role (x-codex-role).")
+@click.option("--actor", help="Extension RBAC actor (x-codex-actor).")
+@click.option("--context", "--profile", "context_name", metavar="NAME", help="A named context.")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where state lives: the SQLite store, the runtime's CODEX_HOME, logs (default .data).",
+    help="Run against an embedded server on this data directory instead of a remote one.",
 )
-@click.option("--codex-bin", help="The codex binary (default: $CODEX_BIN, else the bundled one).")
-@click.option("--token", help="Require this bearer token on every route and the WebSocket.")
+@click.option("--demo", is_flag=True, default=None, help="With --data-dir: the offline demo model.")
 @click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the bearer token from this file.",
+    "-o", "--output", type=click.Choice(OUTPUT_FORMATS), help="table (TTY default) | json | jsonl."
 )
 @click.option(
-    "--demo", is_flag=True, default=None, help="Use a scripted offline model (no account needed)."
-)
-@click.option(
-    "--auto-demo",
+    "--json",
+    "json_envelope",
     is_flag=True,
-    help="Use the demo model only when no Codex credentials are found (what `make run` does).",
+    help="The original's {ok, command, request, response} envelope.",
 )
+@click.option("--no-input", is_flag=True, help="Never prompt (implied when stdin is not a TTY).")
 @click.option(
-    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level."
+    "-v", "--verbose", is_flag=True, help="Print each request and answer status on stderr."
 )
-@click.option(
-    "--allow-host",
-    "allow_hosts",
-    multiple=True,
-    metavar="NAME",
-    help="Also accept this Host name (repeatable; '*': any). Loopback names always pass.",
-)
-@click.option(
-    "--allow-origin",
-    "allow_origins",
-    multiple=True,
-    metavar="ORIGIN",
-    help="Let web pages from this origin (scheme://host[:port]) call the API (repeatable).",
-)
-@click.option(
-    "--header-timeout",
-    type=float,
-    metavar="SECONDS",
-    help="Close a connection whose request headers take longer (default 10).",
-)
-@click.option(
-    "--max-connections",
-    type=int,
-    metavar="N",
-    help="Answer 503 above this many open connections (default 1000).",
-)
-def serve(**options: Any) -> None:
-    """Run the HTTP/WebSocket server (the original Codex Manager's /api).
+@click.pass_context
+def cli(ctx: click.Context, /, **options: Any) -> None:
+    """A local-first control plane for the Codex runtime (codex app-server).
 
-    Options default to CODEX_MANAGER_* environment variables, then to the original Codex
-    Manager's (docs/configuration.md).
-    SIGINT/SIGTERM shut it down gracefully, also during start-up.
+    Commands talk to a server: --server URL (or $CODEX_MANAGER_SERVER, or a context made
+    with `cmgr context set`), or --data-dir DIR for one started in-process. Exit codes:
+    docs/cli.md.
     """
-    # From the first instant: a signal during the imports and checks below is remembered
-    # and ends the start-up cleanly (exit 0) instead of killing the process.
-    early: list[int] = []
-    previous = {
-        number: signal.signal(number, lambda received, _frame: early.append(received))
-        for number in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        _serve(early, **options)
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    ctx.obj = build_context(ctx, **options)
 
 
-def _serve(
-    early: list[int],
+def build_context(
+    ctx: click.Context,
     *,
-    host: str | None,
-    port: int | None,
-    data_dir: Path | None,
-    codex_bin: str | None,
+    server: str | None,
     token: str | None,
-    token_file: Path | None,
+    timeout: float | None,
+    timeout_ms: int | None,
+    api_prefix: str | None,
+    headers: tuple[str, ...],
+    rbac_token: str | None,
+    role: str | None,
+    actor: str | None,
+    context_name: str | None,
+    data_dir: Path | None,
     demo: bool | None,
-    auto_demo: bool,
-    log_level: str | None,
-    allow_hosts: tuple[str, ...],
-    allow_origins: tuple[str, ...],
-    header_timeout: float | None,
-    max_connections: int | None,
-) -> None:
-    import logging
+    output: str | None,
+    json_envelope: bool,
+    no_input: bool,
+    verbose: bool,
+) -> CliContext:
+    """Flags over a named `--context` over the environment over the current context."""
+    from codex_manager_cli import contexts
+    from codex_manager_client.target import DEFAULT_TIMEOUT, Target
 
-    import anyio
+    path = contexts.config_path()
+    chosen, fields = contexts.context_fields(context_name, path)
+    if context_name is None:
+        fields.update(contexts.env_fields())
+    if timeout_ms is not None:
+        fields["timeout"] = timeout_ms / 1000
+    given = {"server": server, "token": token, "timeout": timeout, "api_prefix": api_prefix}
+    fields.update({key: value for key, value in given.items() if value is not None})
+    extra = [parse_header(item) for item in headers]
+    rbac = {"rbac_token": rbac_token, "role": role, "actor": actor}
+    extra += [(RBAC_HEADERS[key], value) for key, value in rbac.items() if value]
+    fields["headers"] = tuple(extra)
+    if output is None:
+        output = "json" if json_envelope or not sys.stdout.isatty() else "table"
+    common: dict[str, Any] = {
+        "output": output,
+        "no_input": no_input or not sys.stdin.isatty(),
+        "json_envelope": json_envelope,
+        "verbose": verbose,
+        "context_name": chosen,
+    }
+    if data_dir is not None and (server is not None or context_name is not None):
+        raise click.UsageError("give --server/--context or --data-dir, not both")
+    if data_dir is None:
+        try:
+            return CliContext(target=Target(**fields), **common)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    wait = float(fields.get("timeout", DEFAULT_TIMEOUT))
 
-    from codex_manager_core.errors import DataDirLocked, DataDirUnusable, StoreUnavailable
-    from codex_manager_core.ports.store import StoreCorrupt
-    from codex_manager_http.logging_setup import announce, configure_logging
-    from codex_manager_http.original_env import resolve_settings
-    from codex_manager_http.serve import StartupError, choose_demo
-    from codex_manager_http.serve import serve as run
-    from codex_manager_http.settings import ServerSettings, SettingsError, read_token_file
+    def start() -> Target:
+        from codex_manager_cli.embedded import start_embedded
 
-    try:
-        given = {
-            "host": host,
-            "port": port,
-            "data_dir": data_dir,
-            "codex_bin": codex_bin,
-            "demo": demo,
-            "log_level": log_level,
-            "allowed_hosts": allow_hosts or None,
-            "allowed_origins": allow_origins or None,
-            "header_timeout": header_timeout,
-            "max_connections": max_connections,
-        }
-        resolved = resolve_settings(given)
-        values: dict[str, Any] = dict(resolved.values)
-        if token is not None and token_file is not None:
-            raise SettingsError("give --token or --token-file, not both")
-        if token is not None:
-            values["token"] = token
-        elif token_file is not None:
-            values["token"] = read_token_file(token_file)
-        settings = ServerSettings(**values)
-        use_demo, why = choose_demo(settings, auto=auto_demo)
-        if use_demo != settings.demo:
-            settings = ServerSettings(**{**values, "demo": use_demo})
-        settings.check()
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from exc
-    configure_logging(settings.log_level)
-    for note in resolved.notes:
-        logging.getLogger("codex_manager_http.original_env").info(note)
-    announce(why)
-    try:
-        anyio.run(functools.partial(run, settings, say=announce, signalled=early))
-    except (StartupError, DataDirLocked, DataDirUnusable, StoreUnavailable, StoreCorrupt) as exc:
-        # One line naming the problem, no traceback; exit status 1.
-        raise click.ClickException(str(exc)) from None
+        target, stop = start_embedded(data_dir, demo=demo, timeout=wait, verbose=verbose)
+        ctx.call_on_close(stop)
+        return target
+
+    return CliContext(data_dir=data_dir, start=start, **common)
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script: `eval "$(cmgr completion bash)"`."""
+    from click.shell_completion import get_completion_class
+
+    kind = get_completion_class(shell)
+    assert kind is not None  # the three choices are click's own
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "cmgr"
+    if name not in ("cmgr", "codex-manager"):
+        name = "cmgr"
+    script = kind(cli, {}, name, "_" + name.replace("-", "_").upper() + "_COMPLETE")
+    click.echo(script.source())
 
 
 def _register() -> None:
+    from codex_manager_cli.commands import add_route_commands
+    from codex_manager_cli.contexts import context_group
     from codex_manager_cli.import_original import import_original
+    from codex_manager_cli.raw import api_group
+    from codex_manager_cli.serve import serve
 
+    cli.add_command(serve)
     cli.add_command(import_original)
+    cli.add_command(context_group)
+    cli.add_command(api_group)
+    assert isinstance(cli, Group)
+    add_route_commands(cli)
 
 
 _register()
