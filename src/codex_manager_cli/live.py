@@ -7,9 +7,10 @@ imported when a command runs. A command gets its server, output format and `--no
 from the click context object (`codex_manager_cli.context.CliContext`); without one (a
 command invoked on its own, as in tests) from the environment.
 
-Exit codes (docs/cli.md "Live work"): 0 completed; 1 an error (its message on stderr);
-2 bad usage; 3 the turn or job failed; 4 it was interrupted / canceled; 5 the wait timed
-out (it goes on); 6 an approval waits for a decision and `--no-input` was given.
+Exit codes: the CLI's table (`exits.py`, docs/cli.md): 0 completed; an error is its code
+(unreachable 6, not found 3, ...) with its message on stderr; 7 the wait timed out (the
+turn or job goes on); 9 the turn or job failed; 10 interrupted / canceled; 11 an approval
+or a question waits for a decision and `--no-input` was given.
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from codex_manager_cli import exits
+
 if TYPE_CHECKING:
     from codex_manager_cli.live_output import Printer
     from codex_manager_client.target import Target
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_FAILED = 3
-EXIT_CANCELED = 4
-EXIT_TIMEOUT = 5
-EXIT_NEEDS_DECISION = 6
+EXIT_OK = exits.OK
+EXIT_FAILED = exits.OUTCOME_FAILED
+EXIT_CANCELED = exits.OUTCOME_CANCELED
+EXIT_TIMEOUT = exits.TIMEOUT
+EXIT_NEEDS_DECISION = exits.NEEDS_DECISION
 
 
 def _settings(ctx: click.Context) -> tuple[Target, str, bool]:
@@ -46,17 +48,26 @@ def _settings(ctx: click.Context) -> tuple[Target, str, bool]:
     return Target.from_env(), output, not sys.stdin.isatty()
 
 
-def _run(work: Callable[[], Awaitable[int]]) -> int:
-    """Run `work` on anyio; a client or server error is its message on stderr, exit 1."""
+def _run(work: Callable[[], Awaitable[int]], ctx: click.Context | None = None) -> int:
+    """Run `work` on anyio; an error is its exit code and its message on stderr (the
+    CLI's `runner.fail`, in the --json envelope when asked, with a `CliContext`)."""
     import anyio
-
-    from codex_manager_core.errors import CodexManagerError
 
     try:
         return anyio.run(work)
-    except CodexManagerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return EXIT_ERROR
+    except Exception as exc:
+        from codex_manager_cli.context import CliContext
+
+        cli = ctx.find_object(CliContext) if ctx is not None else None
+        if cli is not None:
+            from codex_manager_cli.runner import fail
+
+            return fail(cli, exc)
+        known = exits.for_exception(exc)
+        if known is None:
+            raise
+        click.echo(f"error: {known[2]}", err=True)
+        return known[0]
 
 
 def _printer(output: str) -> Printer:
@@ -93,17 +104,6 @@ def follow_turn(
         )
 
     return _run(work)
-
-
-def ledger_head(target: Target) -> int:
-    """The server's ledger head: read it before sending a message and pass it to
-    `follow_turn` as `since`, so that the whole turn is shown without replaying the
-    session's history. An error is `CodexManagerError` (the caller prints it)."""
-    import anyio
-
-    from codex_manager_client.stream import ledger_head as read_head
-
-    return anyio.run(read_head, target)
 
 
 def _split(values: tuple[str, ...]) -> list[str] | None:
@@ -163,7 +163,7 @@ def stream_command(
             limit=limit,
         )
 
-    ctx.exit(_run(work))
+    ctx.exit(_run(work, ctx))
 
 
 @click.command("inbox")
@@ -177,7 +177,7 @@ def inbox_command(ctx: click.Context) -> None:
     async def work() -> int:
         return await live_requests.inbox(target, _printer(output), no_input=no_input)
 
-    ctx.exit(_run(work))
+    ctx.exit(_run(work, ctx))
 
 
 @click.command("wait")
@@ -197,13 +197,12 @@ def jobs_wait_command(ctx: click.Context, job_id: str, timeout: float | None) ->
     async def work() -> int:
         return await live_ops.wait_for_job(target, job_id, _printer(output), timeout=timeout)
 
-    ctx.exit(_run(work))
+    ctx.exit(_run(work, ctx))
 
 
 __all__: list[Any] = [
     "follow_turn",
     "inbox_command",
     "jobs_wait_command",
-    "ledger_head",
     "stream_command",
 ]

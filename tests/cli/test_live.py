@@ -18,8 +18,9 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from codex_manager_cli import live, live_ops, live_output
+from codex_manager_cli import exits, live, live_ops, live_output
 from codex_manager_cli.context import CliContext, OutputFormat
+from codex_manager_client.stream import ledger_head
 from codex_manager_client.target import Target
 from codex_manager_client.waits import wait_turn
 from codex_manager_core.models import TurnStatus
@@ -51,20 +52,13 @@ def sync(function: Any, *args: Any, **kwargs: Any) -> Any:
     return anyio.run(functools.partial(function, *args, **kwargs))
 
 
-async def head(target: Target) -> int:
-    from codex_manager_client.stream import EventStream
-
-    async with EventStream(target) as stream:
-        return stream.head
-
-
 def test_send_wait_prints_the_streamed_deltas(
     server: ServerThread, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = server.target
     session_id = sync(create_session, target)
     server.add_steps(Reply("one two three four", chunks=4, delay=0.01))
-    since = live.ledger_head(target)
+    since = sync(ledger_head, target)
     turn_id = sync(send_message, target, session_id, "count")
     code = live.follow_turn(
         target, session_id, turn_id, since=since, output="table", no_input=True, timeout=WAIT
@@ -100,7 +94,7 @@ def start_approval_turn(server: ServerThread, tmp: Path, name: str) -> tuple[str
         create_session, target, approvalPolicy="on-request", filesystemSandbox="read-only"
     )
     server.add_steps(exec_command(f"touch {marker}"), Reply("touched"))
-    since = sync(head, target)
+    since = sync(ledger_head, target)
     turn_id = sync(send_message, target, session_id, "touch the marker")
     return session_id, turn_id, since, marker
 
@@ -171,7 +165,7 @@ def test_follow_turn_asks_the_models_questions(
     target = server.target
     session_id = sync(create_session, target)
     server.add_steps(CallTool("request_user_input", QUESTIONS, call_id="ask"), Reply("blue it is"))
-    since = sync(head, target)
+    since = sync(ledger_head, target)
     turn_id = sync(send_message, target, session_id, "ask me", collaborationMode=PLAN_MODE)
     asked: list[tuple[str, list[str]]] = []
 
@@ -270,7 +264,7 @@ def test_jobs_wait_exits_with_the_outcome(server: ServerThread) -> None:
     assert "no luck" in answer.stdout
 
     missing = runner.invoke(live.jobs_wait_command, ["job_nope"], obj=Obj(server.target))
-    assert missing.exit_code == live.EXIT_ERROR
+    assert missing.exit_code == exits.NOT_FOUND
     assert "error:" in missing.stderr
 
 
@@ -280,12 +274,12 @@ def test_a_server_that_is_down_is_exit_1_with_the_reason() -> None:
         port = sock.getsockname()[1]
     down = Target(f"http://127.0.0.1:{port}", timeout=2.0)
     answer = CliRunner().invoke(live.stream_command, ["--no-follow"], obj=Obj(down))
-    assert answer.exit_code == live.EXIT_ERROR
+    assert answer.exit_code == exits.UNREACHABLE
     assert f"cannot reach http://127.0.0.1:{port}" in answer.stderr
 
 
 def test_a_wrong_token_is_exit_1_with_the_servers_message(server: ServerThread) -> None:
     wrong = Target(server.host.url, token="wrong")
     answer = CliRunner().invoke(live.inbox_command, obj=Obj(wrong, no_input=True))
-    assert answer.exit_code == live.EXIT_ERROR
+    assert answer.exit_code == exits.AUTH
     assert answer.stderr.startswith("error: ")
