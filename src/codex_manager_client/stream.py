@@ -112,7 +112,7 @@ class EventStream:
 
     `since`/`part`: start after frame `part` of event `since` (part None: after the whole
     event; since None: live from the head). `max_reconnects`: failed attempts in a row
-    before `TransportError` (default 8, about 10 s of backoff). Use it from one task.
+    before `TransportError` (default 8: at most about 16 s of backoff). Use it from one task.
     """
 
     def __init__(
