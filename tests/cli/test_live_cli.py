@@ -19,6 +19,7 @@ import attrs
 import pytest
 
 from codex_manager_cli import exits
+from codex_manager_cli.live_output import DELTA
 from codex_manager_client.stream import ledger_head
 from codex_manager_client.waits import wait_turn
 from codex_manager_core.models import TurnStatus
@@ -109,6 +110,18 @@ def test_send_wait_streams_the_reply(server: ServerThread, tmp_path: Path) -> No
     done = cmgr(server, tmp_path, "sessions", "send", session_id, "--text", "again", "--wait")
     assert done.code == exits.OK, done.err
     assert '"finalText": "as json"' in done.out
+
+    # jsonl: the deltas as they streamed (one line each), then the outcome.
+    server.add_steps(Reply("delta by delta", chunks=3))
+    done = cmgr(
+        server, tmp_path, "-o", "jsonl", "sessions", "send", session_id, "--text", "x", "--wait"
+    )
+    assert done.code == exits.OK, done.err
+    lines = [json.loads(line) for line in done.out.splitlines()]
+    deltas = [line["payload"]["params"]["delta"] for line in lines if line.get("type") == DELTA]
+    assert "".join(deltas) == "delta by delta"
+    assert len(deltas) == 3
+    assert lines[-1]["status"] == "completed"
 
 
 def test_an_approval_stops_a_script_and_the_inbox_approves_it(
