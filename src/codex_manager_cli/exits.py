@@ -17,6 +17,10 @@ CONFLICT = 5
 UNREACHABLE = 6
 TIMEOUT = 7
 RUNTIME_UNAVAILABLE = 8
+#: The outcomes of the live waits (`sessions send --wait`, `jobs wait`): codex_manager_cli.live.
+OUTCOME_FAILED = 9
+OUTCOME_CANCELED = 10
+NEEDS_DECISION = 11
 INTERRUPTED = 130
 
 #: (code, meaning) in the order docs/cli.md lists them.
@@ -30,6 +34,9 @@ TABLE: tuple[tuple[int, str], ...] = (
     (UNREACHABLE, "the server is not reachable (refused, name not found, connection cut)"),
     (TIMEOUT, "no answer in time (the client's timeout, 504, a wait that timed out)"),
     (RUNTIME_UNAVAILABLE, "the server's codex runtime is unavailable or failed: 501, 502, 503"),
+    (OUTCOME_FAILED, "a waited turn or job ended failed (`sessions send --wait`, `jobs wait`)"),
+    (OUTCOME_CANCELED, "a waited turn was interrupted, or a waited job canceled"),
+    (NEEDS_DECISION, "a waited turn asks for a decision (an approval, a question) and --no-input"),
     (INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 

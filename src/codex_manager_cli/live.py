@@ -7,9 +7,10 @@ imported when a command runs. A command gets its server, output format and `--no
 from the click context object (`codex_manager_cli.context.CliContext`); without one (a
 command invoked on its own, as in tests) from the environment.
 
-Exit codes (docs/cli.md "Live work"): 0 completed; 1 an error (its message on stderr);
-2 bad usage; 3 the turn or job failed; 4 it was interrupted / canceled; 5 the wait timed
-out (it goes on); 6 an approval waits for a decision and `--no-input` was given.
+Exit codes: the CLI's table (`exits.py`, docs/cli.md): 0 completed; an error is its code
+(unreachable 6, not found 3, ...) with its message on stderr; 7 the wait timed out (the
+turn or job goes on); 9 the turn or job failed; 10 interrupted / canceled; 11 an approval
+or a question waits for a decision and `--no-input` was given.
 """
 
 from __future__ import annotations
@@ -20,46 +21,57 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from codex_manager_cli import exits
+
 if TYPE_CHECKING:
-    from codex_manager_cli.live_ops import Printer
+    from codex_manager_cli.live_output import Printer
     from codex_manager_client.target import Target
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_FAILED = 3
-EXIT_CANCELED = 4
-EXIT_TIMEOUT = 5
-EXIT_NEEDS_DECISION = 6
+EXIT_OK = exits.OK
+EXIT_FAILED = exits.OUTCOME_FAILED
+EXIT_CANCELED = exits.OUTCOME_CANCELED
+EXIT_TIMEOUT = exits.TIMEOUT
+EXIT_NEEDS_DECISION = exits.NEEDS_DECISION
 
 
 def _settings(ctx: click.Context) -> tuple[Target, str, bool]:
-    """(target, output, no_input) of the context object, else of the environment."""
-    obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
-    target = getattr(obj, "target", None)
-    if target is None:
-        from codex_manager_client.target import Target
+    """(target, output, no_input) of the `CliContext`, else of the environment (a
+    command invoked on its own): the output then depends on the terminal."""
+    from codex_manager_cli.context import CliContext
 
-        target = Target.from_env()
-    output = getattr(obj, "output", None) or ("table" if sys.stdout.isatty() else "json")
-    no_input = bool(getattr(obj, "no_input", False))
-    return target, str(output), no_input
+    found = ctx.find_object(CliContext)
+    if found is not None:
+        return found.target, found.output, found.no_input
+    from codex_manager_client.target import Target
+
+    output = "table" if sys.stdout.isatty() else "json"
+    return Target.from_env(), output, not sys.stdin.isatty()
 
 
-def _run(work: Callable[[], Awaitable[int]]) -> int:
-    """Run `work` on anyio; a client or server error is its message on stderr, exit 1."""
+def _run(work: Callable[[], Awaitable[int]], ctx: click.Context | None = None) -> int:
+    """Run `work` on anyio; an error is its exit code and its message on stderr (the
+    CLI's `runner.fail`, in the --json envelope when asked, with a `CliContext`)."""
     import anyio
-
-    from codex_manager_core.errors import CodexManagerError
 
     try:
         return anyio.run(work)
-    except CodexManagerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return EXIT_ERROR
+    except Exception as exc:
+        from codex_manager_cli.context import CliContext
+
+        cli = ctx.find_object(CliContext) if ctx is not None else None
+        if cli is not None:
+            from codex_manager_cli.runner import fail
+
+            return fail(cli, exc)
+        known = exits.for_exception(exc)
+        if known is None:
+            raise
+        click.echo(f"error: {known[2]}", err=True)
+        return known[0]
 
 
 def _printer(output: str) -> Printer:
-    from codex_manager_cli.live_ops import Printer
+    from codex_manager_cli.live_output import Printer
 
     return Printer(output)
 
@@ -132,6 +144,10 @@ def stream_command(
     """
     if part is not None and since is None:
         raise click.UsageError("--part needs --since")
+    if not follow and part is not None:
+        raise click.UsageError("--part resumes a followed stream: use it without --no-follow")
+    if not follow and len(thread_ids) > 1:
+        raise click.UsageError("--no-follow takes at most one --thread-id")
     target, output, _ = _settings(ctx)
     from codex_manager_cli import live_ops
 
@@ -147,7 +163,7 @@ def stream_command(
             limit=limit,
         )
 
-    ctx.exit(_run(work))
+    ctx.exit(_run(work, ctx))
 
 
 @click.command("inbox")
@@ -156,12 +172,12 @@ def inbox_command(ctx: click.Context) -> None:
     """Pending approval requests of every session; then decide them one by one
     (accept, session, decline, cancel, skip, quit). With --no-input: list only."""
     target, output, no_input = _settings(ctx)
-    from codex_manager_cli import live_ops
+    from codex_manager_cli import live_requests
 
     async def work() -> int:
-        return await live_ops.inbox(target, _printer(output), no_input=no_input)
+        return await live_requests.inbox(target, _printer(output), no_input=no_input)
 
-    ctx.exit(_run(work))
+    ctx.exit(_run(work, ctx))
 
 
 @click.command("wait")
@@ -181,7 +197,7 @@ def jobs_wait_command(ctx: click.Context, job_id: str, timeout: float | None) ->
     async def work() -> int:
         return await live_ops.wait_for_job(target, job_id, _printer(output), timeout=timeout)
 
-    ctx.exit(_run(work))
+    ctx.exit(_run(work, ctx))
 
 
 __all__: list[Any] = [

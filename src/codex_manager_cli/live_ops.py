@@ -1,24 +1,17 @@
-"""The work behind the CLI's live commands (`live.py`): following a turn and deciding its
-approvals, printing the event stream, the approvals inbox, waiting for a job.
+"""The work behind the CLI's live commands (`live.py`): following a turn (deciding its
+approvals and questions through `live_requests`), printing the event stream, waiting for a
+job. The inbox is in `live_requests`, the output formats in `live_output`.
 
 Separate from `live.py` so that the click commands stay cheap to import: this module loads
 the remote client (httpx, httpx-ws, anyio) and is imported only when a live command runs.
-Everything here is async (anyio); `live.py` runs it with `anyio.run`. Output goes through
-`Printer`, so the three formats (`table` for a person, `json`, `jsonl`) are decided in one
-place; questions to the user go through `ask`, which runs click's prompt in a thread so the
-stream keeps being read meanwhile.
+Everything here is async (anyio); `live.py` runs it with `anyio.run`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Mapping
-from typing import IO, Any, Final
-
-import anyio
-import anyio.to_thread
-import click
+from collections.abc import Mapping
+from typing import Any
 
 from codex_manager_cli.live import (
     EXIT_CANCELED,
@@ -27,141 +20,30 @@ from codex_manager_cli.live import (
     EXIT_OK,
     EXIT_TIMEOUT,
 )
-from codex_manager_client.errors import ApiError
+from codex_manager_cli.live_output import DELTA, Printer, turn_of
+from codex_manager_cli.live_requests import (
+    Ask,
+    answer_questions,
+    ask_with_click,
+    describe_approval,
+    describe_questions,
+    how_to_answer,
+    how_to_decide,
+    prompt_approval,
+)
 from codex_manager_client.http_call import call_api
 from codex_manager_client.stream import EventStream, StreamFrame
-from codex_manager_client.target import Target, path_segment
+from codex_manager_client.target import Target
 from codex_manager_client.waits import read_job_record, wait_job, wait_turn
 from codex_manager_core.errors import TimedOut, TurnFailed
 from codex_manager_core.models import TurnStatus
 from codex_manager_core.queue.model import JobState
 
-DELTA: Final = "app_server.item.agent_message.delta"
-#: What a person can answer an approval with -> the decision body.
-DECISIONS: Final[dict[str, dict[str, str]]] = {
-    "accept": {"decision": "accept"},
-    "session": {"decision": "accept", "scope": "session"},
-    "decline": {"decision": "decline"},
-    "cancel": {"decision": "cancel"},
-}
-
-Ask = Callable[[str, list[str]], str]
-
-
-def ask_with_click(question: str, choices: list[str]) -> str:
-    answer: str = click.prompt(question, type=click.Choice(choices), err=True)
-    return answer
-
-
-class Printer:
-    """Writes records and frames in the chosen format (`table`, `json`, `jsonl`)."""
-
-    def __init__(self, output: str, out: IO[str] | None = None, err: IO[str] | None = None):
-        self.output = output
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
-
-    def line(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
-
-    def note(self, text: str) -> None:
-        """For the person at the terminal, in every format: stderr."""
-        self.err.write(text + "\n")
-        self.err.flush()
-
-    def record(self, value: Any) -> None:
-        if self.output == "json":
-            self.line(json.dumps(value, indent=2, ensure_ascii=False, default=str))
-        else:
-            self.line(json.dumps(value, ensure_ascii=False, default=str))
-
-    def frame(self, frame: StreamFrame) -> None:
-        if self.output == "table":
-            self.line(frame_line(frame))
-        else:
-            self.line(json.dumps(frame.to_wire(), ensure_ascii=False, default=str))
-
-
-def frame_line(frame: StreamFrame) -> str:
-    """One line per frame: `seq.part  at  type  thread  summary`."""
-    return (
-        f"{frame.seq}.{frame.part}  {frame.at or '-'}  {frame.type}  "
-        f"{frame.thread_id or '-'}  {summary_of(frame.payload)}"
-    ).rstrip()
-
-
-def summary_of(payload: Any, width: int = 100) -> str:
-    if isinstance(payload, Mapping):
-        params = payload.get("params")
-        if isinstance(params, Mapping) and isinstance(params.get("delta"), str):
-            return repr(params["delta"])[:width]
-        if isinstance(payload.get("summary"), str):
-            return str(payload["summary"])[:width]
-        if isinstance(payload.get("method"), str):
-            return str(payload["method"])
-    text = json.dumps(payload, ensure_ascii=False, default=str)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def turn_of(payload: Any) -> str | None:
-    if not isinstance(payload, Mapping):
-        return None
-    params = payload.get("params")
-    for source in (params, payload):
-        if isinstance(source, Mapping) and isinstance(source.get("turnId"), str):
-            return str(source["turnId"])
-    return None
-
-
-# ---------------------------------------------------------------------- approvals
-
-
-def describe_approval(approval: Mapping[str, Any]) -> str:
-    details = approval.get("details") if isinstance(approval.get("details"), Mapping) else {}
-    assert isinstance(details, Mapping)
-    lines = [f"approval {approval.get('approvalId')}: {approval.get('summary') or ''}".rstrip()]
-    for key in ("command", "cwd", "reason"):
-        if details.get(key):
-            lines.append(f"  {key}: {details[key]}")
-    return "\n".join(lines)
-
-
-def how_to_decide(approval_id: str) -> str:
-    return f"decide it with: cmgr approvals decide {approval_id} --decision accept|decline|cancel"
-
-
-async def decide(target: Target, approval_id: str, choice: str) -> str:
-    """POST the decision; what happened, in words (a late answer is not an error)."""
-    path = f"/approvals/{path_segment(approval_id)}/decision"
-    try:
-        await call_api(target, "POST", path, {**DECISIONS[choice], "actor": "cli"})
-    except ApiError as exc:
-        if exc.status == 409:
-            return f"approval {approval_id} was already decided or expired"
-        raise
-    return f"approval {approval_id}: {choice}"
-
-
-async def prompt_approval(
-    target: Target, approval: Mapping[str, Any], printer: Printer, ask: Ask, *, skip: bool
-) -> str | None:
-    """Ask the person and decide; None when they chose to stop (`quit`)."""
-    printer.note(describe_approval(approval))
-    choices = [*DECISIONS, *(["skip", "quit"] if skip else [])]
-    choice = await anyio.to_thread.run_sync(ask, "decision", choices)
-    if choice == "quit":
-        return None
-    if choice == "skip":
-        return f"approval {approval.get('approvalId')}: skipped"
-    return await decide(target, str(approval.get("approvalId")), choice)
-
-
 # ---------------------------------------------------------------------- follow a turn
 
 
 class NeedsDecision(Exception):
-    """An approval is pending and the user said --no-input."""
+    """An approval or a question is pending and the user said --no-input."""
 
 
 async def follow_turn(
@@ -175,20 +57,21 @@ async def follow_turn(
     timeout: float | None,
     ask: Ask = ask_with_click,
 ) -> int:
-    """Print the turn's reply as it streams, prompt for its approvals; the exit code."""
-    streamed = False
+    """Print the turn's reply as it streams, prompt for its approvals and questions; the
+    exit code."""
+    reply = _Reply(printer)
 
     async def on_frame(frame: StreamFrame) -> None:
-        nonlocal streamed
         if turn_of(frame.payload) != turn_id:
             return
         if printer.output == "jsonl":
             printer.frame(frame)
         elif printer.output == "table" and frame.type == DELTA:
-            printer.out.write(str(frame.payload["params"].get("delta", "")))
-            printer.out.flush()
-            streamed = True
-        if frame.type == "approval" and frame.part == 0 and isinstance(frame.payload, Mapping):
+            reply.delta(frame.payload["params"])
+        if frame.part != 0 or not isinstance(frame.payload, Mapping):
+            return
+        if frame.type == "approval":
+            reply.end_line()
             approval_id = str(frame.payload.get("approvalId"))
             if no_input:
                 printer.note(describe_approval(frame.payload))
@@ -196,6 +79,14 @@ async def follow_turn(
                 raise NeedsDecision(approval_id)
             said = await prompt_approval(target, frame.payload, printer, ask, skip=False)
             printer.note(said or "")
+        elif frame.type == "tool_user_input_requested":
+            reply.end_line()
+            request_id = str(frame.payload.get("requestId"))
+            if no_input:
+                printer.note(describe_questions(frame.payload))
+                printer.note(how_to_answer(request_id))
+                raise NeedsDecision(request_id)
+            printer.note(await answer_questions(target, frame.payload, printer, ask))
 
     try:
         # Without `since` the thread is replayed from the start (only this turn is shown).
@@ -203,12 +94,10 @@ async def follow_turn(
             target, session_id, turn_id, since=since or 0, timeout=timeout, on_frame=on_frame
         )
     except NeedsDecision:
-        if streamed:
-            printer.line("")
+        reply.end_line()
         return EXIT_NEEDS_DECISION
     except TurnFailed as exc:
-        if streamed:
-            printer.line("")
+        reply.end_line()
         printer.note(f"turn {turn_id} failed: {exc.runtime_message}")
         if printer.output != "table":
             printer.record(
@@ -221,14 +110,12 @@ async def follow_turn(
             )
         return EXIT_FAILED
     except TimedOut as exc:
-        if streamed:
-            printer.line("")
+        reply.end_line()
         printer.note(str(exc))
         return EXIT_TIMEOUT
+    reply.end_line()
     if printer.output == "table":
-        if streamed:
-            printer.line("")
-        elif result.final_text:
+        if not reply.streamed and result.final_text:
             printer.line(result.final_text)
         printer.note(f"turn {turn_id}: {result.status.value}")
     else:
@@ -244,6 +131,34 @@ async def follow_turn(
     if result.status is TurnStatus.COMPLETED:
         return EXIT_OK
     return EXIT_CANCELED if result.status is TurnStatus.INTERRUPTED else EXIT_FAILED
+
+
+class _Reply:
+    """The agent's messages as they stream (table output): each message on its own lines,
+    and a note (an approval, the outcome) never glued to a half-written line."""
+
+    def __init__(self, printer: Printer) -> None:
+        self.printer = printer
+        self.streamed = False
+        self._item: object = None
+        self._mid_line = False
+
+    def delta(self, params: Mapping[str, Any]) -> None:
+        item = params.get("itemId")
+        if self.streamed and item != self._item:
+            self.end_line()
+        self._item = item
+        text = str(params.get("delta", ""))
+        if text:
+            self.printer.out.write(text)
+            self.printer.out.flush()
+            self.streamed = True
+            self._mid_line = not text.endswith("\n")
+
+    def end_line(self) -> None:
+        if self._mid_line:
+            self.printer.line("")
+            self._mid_line = False
 
 
 # ---------------------------------------------------------------------- the stream
@@ -300,65 +215,7 @@ async def print_stream(
 
 
 def _one(values: list[str] | None) -> str | None:
-    if values and len(values) > 1:
-        raise click.UsageError("--no-follow takes at most one --thread-id")
     return values[0] if values else None
-
-
-# ---------------------------------------------------------------------- the inbox
-
-
-async def pending_approvals(target: Target) -> list[dict[str, Any]]:
-    """Every pending approval, of every live session (newest sessions first)."""
-    found: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        page = await call_api(target, "GET", "/sessions", query={"limit": 200, "cursor": cursor})
-        for session in page.get("data") or []:
-            session_id = str(session.get("sessionId"))
-            path = f"/sessions/{path_segment(session_id)}/approvals"
-            try:
-                answer = await call_api(target, "GET", path)
-            except ApiError as exc:
-                if exc.status in (404, 410):  # deleted meanwhile
-                    continue
-                raise
-            for approval in answer.get("data") or []:
-                found.append(
-                    {**approval, "sessionId": session_id, "sessionTitle": session.get("title")}
-                )
-        cursor = page.get("nextCursor")
-        if not cursor:
-            return found
-
-
-async def inbox(
-    target: Target, printer: Printer, *, no_input: bool, ask: Ask = ask_with_click
-) -> int:
-    """List the pending approvals; unless `no_input`, then decide them one by one."""
-    approvals = await pending_approvals(target)
-    if printer.output == "json":
-        printer.record({"status": "ok", "data": approvals})
-    elif printer.output == "jsonl":
-        for approval in approvals:
-            printer.record(approval)
-    else:
-        for approval in approvals:
-            title = approval.get("sessionTitle") or approval["sessionId"]
-            printer.line(
-                f"{approval.get('approvalId')}  {title}  {approval.get('method')}  "
-                f"{approval.get('summary') or ''}".rstrip()
-            )
-    if not approvals:
-        printer.note("no pending approvals")
-    if no_input:
-        return EXIT_OK
-    for approval in approvals:
-        said = await prompt_approval(target, approval, printer, ask, skip=True)
-        if said is None:
-            break
-        printer.note(said)
-    return EXIT_OK
 
 
 # ---------------------------------------------------------------------- jobs

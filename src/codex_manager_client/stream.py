@@ -50,6 +50,8 @@ BACKOFF_BASE: Final = 0.1
 BACKOFF_CAP: Final = 5.0
 #: Failed connection attempts in a row before the stream gives up (when not given).
 DEFAULT_MAX_RECONNECTS: Final = 8
+#: Seconds a connection must stay up to count as healthy (resets the failures in a row).
+HEALTHY_AFTER: Final = 2.0
 #: Frames received but not yet read by the caller.
 BUFFER: Final = 1024
 CONTROL_TYPES: Final = frozenset({"ready", "subscribed", "pong", "error", "lagged"})
@@ -110,7 +112,7 @@ class EventStream:
 
     `since`/`part`: start after frame `part` of event `since` (part None: after the whole
     event; since None: live from the head). `max_reconnects`: failed attempts in a row
-    before `TransportError` (default 8, about 10 s of backoff). Use it from one task.
+    before `TransportError` (default 8: at most about 16 s of backoff). Use it from one task.
     """
 
     def __init__(
@@ -134,6 +136,9 @@ class EventStream:
         self.max_reconnects = DEFAULT_MAX_RECONNECTS if max_reconnects is None else max_reconnects
         self.head: int = -1
         self.reconnects: int = 0
+        self.lags: int = 0
+        """How often the server said the stream fell behind (`lagged`): each time it
+        resubscribed from its cursor."""
         self.cursor: tuple[int, int] | None = None
         # Where the background task resumes: after (seq, part) it received; part None =
         # after the whole event.
@@ -145,6 +150,7 @@ class EventStream:
         self._receive: MemoryObjectReceiveStream[StreamFrame | BaseException] | None = None
         self._connection: anyio.CancelScope | None = None
         self._cut = False
+        self._delivered = 0
         self._finished: BaseException | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -247,15 +253,18 @@ class EventStream:
         send = self._send
         started = False
         failures = 0
+        connected_at: float | None = None
+        delivered_before = 0
 
         def connected() -> None:
-            nonlocal started, failures
+            nonlocal started, connected_at, delivered_before
+            connected_at = anyio.current_time()
+            delivered_before = self._delivered
             if not started:
                 started = True
                 task_status.started(None)
-            elif failures or self._cut:
+            else:
                 self.reconnects += 1
-            failures = 0
             self._cut = False
 
         async def fail(error: BaseException) -> None:
@@ -272,6 +281,16 @@ class EventStream:
                 except _Retry as retry:
                     if self._cut:
                         continue
+                    # A connection that delivered frames or stayed up a while was healthy:
+                    # the count of failures in a row starts again. One that breaks at once
+                    # without a frame (a server that accepts and drops) keeps backing off,
+                    # up to the bound.
+                    if connected_at is not None and (
+                        self._delivered > delivered_before
+                        or anyio.current_time() - connected_at >= HEALTHY_AFTER
+                    ):
+                        failures = 0
+                    connected_at = None
                     if failures >= self.max_reconnects:
                         await fail(
                             TransportError(
@@ -350,6 +369,7 @@ class EventStream:
                 )
             if kind == "lagged":
                 # We fell behind: resubscribe from what we actually received.
+                self.lags += 1
                 awaiting_subscribed = True
                 await ws.send_text(json.dumps(self._subscribe_command()))
                 continue
@@ -368,6 +388,7 @@ class EventStream:
             except anyio.WouldBlock:
                 await self._send.send(event)
             self._resume = (event.seq, event.part)
+            self._delivered += 1
 
 
 def _upgrade_error(response: httpx.Response, url: str) -> ApiError:
@@ -411,3 +432,10 @@ def _classify(exc: Exception, url: str) -> BaseException:
     if all(isinstance(leaf, _NETWORK) for leaf in leaves):
         return _Retry("; ".join(f"{type(leaf).__name__}: {leaf}" for leaf in leaves))
     return exc
+
+
+async def ledger_head(target: Target, *, client: httpx.AsyncClient | None = None) -> int:
+    """The server's ledger head now (the `ready` frame's seq): read it before starting a
+    turn and pass it as `since` to `wait_turn`, so the wait finds the turn's whole life."""
+    async with EventStream(target, types=["ready"], client=client) as stream:
+        return stream.head

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,15 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from codex_manager_cli import live, live_ops
+from codex_manager_cli import exits, live, live_ops, live_output
+from codex_manager_cli.context import CliContext, OutputFormat
+from codex_manager_client.stream import ledger_head
 from codex_manager_client.target import Target
 from codex_manager_client.waits import wait_turn
 from codex_manager_core.models import TurnStatus
-from codex_manager_core.testing.scripted_model import Reply
+from codex_manager_core.testing.scripted_model import CallTool, Reply
 from codex_manager_core.testing.scripted_model._steps import exec_command
+from tests.acceptance.test_http_requests import PLAN_MODE, QUESTIONS
 from tests.client.live_fixtures import (
     WAIT,
     ServerThread,
@@ -34,13 +38,8 @@ from tests.client.live_fixtures import (
 pytestmark = pytest.mark.real_runtime
 
 
-@attrs.frozen
-class Obj:
-    """What the CLI's context object offers the live commands."""
-
-    target: Target
-    output: str = "table"
-    no_input: bool = False
+def Obj(target: Target, output: OutputFormat = "table", no_input: bool = False) -> CliContext:
+    return CliContext(target, output=output, no_input=no_input)
 
 
 @pytest.fixture(scope="module")
@@ -53,20 +52,13 @@ def sync(function: Any, *args: Any, **kwargs: Any) -> Any:
     return anyio.run(functools.partial(function, *args, **kwargs))
 
 
-async def head(target: Target) -> int:
-    from codex_manager_client.stream import EventStream
-
-    async with EventStream(target) as stream:
-        return stream.head
-
-
 def test_send_wait_prints_the_streamed_deltas(
     server: ServerThread, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = server.target
     session_id = sync(create_session, target)
     server.add_steps(Reply("one two three four", chunks=4, delay=0.01))
-    since = sync(head, target)
+    since = sync(ledger_head, target)
     turn_id = sync(send_message, target, session_id, "count")
     code = live.follow_turn(
         target, session_id, turn_id, since=since, output="table", no_input=True, timeout=WAIT
@@ -77,12 +69,14 @@ def test_send_wait_prints_the_streamed_deltas(
     assert f"turn {turn_id}: completed" in err
 
     # jsonl: every frame of the turn as it came, the deltas among them, then the result.
+    # Without `since` the thread is replayed from its start: only this turn is shown.
     code = live.follow_turn(
-        target, session_id, turn_id, since=since, output="jsonl", no_input=True, timeout=WAIT
+        target, session_id, turn_id, since=None, output="jsonl", no_input=True, timeout=WAIT
     )
+    assert code == live.EXIT_OK
     out, _ = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
-    deltas = [f["payload"]["params"]["delta"] for f in lines if f.get("type") == live_ops.DELTA]
+    deltas = [f["payload"]["params"]["delta"] for f in lines if f.get("type") == live_output.DELTA]
     assert "".join(deltas) == "one two three four"
     assert lines[-1] == {
         "sessionId": session_id,
@@ -100,7 +94,7 @@ def start_approval_turn(server: ServerThread, tmp: Path, name: str) -> tuple[str
         create_session, target, approvalPolicy="on-request", filesystemSandbox="read-only"
     )
     server.add_steps(exec_command(f"touch {marker}"), Reply("touched"))
-    since = sync(head, target)
+    since = sync(ledger_head, target)
     turn_id = sync(send_message, target, session_id, "touch the marker")
     return session_id, turn_id, since, marker
 
@@ -153,7 +147,7 @@ def test_follow_turn_prompts_for_an_approval(
         session_id,
         turn_id,
         since=since,
-        printer=live_ops.Printer("table"),
+        printer=live_output.Printer("table"),
         no_input=False,
         timeout=WAIT,
         ask=ask,
@@ -163,6 +157,42 @@ def test_follow_turn_prompts_for_an_approval(
     assert asked == [["accept", "session", "decline", "cancel"]]
     assert out == "touched\n"
     assert marker.exists()
+
+
+def test_follow_turn_asks_the_models_questions(
+    server: ServerThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = server.target
+    session_id = sync(create_session, target)
+    server.add_steps(CallTool("request_user_input", QUESTIONS, call_id="ask"), Reply("blue it is"))
+    since = sync(ledger_head, target)
+    turn_id = sync(send_message, target, session_id, "ask me", collaborationMode=PLAN_MODE)
+    asked: list[tuple[str, list[str]]] = []
+
+    def ask(question: str, choices: list[str]) -> str:
+        asked.append((question, choices))
+        return "Blue"
+
+    code = sync(
+        live_ops.follow_turn,
+        target,
+        session_id,
+        turn_id,
+        since=since,
+        printer=live_output.Printer("table"),
+        no_input=False,
+        timeout=WAIT,
+        ask=ask,
+    )
+    out, err = capsys.readouterr()
+    assert code == live.EXIT_OK, err
+    # codex marks the question isOther (free text allowed): the options are shown, not forced.
+    assert [question for question, _ in asked] == ["Which color?"]
+    assert "- Red (Recommended)" in err
+    assert "- Blue" in err
+    assert out == "blue it is\n"
+    last = server.host.model.requests[-1]
+    assert "Blue" in (last.output_for("ask") or "")
 
 
 def test_stream_events_prints_frames(server: ServerThread) -> None:
@@ -178,8 +208,8 @@ def test_stream_events_prints_frames(server: ServerThread) -> None:
     assert [f["seq"] for f in frames] == sorted(f["seq"] for f in frames)
     assert len(frames) == 5
 
-    # The first stored event is a runtime notification: its raw frame (part 1) comes next.
-    first = frames[0]["seq"]
+    # Resuming inside a runtime notification: its raw frame (part 1) comes next.
+    first = next(f["seq"] for f in frames if f["type"].startswith("app_server."))
     following = runner.invoke(
         live.stream_command,
         ["--since", str(first), "--part", "0", "--limit", "3"],
@@ -191,9 +221,14 @@ def test_stream_events_prints_frames(server: ServerThread) -> None:
     assert lines[0].startswith(f"{first}.1  "), lines[0]
     assert "notification" in lines[0]
 
-    refused = runner.invoke(live.stream_command, ["--part", "1"], obj=Obj(target))
-    assert refused.exit_code == 2
-    assert "--part needs --since" in refused.output
+    for args, message in (
+        (["--part", "1"], "--part needs --since"),
+        (["--no-follow", "--since", "1", "--part", "0"], "without --no-follow"),
+        (["--no-follow", "--thread-id", "a", "--thread-id", "b"], "at most one --thread-id"),
+    ):
+        refused = runner.invoke(live.stream_command, args, obj=Obj(target))
+        assert refused.exit_code == 2, args
+        assert message in refused.output
 
 
 def test_jobs_wait_exits_with_the_outcome(server: ServerThread) -> None:
@@ -229,5 +264,22 @@ def test_jobs_wait_exits_with_the_outcome(server: ServerThread) -> None:
     assert "no luck" in answer.stdout
 
     missing = runner.invoke(live.jobs_wait_command, ["job_nope"], obj=Obj(server.target))
-    assert missing.exit_code == live.EXIT_ERROR
+    assert missing.exit_code == exits.NOT_FOUND
     assert "error:" in missing.stderr
+
+
+def test_a_server_that_is_down_is_exit_1_with_the_reason() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = Target(f"http://127.0.0.1:{port}", timeout=2.0)
+    answer = CliRunner().invoke(live.stream_command, ["--no-follow"], obj=Obj(down))
+    assert answer.exit_code == exits.UNREACHABLE
+    assert f"cannot reach http://127.0.0.1:{port}" in answer.stderr
+
+
+def test_a_wrong_token_is_exit_1_with_the_servers_message(server: ServerThread) -> None:
+    wrong = Target(server.host.url, token="wrong")
+    answer = CliRunner().invoke(live.inbox_command, obj=Obj(wrong, no_input=True))
+    assert answer.exit_code == exits.AUTH
+    assert answer.stderr.startswith("error: ")

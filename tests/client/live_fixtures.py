@@ -69,9 +69,11 @@ async def create_session(target: Target, **body: Any) -> str:
         return session_id
 
 
-async def send_message(target: Target, session_id: str, text: str) -> str:
+async def send_message(target: Target, session_id: str, text: str, **body: Any) -> str:
     async with http_client(target) as http:
-        response = await http.post(f"/api/sessions/{session_id}/messages", json={"text": text})
+        response = await http.post(
+            f"/api/sessions/{session_id}/messages", json={"text": text, **body}
+        )
         assert response.status_code in (200, 202), response.text
         turn_id: str = response.json()["turnId"]
         return turn_id

@@ -1,5 +1,6 @@
-"""A TCP proxy a test can cut: every connection through it breaks at once on `cut()`, as
-a network failure would (no close handshake), on asyncio and trio.
+"""A TCP proxy a test can cut or stall, on asyncio and trio: `cut()` breaks every connection
+through it at once, as a network failure would; `pause()` stops forwarding what the server
+sends (a client that stopped reading), `resume()` goes on.
 
     async with tcp_proxy(port) as proxy:       # proxy.port forwards to 127.0.0.1:port
         ...; proxy.cut(); ...
@@ -21,6 +22,16 @@ class TcpProxy:
         self.cuts = 0
         self._tasks = tasks
         self._connections: set[anyio.CancelScope] = set()
+        self._flowing = anyio.Event()
+        self._flowing.set()
+
+    def pause(self) -> None:
+        """Stop forwarding what the server sends (the client looks like it stopped
+        reading): the server's socket buffers fill up."""
+        self._flowing = anyio.Event()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def cut(self) -> None:
         """Break every open connection."""
@@ -34,8 +45,8 @@ class TcpProxy:
             try:
                 outbound = await anyio.connect_tcp("127.0.0.1", self.upstream_port)
                 async with inbound, outbound, anyio.create_task_group() as pumps:
-                    pumps.start_soon(_pump, inbound, outbound, pumps.cancel_scope)
-                    pumps.start_soon(_pump, outbound, inbound, pumps.cancel_scope)
+                    pumps.start_soon(_pump, inbound, outbound, pumps.cancel_scope, None)
+                    pumps.start_soon(_pump, outbound, inbound, pumps.cancel_scope, self)
             finally:
                 self._connections.discard(scope)
         if scope.cancelled_caught:
@@ -45,10 +56,19 @@ class TcpProxy:
 
 
 async def _pump(
-    source: anyio.abc.ByteReceiveStream, sink: anyio.abc.ByteSendStream, done: anyio.CancelScope
+    source: anyio.abc.ByteReceiveStream,
+    sink: anyio.abc.ByteSendStream,
+    done: anyio.CancelScope,
+    gate: TcpProxy | None,
 ) -> None:
     try:
-        async for chunk in source:
+        while True:
+            if gate is not None:
+                await gate._flowing.wait()
+            try:
+                chunk = await source.receive()
+            except anyio.EndOfStream:
+                break
             await sink.send(chunk)
     except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
         pass

@@ -5,6 +5,7 @@ end the stream with typed errors. Issue 11, test 5."""
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterator
 
@@ -151,10 +152,37 @@ async def test_a_server_that_is_down_is_a_transport_error_after_the_bound() -> N
 
 
 def test_backoff_is_bounded_and_grows() -> None:
-    assert all(0 <= backoff_delay(n) <= 5.0 for n in range(100))
-    assert max(backoff_delay(0) for _ in range(50)) <= 0.1
+    rng = random.Random(11)
+    first = [backoff_delay(0, rng) for _ in range(200)]
+    later = [backoff_delay(6, rng) for _ in range(200)]
+    assert all(0 <= delay <= 0.1 for delay in first)
+    assert all(0 <= delay <= 5.0 for delay in later)  # the cap
+    assert max(later) > 2.0  # full jitter up to the (grown) ceiling
+    assert all(backoff_delay(1000, rng) <= 5.0 for _ in range(50))
 
 
 def test_part_without_since_is_refused() -> None:
     with pytest.raises(ValueError, match="part needs since"):
         EventStream(Target(), part=1)
+
+
+@pytest.mark.real_runtime
+async def test_several_threads_are_followed_by_subscribing_also_after_a_reconnect(
+    server: ServerThread,
+) -> None:
+    target = server.target
+    first, second, other = [await create_session(target) for _ in range(3)]
+    server.add_steps(Reply("one"), Reply("other"), Reply("two"))
+    async with EventStream(target, thread_ids=[first, second]) as stream:
+        turn = await send_message(target, first, "hi")
+        got = await collect(stream, ends_turn(turn), what="the first turn's end")
+        await stream.disconnect()  # the resubscribe after a reconnect keeps both threads
+        async with EventStream(target, thread_ids=[other]) as watch:
+            ignored = await send_message(target, other, "hi")
+            await collect(watch, ends_turn(ignored), what="the other turn's end")
+        turn = await send_message(target, second, "hi")
+        got += await collect(stream, ends_turn(turn), what="the second turn's end")
+    threads = {frame.thread_id for frame in got}
+    assert {first, second} <= threads <= {first, second, None}
+    assert ids(got) == sorted(set(ids(got)))
+    assert stream.reconnects == 1

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from codex_manager_client.stream import EventStream
-from codex_manager_client.tools import RemoteTools
+from codex_manager_client.tools import RemoteTools, ToolServer
 from codex_manager_client.waits import wait_turn
 from codex_manager_core.testing.scripted_model import CallTool, Reply
 from tests.client.live_fixtures import WAIT, ServerThread, http_client, send_message, server_thread
@@ -89,14 +89,18 @@ async def test_the_model_calls_a_remote_tool_and_sees_its_result(server: ServerT
     assert "lookup_order" in unknown
 
     # Every request was answered exactly once: nothing is pending, and a second answer
-    # is refused by the server (already resolved), which a server treats as done.
+    # is refused by the server (already resolved)...
+    answered_id = next(iter(serving.answered))
     async with http_client(target) as http:
         pending = await http.get(f"/api/sessions/{session_id}/tool-calls")
         assert pending.json()["data"] == []
-        again = await http.post(
-            f"/api/tool-calls/{next(iter(serving.answered))}/response", json={"text": "late"}
-        )
+        again = await http.post(f"/api/tool-calls/{answered_id}/response", json={"text": "late"})
         assert again.status_code == 404, again.text
+    # ... which a tool server takes as "answered elsewhere": no error, nothing sent.
+    late = ToolServer(tools.registry, target, session_id, None)
+    with anyio.fail_after(WAIT):
+        await late._answer(answered_id, {"tool": "lookup_order", "arguments": {"order_id": "Z"}})
+    assert late.answered == {}
 
 
 async def test_calls_pending_before_serving_are_answered(server: ServerThread) -> None:
