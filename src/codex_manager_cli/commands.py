@@ -224,7 +224,6 @@ def invoke(cli: CliContext, binding: Binding, kwargs: dict[str, Any]) -> int:
     except ValueError as exc:
         return fail(cli, exc)
     wait = bool(kwargs.get("wait"))
-    since = _ledger_head(cli) if wait else None
     code, answer = run_request(
         cli,
         binding.name,
@@ -242,31 +241,21 @@ def invoke(cli: CliContext, binding: Binding, kwargs: dict[str, Any]) -> int:
     turn_id = answer.body.get("turnId") if isinstance(answer.body, dict) else None
     if not isinstance(turn_id, str):
         return fail(cli, ValueError(f"the server's answer names no turn: {answer.body!r}"))
+    # The answer's `sinceSeq`: the ledger seq before the turn started, so following from it
+    # misses none of the turn's events (None from an older server: follow_turn then replays
+    # the session's thread and shows only this turn).
+    since = answer.body.get("sinceSeq")
     from codex_manager_cli import live
 
     return live.follow_turn(
         cli.target,
         arguments["sessionId"],
         turn_id,
-        since=since,
+        since=since if isinstance(since, int) else None,
         output=cli.output,
         no_input=cli.no_input,
         timeout=kwargs.get("wait_timeout"),
     )
-
-
-def _ledger_head(cli: CliContext) -> int | None:
-    """The ledger's last seq before the message is sent: following from there misses none
-    of the turn's events. None when it cannot be read (follow_turn then starts at head)."""
-    from codex_manager_cli.http import request_url, send
-
-    try:
-        url = request_url(cli.target, "/events", {"since": 2**63 - 1, "limit": 1})
-        answer = send(cli.target, "GET", url)
-    except Exception:
-        return None
-    last = answer.body.get("lastSeq") if isinstance(answer.body, dict) else None
-    return last if isinstance(last, int) else None
 
 
 def add_route_commands(root: Group) -> None:

@@ -189,7 +189,7 @@ def test_table_writer() -> None:
     assert output.record({"status": "ok", "project": {"name": "p"}}) == {"name": "p"}
 
 
-def test_send_wait_follows_the_turn_from_the_ledger_head(
+def test_send_wait_follows_the_turn_from_the_answers_since_seq(
     stub: Stub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from codex_manager_cli import live
@@ -201,8 +201,10 @@ def test_send_wait_follows_the_turn_from_the_ledger_head(
         return 0
 
     monkeypatch.setattr(live, "follow_turn", follow_turn)
-    stub.answers["/api/events"] = (200, {"status": "ok", "events": [], "lastSeq": 41})
-    stub.answers["/api/sessions/s1/messages"] = (202, {"status": "accepted", "turnId": "t1"})
+    stub.answers["/api/sessions/s1/messages"] = (
+        202,
+        {"status": "accepted", "turnId": "t1", "sinceSeq": 41},
+    )
     result = run("--server", stub.url, "sessions", "send", "s1", "--text", "hi", "--wait")
     assert result.exit_code == 0, result.output
     assert result.output == ""  # follow_turn prints the turn
@@ -214,7 +216,7 @@ def test_send_wait_follows_the_turn_from_the_ledger_head(
             {"since": 41, "output": "json", "no_input": True, "timeout": None},
         )
     ]
-    assert [seen.path for seen in stub.seen] == ["/api/events", "/api/sessions/s1/messages"]
+    assert [seen.path for seen in stub.seen] == ["/api/sessions/s1/messages"]
 
 
 def test_the_json_envelope(stub: Stub) -> None:
