@@ -121,10 +121,17 @@ class QueueIndex:
         """Owners with live jobs."""
         return len(self._per_owner)
 
-    def candidates(self, now: datetime, runnable: Callable[[Job], bool] | None = None) -> list[Job]:
+    def candidates(
+        self,
+        now: datetime,
+        runnable: Callable[[Job], bool] | None = None,
+        busy: set[str] | None = None,
+    ) -> list[Job]:
         """What `scheduler.choose` needs as its `queued` (see the module docstring);
-        `runnable`: skip the jobs it refuses (they keep their place in the queue)."""
-        busy = {job.owner for job in self._running.values()}
+        `runnable`: skip the jobs it refuses (they keep their place in the queue); `busy`:
+        the owners that run a job (default: those of the running jobs)."""
+        if busy is None:
+            busy = {job.owner for job in self._running.values()}
         found = {
             job_id: self._live[job_id]
             for job_id in self._backoff

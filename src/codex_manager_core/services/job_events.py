@@ -95,17 +95,18 @@ async def transition(
     changes: Mapping[str, Any],
     *,
     also: Sequence[JobMutation] = (),
+    also_events: Sequence[EventDraft] = (),
     **extra: Any,
 ) -> Job:
-    """Move `job` to `to_state` with `changes`, and its event, in one write (with `also`,
-    e.g. retention's deletions). StoreConflict (nothing written) when the job is no longer
-    in one of `from_states`."""
+    """Move `job` to `to_state` with `changes`, and its event, in one write (with `also`
+    and `also_events`, e.g. retention's deletions, the next job's start). StoreConflict
+    (nothing written) when the job is no longer in one of `from_states`."""
     after = attrs.evolve(job, state=to_state, **changes)
     await write(
         ctx,
         index,
         [TransitionJob(job.job_id, from_states, to_state, dict(changes)), *also],
-        [job_event(ctx, _EVENT_OF_STATE[to_state], after, **extra)],
+        [job_event(ctx, _EVENT_OF_STATE[to_state], after, **extra), *also_events],
     )
     return after
 
@@ -118,11 +119,18 @@ async def end(
     from_states: tuple[JobState, ...],
     to_state: JobState,
     changes: Mapping[str, Any],
+    *,
+    also: Sequence[JobMutation] = (),
+    also_events: Sequence[EventDraft] = (),
 ) -> Job:
-    """`transition` to a terminal state, with retention's deletions in the same write."""
+    """`transition` to a terminal state, with retention's deletions in the same write (and
+    `also`, `also_events`: the start of the job that takes the slot)."""
     doomed = await retention.doomed(ctx, job)
-    also = (DeleteJobs(doomed),) if doomed else ()
-    after = await transition(ctx, index, job, from_states, to_state, changes, also=also)
+    if doomed:
+        also = (*also, DeleteJobs(doomed))
+    after = await transition(
+        ctx, index, job, from_states, to_state, changes, also=also, also_events=also_events
+    )
     retention.ended(job, doomed)
     return after
 

@@ -146,7 +146,7 @@ class JobsService:
                     )
                 except StoreConflict:
                     continue  # the job we merged into started meanwhile: decide again
-                self.runner.wake()
+                self.runner.enqueued()
                 break
             else:
                 raise Conflict(f"could not enqueue a {type!r} job: its duplicate kept changing")
