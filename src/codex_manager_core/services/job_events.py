@@ -75,15 +75,17 @@ async def write(
     index: QueueIndex,
     mutations: Sequence[JobMutation],
     events: Sequence[EventDraft] = (),
+    records: Sequence[tuple[Job, Job]] = (),
 ) -> None:
     """Write job mutations (and their events) in one transaction, then follow them in the
     in-memory index. Every job write goes through here, so the index stays exact; the
-    ledger resolves writes in commit order, so the index follows the store's order."""
+    ledger resolves writes in commit order, so the index follows the store's order.
+    `records`: (before, after) of the transitions, for the index (`QueueIndex.apply`)."""
     await ctx.write(mutations, events)
     # Before `apply`: an ended job is still in the index, with the created_at its latency
     # starts from.
     index.stats.observe(events, index.get, ctx.now())
-    index.apply(mutations)
+    index.apply(mutations, records)
 
 
 async def transition(
@@ -96,6 +98,7 @@ async def transition(
     *,
     also: Sequence[JobMutation] = (),
     also_events: Sequence[EventDraft] = (),
+    also_records: Sequence[tuple[Job, Job]] = (),
     **extra: Any,
 ) -> Job:
     """Move `job` to `to_state` with `changes`, and its event, in one write (with `also`
@@ -107,6 +110,7 @@ async def transition(
         index,
         [TransitionJob(job.job_id, from_states, to_state, dict(changes)), *also],
         [job_event(ctx, _EVENT_OF_STATE[to_state], after, **extra), *also_events],
+        [(job, after), *also_records],
     )
     return after
 
@@ -122,6 +126,7 @@ async def end(
     *,
     also: Sequence[JobMutation] = (),
     also_events: Sequence[EventDraft] = (),
+    also_records: Sequence[tuple[Job, Job]] = (),
 ) -> Job:
     """`transition` to a terminal state, with retention's deletions in the same write (and
     `also`, `also_events`: the start of the job that takes the slot)."""
@@ -129,7 +134,15 @@ async def end(
     if doomed:
         also = (*also, DeleteJobs(doomed))
     after = await transition(
-        ctx, index, job, from_states, to_state, changes, also=also, also_events=also_events
+        ctx,
+        index,
+        job,
+        from_states,
+        to_state,
+        changes,
+        also=also,
+        also_events=also_events,
+        also_records=also_records,
     )
     retention.ended(job, doomed)
     return after

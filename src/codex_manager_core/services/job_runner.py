@@ -269,8 +269,7 @@ class JobRunner:
     async def _start_chosen(self, jobs: Sequence[Job]) -> list[tuple[Job, JobType[Any, Any], Any]]:
         now = self._ctx.now()
         taken: list[tuple[Job, JobType[Any, Any], Any]] = []
-        mutations: list[TransitionJob] = []
-        events: list[EventDraft] = []
+        starts = _Starts()
         for job in jobs:
             if job.type not in self._types:
                 await self._refuse(job, None, f"recovery_unknown_job_type:{job.type}")
@@ -281,12 +280,14 @@ class JobRunner:
             except InvalidInput as exc:
                 await self._refuse(job, job_type, f"recovery_invalid_payload:{exc.message}")
                 continue
-            after = self._starting(job, now, mutations, events)
+            after = self._starting(job, now, starts)
             taken.append((after, job_type, payload))
         if not taken:
             return []
         try:
-            await job_events.write(self._ctx, self.index, mutations, events)
+            await job_events.write(
+                self._ctx, self.index, starts.mutations, starts.events, starts.records
+            )
         except StoreConflict:
             self.wake()  # its slot, held meanwhile, is free: enqueues did not wake us
             if len(taken) == 1:
@@ -297,10 +298,8 @@ class JobRunner:
             self._register(job, job_type, now)
         return taken
 
-    def _starting(
-        self, job: Job, now: datetime, mutations: list[Any], events: list[EventDraft]
-    ) -> Job:
-        """`job` as started now; its mutation and event appended to the write's."""
+    def _starting(self, job: Job, now: datetime, starts: _Starts) -> Job:
+        """`job` as started now; its mutation and event added to `starts`."""
         changes: dict[str, Any] = {
             "attempts": job.attempts + 1,
             "started_at": now,
@@ -308,8 +307,11 @@ class JobRunner:
             "next_attempt_at": None,
         }
         after = attrs.evolve(job, state=JobState.RUNNING, **changes)
-        mutations.append(TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes))
-        events.append(job_events.job_event(self._ctx, job_events.STARTED, after))
+        starts.mutations.append(
+            TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes)
+        )
+        starts.events.append(job_events.job_event(self._ctx, job_events.STARTED, after))
+        starts.records.append((job, after))
         return after
 
     def _register(self, job: Job, job_type: JobType[Any, Any], now: datetime) -> Attempt:
@@ -494,10 +496,9 @@ class JobRunner:
         now = self._ctx.now()
         changes = {**changes, "completed_at": now, "running_context": None}
         chosen = self._hand_over(job, now) if hand_over else None
-        mutations: list[Any] = []
-        events: list[EventDraft] = []
+        starts = _Starts()
         if chosen is not None:
-            following = self._starting(chosen[0], now, mutations, events)
+            following = self._starting(chosen[0], now, starts)
         try:
             after = await job_events.end(
                 self._ctx,
@@ -507,8 +508,9 @@ class JobRunner:
                 RUNNING,
                 state,
                 changes,
-                also=mutations,
-                also_events=events,
+                also=starts.mutations,
+                also_events=starts.events,
+                also_records=starts.records,
             )
         except StoreConflict:
             if chosen is not None:
@@ -577,6 +579,15 @@ class JobRunner:
             )
         except StoreConflict:
             logger.warning("job %s changed while it ran; it is not re-queued", job)
+
+
+@attrs.define
+class _Starts:
+    """The starts of one write: mutations, events, (before, after) records."""
+
+    mutations: list[Any] = attrs.Factory(list)
+    events: list[EventDraft] = attrs.Factory(list)
+    records: list[tuple[Job, Job]] = attrs.Factory(list)
 
 
 _Taken = tuple[Job, JobType[Any, Any], Any]
