@@ -81,8 +81,9 @@ class JobRunner:
         """Interrupts a worker's turn (cancel strategy `interrupt_turn`); None: cancel at once."""
         self._wakeup = anyio.Event()
         self._attempts: dict[str, Attempt] = {}
-        self._ended = anyio.Event()
-        """Set (and replaced) each time an attempt ends: what `drain` waits on."""
+        self._ended: anyio.Event | None = None
+        """Set (and dropped) when an attempt ends, if `drain` waits on it (made by the
+        waiter: not one per job)."""
         self._tasks: anyio.abc.TaskGroup | None = None
         self._stopping = False
         self._rng = random.Random()
@@ -171,6 +172,8 @@ class JobRunner:
 
     async def _all_ended(self) -> None:
         while self._attempts:
+            if self._ended is None:
+                self._ended = anyio.Event()
             await self._ended.wait()
 
     # ------------------------------------------------------------------ recovery
@@ -392,8 +395,9 @@ class JobRunner:
             finally:
                 attempt.done.set()  # also when recording failed: its stall watch ends
                 self._attempts.pop(job.job_id, None)
-                self._ended.set()
-                self._ended = anyio.Event()
+                ended, self._ended = self._ended, None
+                if ended is not None:
+                    ended.set()
                 if following is None:
                     self.wake()  # the slot is free: the pass fills it
 
