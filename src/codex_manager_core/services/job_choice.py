@@ -43,6 +43,8 @@ class JobChooser:
         """Until then a queued job of an unregistered type waits instead of failing."""
         self.taking: dict[str, Job] = {}
         """Jobs chosen whose start is being written (job id -> the job as queued)."""
+        self._slot_limits: dict[int, QueueLimits] = {}
+        """`limits` with each smaller concurrency (a handoff fills one slot only)."""
 
     def busy(self) -> int:
         """Slots taken: the running jobs and the starts being written."""
@@ -63,7 +65,10 @@ class JobChooser:
         limits = self.limits
         if leaving is not None and len(running) + 1 < limits.concurrency:
             # More than this slot is free: take one, the runner's pass takes the others.
-            limits = attrs.evolve(limits, concurrency=len(running) + 1)
+            concurrency = len(running) + 1
+            limits = self._slot_limits.get(concurrency) or self._slot_limits.setdefault(
+                concurrency, attrs.evolve(limits, concurrency=concurrency)
+            )
         types = self._types
         held: list[Job] = []
 

@@ -292,7 +292,8 @@ class JobRunner:
                 self._ctx, self.index, starts.mutations, starts.events, starts.records
             )
         except StoreConflict:
-            self.wake()  # its slot, held meanwhile, is free: enqueues did not wake us
+            # A cancel took a job meanwhile (nothing else moves a queued job): the cancel
+            # wakes the runner, for the slot it held.
             if len(taken) == 1:
                 return []  # canceled (or taken) meanwhile
             # One of them was canceled meanwhile (the write took none): one at a time.
