@@ -148,6 +148,32 @@ async def end(
     return after
 
 
+@attrs.define
+class Starts:
+    """The starts of queued jobs written in one write (with other changes: a job's end):
+    their mutations, events and (before, after) records (`write`'s `records`)."""
+
+    mutations: list[JobMutation] = attrs.Factory(list)
+    events: list[EventDraft] = attrs.Factory(list)
+    records: list[tuple[Job, Job]] = attrs.Factory(list)
+
+    def add(self, ctx: ServiceContext, job: Job, now: datetime) -> Job:
+        """Start the queued `job` now (its attempt counted); the job as started."""
+        changes: dict[str, Any] = {
+            "attempts": job.attempts + 1,
+            "started_at": now,
+            "last_attempt_at": now,
+            "next_attempt_at": None,
+        }
+        after = attrs.evolve(job, state=JobState.RUNNING, **changes)
+        self.mutations.append(
+            TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes)
+        )
+        self.events.append(job_event(ctx, STARTED, after))
+        self.records.append((job, after))
+        return after
+
+
 class Retention:
     """Keeps each owner's newest `queue_retained_per_owner` terminal jobs.
 
@@ -213,6 +239,7 @@ __all__ = [
     "STARTED",
     "TERMINAL",
     "Retention",
+    "Starts",
     "end",
     "job_event",
     "job_of_event",

@@ -1,12 +1,15 @@
 """The job runner: takes queued jobs as the scheduler chooses them, runs each job type's
-handler in its own task with the type's timeout (and stall watch), and writes how the
-attempt ended (completed, retried with backoff, failed, canceled), each as one write with
-its event.
+handler with the type's timeout (and stall watch), and writes how the attempt ended
+(completed, retried with backoff, failed, canceled), each as one write with its event.
 
-One runner per Manager, a background task of `Manager._run`. It is event driven: it
-chooses again when woken (an enqueue, a job ending, a cancel, a job type registered) or
-when the scheduler's `wake_at` (a retry's backoff) comes, on the Manager's Clock, so tests
-drive it with `FakeClock`.
+One runner per Manager, a background task of `Manager._run`. It is event driven: its pass
+chooses again when woken (an enqueue while a slot is free, a slot left free, a cancel, a
+job type registered) or when the scheduler's `wake_at` (a retry's backoff) comes, on the
+Manager's Clock, so tests drive it with `FakeClock`. While the queue has work, a slot
+mostly never goes back to the pass: the end of an attempt (completed, failed, canceled)
+hands its slot over, choosing the next job by the same rules (`job_choice`), writing its
+end and that start in one write and running the next attempt in the same task. That is
+the queue's throughput: per job one write, no task and no pass.
 
 Recovery at start (`recover`, before the loop): a job left `running` by a previous
 process is queued again, or failed with `recovery_max_attempts_exceeded` when its attempts
@@ -35,17 +38,14 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import attrs
 
 from codex_manager_core.errors import InvalidInput, JobStalled, StoreConflict, TimedOut
-from codex_manager_core.models import EventDraft
-from codex_manager_core.ports.store import TransitionJob
 from codex_manager_core.queue.definitions import JobType, JobTypes
 from codex_manager_core.queue.index import QueueIndex
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.queue.policies import CancelStrategy
 from codex_manager_core.queue.scheduler import QueueLimits
-from codex_manager_core.services import job_events
+from codex_manager_core.services import job_events, job_recovery
 from codex_manager_core.services.context import ServiceContext
 from codex_manager_core.services.job_choice import JobChooser
 from codex_manager_core.services.job_context import (
@@ -180,36 +180,7 @@ class JobRunner:
 
     async def recover(self) -> None:
         """Re-queue (or fail) the jobs a previous process left running."""
-        now = self._ctx.now()
-        store = self._ctx.store
-        running = await store.running_jobs()
-        # Every queued job: the index must be exact (capacity bounds how many there are).
-        self.index.load([*await store.queued_jobs(_ALL), *running])
-        for job in running:
-            if job.job_id in self._attempts:
-                continue
-            try:
-                if job.attempts >= job.max_attempts:
-                    await job_events.transition(
-                        self._ctx,
-                        self.index,
-                        job,
-                        RUNNING,
-                        JobState.FAILED,
-                        {"error": "recovery_max_attempts_exceeded", "completed_at": now},
-                    )
-                else:
-                    await job_events.transition(
-                        self._ctx,
-                        self.index,
-                        job,
-                        RUNNING,
-                        JobState.QUEUED,
-                        {"next_attempt_at": None, "running_context": None},
-                        recovered=True,
-                    )
-            except StoreConflict:
-                continue
+        await job_recovery.recover(self._ctx, self.index, self._attempts)
 
     # ------------------------------------------------------------------ the loop
 
@@ -272,7 +243,7 @@ class JobRunner:
     async def _start_chosen(self, jobs: Sequence[Job]) -> list[tuple[Job, JobType[Any, Any], Any]]:
         now = self._ctx.now()
         taken: list[tuple[Job, JobType[Any, Any], Any]] = []
-        starts = _Starts()
+        starts = job_events.Starts()
         for job in jobs:
             if job.type not in self._types:
                 await self._refuse(job, None, f"recovery_unknown_job_type:{job.type}")
@@ -283,7 +254,7 @@ class JobRunner:
             except InvalidInput as exc:
                 await self._refuse(job, job_type, f"recovery_invalid_payload:{exc.message}")
                 continue
-            after = self._starting(job, now, starts)
+            after = starts.add(self._ctx, job, now)
             taken.append((after, job_type, payload))
         if not taken:
             return []
@@ -301,22 +272,6 @@ class JobRunner:
         for job, job_type, _ in taken:
             self._register(job, job_type, now)
         return taken
-
-    def _starting(self, job: Job, now: datetime, starts: _Starts) -> Job:
-        """`job` as started now; its mutation and event added to `starts`."""
-        changes: dict[str, Any] = {
-            "attempts": job.attempts + 1,
-            "started_at": now,
-            "last_attempt_at": now,
-            "next_attempt_at": None,
-        }
-        after = attrs.evolve(job, state=JobState.RUNNING, **changes)
-        starts.mutations.append(
-            TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes)
-        )
-        starts.events.append(job_events.job_event(self._ctx, job_events.STARTED, after))
-        starts.records.append((job, after))
-        return after
 
     def _register(self, job: Job, job_type: JobType[Any, Any], now: datetime) -> Attempt:
         """The attempt of a job whose start committed: registered before it runs, so a
@@ -501,9 +456,9 @@ class JobRunner:
         now = self._ctx.now()
         changes = {**changes, "completed_at": now, "running_context": None}
         chosen = self._hand_over(job, now) if hand_over else None
-        starts = _Starts()
+        starts = job_events.Starts()
         if chosen is not None:
-            following = self._starting(chosen[0], now, starts)
+            following = starts.add(self._ctx, chosen[0], now)
         try:
             after = await job_events.end(
                 self._ctx,
@@ -584,15 +539,6 @@ class JobRunner:
             )
         except StoreConflict:
             logger.warning("job %s changed while it ran; it is not re-queued", job)
-
-
-@attrs.define
-class _Starts:
-    """The starts of one write: mutations, events, (before, after) records."""
-
-    mutations: list[Any] = attrs.Factory(list)
-    events: list[EventDraft] = attrs.Factory(list)
-    records: list[tuple[Job, Job]] = attrs.Factory(list)
 
 
 _Taken = tuple[Job, JobType[Any, Any], Any]
