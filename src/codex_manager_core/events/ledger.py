@@ -280,9 +280,6 @@ class Ledger:
                 continue
             jobs = [first]
             if _mergeable(first):
-                # One turn of the event loop first: the tasks woken with this write (by
-                # the previous commit) hand theirs over too and share its transaction.
-                await anyio.lowlevel.checkpoint()
                 count = _size(first)
                 while count < MAX_MERGED_EVENTS:
                     try:
