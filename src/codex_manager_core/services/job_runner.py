@@ -499,7 +499,9 @@ class JobRunner:
         except BaseException:
             if taken is not None:
                 # Not run: like a crash, its start stands and recovery re-queues it.
-                self._attempts.pop(taken[0].job_id, None)
+                dropped = self._attempts.pop(taken[0].job_id, None)
+                if dropped is not None:
+                    dropped.done.set()  # its stall watch ends
             raise
         return taken
 
