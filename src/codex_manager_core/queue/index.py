@@ -121,21 +121,29 @@ class QueueIndex:
         """Owners with live jobs."""
         return len(self._per_owner)
 
-    def candidates(self, now: datetime, runnable: Callable[[Job], bool] | None = None) -> list[Job]:
+    def candidates(
+        self,
+        now: datetime,
+        runnable: Callable[[Job], bool] | None = None,
+        busy: set[str] | None = None,
+    ) -> list[Job]:
         """What `scheduler.choose` needs as its `queued` (see the module docstring);
-        `runnable`: skip the jobs it refuses (they keep their place in the queue)."""
-        busy = {job.owner for job in self._running.values()}
+        `runnable`: skip the jobs it refuses (they keep their place in the queue); `busy`:
+        the owners that run a job (default: those of the running jobs)."""
+        if busy is None:
+            busy = {job.owner for job in self._running.values()}
         found = {
             job_id: self._live[job_id]
             for job_id in self._backoff
             if runnable is None or runnable(self._live[job_id])
         }
+        live = self._live
         for owner, lanes in self._queued.items():
             if owner in busy:
                 continue
             for keys in lanes.values():
                 for _, job_id in keys:
-                    job = self._live[job_id]
+                    job = live[job_id]
                     if eligible(job, now) and (runnable is None or runnable(job)):
                         found[job_id] = job
                         break
@@ -143,12 +151,18 @@ class QueueIndex:
 
     # ------------------------------------------------------------------ changes
 
-    def apply(self, mutations: Sequence[Any]) -> None:
-        """Follow the job mutations of a committed write (others are ignored)."""
+    def apply(self, mutations: Sequence[Any], records: Sequence[tuple[Job, Job]] = ()) -> None:
+        """Follow the job mutations of a committed write (others are ignored).
+
+        `records`: (before, after) of the writer's transitions, `after` computed from
+        `before` with the mutation's changes; when this index still holds that very
+        `before`, `after` is taken as it is instead of being computed again (`attrs.evolve`
+        is on every job's path)."""
         if self._journal is not None:
             self._journal.extend(mutations)
+        known = {before.job_id: (before, after) for before, after in records} if records else None
         for mutation in mutations:
-            self._apply_one(mutation)
+            self._apply_one(mutation, known)
 
     def ended(self, job_id: str) -> Job | None:
         """The job as it ended, if it ended recently in this process (its end committed);
@@ -160,7 +174,9 @@ class QueueIndex:
         while len(self._ended) > ENDED_KEPT:
             self._ended.popitem(last=False)
 
-    def _apply_one(self, mutation: JobMutation | Any) -> None:
+    def _apply_one(
+        self, mutation: JobMutation | Any, known: dict[str, tuple[Job, Job]] | None
+    ) -> None:
         if isinstance(mutation, PutJob):
             self._remove(mutation.job.job_id)
             if not mutation.job.state.terminal:
@@ -178,7 +194,11 @@ class QueueIndex:
                 state = JobState.QUEUED  # a retry, or recovery
             # queued -> queued (a merge) keeps the state: if the job started since, the
             # store has it running with the merged payload, and so does the index.
-            after = attrs.evolve(job, state=state, **mutation.changes)
+            record = None if known is None else known.get(mutation.job_id)
+            if record is not None and record[0] is job and record[1].state is state:
+                after = record[1]
+            else:
+                after = attrs.evolve(job, state=state, **mutation.changes)
             self._remove(job.job_id)
             if not state.terminal:
                 self._add(after)

@@ -18,7 +18,7 @@ The rules (issue 9 "Scheduling"; the original's section 5 "Scheduling and concur
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -102,34 +102,44 @@ def choose(
     now. Deterministic: ties go to the older job, then the smaller job id."""
     busy = {job.owner for job in running}
     free = max(0, limits.concurrency - len(running))
+    # A background job created after this has waited less than `background_aging`.
+    young = now - timedelta(seconds=limits.background_aging)
 
-    def job_order(job: Job) -> tuple[bool, datetime, str]:
-        # Interactive (False) sorts before background (True).
-        interactive = effective_priority(job, now, limits) is JobPriority.INTERACTIVE
-        return (not interactive, job.created_at, job.job_id)
-
-    # Each idle owner's best eligible job: its only candidate, since an owner runs one job.
-    best: dict[str, Job] = {}
+    # Each idle owner's best eligible job (its only candidate, since an owner runs one
+    # job), ordered once: interactive (False) before background (True), then the older,
+    # then the smaller id. This runs at every job's end: each job's order is computed once.
+    best: dict[str, tuple[tuple[bool, datetime, str], Job]] = {}
+    present = set(busy)
+    waits: list[datetime] = []
     for job in queued:
-        if job.owner in busy or not eligible(job, now):
+        if job.state is not JobState.QUEUED:
             continue
+        present.add(job.owner)
+        retry_at = job.next_attempt_at
+        if retry_at is not None and retry_at > now:
+            waits.append(retry_at)
+            continue
+        if job.owner in busy:
+            continue
+        background = job.priority is JobPriority.BACKGROUND and job.created_at > young
+        order = (background, job.created_at, job.job_id)
         current = best.get(job.owner)
-        if current is None or job_order(job) < job_order(current):
-            best[job.owner] = job
+        if current is None or order < current[0]:
+            best[job.owner] = (order, job)
 
-    def owner_order(owner: str) -> tuple[bool, int, datetime, str]:
-        background, created_at, job_id = job_order(best[owner])
-        return (background, rotation.rank(owner), created_at, job_id)
+    start: tuple[Job, ...] = ()
+    if free and best:
+        ranks = {owner: at for at, owner in enumerate(rotation.served)}
 
-    start = tuple(best[owner] for owner in sorted(best, key=owner_order)[:free])
-    present = {job.owner for job in queued if job.state is JobState.QUEUED} | busy
-    waits = [
-        job.next_attempt_at
-        for job in queued
-        if job.state is JobState.QUEUED
-        and job.next_attempt_at is not None
-        and job.next_attempt_at > now
-    ]
+        def owner_order(owner: str) -> tuple[bool, int, datetime, str]:
+            background, created_at, job_id = best[owner][0]
+            # -1 for "never served": ahead of everyone listed (`Rotation.rank`).
+            return (background, ranks.get(owner, -1), created_at, job_id)
+
+        if free == 1:
+            start = (best[min(best, key=owner_order)][1],)
+        else:
+            start = tuple(best[owner][1] for owner in sorted(best, key=owner_order)[:free])
     return Decision(
         start=start,
         rotation=rotation.after((job.owner for job in start), present),

@@ -75,15 +75,17 @@ async def write(
     index: QueueIndex,
     mutations: Sequence[JobMutation],
     events: Sequence[EventDraft] = (),
+    records: Sequence[tuple[Job, Job]] = (),
 ) -> None:
     """Write job mutations (and their events) in one transaction, then follow them in the
     in-memory index. Every job write goes through here, so the index stays exact; the
-    ledger resolves writes in commit order, so the index follows the store's order."""
+    ledger resolves writes in commit order, so the index follows the store's order.
+    `records`: (before, after) of the transitions, for the index (`QueueIndex.apply`)."""
     await ctx.write(mutations, events)
     # Before `apply`: an ended job is still in the index, with the created_at its latency
     # starts from.
     index.stats.observe(events, index.get, ctx.now())
-    index.apply(mutations)
+    index.apply(mutations, records)
 
 
 async def transition(
@@ -95,17 +97,20 @@ async def transition(
     changes: Mapping[str, Any],
     *,
     also: Sequence[JobMutation] = (),
+    also_events: Sequence[EventDraft] = (),
+    also_records: Sequence[tuple[Job, Job]] = (),
     **extra: Any,
 ) -> Job:
-    """Move `job` to `to_state` with `changes`, and its event, in one write (with `also`,
-    e.g. retention's deletions). StoreConflict (nothing written) when the job is no longer
-    in one of `from_states`."""
+    """Move `job` to `to_state` with `changes`, and its event, in one write (with `also`
+    and `also_events`, e.g. retention's deletions, the next job's start). StoreConflict
+    (nothing written) when the job is no longer in one of `from_states`."""
     after = attrs.evolve(job, state=to_state, **changes)
     await write(
         ctx,
         index,
         [TransitionJob(job.job_id, from_states, to_state, dict(changes)), *also],
-        [job_event(ctx, _EVENT_OF_STATE[to_state], after, **extra)],
+        [job_event(ctx, _EVENT_OF_STATE[to_state], after, **extra), *also_events],
+        [(job, after), *also_records],
     )
     return after
 
@@ -118,13 +123,55 @@ async def end(
     from_states: tuple[JobState, ...],
     to_state: JobState,
     changes: Mapping[str, Any],
+    *,
+    also: Sequence[JobMutation] = (),
+    also_events: Sequence[EventDraft] = (),
+    also_records: Sequence[tuple[Job, Job]] = (),
 ) -> Job:
-    """`transition` to a terminal state, with retention's deletions in the same write."""
+    """`transition` to a terminal state, with retention's deletions in the same write (and
+    `also`, `also_events`: the start of the job that takes the slot)."""
     doomed = await retention.doomed(ctx, job)
-    also = (DeleteJobs(doomed),) if doomed else ()
-    after = await transition(ctx, index, job, from_states, to_state, changes, also=also)
+    if doomed:
+        also = (*also, DeleteJobs(doomed))
+    after = await transition(
+        ctx,
+        index,
+        job,
+        from_states,
+        to_state,
+        changes,
+        also=also,
+        also_events=also_events,
+        also_records=also_records,
+    )
     retention.ended(job, doomed)
     return after
+
+
+@attrs.define
+class Starts:
+    """The starts of queued jobs written in one write (with other changes: a job's end):
+    their mutations, events and (before, after) records (`write`'s `records`)."""
+
+    mutations: list[JobMutation] = attrs.Factory(list)
+    events: list[EventDraft] = attrs.Factory(list)
+    records: list[tuple[Job, Job]] = attrs.Factory(list)
+
+    def add(self, ctx: ServiceContext, job: Job, now: datetime) -> Job:
+        """Start the queued `job` now (its attempt counted); the job as started."""
+        changes: dict[str, Any] = {
+            "attempts": job.attempts + 1,
+            "started_at": now,
+            "last_attempt_at": now,
+            "next_attempt_at": None,
+        }
+        after = attrs.evolve(job, state=JobState.RUNNING, **changes)
+        self.mutations.append(
+            TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes)
+        )
+        self.events.append(job_event(ctx, STARTED, after))
+        self.records.append((job, after))
+        return after
 
 
 class Retention:
@@ -192,6 +239,7 @@ __all__ = [
     "STARTED",
     "TERMINAL",
     "Retention",
+    "Starts",
     "end",
     "job_event",
     "job_of_event",

@@ -1,12 +1,15 @@
 """The job runner: takes queued jobs as the scheduler chooses them, runs each job type's
-handler in its own task with the type's timeout (and stall watch), and writes how the
-attempt ended (completed, retried with backoff, failed, canceled), each as one write with
-its event.
+handler with the type's timeout (and stall watch), and writes how the attempt ended
+(completed, retried with backoff, failed, canceled), each as one write with its event.
 
-One runner per Manager, a background task of `Manager._run`. It is event driven: it
-chooses again when woken (an enqueue, a job ending, a cancel, a job type registered) or
-when the scheduler's `wake_at` (a retry's backoff) comes, on the Manager's Clock, so tests
-drive it with `FakeClock`.
+One runner per Manager, a background task of `Manager._run`. It is event driven: its pass
+chooses again when woken (an enqueue while a slot is free, a slot left free, a cancel, a
+job type registered) or when the scheduler's `wake_at` (a retry's backoff) comes, on the
+Manager's Clock, so tests drive it with `FakeClock`. While the queue has work, a slot
+mostly never goes back to the pass: the end of an attempt (completed, failed, canceled)
+hands its slot over, choosing the next job by the same rules (`job_choice`), writing its
+end and that start in one write and running the next attempt in the same task. That is
+the queue's throughput: per job one write, no task and no pass.
 
 Recovery at start (`recover`, before the loop): a job left `running` by a previous
 process is queued again, or failed with `recovery_max_attempts_exceeded` when its attempts
@@ -35,17 +38,16 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import attrs
 
 from codex_manager_core.errors import InvalidInput, JobStalled, StoreConflict, TimedOut
-from codex_manager_core.ports.store import TransitionJob
 from codex_manager_core.queue.definitions import JobType, JobTypes
 from codex_manager_core.queue.index import QueueIndex
 from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.queue.policies import CancelStrategy
-from codex_manager_core.queue.scheduler import QueueLimits, Rotation, choose
-from codex_manager_core.services import job_events
+from codex_manager_core.queue.scheduler import QueueLimits
+from codex_manager_core.services import job_events, job_recovery
 from codex_manager_core.services.context import ServiceContext
+from codex_manager_core.services.job_choice import JobChooser
 from codex_manager_core.services.job_context import (
     Attempt,
     Interrupter,
@@ -78,14 +80,12 @@ class JobRunner:
         self._interrupter = interrupter
         """Interrupts a worker's turn (cancel strategy `interrupt_turn`); None: cancel at once."""
         self._wakeup = anyio.Event()
-        self._rotation = Rotation()
         self._attempts: dict[str, Attempt] = {}
-        self._ended = anyio.Event()
-        """Set (and replaced) each time an attempt ends: what `drain` waits on."""
+        self._ended: anyio.Event | None = None
+        """Set (and dropped) when an attempt ends, if `drain` waits on it (made by the
+        waiter: not one per job)."""
         self._tasks: anyio.abc.TaskGroup | None = None
         self._stopping = False
-        self._grace_until: datetime | None = None
-        """Until then a queued job of an unregistered type waits instead of failing."""
         self._rng = random.Random()
         self.index = QueueIndex()
         """The live jobs, shared with the service (loaded by `recover`)."""
@@ -98,10 +98,18 @@ class JobRunner:
             max_total=config.queue_max_total,
             background_aging=config.queue_background_aging,
         )
+        self._chooser = JobChooser(self.index, types, self.limits)
 
     def wake(self) -> None:
         """Choose again soon (something changed)."""
         self._wakeup.set()
+
+    def enqueued(self) -> None:
+        """A job was queued: choose again if a slot is free. While none is, there is
+        nothing to choose: the end of each attempt hands its slot to the next job or, with
+        none to hand it to, wakes the runner."""
+        if not self._chooser.full():
+            self._wakeup.set()
 
     def cancel(self, job_id: str) -> bool:
         """Cancel the running attempt of `job_id` in this process (False: none runs here).
@@ -164,42 +172,15 @@ class JobRunner:
 
     async def _all_ended(self) -> None:
         while self._attempts:
+            if self._ended is None:
+                self._ended = anyio.Event()
             await self._ended.wait()
 
     # ------------------------------------------------------------------ recovery
 
     async def recover(self) -> None:
         """Re-queue (or fail) the jobs a previous process left running."""
-        now = self._ctx.now()
-        store = self._ctx.store
-        running = await store.running_jobs()
-        # Every queued job: the index must be exact (capacity bounds how many there are).
-        self.index.load([*await store.queued_jobs(_ALL), *running])
-        for job in running:
-            if job.job_id in self._attempts:
-                continue
-            try:
-                if job.attempts >= job.max_attempts:
-                    await job_events.transition(
-                        self._ctx,
-                        self.index,
-                        job,
-                        RUNNING,
-                        JobState.FAILED,
-                        {"error": "recovery_max_attempts_exceeded", "completed_at": now},
-                    )
-                else:
-                    await job_events.transition(
-                        self._ctx,
-                        self.index,
-                        job,
-                        RUNNING,
-                        JobState.QUEUED,
-                        {"next_attempt_at": None, "running_context": None},
-                        recovered=True,
-                    )
-            except StoreConflict:
-                continue
+        await job_recovery.recover(self._ctx, self.index, self._attempts)
 
     # ------------------------------------------------------------------ the loop
 
@@ -208,7 +189,7 @@ class JobRunner:
     ) -> None:
         await self.recover()
         grace = timedelta(seconds=self._ctx.config.queue_unknown_type_grace)
-        self._grace_until = self._ctx.now() + grace
+        self._chooser.grace_until = self._ctx.now() + grace
         async with anyio.create_task_group() as tasks:
             task_status.started()
             reloaded = False
@@ -237,43 +218,32 @@ class JobRunner:
         self._tasks = tasks
         if self._stopping:
             return None
-        index = self.index
-        if index.running_count() >= self.limits.concurrency:
+        chooser = self._chooser
+        if chooser.full():
             # No slot is free: nothing could start (an enqueue woke us). The end of an
-            # attempt wakes the runner again, and then a slot is free.
+            # attempt wakes the runner again, or hands its slot to the next job itself.
             return None
-        now = self._ctx.now()
-        types = self._types
-        in_grace = self._grace_until is not None and now < self._grace_until
-        held: list[Job] = []
-
-        def registered(job: Job) -> bool:
-            if job.type in types:
-                return True
-            held.append(job)
-            return False
-
-        candidates = index.candidates(now, registered if in_grace else None)
-        decision = choose(candidates, index.running(), self.limits, now, self._rotation)
-        self._rotation = decision.rotation
+        choice = chooser.choose(self._ctx.now())
+        decision = choice.decision
         for job, job_type, payload in await self._start(decision.start):
             tasks.start_soon(self._attempt, job, job_type, payload, name=f"job {job.job_id}")
-            if job_type.stall_timeout is not None:
-                attempt = self._attempts[job.job_id]
-                tasks.start_soon(self._watch_stall, attempt, job_type.stall_timeout)
-        if held and self._grace_until is not None:
+        if choice.held and chooser.grace_until is not None:
             # Once the grace is over, the jobs of types nobody registered are failed.
-            return min(filter(None, (decision.wake_at, self._grace_until)))
+            return min(filter(None, (decision.wake_at, chooser.grace_until)))
         return decision.wake_at
 
     async def _start(self, jobs: Sequence[Job]) -> list[tuple[Job, JobType[Any, Any], Any]]:
         """Take `jobs` (queued -> running) in one write, except those that cannot run
         (refused: failed); the ones taken, with their type and parsed payload."""
-        ctx = self._ctx
-        now = ctx.now()
+        try:
+            return await self._start_chosen(jobs)
+        finally:
+            self._chooser.settled(jobs)
+
+    async def _start_chosen(self, jobs: Sequence[Job]) -> list[tuple[Job, JobType[Any, Any], Any]]:
+        now = self._ctx.now()
         taken: list[tuple[Job, JobType[Any, Any], Any]] = []
-        mutations: list[TransitionJob] = []
-        events = []
+        starts = job_events.Starts()
         for job in jobs:
             if job.type not in self._types:
                 await self._refuse(job, None, f"recovery_unknown_job_type:{job.type}")
@@ -284,38 +254,39 @@ class JobRunner:
             except InvalidInput as exc:
                 await self._refuse(job, job_type, f"recovery_invalid_payload:{exc.message}")
                 continue
-            changes: dict[str, Any] = {
-                "attempts": job.attempts + 1,
-                "started_at": now,
-                "last_attempt_at": now,
-                "next_attempt_at": None,
-            }
-            after = attrs.evolve(job, state=JobState.RUNNING, **changes)
-            mutations.append(
-                TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes)
-            )
-            events.append(job_events.job_event(ctx, job_events.STARTED, after))
+            after = starts.add(self._ctx, job, now)
             taken.append((after, job_type, payload))
         if not taken:
             return []
         try:
-            await job_events.write(ctx, self.index, mutations, events)
+            await job_events.write(
+                self._ctx, self.index, starts.mutations, starts.events, starts.records
+            )
         except StoreConflict:
+            # A cancel took a job meanwhile (nothing else moves a queued job): the cancel
+            # wakes the runner, for the slot it held.
             if len(taken) == 1:
                 return []  # canceled (or taken) meanwhile
             # One of them was canceled meanwhile (the write took none): one at a time.
-            return [one for job in jobs for one in await self._start([job])]
+            return [one for job in jobs for one in await self._start_chosen([job])]
         for job, job_type, _ in taken:
-            # Registered before the task starts, so a cancel right after this finds it.
-            attempt = Attempt(
-                job_id=job.job_id, job_type=job_type, scope=anyio.CancelScope(), last_beat=now
-            )
-            self._attempts[job.job_id] = attempt
-            if self._stopping:
-                # Taken by a pass that was writing when the drain began: given back at once.
-                attempt.request_stop(StopReason.SHUTDOWN)
-                attempt.scope.cancel()
+            self._register(job, job_type, now)
         return taken
+
+    def _register(self, job: Job, job_type: JobType[Any, Any], now: datetime) -> Attempt:
+        """The attempt of a job whose start committed: registered before it runs, so a
+        cancel right after the start finds it."""
+        attempt = Attempt(
+            job_id=job.job_id, job_type=job_type, scope=anyio.CancelScope(), last_beat=now
+        )
+        self._attempts[job.job_id] = attempt
+        if self._stopping:
+            # Taken by a write that began before the drain: given back at once.
+            attempt.request_stop(StopReason.SHUTDOWN)
+            attempt.scope.cancel()
+        if job_type.stall_timeout is not None and self._tasks is not None:
+            self._tasks.start_soon(self._watch_stall, attempt, job_type.stall_timeout)
+        return attempt
 
     # ------------------------------------------------------------------ start at enqueue
 
@@ -330,7 +301,7 @@ class JobRunner:
             self._tasks is not None
             and not self._stopping
             and index.queued_count() == 0
-            and index.running_count() < self.limits.concurrency
+            and not self._chooser.full()
             and not index.owner_running(owner)
         )
 
@@ -340,23 +311,10 @@ class JobRunner:
         jobs, so nothing else took the slot or the owner meanwhile)."""
         tasks = self._tasks
         assert tasks is not None  # can_start_at_enqueue said so, and it is never unset
-        attempt = Attempt(
-            job_id=job.job_id,
-            job_type=job_type,
-            scope=anyio.CancelScope(),
-            last_beat=self._ctx.now(),
-        )
-        self._attempts[job.job_id] = attempt
+        self._register(job, job_type, self._ctx.now())
         # Served like a job a pass started, so the rotation stays fair.
-        present = {live.owner for live in self.index.running()}
-        self._rotation = self._rotation.after([job.owner], present | set(self._rotation.served))
-        if self._stopping:
-            # The drain began while the enqueue was writing: given back at once.
-            attempt.request_stop(StopReason.SHUTDOWN)
-            attempt.scope.cancel()
+        self._chooser.served(job.owner)
         tasks.start_soon(self._attempt, job, job_type, payload, name=f"job {job.job_id}")
-        if job_type.stall_timeout is not None:
-            tasks.start_soon(self._watch_stall, attempt, job_type.stall_timeout)
 
     async def _refuse(self, job: Job, job_type: JobType[Any, Any] | None, error: str) -> None:
         try:
@@ -377,23 +335,33 @@ class JobRunner:
     # ------------------------------------------------------------------ one attempt
 
     async def _attempt(self, job: Job, job_type: JobType[Any, Any], payload: Any) -> None:
-        attempt = self._attempts[job.job_id]
-        try:
-            await self._run_and_record(job, job_type, payload, attempt)
-        except Exception:
-            # Recording the end failed (the store refused): the job stays running in the
-            # store and the next start re-queues it.
-            logger.exception("job %s: its end could not be recorded", job.job_id)
-        finally:
-            attempt.done.set()  # also when recording failed: its stall watch ends
-            self._attempts.pop(job.job_id, None)
-            self._ended.set()
-            self._ended = anyio.Event()
-            self.wake()
+        """Run the attempt of `job`, then of each job its end handed the slot to (one task
+        for the jobs of a slot while the queue has work: no task, no pass per job)."""
+        following: _Taken | None = (job, job_type, payload)
+        while following is not None:
+            job, job_type, payload = following
+            following = None
+            attempt = self._attempts[job.job_id]
+            try:
+                following = await self._run_and_record(job, job_type, payload, attempt)
+            except Exception:
+                # Recording the end failed (the store refused): the job stays running in
+                # the store and the next start re-queues it.
+                logger.exception("job %s: its end could not be recorded", job.job_id)
+            finally:
+                attempt.done.set()  # also when recording failed: its stall watch ends
+                self._attempts.pop(job.job_id, None)
+                ended, self._ended = self._ended, None
+                if ended is not None:
+                    ended.set()
+                if following is None:
+                    self.wake()  # the slot is free: the pass fills it
 
     async def _run_and_record(
         self, job: Job, job_type: JobType[Any, Any], payload: Any, attempt: Attempt
-    ) -> None:
+    ) -> _Taken | None:
+        """Run one attempt and write how it ended; the next job, when the end handed the
+        slot over (`_finish`)."""
         ctx = self._ctx
         context = JobContext(
             job_id=job.job_id,
@@ -424,19 +392,19 @@ class JobRunner:
         stop = attempt.stop
         if stop is StopReason.SHUTDOWN:
             await self._give_back(job)
-        elif stop is StopReason.CANCELED or stop is StopReason.INTERRUPT_TIMEOUT:
+            return None
+        if stop is StopReason.CANCELED or stop is StopReason.INTERRUPT_TIMEOUT:
             # Whatever the handler got to do (its turn interrupted, it ended by itself).
-            await self._finish(job, job_type, JobState.CANCELED, {"error": stop.value})
-        elif stop is StopReason.STALLED:
+            return await self._finish(job, job_type, JobState.CANCELED, {"error": stop.value})
+        if stop is StopReason.STALLED:
             stalled = JobStalled(
                 f"job {job.job_id} ({job.type}) attempt {job.attempts} reported no heartbeat "
                 f"for {job_type.stall_timeout:g} s"
             )
-            await self._failed(job, job_type, stalled)
-        elif error is None:
-            await self._finish(job, job_type, JobState.COMPLETED, {"result": result})
-        else:
-            await self._failed(job, job_type, error)
+            return await self._failed(job, job_type, stalled)
+        if error is None:
+            return await self._finish(job, job_type, JobState.COMPLETED, {"result": result})
+        return await self._failed(job, job_type, error)
 
     async def _watch_stall(self, attempt: Attempt, stall_timeout: float) -> None:
         """Beside the attempt (not in a task group of its own: most types have no stall
@@ -451,7 +419,9 @@ class JobRunner:
             with self._ctx.clock.move_on_after(stall_timeout - idle):
                 await attempt.done.wait()
 
-    async def _failed(self, job: Job, job_type: JobType[Any, Any], error: BaseException) -> None:
+    async def _failed(
+        self, job: Job, job_type: JobType[Any, Any], error: BaseException
+    ) -> _Taken | None:
         reason = f"{type(error).__name__}: {error}"
         if job_type.retry.should_retry(job.attempts, error):
             delay = job_type.retry.delay(job.attempts, self._rng)
@@ -468,29 +438,94 @@ class JobRunner:
                 )
             except StoreConflict:
                 logger.warning("job %s changed while it ran; its retry is not recorded", job)
-            return
+            return None
         if not isinstance(error, TimedOut | InvalidInput):
             logger.warning("job %s (%s) failed", job.job_id, job.type, exc_info=error)
-        await self._finish(job, job_type, JobState.FAILED, {"error": reason})
+        return await self._finish(job, job_type, JobState.FAILED, {"error": reason})
 
     async def _finish(
-        self, job: Job, job_type: JobType[Any, Any], state: JobState, changes: dict[str, Any]
-    ) -> None:
-        changes = {**changes, "completed_at": self._ctx.now(), "running_context": None}
+        self,
+        job: Job,
+        job_type: JobType[Any, Any],
+        state: JobState,
+        changes: dict[str, Any],
+        hand_over: bool = True,
+    ) -> _Taken | None:
+        """Write the end of `job`; with `hand_over`, the start of the job that takes its
+        slot in the same write (the next job this task runs, returned)."""
+        now = self._ctx.now()
+        changes = {**changes, "completed_at": now, "running_context": None}
+        chosen = self._hand_over(job, now) if hand_over else None
+        starts = job_events.Starts()
+        if chosen is not None:
+            following = starts.add(self._ctx, chosen[0], now)
         try:
             after = await job_events.end(
-                self._ctx, self.index, self.retention, job, RUNNING, state, changes
+                self._ctx,
+                self.index,
+                self.retention,
+                job,
+                RUNNING,
+                state,
+                changes,
+                also=starts.mutations,
+                also_events=starts.events,
+                also_records=starts.records,
             )
         except StoreConflict:
+            if chosen is not None:
+                # The next job was canceled meanwhile, or this one changed: the end alone
+                # (the pass chooses again).
+                self._chooser.settled([chosen[0]])
+                return await self._finish(job, job_type, state, changes, hand_over=False)
             logger.warning("job %s changed while it ran; its end (%s) is not recorded", job, state)
-            return
+            return None
+        finally:
+            if chosen is not None:
+                self._chooser.settled([chosen[0]])
+        taken: _Taken | None = None
+        if chosen is not None:
+            _, next_type, payload = chosen
+            self._register(following, next_type, now)
+            taken = (following, next_type, payload)
         hooks = job_type.hooks
         hook = {
             JobState.COMPLETED: hooks.on_completed,
             JobState.FAILED: hooks.on_failed,
             JobState.CANCELED: hooks.on_canceled,
         }[state]
-        await call_hook(hook, after)
+        try:
+            await call_hook(hook, after)
+        except BaseException:
+            if taken is not None:
+                # Not run: like a crash, its start stands and recovery re-queues it.
+                dropped = self._attempts.pop(taken[0].job_id, None)
+                if dropped is not None:
+                    dropped.done.set()  # its stall watch ends
+            raise
+        return taken
+
+    def _hand_over(self, leaving: Job, now: datetime) -> _Taken | None:
+        """The job that takes the slot of `leaving` (held by the chooser until written),
+        when one can start now and needs no refusal (those are the pass's)."""
+        if self._stopping:
+            return None
+        # A backoff's or the grace's end needs no timer here: while the slots are taken,
+        # each end chooses again, and a slot left free wakes the pass, which sets one.
+        start = self._chooser.choose(now, leaving=leaving).decision.start
+        if not start:
+            return None
+        job = start[0]
+        job_type = self._types.get(job.type) if job.type in self._types else None
+        try:
+            payload = None if job_type is None else job_type.parse_payload(job.payload)
+        except InvalidInput:
+            job_type = None
+        if job_type is None:
+            self._chooser.settled([job])
+            self.wake()  # to be refused by the pass
+            return None
+        return job, job_type, payload
 
     async def _give_back(self, job: Job) -> None:
         """Shutdown stopped this attempt: the job is queued again and the attempt is not
@@ -506,6 +541,10 @@ class JobRunner:
             )
         except StoreConflict:
             logger.warning("job %s changed while it ran; it is not re-queued", job)
+
+
+_Taken = tuple[Job, JobType[Any, Any], Any]
+"""A job whose start committed, with its type and parsed payload: an attempt to run."""
 
 
 def _handler(job_type: JobType[Any, Any]) -> Callable[[Any, Any], Awaitable[Any]]:

@@ -76,7 +76,9 @@ class JobsService:
         self.runner = JobRunner(ctx, self._types, manager, interrupter)
         # Dedupe and capacity are read-then-write: one enqueue at a time in this process
         # (one process per data directory: DataDirLock).
-        self._enqueue_lock = anyio.Lock()
+        # Uncontended (the common case), taking it does not yield: an enqueue yields once,
+        # waiting for its commit.
+        self._enqueue_lock = anyio.Lock(fast_acquire=True)
 
     # ------------------------------------------------------------------ job types
 
@@ -146,7 +148,7 @@ class JobsService:
                     )
                 except StoreConflict:
                     continue  # the job we merged into started meanwhile: decide again
-                self.runner.wake()
+                self.runner.enqueued()
                 break
             else:
                 raise Conflict(f"could not enqueue a {type!r} job: its duplicate kept changing")

@@ -242,7 +242,14 @@ class SqliteStore:
         if not batch.mutations and not batch.events:
             return []
         # The limiter only orders us with close(); the commit runs here (module docstring).
-        async with self._write_limiter:
+        # Taken without a second yield when free (the checkpoint above is the one), as it
+        # is on every write's path.
+        limiter = self._write_limiter
+        try:
+            limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await limiter.acquire()
+        try:
             self._check_open()
             try:
                 events = self._apply_sync(batch)
@@ -253,6 +260,8 @@ class SqliteStore:
             if self._failed_since_checkpoint:
                 # Writes resumed: bring back the WAL that grew while checkpoints failed.
                 self._failed_since_checkpoint = not self._truncate_wal()
+        finally:
+            limiter.release()
         if self._checkpointer is not None:
             self._checkpointer.nudge()
         return events
