@@ -3,17 +3,17 @@ command it is, which HTTP request it makes and how the command's arguments becom
 request's path, query and body. `commands.py` generates the click commands from the
 table (`route_table.py`), so a route is one row, never a hand-written command.
 
-Standard library and attrs only: this is imported on every start-up.
+Standard library only, stdlib dataclasses rather than attrs: this is imported on every
+start-up, and attrs would cost ~15 ms of its 150 ms budget (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 from typing import Any, Literal
-
-import attrs
 
 Kind = Literal["str", "int", "float", "bool", "flag", "json", "csv", "text", "tristate"]
 Where = Literal["query", "body"]
@@ -21,7 +21,7 @@ Where = Literal["query", "body"]
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Opt:
     """One `--option` of a command: where its value goes (`key` of the query or of the
     body) and how the text is read.
@@ -43,7 +43,7 @@ class Opt:
     """Sent when the option is not given (None: nothing is sent)."""
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Binding:
     """A route as a command. `command` is the command path (`("sessions", "list")`),
     `path` the API path relative to the prefix with `{name}` parameters, which become the
@@ -69,9 +69,9 @@ class Binding:
     kind: Literal["http", "websocket"] = "http"
     rest: str | None = None
     """A body field (a list) taking the command's trailing words (`runtime exec -- ls -l`)."""
-    arguments: tuple[str, ...] = attrs.field(init=False)
+    arguments: tuple[str, ...] = dataclasses.field(init=False)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         object.__setattr__(self, "arguments", tuple(_PATH_PARAM.findall(self.path)))
 
     @property

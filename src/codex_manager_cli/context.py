@@ -3,7 +3,8 @@
 The root group resolves the global flags (`--server`, `--data-dir`, `-o`, `--json`,
 `--no-input`, ...) once into a `CliContext`; the generated route commands and the live
 commands (`codex_manager_cli.live`) read it instead of parsing flags themselves. Standard
-library, attrs and the client's `Target` only: it is imported on every start-up.
+library and the client's `Target` only (a plain class, not attrs): it is imported on every
+start-up (docs/performance.md, "CLI start-up").
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-import attrs
-
 from codex_manager_client.target import Target
 
 OutputFormat = Literal["table", "json", "jsonl"]
 OUTPUT_FORMATS: tuple[str, ...] = ("table", "json", "jsonl")
 
 
-@attrs.define
 class CliContext:
     """The resolved global options of one `cmgr` invocation.
 
@@ -33,14 +31,43 @@ class CliContext:
     TTY). `verbose` prints each request to stderr.
     """
 
-    _target: Target | None = attrs.field(default=None, alias="target")
-    output: OutputFormat = "json"
-    no_input: bool = True
-    json_envelope: bool = False
-    data_dir: Path | None = None
-    verbose: bool = False
-    context_name: str | None = None
-    start: Callable[[], Target] | None = attrs.field(default=None, repr=False)
+    __slots__ = (
+        "_target",
+        "context_name",
+        "data_dir",
+        "json_envelope",
+        "no_input",
+        "output",
+        "start",
+        "verbose",
+    )
+
+    def __init__(
+        self,
+        target: Target | None = None,
+        output: OutputFormat = "json",
+        no_input: bool = True,
+        json_envelope: bool = False,
+        data_dir: Path | None = None,
+        verbose: bool = False,
+        context_name: str | None = None,
+        start: Callable[[], Target] | None = None,
+    ) -> None:
+        self._target = target
+        self.output: OutputFormat = output
+        self.no_input = no_input
+        self.json_envelope = json_envelope
+        self.data_dir = data_dir
+        self.verbose = verbose
+        self.context_name = context_name
+        self.start = start
+
+    def __repr__(self) -> str:
+        return (
+            f"CliContext(target={self._target!r}, output={self.output!r}, "
+            f"no_input={self.no_input!r}, json_envelope={self.json_envelope!r}, "
+            f"data_dir={self.data_dir!r}, context_name={self.context_name!r})"
+        )
 
     @property
     def target(self) -> Target:

@@ -45,7 +45,7 @@ def start_embedded(
     import anyio.lowlevel
 
     from codex_manager_http.original_env import resolve_settings
-    from codex_manager_http.serve import RunningServer, _serve_until_stopped, _Stopper
+    from codex_manager_http.serve import RunningServer, Stopper, serve_until_stopped
     from codex_manager_http.settings import ServerSettings, SettingsError
 
     token = secrets.token_urlsafe(24)
@@ -64,7 +64,7 @@ def start_embedded(
 
     ready = threading.Event()
     state: dict[str, Any] = {}
-    stopper = _Stopper(say, [])
+    stopper = Stopper(say, [])
 
     async def main() -> None:
         state["loop"] = anyio.lowlevel.current_token()
@@ -73,7 +73,7 @@ def start_embedded(
             state["url"] = running.url
             ready.set()
 
-        await _serve_until_stopped(settings, stopper, say=say, on_ready=on_ready)
+        await serve_until_stopped(settings, stopper, say=say, on_ready=on_ready)
 
     def run() -> None:
         try:

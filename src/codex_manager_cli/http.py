@@ -1,28 +1,33 @@
-"""One HTTP request of the CLI, with the standard library's `http.client`.
+"""One HTTP request of the CLI: a plain socket for http://, `http.client` for https://.
 
-The CLI makes one request per invocation, so a connection pool buys nothing and httpx
-would cost about 145 ms of import on every start-up. Failures that got no answer are the
-client's `TransportError` / `ClientTimeout`; an error status is left to the caller (some
-statuses are outcomes for some commands), which maps it with `error_from_response`.
+The CLI makes one request per invocation, and its start-up is what a person (or a script
+running it in a loop) waits for: httpx costs about 145 ms of import, `http.client` 45 ms
+(it loads the `email` package and `ssl`), h11 about 40 ms. An http:// request is therefore
+written and read here over a socket: one HTTP/1.1 request with `Connection: close`, its
+answer read to the end (status line, headers, then a Content-Length, chunked or
+until-close body; nothing else of HTTP is needed for one request). https:// goes through
+`http.client`, whose import only such a target pays.
+
+Failures that got no answer are the client's `TransportError` / `ClientTimeout`; an error
+status is left to the caller (some statuses are outcomes for some commands), which maps it
+with `error_from_response`.
 """
 
 from __future__ import annotations
 
-import http.client
+import dataclasses
 import json
 import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
-
-import attrs
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from codex_manager_client.target import Target
 
 USER_AGENT = "codex-manager-cli"
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Answer:
     """What the server answered: status, body (parsed JSON, else text), content type."""
 
@@ -66,10 +71,6 @@ def send(
     (refused, reset, name not found) or ClientTimeout (no answer within the timeout)."""
     parts = urlsplit(url)
     wait = target.timeout if timeout is None else timeout
-    connection_type = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
-    connection = connection_type(parts.netloc, timeout=wait)
     all_headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
     all_headers.update(target.request_headers())
     all_headers.update(headers or {})
@@ -77,17 +78,107 @@ def send(
     if body is not None and payload is None:
         payload = json.dumps(body, ensure_ascii=False).encode()
         all_headers.setdefault("Content-Type", "application/json")
-    target_path = parts.path + ("?" + parts.query if parts.query else "")
+    target_path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    exchange = _exchange_tls if parts.scheme == "https" else _exchange_plain
     try:
-        connection.request(method, target_path or "/", body=payload, headers=all_headers)
+        status, content_type, data = exchange(
+            parts, method, target_path, payload, all_headers, wait
+        )
+    except (OSError, MalformedAnswer) as exc:
+        raise _transport_error(exc, target, method, url, wait) from None
+    return Answer(status, _decode(data, content_type), content_type)
+
+
+class MalformedAnswer(Exception):
+    """The server's bytes are not an HTTP/1.1 answer (or one larger than MAX_ANSWER)."""
+
+
+#: A bound on one answer: a hostile or broken server cannot make the CLI read forever.
+MAX_ANSWER = 256 * 1024 * 1024
+
+
+def _exchange_plain(
+    parts: SplitResult,
+    method: str,
+    path: str,
+    payload: bytes | None,
+    headers: Mapping[str, str],
+    wait: float,
+) -> tuple[int, str, bytes]:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append(f"Content-Length: {len(payload or b'')}")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (payload or b"")
+    address = (parts.hostname or "", parts.port or 80)
+    with socket.create_connection(address, timeout=wait) as sock:
+        sock.sendall(request)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_ANSWER:
+                raise MalformedAnswer(f"the answer is larger than {MAX_ANSWER} bytes")
+    return _parse_answer(b"".join(chunks))
+
+
+def _parse_answer(raw: bytes) -> tuple[int, str, bytes]:
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    if not separator or not version.startswith("HTTP/1.") or not rest[:3].isdigit():
+        raise MalformedAnswer(f"not an HTTP/1.1 answer: {status_line[:80]!r}")
+    fields: dict[str, str] = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        body = _unchunk(body)
+    elif (length := fields.get("content-length", "")).isdigit():
+        body = body[: int(length)]
+    return int(rest[:3]), fields.get("content-type", ""), body
+
+
+def _unchunk(data: bytes) -> bytes:
+    out: list[bytes] = []
+    position = 0
+    while True:
+        line_end = data.find(b"\r\n", position)
+        if line_end < 0:
+            raise MalformedAnswer("a chunked body cut short")
+        try:
+            size = int(data[position:line_end].split(b";", 1)[0], 16)
+        except ValueError:
+            raise MalformedAnswer("a chunked body with a bad chunk size") from None
+        if size == 0:
+            return b"".join(out)
+        start = line_end + 2
+        if start + size > len(data):
+            raise MalformedAnswer("a chunked body cut short")
+        out.append(data[start : start + size])
+        position = start + size + 2
+
+
+def _exchange_tls(
+    parts: SplitResult,
+    method: str,
+    path: str,
+    payload: bytes | None,
+    headers: Mapping[str, str],
+    wait: float,
+) -> tuple[int, str, bytes]:
+    import http.client
+
+    connection = http.client.HTTPSConnection(parts.netloc, timeout=wait)
+    try:
+        connection.request(method, path, body=payload, headers=dict(headers))
         response = connection.getresponse()
         data = response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise _transport_error(exc, target, method, url, wait) from None
+    except http.client.HTTPException as exc:
+        raise MalformedAnswer(str(exc) or type(exc).__name__) from None
     finally:
         connection.close()
-    content_type = response.getheader("Content-Type") or ""
-    return Answer(response.status, _decode(data, content_type), content_type)
+    return response.status, response.getheader("Content-Type") or "", data
 
 
 def _transport_error(

@@ -1,7 +1,7 @@
 """The click group behind the `codex-manager` and `cmgr` console scripts: the global
 options (where the server is, how to print) resolved once into a `CliContext`.
 
-Start-up is on every invocation's critical path: this module imports click, attrs and
+Start-up is on every invocation's critical path: this module imports click and
 the client's Target only; each command imports what it needs when it runs.
 """
 

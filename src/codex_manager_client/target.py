@@ -3,15 +3,18 @@
 The remote client (`RemoteManager`), its event stream and the CLI take a `Target`, so a
 base URL, a token and a timeout are parsed and checked in one place. Standard library and
 attrs only: the CLI builds a `Target` before it knows whether it will need httpx at all.
+
+A stdlib dataclass, not attrs (the project's rule for data classes): this module is on
+every `cmgr` start-up, whose budget is 150 ms, and importing attrs costs ~15 ms of it
+(docs/performance.md, "CLI start-up").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
-
-import attrs
 
 DEFAULT_SERVER = "http://127.0.0.1:3001"
 DEFAULT_TIMEOUT = 30.0
@@ -39,16 +42,24 @@ def _prefix(value: str) -> str:
     return "" if cleaned == "/" else cleaned
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Target:
     """A codex-manager server: its base URL (without `/api`), its bearer token, the
-    default per-request timeout in seconds, and extra headers sent on every request."""
+    default per-request timeout in seconds, and extra headers sent on every request.
+    Checked and normalized when made (ValueError naming the value); a changed copy:
+    `dataclasses.replace(target, server=...)`."""
 
-    server: str = attrs.field(default=DEFAULT_SERVER, converter=_server)
-    token: str | None = attrs.field(default=None, repr=False)
-    timeout: float = attrs.field(default=DEFAULT_TIMEOUT, converter=_timeout)
-    api_prefix: str = attrs.field(default="/api", converter=_prefix)
+    server: str = DEFAULT_SERVER
+    token: str | None = dataclasses.field(default=None, repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    api_prefix: str = "/api"
     headers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "server", _server(self.server))
+        object.__setattr__(self, "timeout", _timeout(self.timeout))
+        object.__setattr__(self, "api_prefix", _prefix(self.api_prefix))
+        object.__setattr__(self, "headers", tuple(self.headers))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Target:

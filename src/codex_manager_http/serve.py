@@ -202,7 +202,7 @@ def ensure_port_free(host: str, port: int) -> None:
 
 
 @attrs.define
-class _Stopper:
+class Stopper:
     """Turns SIGINT/SIGTERM (or `stop`) into a stop fitting the phase we are in. During
     start-up it is noted, and start-up stops at its next step (each step is short and
     bounded), closing what it opened: a cancelled start-up would have to close the
@@ -257,14 +257,14 @@ async def serve(
     failure: BaseException | None = None
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         # Read after the receiver is in place: `signalled` may have grown until then.
-        stopper = _Stopper(say, [signal.Signals(number) for number in signalled])
+        stopper = Stopper(say, [signal.Signals(number) for number in signalled])
         if stopper.received:
             say(f"received {stopper.received[0].name} before start-up: not starting")
             return
         async with anyio.create_task_group() as watching:
             watching.start_soon(stopper.watch, signals, stop)
             try:
-                await _serve_until_stopped(settings, stopper, say=say, on_ready=on_ready)
+                await serve_until_stopped(settings, stopper, say=say, on_ready=on_ready)
             except Exception as exc:  # raised as itself, not inside an ExceptionGroup
                 failure = exc
             finally:
@@ -274,13 +274,16 @@ async def serve(
     say("codex-manager stopped")
 
 
-async def _serve_until_stopped(
+async def serve_until_stopped(
     settings: ServerSettings,
-    stopper: _Stopper,
+    stopper: Stopper,
     *,
     say: Callable[[str], None],
     on_ready: Callable[[RunningServer], None] | None,
 ) -> None:
+    """`serve`'s whole life on the current event loop, until `stopper` says stop: also
+    what the CLI's `--data-dir` runs on a thread of its own (codex_manager_cli.embedded),
+    where `serve`'s signal handlers cannot be installed."""
     async with AsyncExitStack() as stack:
         demo = None
         overrides: dict[str, Any] = {}
@@ -346,7 +349,7 @@ async def _serve_until_stopped(
         say("HTTP server stopped; stopping the runtime and closing the store")
 
 
-async def _interrupted(stopper: _Stopper, say: Callable[[str], None]) -> bool:
+async def _interrupted(stopper: Stopper, say: Callable[[str], None]) -> bool:
     """Whether a stop arrived during the start-up step that just ended (the yield lets a
     signal that arrived during it reach the watcher first)."""
     await anyio.lowlevel.checkpoint()

@@ -10,7 +10,23 @@ from pathlib import Path
 
 from tests.cli.stub_server import stub_server
 
-FORBIDDEN = ("litestar", "uvicorn", "httpx", "httpx_ws", "anyio", "rich", "apsw", "msgspec")
+#: Each costs start-up time a request does not need (attrs ~15 ms, http.client ~45 ms: the
+#: fast path uses stdlib dataclasses and a socket; docs/performance.md, "CLI start-up").
+FORBIDDEN = (
+    "litestar",
+    "uvicorn",
+    "httpx",
+    "httpx_ws",
+    "anyio",
+    "rich",
+    "apsw",
+    "msgspec",
+    "attrs",
+    "attr",
+    "http.client",
+    "email",
+    "ssl",
+)
 FORBIDDEN_CORE = (
     "codex_manager_core.services",
     "codex_manager_core.store",

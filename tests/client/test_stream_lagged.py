@@ -4,9 +4,9 @@ and yields every frame once, as an uninterrupted subscriber got them. asyncio an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
-import attrs
 import pytest
 
 from codex_manager_client.stream import EventStream, StreamFrame
@@ -41,7 +41,7 @@ async def test_a_stream_that_lagged_resubscribes_and_loses_nothing(server: Serve
         since = probe.head
     port = int(target.server.rsplit(":", 1)[1])
     async with tcp_proxy(port) as proxy:
-        slow_target = attrs.evolve(target, server=f"http://127.0.0.1:{proxy.port}")
+        slow_target = dataclasses.replace(target, server=f"http://127.0.0.1:{proxy.port}")
         async with (
             EventStream(target, thread_ids=[session_id], since=since) as steady,
             EventStream(slow_target, thread_ids=[session_id], since=since) as slow,

@@ -6,6 +6,7 @@ a job's final state, whether it ended before or during the wait."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterator
 from typing import Any
@@ -117,7 +118,7 @@ async def test_a_wait_completes_through_reconnects_with_every_event_once(
     seen: list[StreamFrame] = []
     results: dict[str, Any] = {}
     async with tcp_proxy(int(target.server.rsplit(":", 1)[1])) as proxy:
-        flaky_target = attrs.evolve(target, server=f"http://127.0.0.1:{proxy.port}")
+        flaky_target = dataclasses.replace(target, server=f"http://127.0.0.1:{proxy.port}")
 
         def on_frame(frame: StreamFrame) -> None:
             seen.append(frame)
