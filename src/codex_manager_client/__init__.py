@@ -15,6 +15,9 @@ from codex_manager_client.target import Target
 if TYPE_CHECKING:
     from codex_manager_client.blocking import BlockingRemote, connect
     from codex_manager_client.remote import RemoteManager
+    from codex_manager_client.stream import EventStream, StreamFrame
+    from codex_manager_client.tools import RemoteTools
+    from codex_manager_client.waits import wait_job, wait_turn
 
 # httpx loads only with the client itself: `import codex_manager_client` (the CLI's Target)
 # stays light.
@@ -22,6 +25,11 @@ _LAZY = {
     "RemoteManager": "codex_manager_client.remote",
     "BlockingRemote": "codex_manager_client.blocking",
     "connect": "codex_manager_client.blocking",
+    "EventStream": "codex_manager_client.stream",
+    "StreamFrame": "codex_manager_client.stream",
+    "RemoteTools": "codex_manager_client.tools",
+    "wait_job": "codex_manager_client.waits",
+    "wait_turn": "codex_manager_client.waits",
 }
 
 
@@ -34,4 +42,14 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["BlockingRemote", "RemoteManager", "Target", "connect"]
+__all__ = [
+    "BlockingRemote",
+    "EventStream",
+    "RemoteManager",
+    "RemoteTools",
+    "StreamFrame",
+    "Target",
+    "connect",
+    "wait_job",
+    "wait_turn",
+]

@@ -102,3 +102,12 @@ async def test_retries_of_the_turn_reach_on_retry() -> None:
     assert [(notice.seq, notice.message, notice.will_retry) for notice in seen] == [
         (5, "Reconnecting", True)
     ]
+
+
+def test_every_public_name_of_the_package_resolves() -> None:
+    import codex_manager_client
+
+    for name in codex_manager_client.__all__:
+        assert getattr(codex_manager_client, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = codex_manager_client.nope  # type: ignore[attr-defined]
