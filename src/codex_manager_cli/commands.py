@@ -267,11 +267,33 @@ def add_route_commands(root: Group) -> None:
         root.builders[name] = functools.partial(build_group, name)
 
 
+def _stream_group() -> Group:
+    """`cmgr stream [--follow] [--since N] ...` is itself the stream command (as the issue's
+    users type it); `stream events` / `stream follow` are the same command by name."""
+    live = importlib.import_module("codex_manager_cli.live")
+    command: click.Command = live.stream_command
+
+    def callback(**params: Any) -> Any:
+        ctx = click.get_current_context()
+        if ctx.invoked_subcommand is None:
+            return ctx.invoke(command, **params)
+        return None
+
+    return Group(
+        "stream",
+        help=f"{GROUP_HELP['stream']} Without a subcommand: `stream events`.",
+        params=list(command.params),
+        callback=callback,
+        invoke_without_command=True,
+    )
+
+
 def build_group(name: str) -> click.Command:
     """Top group `name` with every command of the table under it (`jobs`: the
     `orchestrator jobs` commands) and its live commands."""
     source = ("orchestrator", "jobs") if name == "jobs" else (name,)
-    top = Group(name, help=GROUP_HELP.get(name) or f"{name} commands.")
+    help_text = GROUP_HELP.get(name) or f"{name} commands."
+    top = _stream_group() if name == "stream" else Group(name, help=help_text)
     groups: dict[tuple[str, ...], Group] = {source: top}
 
     def group(path: tuple[str, ...]) -> Group:

@@ -283,3 +283,20 @@ def test_a_wrong_token_is_exit_1_with_the_servers_message(server: ServerThread) 
     answer = CliRunner().invoke(live.inbox_command, obj=Obj(wrong, no_input=True))
     assert answer.exit_code == exits.AUTH
     assert answer.stderr.startswith("error: ")
+
+
+def test_cmgr_stream_without_a_subcommand_is_stream_events(server: ServerThread) -> None:
+    from codex_manager_cli.main import cli
+
+    target = server.target
+    common = ["--server", target.server, "--token", target.token or "", "-o", "jsonl"]
+    runner = CliRunner()
+    results = [
+        runner.invoke(cli, [*common, *words, "--no-follow", "--since", "0", "--limit", "2"])
+        for words in (["stream"], ["stream", "events"])
+    ]
+    for result in results:
+        assert result.exit_code == 0, result.output
+    bare, named = ([json.loads(line)["seq"] for line in r.stdout.splitlines()] for r in results)
+    assert bare == named
+    assert len(bare) == 2
