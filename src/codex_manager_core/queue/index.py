@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 import collections
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +58,11 @@ class QueueIndex:
         self._dedupe: dict[tuple[str, str], set[str]] = {}
         # Queued jobs with a next_attempt_at (a retry's backoff, usually over by now).
         self._backoff: set[str] = set()
+        # For the handoff's short cut (`plain`): the queued interactive jobs, the queued
+        # background jobs' keys oldest first, and the queued jobs per type.
+        self._interactive = 0
+        self._background: list[_Key] = []
+        self._queued_types: dict[str, int] = {}
         self._journal: list[Any] | None = None
         # The jobs that ended last, as they ended (a waiter answered without a store read).
         self._ended: collections.OrderedDict[str, Job] = collections.OrderedDict()
@@ -120,6 +125,30 @@ class QueueIndex:
     def owner_count(self) -> int:
         """Owners with live jobs."""
         return len(self._per_owner)
+
+    def plain(self, young: datetime) -> bool:
+        """Whether every queued job is a background job created after `young` (none aged
+        into an interactive one) and none waits for a backoff: then an owner's best job is
+        its oldest, and owners are ordered by the rotation alone (`JobChooser`'s short
+        cut)."""
+        background = self._background
+        return (
+            not self._interactive
+            and not self._backoff
+            and (not background or background[0][0] > young)
+        )
+
+    def queued_types(self) -> Iterable[str]:
+        """The types of the queued jobs."""
+        return self._queued_types.keys()
+
+    def queued_owners(self) -> Mapping[str, Any]:
+        """The owners with queued jobs (keys; the values are the index's own)."""
+        return self._queued
+
+    def oldest_background(self, owner: str) -> Job:
+        """The oldest queued background job of `owner` (who has one)."""
+        return self._live[self._queued[owner][JobPriority.BACKGROUND][0][1]]
 
     def candidates(
         self,
@@ -218,7 +247,13 @@ class QueueIndex:
             self._running[job.job_id] = job
             return
         lanes = self._queued.setdefault(job.owner, {})
-        bisect.insort(lanes.setdefault(job.priority, []), _key(job))
+        key = _key(job)
+        bisect.insort(lanes.setdefault(job.priority, []), key)
+        if job.priority is JobPriority.BACKGROUND:
+            bisect.insort(self._background, key)
+        else:
+            self._interactive += 1
+        self._queued_types[job.type] = self._queued_types.get(job.type, 0) + 1
         if job.next_attempt_at is not None:
             self._backoff.add(job.job_id)
 
@@ -242,7 +277,18 @@ class QueueIndex:
         self._backoff.discard(job_id)
         lanes = self._queued[job.owner]
         keys = lanes[job.priority]
-        del keys[bisect.bisect_left(keys, _key(job))]
+        key = _key(job)
+        del keys[bisect.bisect_left(keys, key)]
+        if job.priority is JobPriority.BACKGROUND:
+            background = self._background
+            del background[bisect.bisect_left(background, key)]
+        else:
+            self._interactive -= 1
+        left = self._queued_types[job.type] - 1
+        if left:
+            self._queued_types[job.type] = left
+        else:
+            del self._queued_types[job.type]
         if not keys:
             del lanes[job.priority]
             if not lanes:
