@@ -45,7 +45,7 @@ def long_way(
     limits = chooser.limits
     if len(running) + 1 < limits.concurrency:
         limits = attrs.evolve(limits, concurrency=len(running) + 1)
-    registered = (lambda job: job.type in chooser._types) if in_grace else None  # noqa: SLF001
+    registered = (lambda job: job.type in chooser._types) if in_grace else None
     candidates = index.candidates(now, registered, busy={job.owner for job in running})
     decision = choose(candidates, running, limits, now, chooser.rotation)
     return tuple(job.job_id for job in decision.start), decision.rotation
