@@ -23,11 +23,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import attrs
-
 from codex_manager_core.ports.store import DeleteJobs, PatchJob, PutJob, TransitionJob
 from codex_manager_core.ports.store.jobs import JobMutation
-from codex_manager_core.queue.model import Job, JobPriority, JobState
+from codex_manager_core.queue.model import Job, JobPriority, JobState, evolve_job
 from codex_manager_core.queue.scheduler import eligible
 from codex_manager_core.queue.stats import QueueStats
 
@@ -227,7 +225,7 @@ class QueueIndex:
             if record is not None and record[0] is job and record[1].state is state:
                 after = record[1]
             else:
-                after = attrs.evolve(job, state=state, **mutation.changes)
+                after = evolve_job(job, state=state, **mutation.changes)
             self._remove(job.job_id)
             if not state.terminal:
                 self._add(after)

@@ -21,7 +21,7 @@ from codex_manager_core.models import Event, EventDraft
 from codex_manager_core.ports.store import DeleteJobs, JobQuery, TransitionJob
 from codex_manager_core.ports.store.jobs import JobMutation
 from codex_manager_core.queue.index import QueueIndex
-from codex_manager_core.queue.model import Job, JobState
+from codex_manager_core.queue.model import Job, JobState, evolve_job
 from codex_manager_core.services.context import ServiceContext
 
 QUEUED: Final = "orchestrator_job_queued"
@@ -104,7 +104,7 @@ async def transition(
     """Move `job` to `to_state` with `changes`, and its event, in one write (with `also`
     and `also_events`, e.g. retention's deletions, the next job's start). StoreConflict
     (nothing written) when the job is no longer in one of `from_states`."""
-    after = attrs.evolve(job, state=to_state, **changes)
+    after = evolve_job(job, state=to_state, **changes)
     await write(
         ctx,
         index,
@@ -165,7 +165,7 @@ class Starts:
             "last_attempt_at": now,
             "next_attempt_at": None,
         }
-        after = attrs.evolve(job, state=JobState.RUNNING, **changes)
+        after = evolve_job(job, state=JobState.RUNNING, **changes)
         self.mutations.append(
             TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes)
         )

@@ -30,7 +30,7 @@ from codex_manager_core.events.bus import EventFilter
 from codex_manager_core.models import Event, Lagged
 from codex_manager_core.ports.store import JobQuery, Page, PatchJob, PutJob
 from codex_manager_core.queue.definitions import JobHandler, JobHooks, JobType, JobTypes
-from codex_manager_core.queue.model import Job, JobPriority, JobState
+from codex_manager_core.queue.model import Job, JobPriority, JobState, evolve_job
 from codex_manager_core.queue.policies import (
     CancelPolicy,
     DedupeAction,
@@ -213,7 +213,7 @@ class JobsService:
         if job_type.run is not None and runner.can_start_at_enqueue(owner):
             # Nothing waits and a slot is free: queued and started in one write.
             now = ctx.now()
-            running = attrs.evolve(
+            running = evolve_job(
                 job, state=JobState.RUNNING, attempts=1, started_at=now, last_attempt_at=now
             )
             started = job_events.job_event(ctx, job_events.STARTED, running)
