@@ -42,8 +42,11 @@ _EVENT_OF_STATE: Final = {
 }
 
 
-def job_event(ctx: ServiceContext, type_: str, job: Job, **extra: Any) -> EventDraft:
-    """The event of `job` as it is now (after the change the event announces)."""
+def job_event(
+    ctx: ServiceContext, type_: str, job: Job, *, at: datetime | None = None, **extra: Any
+) -> EventDraft:
+    """The event of `job` as it is now (after the change the event announces); `at`: its
+    time (default: now; a write's events share one)."""
     payload: dict[str, Any] = {
         "jobId": job.job_id,
         "projectId": job.owner,
@@ -58,8 +61,11 @@ def job_event(ctx: ServiceContext, type_: str, job: Job, **extra: Any) -> EventD
         payload["error"] = job.error
     if job.progress is not None:
         payload["progress"] = job.progress
-    payload.update(extra)
-    return ctx.event(type_, job.source_session_id, payload)
+    if extra:
+        payload.update(extra)
+    if at is None:
+        return ctx.event(type_, job.source_session_id, payload)
+    return EventDraft(type_, job.source_session_id, payload, at)
 
 
 def job_of_event(event: Event) -> str | None:
@@ -99,17 +105,19 @@ async def transition(
     also: Sequence[JobMutation] = (),
     also_events: Sequence[EventDraft] = (),
     also_records: Sequence[tuple[Job, Job]] = (),
+    at: datetime | None = None,
     **extra: Any,
 ) -> Job:
     """Move `job` to `to_state` with `changes`, and its event, in one write (with `also`
     and `also_events`, e.g. retention's deletions, the next job's start). StoreConflict
-    (nothing written) when the job is no longer in one of `from_states`."""
+    (nothing written) when the job is no longer in one of `from_states`. `at`: the
+    event's time (default: now)."""
     after = evolve_job(job, state=to_state, **changes)
     await write(
         ctx,
         index,
         [TransitionJob(job.job_id, from_states, to_state, dict(changes)), *also],
-        [job_event(ctx, _EVENT_OF_STATE[to_state], after, **extra), *also_events],
+        [job_event(ctx, _EVENT_OF_STATE[to_state], after, at=at, **extra), *also_events],
         [(job, after), *also_records],
     )
     return after
@@ -127,9 +135,11 @@ async def end(
     also: Sequence[JobMutation] = (),
     also_events: Sequence[EventDraft] = (),
     also_records: Sequence[tuple[Job, Job]] = (),
+    at: datetime | None = None,
 ) -> Job:
     """`transition` to a terminal state, with retention's deletions in the same write (and
-    `also`, `also_events`: the start of the job that takes the slot)."""
+    `also`, `also_events`: the start of the job that takes the slot). `at`: the event's
+    time (default: now)."""
     doomed = await retention.doomed(ctx, job)
     if doomed:
         also = (*also, DeleteJobs(doomed))
@@ -143,6 +153,7 @@ async def end(
         also=also,
         also_events=also_events,
         also_records=also_records,
+        at=at,
     )
     retention.ended(job, doomed)
     return after
@@ -169,7 +180,7 @@ class Starts:
         self.mutations.append(
             TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes)
         )
-        self.events.append(job_event(ctx, STARTED, after))
+        self.events.append(job_event(ctx, STARTED, after, at=now))
         self.records.append((job, after))
         return after
 

@@ -195,6 +195,7 @@ class JobsService:
         problem = capacity_problem(index.live_count(owner), index.live_count(), self.runner.limits)
         if problem is not None:
             raise QueueFull(problem)
+        now = ctx.now()  # one time for the record and its events
         job = Job(
             job_id=f"job_{uuid.uuid4().hex}",
             type=job_type.type,
@@ -203,27 +204,29 @@ class JobsService:
             priority=priority,
             state=JobState.QUEUED,
             payload=job_type.dump_payload(parsed),
-            created_at=ctx.now(),
+            created_at=now,
             source_session_id=source_session_id,
             dedupe_key=key,
             max_attempts=job_type.retry.max_attempts,
         )
-        queued = job_events.job_event(ctx, job_events.QUEUED, job)
+        queued = job_events.job_event(ctx, job_events.QUEUED, job, at=now)
         runner = self.runner
+        on_queued = job_type.hooks.on_queued
         if job_type.run is not None and runner.can_start_at_enqueue(owner):
             # Nothing waits and a slot is free: queued and started in one write.
-            now = ctx.now()
             running = evolve_job(
                 job, state=JobState.RUNNING, attempts=1, started_at=now, last_attempt_at=now
             )
-            started = job_events.job_event(ctx, job_events.STARTED, running)
+            started = job_events.job_event(ctx, job_events.STARTED, running, at=now)
             await job_events.write(ctx, index, [PutJob(running)], [queued, started])
             # Told before the attempt can begin, so the hooks come in order.
-            await call_hook(job_type.hooks.on_queued, job)
+            if on_queued is not None:
+                await call_hook(on_queued, job)
             runner.begin(running, job_type, parsed)
             return Enqueued(running, "enqueued")
         await job_events.write(ctx, index, [PutJob(job)], [queued])
-        await call_hook(job_type.hooks.on_queued, job)
+        if on_queued is not None:
+            await call_hook(on_queued, job)
         return Enqueued(job, "enqueued")
 
     # ------------------------------------------------------------------ reads
