@@ -207,9 +207,17 @@ class Retention:
         keep = max(0, ctx.config.queue_retained_per_owner)
         if len(known) < keep:
             return ()  # room for this one: the common case costs nothing
+        # The oldest beyond `keep` once `job` is among them: known is sorted, so no sort
+        # (at the limit, every end of the owner's pays this).
         entry = (job.created_at, job.job_id)
-        after = sorted({*known, entry})
-        return tuple(job_id for _, job_id in after[: max(0, len(after) - keep)])
+        at = bisect.bisect_left(known, entry)
+        if at < len(known) and known[at] == entry:
+            excess = len(known) - keep
+            oldest = known[:excess]
+        else:
+            excess = len(known) + 1 - keep
+            oldest = known[:excess] if at >= excess else [*known[:at], entry, *known[at:]][:excess]
+        return tuple(job_id for _, job_id in oldest)
 
     def ended(self, job: Job, doomed: tuple[str, ...]) -> None:
         """`job`'s end and the deletion of `doomed` committed."""
@@ -218,8 +226,12 @@ class Retention:
             return  # the owner was never loaded: it is read at its next end
         entry = (job.created_at, job.job_id)
         if doomed:
-            gone = set(doomed)
-            known[:] = [item for item in known if item[1] not in gone]
+            count = len(doomed)
+            if tuple(job_id for _, job_id in known[:count]) == doomed:
+                del known[:count]  # the usual case: the owner's oldest
+            else:
+                gone = set(doomed)
+                known[:] = [item for item in known if item[1] not in gone]
         if job.job_id not in doomed:
             at = bisect.bisect_left(known, entry)
             if at == len(known) or known[at] != entry:
