@@ -18,7 +18,7 @@ from typing import Any, Final
 import attrs
 
 from codex_manager_core.models import Event, EventDraft
-from codex_manager_core.ports.store import DeleteJobs, JobQuery, TransitionJob
+from codex_manager_core.ports.store import Batch, DeleteJobs, JobQuery, TransitionJob
 from codex_manager_core.ports.store.jobs import JobMutation
 from codex_manager_core.queue.index import QueueIndex
 from codex_manager_core.queue.model import Job, JobState, evolve_job
@@ -87,7 +87,8 @@ async def write(
     in-memory index. Every job write goes through here, so the index stays exact; the
     ledger resolves writes in commit order, so the index follows the store's order.
     `records`: (before, after) of the transitions, for the index (`QueueIndex.apply`)."""
-    await ctx.write(mutations, events)
+    # The ledger itself (`ctx.write` without its coroutine: on every job's path).
+    await ctx.ledger.write(Batch(tuple(mutations), tuple(events)))
     # Before `apply`: an ended job is still in the index, with the created_at its latency
     # starts from.
     index.stats.observe(events, index.get, ctx.now())
@@ -140,7 +141,9 @@ async def end(
     """`transition` to a terminal state, with retention's deletions in the same write (and
     `also`, `also_events`: the start of the job that takes the slot). `at`: the event's
     time (default: now)."""
-    doomed = await retention.doomed(ctx, job)
+    doomed = retention.known_doomed(ctx, job)
+    if doomed is None:  # the owner's ended jobs are not known yet: read them once
+        doomed = await retention.doomed(ctx, job)
     if doomed:
         also = (*also, DeleteJobs(doomed))
     after = await transition(
@@ -201,9 +204,18 @@ class Retention:
     async def doomed(self, ctx: ServiceContext, job: Job) -> tuple[str, ...]:
         """The jobs to delete in the write that ends `job` (its owner's oldest beyond the
         limit, once it has ended)."""
+        if job.owner not in self._terminal:
+            self._terminal[job.owner] = await _terminal_of(ctx, job.owner)
+        doomed = self.known_doomed(ctx, job)
+        assert doomed is not None
+        return doomed
+
+    def known_doomed(self, ctx: ServiceContext, job: Job) -> tuple[str, ...] | None:
+        """`doomed` without an await once the owner's ended jobs are known (None: not
+        yet, call `doomed`)."""
         known = self._terminal.get(job.owner)
         if known is None:
-            known = self._terminal[job.owner] = await _terminal_of(ctx, job.owner)
+            return None
         keep = max(0, ctx.config.queue_retained_per_owner)
         if len(known) < keep:
             return ()  # room for this one: the common case costs nothing

@@ -11,7 +11,7 @@ types and policies) that need no context. The runner that executes the jobs is
 from __future__ import annotations
 
 import builtins
-import uuid
+import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal
 
@@ -197,7 +197,7 @@ class JobsService:
             raise QueueFull(problem)
         now = ctx.now()  # one time for the record and its events
         job = Job(
-            job_id=f"job_{uuid.uuid4().hex}",
+            job_id=f"job_{_uuid4_hex()}",
             type=job_type.type,
             version=job_type.version,
             owner=owner,
@@ -379,6 +379,18 @@ def _ends(event: Event) -> bool:
     payload = event.payload
     state = payload.get("state") if isinstance(payload, Mapping) else None
     return state not in (JobState.QUEUED.value, JobState.RUNNING.value)
+
+
+def _uuid4_hex() -> str:
+    """`uuid.uuid4().hex` (the same random version 4 UUID), without building the UUID
+    object: on every enqueue's path."""
+    value = int.from_bytes(os.urandom(16))
+    return f"{(value & _UUID4_CLEAR) | _UUID4_SET:032x}"
+
+
+# uuid.UUID(version=4): the variant (RFC 4122) and the version bits.
+_UUID4_CLEAR: Final = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET: Final = (0x8000 << 48) | (4 << 76)
 
 
 def _priority(value: JobPriority | str | None, job_type: JobType[Any, Any]) -> JobPriority:
