@@ -21,7 +21,7 @@ import bisect
 import collections
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from codex_manager_core.ports.store import DeleteJobs, PatchJob, PutJob, TransitionJob
 from codex_manager_core.ports.store.jobs import JobMutation
@@ -204,37 +204,46 @@ class QueueIndex:
     def _apply_one(
         self, mutation: JobMutation | Any, known: dict[str, tuple[Job, Job]] | None
     ) -> None:
-        if isinstance(mutation, PutJob):
+        kind = type(mutation)
+        if kind is TransitionJob or kind is PatchJob:  # the usual ones, first and cheaply
+            self._apply_change(cast(TransitionJob | PatchJob, mutation), known)
+        elif isinstance(mutation, PutJob):
             self._remove(mutation.job.job_id)
             if not mutation.job.state.terminal:
                 self._add(mutation.job)
             else:
                 self._remember_end(mutation.job)
         elif isinstance(mutation, TransitionJob | PatchJob):
-            job = self._live.get(mutation.job_id)
-            if job is None:
-                return  # a terminal job (or one this index never had): nothing live changes
-            state = job.state
-            if isinstance(mutation, TransitionJob) and mutation.to_state is not JobState.QUEUED:
-                state = mutation.to_state
-            elif isinstance(mutation, TransitionJob) and JobState.RUNNING in mutation.from_states:
-                state = JobState.QUEUED  # a retry, or recovery
-            # queued -> queued (a merge) keeps the state: if the job started since, the
-            # store has it running with the merged payload, and so does the index.
-            record = None if known is None else known.get(mutation.job_id)
-            if record is not None and record[0] is job and record[1].state is state:
-                after = record[1]
-            else:
-                after = evolve_job(job, state=state, **mutation.changes)
-            self._remove(job.job_id)
-            if not state.terminal:
-                self._add(after)
-            else:
-                self._remember_end(after)
+            self._apply_change(mutation, known)
         elif isinstance(mutation, DeleteJobs):
             for job_id in mutation.job_ids:
                 self._remove(job_id)
                 self._ended.pop(job_id, None)
+
+    def _apply_change(
+        self, mutation: TransitionJob | PatchJob, known: dict[str, tuple[Job, Job]] | None
+    ) -> None:
+        job = self._live.get(mutation.job_id)
+        if job is None:
+            return  # a terminal job (or one this index never had): nothing live changes
+        state = job.state
+        if isinstance(mutation, TransitionJob):
+            if mutation.to_state is not JobState.QUEUED:
+                state = mutation.to_state
+            elif JobState.RUNNING in mutation.from_states:
+                state = JobState.QUEUED  # a retry, or recovery
+        # queued -> queued (a merge) keeps the state: if the job started since, the
+        # store has it running with the merged payload, and so does the index.
+        record = None if known is None else known.get(mutation.job_id)
+        if record is not None and record[0] is job and record[1].state is state:
+            after = record[1]
+        else:
+            after = evolve_job(job, state=state, **mutation.changes)
+        self._remove(job.job_id)
+        if not state.terminal:
+            self._add(after)
+        else:
+            self._remember_end(after)
 
     def _add(self, job: Job) -> None:
         self._live[job.job_id] = job
