@@ -349,7 +349,7 @@ class RecordCodec(Generic[T]):
             )
             for field in fields
         }
-        self._valid_names: set[tuple[str, ...]] = set()
+        self._valid_names: set[tuple[object, ...]] = set()
         """(fixed, *names) of the patches whose names were found valid (`encode_changes`)."""
         self.decode: Callable[[Row], T] = _make_decoder(cls, fields, overrides)
         """A stored row as the record."""
@@ -375,7 +375,7 @@ class RecordCodec(Generic[T]):
     def encode_changes(self, changes: Mapping[str, Any], fixed: tuple[str, ...]) -> dict[str, Any]:
         """Validate the field names and encode the values of a patch: column -> value.
         An unknown name, or one in `fixed`, is a programming error (ValueError)."""
-        names = (fixed, *changes)
+        names: tuple[object, ...] = (fixed, *changes)
         hooks = self._field_hooks
         if names in self._valid_names:
             # Names checked before (a queue transition's are the same every time): one

@@ -49,7 +49,7 @@ def _guarded_update(job_id: str, encoded: dict[str, Any], expected: list[str]) -
     codec.check_str(job_id, "job.job_id")
     # One statement, the state checked in its WHERE: the row is read only when it did not
     # match, to say why (a compare-and-set per transition is on every job's path).
-    shape = (*encoded, len(expected))
+    shape: tuple[object, ...] = (*encoded, len(expected))
     sql = _UPDATES.get(shape)
     if sql is None:
         assignments = ", ".join(f"{column} = ?" for column in encoded) or "state = state"
@@ -70,7 +70,7 @@ def _guarded_update(job_id: str, encoded: dict[str, Any], expected: list[str]) -
     return op
 
 
-_UPDATES: dict[tuple[str | int, ...], str] = {}
+_UPDATES: dict[tuple[object, ...], str] = {}
 """The guarded UPDATE of each shape (columns, number of states): the queue's few."""
 
 
