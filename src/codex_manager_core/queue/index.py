@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import bisect
 import collections
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-import attrs
+from typing import Any, cast
 
 from codex_manager_core.ports.store import DeleteJobs, PatchJob, PutJob, TransitionJob
 from codex_manager_core.ports.store.jobs import JobMutation
-from codex_manager_core.queue.model import Job, JobPriority, JobState
+from codex_manager_core.queue.model import Job, JobPriority, JobState, evolve_job
 from codex_manager_core.queue.scheduler import eligible
 from codex_manager_core.queue.stats import QueueStats
 
@@ -58,6 +56,11 @@ class QueueIndex:
         self._dedupe: dict[tuple[str, str], set[str]] = {}
         # Queued jobs with a next_attempt_at (a retry's backoff, usually over by now).
         self._backoff: set[str] = set()
+        # For the handoff's short cut (`plain`): the queued interactive jobs, the queued
+        # background jobs' keys oldest first, and the queued jobs per type.
+        self._interactive = 0
+        self._background: list[_Key] = []
+        self._queued_types: dict[str, int] = {}
         self._journal: list[Any] | None = None
         # The jobs that ended last, as they ended (a waiter answered without a store read).
         self._ended: collections.OrderedDict[str, Job] = collections.OrderedDict()
@@ -121,6 +124,30 @@ class QueueIndex:
         """Owners with live jobs."""
         return len(self._per_owner)
 
+    def plain(self, young: datetime) -> bool:
+        """Whether every queued job is a background job created after `young` (none aged
+        into an interactive one) and none waits for a backoff: then an owner's best job is
+        its oldest, and owners are ordered by the rotation alone (`JobChooser`'s short
+        cut)."""
+        background = self._background
+        return (
+            not self._interactive
+            and not self._backoff
+            and (not background or background[0][0] > young)
+        )
+
+    def queued_types(self) -> Iterable[str]:
+        """The types of the queued jobs."""
+        return self._queued_types.keys()
+
+    def queued_owners(self) -> Mapping[str, Any]:
+        """The owners with queued jobs (keys; the values are the index's own)."""
+        return self._queued
+
+    def oldest_background(self, owner: str) -> Job:
+        """The oldest queued background job of `owner` (who has one)."""
+        return self._live[self._queued[owner][JobPriority.BACKGROUND][0][1]]
+
     def candidates(
         self,
         now: datetime,
@@ -177,37 +204,46 @@ class QueueIndex:
     def _apply_one(
         self, mutation: JobMutation | Any, known: dict[str, tuple[Job, Job]] | None
     ) -> None:
-        if isinstance(mutation, PutJob):
+        kind = type(mutation)
+        if kind is TransitionJob or kind is PatchJob:  # the usual ones, first and cheaply
+            self._apply_change(cast(TransitionJob | PatchJob, mutation), known)
+        elif isinstance(mutation, PutJob):
             self._remove(mutation.job.job_id)
             if not mutation.job.state.terminal:
                 self._add(mutation.job)
             else:
                 self._remember_end(mutation.job)
         elif isinstance(mutation, TransitionJob | PatchJob):
-            job = self._live.get(mutation.job_id)
-            if job is None:
-                return  # a terminal job (or one this index never had): nothing live changes
-            state = job.state
-            if isinstance(mutation, TransitionJob) and mutation.to_state is not JobState.QUEUED:
-                state = mutation.to_state
-            elif isinstance(mutation, TransitionJob) and JobState.RUNNING in mutation.from_states:
-                state = JobState.QUEUED  # a retry, or recovery
-            # queued -> queued (a merge) keeps the state: if the job started since, the
-            # store has it running with the merged payload, and so does the index.
-            record = None if known is None else known.get(mutation.job_id)
-            if record is not None and record[0] is job and record[1].state is state:
-                after = record[1]
-            else:
-                after = attrs.evolve(job, state=state, **mutation.changes)
-            self._remove(job.job_id)
-            if not state.terminal:
-                self._add(after)
-            else:
-                self._remember_end(after)
+            self._apply_change(mutation, known)
         elif isinstance(mutation, DeleteJobs):
             for job_id in mutation.job_ids:
                 self._remove(job_id)
                 self._ended.pop(job_id, None)
+
+    def _apply_change(
+        self, mutation: TransitionJob | PatchJob, known: dict[str, tuple[Job, Job]] | None
+    ) -> None:
+        job = self._live.get(mutation.job_id)
+        if job is None:
+            return  # a terminal job (or one this index never had): nothing live changes
+        state = job.state
+        if isinstance(mutation, TransitionJob):
+            if mutation.to_state is not JobState.QUEUED:
+                state = mutation.to_state
+            elif JobState.RUNNING in mutation.from_states:
+                state = JobState.QUEUED  # a retry, or recovery
+        # queued -> queued (a merge) keeps the state: if the job started since, the
+        # store has it running with the merged payload, and so does the index.
+        record = None if known is None else known.get(mutation.job_id)
+        if record is not None and record[0] is job and record[1].state is state:
+            after = record[1]
+        else:
+            after = evolve_job(job, state=state, **mutation.changes)
+        self._remove(job.job_id)
+        if not state.terminal:
+            self._add(after)
+        else:
+            self._remember_end(after)
 
     def _add(self, job: Job) -> None:
         self._live[job.job_id] = job
@@ -218,7 +254,13 @@ class QueueIndex:
             self._running[job.job_id] = job
             return
         lanes = self._queued.setdefault(job.owner, {})
-        bisect.insort(lanes.setdefault(job.priority, []), _key(job))
+        key = _key(job)
+        bisect.insort(lanes.setdefault(job.priority, []), key)
+        if job.priority is JobPriority.BACKGROUND:
+            bisect.insort(self._background, key)
+        else:
+            self._interactive += 1
+        self._queued_types[job.type] = self._queued_types.get(job.type, 0) + 1
         if job.next_attempt_at is not None:
             self._backoff.add(job.job_id)
 
@@ -242,7 +284,18 @@ class QueueIndex:
         self._backoff.discard(job_id)
         lanes = self._queued[job.owner]
         keys = lanes[job.priority]
-        del keys[bisect.bisect_left(keys, _key(job))]
+        key = _key(job)
+        del keys[bisect.bisect_left(keys, key)]
+        if job.priority is JobPriority.BACKGROUND:
+            background = self._background
+            del background[bisect.bisect_left(background, key)]
+        else:
+            self._interactive -= 1
+        left = self._queued_types[job.type] - 1
+        if left:
+            self._queued_types[job.type] = left
+        else:
+            del self._queued_types[job.type]
         if not keys:
             del lanes[job.priority]
             if not lanes:

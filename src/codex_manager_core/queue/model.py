@@ -10,8 +10,9 @@ changes again, except that retention may delete it).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -83,4 +84,32 @@ class Job:
     retried or recovered attempt resumes instead of repeating them."""
 
 
-__all__ = ["Job", "JobPriority", "JobState", "RunningContext", "session_owner"]
+_FIELDS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Job))
+_FIELD_SET = frozenset(_FIELDS)
+
+
+def _make_evolve() -> Callable[[Job, dict[str, Any]], Job]:
+    # `attrs.evolve` reads every field with getattr in a loop and calls the class with
+    # keywords; a job's transitions do this on every job's path, so this is the same
+    # generated once: one call, the fields passed by position.
+    arguments = ", ".join(f"get({name!r}, job.{name})" for name in _FIELDS)
+    namespace: dict[str, Any] = {"Job": Job}
+    exec(
+        f"def evolve(job, changes):\n    get = changes.get\n    return Job({arguments})\n",
+        namespace,
+    )
+    return cast(Callable[[Job, dict[str, Any]], Job], namespace["evolve"])
+
+
+_evolve = _make_evolve()
+
+
+def evolve_job(job: Job, **changes: Any) -> Job:
+    """`attrs.evolve(job, **changes)`, faster (it is on every job's path)."""
+    if not _FIELD_SET.issuperset(changes):
+        unknown = sorted(set(changes) - _FIELD_SET)
+        raise TypeError(f"Job has no field(s) {unknown}")
+    return _evolve(job, changes)
+
+
+__all__ = ["Job", "JobPriority", "JobState", "RunningContext", "evolve_job", "session_owner"]

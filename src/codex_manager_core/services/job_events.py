@@ -18,10 +18,10 @@ from typing import Any, Final
 import attrs
 
 from codex_manager_core.models import Event, EventDraft
-from codex_manager_core.ports.store import DeleteJobs, JobQuery, TransitionJob
+from codex_manager_core.ports.store import Batch, DeleteJobs, JobQuery, TransitionJob
 from codex_manager_core.ports.store.jobs import JobMutation
 from codex_manager_core.queue.index import QueueIndex
-from codex_manager_core.queue.model import Job, JobState
+from codex_manager_core.queue.model import Job, JobState, evolve_job
 from codex_manager_core.services.context import ServiceContext
 
 QUEUED: Final = "orchestrator_job_queued"
@@ -42,8 +42,11 @@ _EVENT_OF_STATE: Final = {
 }
 
 
-def job_event(ctx: ServiceContext, type_: str, job: Job, **extra: Any) -> EventDraft:
-    """The event of `job` as it is now (after the change the event announces)."""
+def job_event(
+    ctx: ServiceContext, type_: str, job: Job, *, at: datetime | None = None, **extra: Any
+) -> EventDraft:
+    """The event of `job` as it is now (after the change the event announces); `at`: its
+    time (default: now; a write's events share one)."""
     payload: dict[str, Any] = {
         "jobId": job.job_id,
         "projectId": job.owner,
@@ -58,8 +61,11 @@ def job_event(ctx: ServiceContext, type_: str, job: Job, **extra: Any) -> EventD
         payload["error"] = job.error
     if job.progress is not None:
         payload["progress"] = job.progress
-    payload.update(extra)
-    return ctx.event(type_, job.source_session_id, payload)
+    if extra:
+        payload.update(extra)
+    if at is None:
+        return ctx.event(type_, job.source_session_id, payload)
+    return EventDraft(type_, job.source_session_id, payload, at)
 
 
 def job_of_event(event: Event) -> str | None:
@@ -81,7 +87,8 @@ async def write(
     in-memory index. Every job write goes through here, so the index stays exact; the
     ledger resolves writes in commit order, so the index follows the store's order.
     `records`: (before, after) of the transitions, for the index (`QueueIndex.apply`)."""
-    await ctx.write(mutations, events)
+    # The ledger itself (`ctx.write` without its coroutine: on every job's path).
+    await ctx.ledger.write(Batch(tuple(mutations), tuple(events)))
     # Before `apply`: an ended job is still in the index, with the created_at its latency
     # starts from.
     index.stats.observe(events, index.get, ctx.now())
@@ -99,17 +106,19 @@ async def transition(
     also: Sequence[JobMutation] = (),
     also_events: Sequence[EventDraft] = (),
     also_records: Sequence[tuple[Job, Job]] = (),
+    at: datetime | None = None,
     **extra: Any,
 ) -> Job:
     """Move `job` to `to_state` with `changes`, and its event, in one write (with `also`
     and `also_events`, e.g. retention's deletions, the next job's start). StoreConflict
-    (nothing written) when the job is no longer in one of `from_states`."""
-    after = attrs.evolve(job, state=to_state, **changes)
+    (nothing written) when the job is no longer in one of `from_states`. `at`: the
+    event's time (default: now)."""
+    after = evolve_job(job, state=to_state, **changes)
     await write(
         ctx,
         index,
         [TransitionJob(job.job_id, from_states, to_state, dict(changes)), *also],
-        [job_event(ctx, _EVENT_OF_STATE[to_state], after, **extra), *also_events],
+        [job_event(ctx, _EVENT_OF_STATE[to_state], after, at=at, **extra), *also_events],
         [(job, after), *also_records],
     )
     return after
@@ -127,10 +136,14 @@ async def end(
     also: Sequence[JobMutation] = (),
     also_events: Sequence[EventDraft] = (),
     also_records: Sequence[tuple[Job, Job]] = (),
+    at: datetime | None = None,
 ) -> Job:
     """`transition` to a terminal state, with retention's deletions in the same write (and
-    `also`, `also_events`: the start of the job that takes the slot)."""
-    doomed = await retention.doomed(ctx, job)
+    `also`, `also_events`: the start of the job that takes the slot). `at`: the event's
+    time (default: now)."""
+    doomed = retention.known_doomed(ctx, job)
+    if doomed is None:  # the owner's ended jobs are not known yet: read them once
+        doomed = await retention.doomed(ctx, job)
     if doomed:
         also = (*also, DeleteJobs(doomed))
     after = await transition(
@@ -143,6 +156,7 @@ async def end(
         also=also,
         also_events=also_events,
         also_records=also_records,
+        at=at,
     )
     retention.ended(job, doomed)
     return after
@@ -165,11 +179,11 @@ class Starts:
             "last_attempt_at": now,
             "next_attempt_at": None,
         }
-        after = attrs.evolve(job, state=JobState.RUNNING, **changes)
+        after = evolve_job(job, state=JobState.RUNNING, **changes)
         self.mutations.append(
             TransitionJob(job.job_id, (JobState.QUEUED,), JobState.RUNNING, changes)
         )
-        self.events.append(job_event(ctx, STARTED, after))
+        self.events.append(job_event(ctx, STARTED, after, at=now))
         self.records.append((job, after))
         return after
 
@@ -190,15 +204,32 @@ class Retention:
     async def doomed(self, ctx: ServiceContext, job: Job) -> tuple[str, ...]:
         """The jobs to delete in the write that ends `job` (its owner's oldest beyond the
         limit, once it has ended)."""
+        if job.owner not in self._terminal:
+            self._terminal[job.owner] = await _terminal_of(ctx, job.owner)
+        doomed = self.known_doomed(ctx, job)
+        assert doomed is not None
+        return doomed
+
+    def known_doomed(self, ctx: ServiceContext, job: Job) -> tuple[str, ...] | None:
+        """`doomed` without an await once the owner's ended jobs are known (None: not
+        yet, call `doomed`)."""
         known = self._terminal.get(job.owner)
         if known is None:
-            known = self._terminal[job.owner] = await _terminal_of(ctx, job.owner)
+            return None
         keep = max(0, ctx.config.queue_retained_per_owner)
         if len(known) < keep:
             return ()  # room for this one: the common case costs nothing
+        # The oldest beyond `keep` once `job` is among them: known is sorted, so no sort
+        # (at the limit, every end of the owner's pays this).
         entry = (job.created_at, job.job_id)
-        after = sorted({*known, entry})
-        return tuple(job_id for _, job_id in after[: max(0, len(after) - keep)])
+        at = bisect.bisect_left(known, entry)
+        if at < len(known) and known[at] == entry:
+            excess = len(known) - keep
+            oldest = known[:excess]
+        else:
+            excess = len(known) + 1 - keep
+            oldest = known[:excess] if at >= excess else [*known[:at], entry, *known[at:]][:excess]
+        return tuple(job_id for _, job_id in oldest)
 
     def ended(self, job: Job, doomed: tuple[str, ...]) -> None:
         """`job`'s end and the deletion of `doomed` committed."""
@@ -207,8 +238,12 @@ class Retention:
             return  # the owner was never loaded: it is read at its next end
         entry = (job.created_at, job.job_id)
         if doomed:
-            gone = set(doomed)
-            known[:] = [item for item in known if item[1] not in gone]
+            count = len(doomed)
+            if tuple(job_id for _, job_id in known[:count]) == doomed:
+                del known[:count]  # the usual case: the owner's oldest
+            else:
+                gone = set(doomed)
+                known[:] = [item for item in known if item[1] not in gone]
         if job.job_id not in doomed:
             at = bisect.bisect_left(known, entry)
             if at == len(known) or known[at] != entry:

@@ -374,8 +374,10 @@ class JobRunner:
         )
         result: Any = None
         error: BaseException | None = None
+        hooks = job_type.hooks
         with attempt.scope:
-            await call_hook(job_type.hooks.on_started, job)
+            if hooks.on_started is not None:  # no coroutine per job for a hook not set
+                await call_hook(hooks.on_started, job)
             try:
                 with ctx.clock.move_on_after(job_type.timeout) as deadline:
                     result = _result_json(job_type, await _handler(job_type)(context, payload))
@@ -471,6 +473,7 @@ class JobRunner:
                 also=starts.mutations,
                 also_events=starts.events,
                 also_records=starts.records,
+                at=now,
             )
         except StoreConflict:
             if chosen is not None:
@@ -489,11 +492,14 @@ class JobRunner:
             self._register(following, next_type, now)
             taken = (following, next_type, payload)
         hooks = job_type.hooks
-        hook = {
-            JobState.COMPLETED: hooks.on_completed,
-            JobState.FAILED: hooks.on_failed,
-            JobState.CANCELED: hooks.on_canceled,
-        }[state]
+        if state is JobState.COMPLETED:
+            hook = hooks.on_completed
+        elif state is JobState.FAILED:
+            hook = hooks.on_failed
+        else:
+            hook = hooks.on_canceled
+        if hook is None:
+            return taken
         try:
             await call_hook(hook, after)
         except BaseException:

@@ -318,6 +318,10 @@ RUNNING_CONTEXT = override(
 )
 
 
+_VALID_NAMES_KEPT = 256
+"""Sets of patch names a codec remembers as valid (the code's own patches: a few)."""
+
+
 class RecordCodec(Generic[T]):
     """One attrs record type <-> its row: its fields in declaration order, each converted
     by the row converter's hook for its type (or the override given for it).
@@ -345,6 +349,8 @@ class RecordCodec(Generic[T]):
             )
             for field in fields
         }
+        self._valid_names: set[tuple[object, ...]] = set()
+        """(fixed, *names) of the patches whose names were found valid (`encode_changes`)."""
         self.decode: Callable[[Row], T] = _make_decoder(cls, fields, overrides)
         """A stored row as the record."""
 
@@ -369,6 +375,15 @@ class RecordCodec(Generic[T]):
     def encode_changes(self, changes: Mapping[str, Any], fixed: tuple[str, ...]) -> dict[str, Any]:
         """Validate the field names and encode the values of a patch: column -> value.
         An unknown name, or one in `fixed`, is a programming error (ValueError)."""
+        names: tuple[object, ...] = (fixed, *changes)
+        hooks = self._field_hooks
+        if names in self._valid_names:
+            # Names checked before (a queue transition's are the same every time): one
+            # pass, the field named only if a value fails.
+            try:
+                return {name: hooks[name](value) for name, value in changes.items()}
+            except (TypeError, ValueError):
+                pass  # encoded again below, to say which field
         for name in changes:
             if name not in self._field_hooks:
                 raise ValueError(
@@ -376,7 +391,10 @@ class RecordCodec(Generic[T]):
                 )
             if name in fixed:
                 raise ValueError(f"{self.kind}.{name} cannot be changed by a patch")
-        return {name: self.encode_field(name, value) for name, value in changes.items()}
+        encoded = {name: self.encode_field(name, value) for name, value in changes.items()}
+        if len(self._valid_names) < _VALID_NAMES_KEPT:
+            self._valid_names.add(names)
+        return encoded
 
     def canonical(self, record: T) -> T:
         """`record` as a read of it would return it (validated, JSON round-tripped)."""

@@ -49,11 +49,16 @@ def _guarded_update(job_id: str, encoded: dict[str, Any], expected: list[str]) -
     codec.check_str(job_id, "job.job_id")
     # One statement, the state checked in its WHERE: the row is read only when it did not
     # match, to say why (a compare-and-set per transition is on every job's path).
-    assignments = ", ".join(f"{column} = ?" for column in encoded) or "state = state"
-    sql = (
-        f"UPDATE jobs SET {assignments} WHERE job_id = ? "
-        f"AND state IN ({placeholders(len(expected))})"
-    )
+    shape: tuple[object, ...] = (*encoded, len(expected))
+    sql = _UPDATES.get(shape)
+    if sql is None:
+        assignments = ", ".join(f"{column} = ?" for column in encoded) or "state = state"
+        sql = (
+            f"UPDATE jobs SET {assignments} WHERE job_id = ? "
+            f"AND state IN ({placeholders(len(expected))})"
+        )
+        if len(_UPDATES) < 256:
+            _UPDATES[shape] = sql
     params = (*encoded.values(), job_id, *expected)
 
     def op(conn: apsw.Connection) -> None:
@@ -65,10 +70,18 @@ def _guarded_update(job_id: str, encoded: dict[str, Any], expected: list[str]) -
     return op
 
 
+_UPDATES: dict[tuple[object, ...], str] = {}
+"""The guarded UPDATE of each shape (columns, number of states): the queue's few."""
+
+
+def _state(state: JobState | str) -> str:
+    return state.value if isinstance(state, JobState) else JobState(state).value
+
+
 def compile_transition(mutation: TransitionJob) -> Op:
     encoded = JOBS.encode_changes(mutation.changes, FIXED)
-    encoded["state"] = JobState(mutation.to_state).value
-    expected = [JobState(state).value for state in mutation.from_states]
+    encoded["state"] = _state(mutation.to_state)
+    expected = [_state(state) for state in mutation.from_states]
     return _guarded_update(mutation.job_id, encoded, expected)
 
 
