@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Final
 
 import attrs
 
@@ -23,6 +24,19 @@ class SystemRequestPolicy:
     approval_decision: str = "decline"
     user_input_decision: str = "cancel"
     tool_call_success: bool = False
+
+
+SYSTEM_THREAD_CONFIG: Final[Mapping[str, Any]] = {
+    "features": {
+        "shell_tool": False,
+        "multi_agent": False,
+        "goals": False,
+        "view_image": False,
+    },
+    "web_search": "disabled",
+}
+"""`ManagerConfig.system_thread_config`'s default: codex's built-in tools off for workers
+(codex 0.163's feature names; `--strict-config` refuses a name it does not know)."""
 
 
 def default_extensions_repo_root() -> Path | None:
@@ -82,6 +96,13 @@ class ManagerConfig:
     """Seconds a pending approval/question/tool call may wait before it expires (and the
     runtime is answered decline/cancel/failure). None: wait for an answer indefinitely."""
     system_request_policy: SystemRequestPolicy = SystemRequestPolicy()
+    system_thread_config: Mapping[str, Any] = attrs.field(
+        factory=lambda: dict(SYSTEM_THREAD_CONFIG)
+    )
+    """codex config overrides (thread/start and thread/resume `config`) of system-owned
+    sessions, i.e. queue workers: by default codex's own tools are off (shell, sub-agents,
+    goals, image viewing, web search), so a worker acts only through the worker tools its
+    orientation names, and every model request is ~40% smaller. `{}`: codex's defaults."""
 
     # --- events
     subscriber_buffer: int = 10_000

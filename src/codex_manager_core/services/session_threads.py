@@ -34,9 +34,13 @@ THREAD_REPLACED_EVENT = "session_thread_replaced"
 
 
 def thread_start_params(
-    cwd: str, controls: Controls, dynamic_tools: Sequence[JsonObject]
+    cwd: str,
+    controls: Controls,
+    dynamic_tools: Sequence[JsonObject],
+    config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`thread/start` params for a session's thread."""
+    """`thread/start` params for a session's thread; `config`: codex config overrides
+    (a system-owned session's `ManagerConfig.system_thread_config`)."""
     params: dict[str, Any] = {
         "cwd": cwd,
         "approvalPolicy": approval_wire(controls.approval_policy),
@@ -46,6 +50,8 @@ def thread_start_params(
         params["model"] = controls.model
     if dynamic_tools:
         params["dynamicTools"] = list(dynamic_tools)
+    if config:
+        params["config"] = dict(config)
     return params
 
 
@@ -138,6 +144,9 @@ class SessionThreads:
         }
         if record.controls.model:
             params["model"] = record.controls.model
+        if record.system_owned and self._ctx.config.system_thread_config:
+            # Overrides are the thread's for this process only: given again on resume.
+            params["config"] = dict(self._ctx.config.system_thread_config)
         result = await self._ctx.call_object("thread/resume", params)
         self._ctx.state.loaded_threads.add(record.session_id)
         thread = result.get("thread")
@@ -147,8 +156,9 @@ class SessionThreads:
         """Start a new runtime thread for the session, with its settings, and record it."""
         session_id = record.session_id
         cwd = record.cwd or str(self._ctx.config.default_cwd or Path.cwd())
+        config = self._ctx.config.system_thread_config if record.system_owned else None
         result = await self._ctx.call(
-            "thread/start", thread_start_params(cwd, record.controls, record.dynamic_tools)
+            "thread/start", thread_start_params(cwd, record.controls, record.dynamic_tools, config)
         )
         thread = started_thread("thread/start", result)
         runtime_id = str(thread["id"])

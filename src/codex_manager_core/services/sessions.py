@@ -214,8 +214,9 @@ class SessionsService:
                 f"cwd must be the absolute path of an existing directory, got {working_dir!r}",
                 issues=[{"path": ["cwd"], "message": "not an existing absolute directory"}],
             )
+        config = self._ctx.config.system_thread_config if system_owned else None
         result = await self._ctx.call(
-            "thread/start", thread_start_params(working_dir, controls, specs)
+            "thread/start", thread_start_params(working_dir, controls, specs, config)
         )
         thread = started_thread("thread/start", result)
         thread_id = str(thread["id"])
