@@ -321,7 +321,9 @@ async def test_request_timeout_expires_and_declines(tmp_path: Path) -> None:
 async def test_system_owned_session_approval_resolved_by_policy(tmp_path: Path) -> None:
     marker = tmp_path / "work" / "system"
     script = approval_script(marker, "call_sys", Reply("policy said no"))
-    async with running_manager(tmp_path, script) as env:
+    # Workers' threads have codex's shell off by default; this one keeps it
+    # (system_thread_config={}) so that its command asks for approval.
+    async with running_manager(tmp_path, script, system_thread_config={}) as env:
         manager = env.manager
         session = await manager.sessions.create(system_owned=True, approval_policy="on-request")
         sid = session.session_id
