@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from codex_manager_client.target import DEFAULT_SERVER, DEFAULT_TIMEOUT, Target
+from codex_manager_client.target import env_fields as target_env_fields
 
 LOCAL = "local"
 FIELDS = ("server", "token", "timeout", "api_prefix")
@@ -92,23 +93,12 @@ def context_fields(name: str | None, path: Path) -> tuple[str, dict[str, Any]]:
 
 
 def env_fields(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The Target fields the environment sets (ours, else the original client's names)."""
-    env = os.environ if environ is None else environ
-    fields: dict[str, Any] = {}
-    if server := env.get("CODEX_MANAGER_SERVER") or env.get("CODEX_MANAGER_API_BASE"):
-        fields["server"] = server
-    if token := env.get("CODEX_MANAGER_TOKEN") or env.get("CODEX_MANAGER_BEARER_TOKEN"):
-        fields["token"] = token
-    if timeout_ms := env.get("CODEX_MANAGER_TIMEOUT_MS"):
-        try:
-            fields["timeout"] = float(timeout_ms) / 1000
-        except ValueError:
-            raise click.UsageError(
-                f"CODEX_MANAGER_TIMEOUT_MS must be a number of milliseconds, not {timeout_ms!r}"
-            ) from None
-    if prefix := env.get("CODEX_MANAGER_API_PREFIX"):
-        fields["api_prefix"] = prefix
-    return fields
+    """The Target fields the environment sets (`codex_manager_client.target.env_fields`);
+    a bad value is a usage error."""
+    try:
+        return target_env_fields(environ)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @click.group("context")

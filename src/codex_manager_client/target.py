@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 DEFAULT_SERVER = "http://127.0.0.1:3001"
@@ -63,18 +64,8 @@ class Target:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Target:
-        """`CODEX_MANAGER_SERVER` and `CODEX_MANAGER_TOKEN` (ours), else the original
-        client's `CODEX_MANAGER_API_BASE`, `_API_PREFIX`, `_TIMEOUT_MS`, `_BEARER_TOKEN`."""
-        env = os.environ if environ is None else environ
-        timeout_ms = env.get("CODEX_MANAGER_TIMEOUT_MS")
-        return cls(
-            server=env.get("CODEX_MANAGER_SERVER")
-            or env.get("CODEX_MANAGER_API_BASE")
-            or DEFAULT_SERVER,
-            token=env.get("CODEX_MANAGER_TOKEN") or env.get("CODEX_MANAGER_BEARER_TOKEN") or None,
-            timeout=float(timeout_ms) / 1000 if timeout_ms else DEFAULT_TIMEOUT,
-            api_prefix=env.get("CODEX_MANAGER_API_PREFIX") or "/api",
-        )
+        """The Target the environment describes (`env_fields`), defaults for the rest."""
+        return cls(**env_fields(environ))
 
     def url(self, path: str, query: Mapping[str, object] | None = None) -> str:
         """The absolute URL of API path `path` (`/sessions/x`, relative to the prefix)."""
@@ -102,6 +93,30 @@ class Target:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
+
+
+def env_fields(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The Target fields the environment sets: `CODEX_MANAGER_SERVER` and
+    `CODEX_MANAGER_TOKEN` (ours), else the original client's `CODEX_MANAGER_API_BASE`,
+    `_BEARER_TOKEN`; `CODEX_MANAGER_TIMEOUT_MS`, `CODEX_MANAGER_API_PREFIX`. Only those
+    set, so a caller can tell them from defaults (the CLI ranks them between its flags and
+    a saved context). ValueError for a timeout that is not a number."""
+    env = os.environ if environ is None else environ
+    fields: dict[str, Any] = {}
+    if server := env.get("CODEX_MANAGER_SERVER") or env.get("CODEX_MANAGER_API_BASE"):
+        fields["server"] = server
+    if token := env.get("CODEX_MANAGER_TOKEN") or env.get("CODEX_MANAGER_BEARER_TOKEN"):
+        fields["token"] = token
+    if timeout_ms := env.get("CODEX_MANAGER_TIMEOUT_MS"):
+        try:
+            fields["timeout"] = float(timeout_ms) / 1000
+        except ValueError:
+            raise ValueError(
+                f"CODEX_MANAGER_TIMEOUT_MS must be a number of milliseconds, not {timeout_ms!r}"
+            ) from None
+    if prefix := env.get("CODEX_MANAGER_API_PREFIX"):
+        fields["api_prefix"] = prefix
+    return fields
 
 
 def _query_value(value: object) -> str:

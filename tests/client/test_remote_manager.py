@@ -111,3 +111,24 @@ def test_every_public_name_of_the_package_resolves() -> None:
         assert getattr(codex_manager_client, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = codex_manager_client.nope  # type: ignore[attr-defined]
+
+
+def test_target_from_env_reads_ours_then_the_originals_names() -> None:
+    from codex_manager_client.target import Target
+
+    assert Target.from_env({}) == Target()
+    original = Target.from_env(
+        {
+            "CODEX_MANAGER_API_BASE": "http://h:1/",
+            "CODEX_MANAGER_BEARER_TOKEN": "b",
+            "CODEX_MANAGER_TIMEOUT_MS": "2500",
+            "CODEX_MANAGER_API_PREFIX": "v1/",
+        }
+    )
+    assert original == Target("http://h:1", token="b", timeout=2.5, api_prefix="/v1")
+    ours = Target.from_env(
+        {"CODEX_MANAGER_SERVER": "http://a:2", "CODEX_MANAGER_API_BASE": "http://h:1"}
+    )
+    assert ours.server == "http://a:2"
+    with pytest.raises(ValueError, match="CODEX_MANAGER_TIMEOUT_MS must be a number"):
+        Target.from_env({"CODEX_MANAGER_TIMEOUT_MS": "soon"})
