@@ -30,7 +30,7 @@ from codex_manager_core.turn_outcome import (
     TurnErrorNotice,
     TurnResult,
     checked,
-    gave_up,
+    retry_noted,
     turn_step,
     turn_timeout,
 )
@@ -81,15 +81,7 @@ async def wait_turn(
                 if step is None:
                     continue
                 if isinstance(step, TurnErrorNotice):
-                    if not step.will_retry:
-                        raise gave_up(session_id, turn_id, step)
-                    last_retry = step
-                    logger.warning(
-                        "turn %s of session %s: the runtime is retrying the model: %s",
-                        turn_id,
-                        session_id,
-                        step.describe(),
-                    )
+                    last_retry = retry_noted(session_id, turn_id, step, logger)
                     continue
                 return checked(step, last_retry)
         raise TransportError(f"the event stream ended before turn {turn_id} did")

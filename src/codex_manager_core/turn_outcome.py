@@ -11,6 +11,7 @@ the timeout. Pure functions of the event's type and payload: no bus, store or so
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -111,6 +112,23 @@ def checked(result: TurnResult, last_retry: TurnErrorNotice | None) -> TurnResul
 def gave_up(session_id: str, turn_id: str, notice: TurnErrorNotice) -> TurnFailed:
     """The runtime stopped retrying (an error without `willRetry`): the turn failed."""
     return TurnFailed(session_id, turn_id, notice.describe(), notice=notice)
+
+
+def retry_noted(
+    session_id: str, turn_id: str, notice: TurnErrorNotice, logger: logging.Logger
+) -> TurnErrorNotice:
+    """An error notice met while waiting for the turn: `TurnFailed` (raised) when the
+    runtime gave up, else the notice, logged to `logger` as a retry of the model (the
+    caller keeps it as its last retry)."""
+    if not notice.will_retry:
+        raise gave_up(session_id, turn_id, notice)
+    logger.warning(
+        "turn %s of session %s: the runtime is retrying the model: %s",
+        turn_id,
+        session_id,
+        notice.describe(),
+    )
+    return notice
 
 
 def turn_timeout(

@@ -31,7 +31,7 @@ from codex_manager_core.turn_outcome import (
     TurnErrorNotice,
     TurnResult,
     checked,
-    gave_up,
+    retry_noted,
     turn_step,
     turn_timeout,
 )
@@ -77,15 +77,7 @@ async def wait_for_turn_end(
                 if step is None:
                     continue
                 if isinstance(step, TurnErrorNotice):
-                    if not step.will_retry:
-                        raise gave_up(session_id, turn_id, step)
-                    last_retry = step
-                    logger.warning(
-                        "turn %s of session %s: the runtime is retrying the model: %s",
-                        turn_id,
-                        session_id,
-                        step.describe(),
-                    )
+                    last_retry = retry_noted(session_id, turn_id, step, logger)
                     if on_retry is not None:
                         outcome = on_retry(step)
                         if inspect.isawaitable(outcome):
