@@ -19,6 +19,13 @@ from codex_manager_cli.route_common import (
     SESSION_COLUMNS,
 )
 
+#: The two suggested-request routes (generate now, or as a queued job) take the same body.
+SUGGEST_OPTIONS = (
+    Opt("model", "model"),
+    Opt("effort", "effort", choices=EFFORT),
+    Opt("draft", "draft", kind="text"),
+)
+
 SESSION_BINDINGS: tuple[Binding, ...] = (
     # sessions
     Binding(
@@ -308,11 +315,7 @@ SESSION_BINDINGS: tuple[Binding, ...] = (
         "POST",
         "/sessions/{sessionId}/suggested-request",
         "Suggest the next user request",
-        (
-            Opt("model", "model"),
-            Opt("effort", "effort", choices=EFFORT),
-            Opt("draft", "draft", kind="text"),
-        ),
+        SUGGEST_OPTIONS,
         body=True,
         allow=(202, 409),
     ),
@@ -321,11 +324,7 @@ SESSION_BINDINGS: tuple[Binding, ...] = (
         "POST",
         "/sessions/{sessionId}/suggested-request/jobs",
         "Enqueue a suggested-request job",
-        (
-            Opt("model", "model"),
-            Opt("effort", "effort", choices=EFFORT),
-            Opt("draft", "draft", kind="text"),
-        ),
+        SUGGEST_OPTIONS,
         body=True,
         allow=(202, 409),
     ),
