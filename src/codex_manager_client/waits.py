@@ -23,8 +23,7 @@ from codex_manager_client.errors import ClientTimeout, TransportError
 from codex_manager_client.http_call import call_api
 from codex_manager_client.stream import EventStream, StreamFrame
 from codex_manager_client.target import Target, path_segment
-from codex_manager_core.queue.model import Job, JobPriority, JobState, RunningContext
-from codex_manager_core.serde import parse_iso
+from codex_manager_core.queue.model import Job, JobState
 from codex_manager_core.turn_outcome import (
     WAIT_TYPES,
     TurnErrorNotice,
@@ -138,47 +137,6 @@ async def read_job_record(
 
 
 async def read_job(target: Target, job_id: str, *, client: httpx.AsyncClient | None = None) -> Job:
-    """GET /api/orchestrator/jobs/{id} as the core's `Job`."""
-    return job_from_record(await read_job_record(target, job_id, client=client))
-
-
-def job_from_record(record: Mapping[str, Any]) -> Job:
-    """The core's `Job` of the server's job record (wire/jobs.py `JobRecord`): exactly,
-    from its `record` key; field by field (times in milliseconds) from a server without it."""
-    if "record" in record:
-        return decode.job(record)
-
-    def when(name: str) -> Any:
-        value = record.get(name)
-        return parse_iso(value) if isinstance(value, str) and value else None
-
-    context = record.get("runningContext")
-    running = (
-        RunningContext(context.get("threadId"), context.get("turnId"))
-        if isinstance(context, Mapping) and (context.get("threadId") or context.get("turnId"))
-        else None
-    )
-    return Job(
-        job_id=str(record["id"]),
-        type=str(record["type"]),
-        version=int(record.get("version") or 1),
-        owner=str(record.get("projectId") or ""),
-        priority=JobPriority(record.get("priority") or "background"),
-        state=JobState(record["state"]),
-        payload=dict(record.get("payload") or {}),
-        created_at=when("createdAt"),
-        source_session_id=record.get("sourceSessionId"),
-        dedupe_key=record.get("dedupeKey"),
-        result=record.get("result"),
-        error=record.get("error"),
-        attempts=int(record.get("attempts") or 0),
-        max_attempts=int(record.get("maxAttempts") or 1),
-        started_at=when("startedAt"),
-        completed_at=when("completedAt"),
-        last_attempt_at=when("lastAttemptAt"),
-        next_attempt_at=when("nextAttemptAt"),
-        cancel_requested_at=when("cancelRequestedAt"),
-        running_context=running,
-        progress=record.get("progress"),
-        steps=record.get("steps"),
-    )
+    """GET /api/orchestrator/jobs/{id} as the core's `Job` (exactly: from the answer's
+    `record`, as every read of the remote client)."""
+    return decode.job(await read_job_record(target, job_id, client=client))
