@@ -187,5 +187,5 @@ async def test_a_manager_killed_mid_job_completes_it_once_after_restart_without_
     # with codex's own tools off (ManagerConfig.system_thread_config), its own tools on.
     for request in scripted.requests:
         tools = {tool.get("name") or tool.get("type") for tool in request.body.get("tools", [])}
-        assert "transcript_upsert" in tools, tools
+        assert "act" in tools, tools
         assert not tools & {"exec_command", "web_search", "multi_agent_v1"}, tools

@@ -1,6 +1,6 @@
 """The worker tools against the REAL `codex app-server` (offline, ScriptedModel): a
 system-owned session started with `manager.worker_tools.specs()` as its dynamic tools, the
-model calls `transcript_upsert`, codex sends the tool call, the action executor answers it
+model calls `act` with a `transcript.upsert` intent, codex sends the tool call, the action executor answers it
 in the scope of the job running on that worker, and the row lands in the job's session's
 transcript."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from codex_manager_core import RequestStatus, TurnStatus
-from codex_manager_core.actions import ActionScope, WorkerTools
+from codex_manager_core.actions import ActionScope
 from codex_manager_core.testing.scripted_model import CallTool, Reply
 from tests.integration.manager_fixtures import running_manager
 
@@ -29,7 +29,10 @@ ENTRY = {
 
 
 async def test_a_worker_writes_a_transcript_row_through_its_tool(tmp_path: Path) -> None:
-    script = [CallTool("transcript_upsert", ENTRY, call_id="call_upsert"), Reply("noted")]
+    script = [
+        CallTool("act", {"kind": "transcript.upsert", "payload": ENTRY}, call_id="call_upsert"),
+        Reply("noted"),
+    ]
     async with running_manager(tmp_path, script) as env:
         manager = env.manager
         user = await manager.sessions.create(title="User session")
@@ -48,11 +51,11 @@ async def test_a_worker_writes_a_transcript_row_through_its_tool(tmp_path: Path)
         (call,) = await manager.requests.list(worker.session_id, statuses=None)
         first, second = env.model.requests
     assert (result.status, result.final_text) == (TurnStatus.COMPLETED, "noted"), env.stderr_tail()
-    assert set(WorkerTools.names) <= set(first.tool_names)
+    assert "act" in set(first.tool_names)
     output = json.loads(str(second.output_for("call_upsert")))
     assert output["status"] == "performed"
     assert [(row.message_id, row.content) for row in rows] == [
         ("worker-note-1", "written by the worker")
     ]
     assert call.status is RequestStatus.RESOLVED
-    assert call.resolution == {"success": True, "actor": "worker-tool:transcript_upsert"}
+    assert call.resolution == {"success": True, "actor": "worker-tool:act"}

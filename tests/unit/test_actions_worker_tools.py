@@ -1,7 +1,8 @@
-"""Worker tools through the Manager over `MemoryRuntime`: a system-owned session calling a
-worker tool is answered by the action executor in scope of the job running there (and the
-call recorded as resolved); with no job it is refused; a non-worker tool is still refused by
-the system-session policy; the specs are valid dynamicTools entries."""
+"""The worker tool through the Manager over `MemoryRuntime`: a system-owned session calling
+`act` is answered by the action executor in scope of the job running there (and the call
+recorded as resolved); with no job it is refused; a bad intent is refused naming the field;
+a worker thread started with the per-kind tools of before is still answered; a non-worker
+tool is still refused by the system-session policy; the spec is a valid dynamicTools entry."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from codex_manager_core.actions import ActionScope, WorkerTools
+from codex_manager_core.actions.executor import ACTION_KINDS
+from codex_manager_core.actions.worker_tools import ACT
 from codex_manager_core.models import Event, RequestKind, RequestStatus
 from codex_manager_core.ports.store import RequestQuery
 from tests.unit.actions_fixtures import WAIT, events_of, make_runtime, open_manager
@@ -36,25 +39,22 @@ def text_of(answer: dict[str, object]) -> str:
     return str(items[0]["text"])
 
 
-def test_specs_are_dynamic_tool_entries() -> None:
-    specs = WorkerTools.specs(WorkerTools.__new__(WorkerTools))
-    assert (
-        {spec["name"] for spec in specs}
-        == set(WorkerTools.names)
-        == {
-            "transcript_upsert",
-            "approval_decide",
-            "turn_steer",
-            "queue_enqueue",
-            "session_rename",
-        }
-    )
-    for spec in specs:
-        assert spec["type"] == "function"
-        assert spec["description"]
-        assert spec["inputSchema"]["type"] == "object"
-        assert "idempotencyKey" in spec["inputSchema"]["properties"]
-        json.dumps(spec)
+def act(kind: str, payload: object, **extra: object) -> dict[str, object]:
+    return {"kind": kind, "payload": payload, **extra}
+
+
+def test_the_spec_is_one_dynamic_tool_taking_one_intent() -> None:
+    (spec,) = WorkerTools.specs(WorkerTools.__new__(WorkerTools))
+    assert spec["name"] == ACT == "act"
+    assert spec["type"] == "function"
+    assert all(kind in spec["description"] for kind in ACTION_KINDS)
+    schema = spec["inputSchema"]
+    assert schema["type"] == "object"
+    assert set(schema["properties"]) == {"kind", "payload", "idempotencyKey"}
+    assert schema["properties"]["kind"]["enum"] == list(ACTION_KINDS)
+    assert schema["required"] == ["kind", "payload"]
+    assert ACT in WorkerTools.names
+    json.dumps(spec)
 
 
 async def test_a_worker_tool_call_acts_in_the_jobs_scope(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ async def test_a_worker_tool_call_acts_in_the_jobs_scope(tmp_path: Path) -> None
         )
         async with subscription as sub:
             answer = await runtime.server_request(
-                "item/tool/call", tool_call(worker.session_id, "transcript_upsert", ENTRY)
+                "item/tool/call", tool_call(worker.session_id, ACT, act("transcript.upsert", ENTRY))
             )
             resolved = await sub.next(timeout=WAIT)
             assert isinstance(resolved, Event), resolved
@@ -84,12 +84,12 @@ async def test_a_worker_tool_call_acts_in_the_jobs_scope(tmp_path: Path) -> None
     assert recorded.kind is RequestKind.TOOL_CALL
     assert recorded.status is RequestStatus.RESOLVED
     assert recorded.resolution is not None
-    assert recorded.resolution["actor"] == "worker-tool:transcript_upsert"
+    assert recorded.resolution["actor"] == "worker-tool:act"
     assert event.payload["actor"] == f"worker:{worker.session_id}"
     [start] = [
         c for c in runtime.calls if c.method == "thread/start" and c.params.get("dynamicTools")
     ]
-    assert {tool["name"] for tool in start.params["dynamicTools"]} == set(WorkerTools.names)
+    assert [tool["name"] for tool in start.params["dynamicTools"]] == [ACT]
 
 
 async def test_a_worker_tool_outside_the_scope_or_without_a_job_is_refused(
@@ -101,7 +101,7 @@ async def test_a_worker_tool_outside_the_scope_or_without_a_job_is_refused(
         other = (await manager.sessions.create()).session_id
         worker = (await manager.sessions.create(system_owned=True)).session_id
         idle = await runtime.server_request(
-            "item/tool/call", tool_call(worker, "session_rename", {"title": "x"})
+            "item/tool/call", tool_call(worker, ACT, act("session.rename", {"title": "x"}))
         )
         manager.worker_tools.set_scope_resolver(
             lambda thread_id: (
@@ -110,13 +110,13 @@ async def test_a_worker_tool_outside_the_scope_or_without_a_job_is_refused(
         )
         outside = await runtime.server_request(
             "item/tool/call",
-            tool_call(worker, "session_rename", {"sessionId": other, "title": "x"}),
+            tool_call(worker, ACT, act("session.rename", {"sessionId": other, "title": "x"})),
         )
         not_a_worker_tool = await runtime.server_request(
             "item/tool/call", tool_call(worker, "shell_out", {})
         )
         renamed = await runtime.server_request(
-            "item/tool/call", tool_call(worker, "session_rename", {"title": "By worker"})
+            "item/tool/call", tool_call(worker, ACT, act("session.rename", {"title": "By worker"}))
         )
         title = (await manager.sessions.get(user)).title
         untouched = (await manager.sessions.get(other)).title
@@ -130,3 +130,62 @@ async def test_a_worker_tool_outside_the_scope_or_without_a_job_is_refused(
     assert text_of(not_a_worker_tool) == "system-owned session: tool calls are refused"
     assert renamed["success"] is True
     assert title == "By worker"
+
+
+async def test_a_bad_intent_is_refused_naming_the_field(tmp_path: Path) -> None:
+    runtime = make_runtime()
+    async with open_manager(tmp_path, runtime) as manager:
+        user = (await manager.sessions.create()).session_id
+        worker = (await manager.sessions.create(system_owned=True)).session_id
+        manager.worker_tools.set_scope_resolver(
+            lambda _thread_id: ActionScope(f"session:{user}", None, user, None)
+        )
+        answers = [
+            await runtime.server_request("item/tool/call", tool_call(worker, ACT, arguments))
+            for arguments in (
+                act("shell.run", {}),
+                act("session.rename", "rename it"),
+                act("session.rename", {"title": "x"}, idempotencyKey=""),
+                ["session.rename"],
+                act("session.rename", {"title": ""}),
+            )
+        ]
+        title = (await manager.sessions.get(user)).title
+    assert [answer["success"] for answer in answers] == [False] * 5
+    texts = [text_of(answer) for answer in answers]
+    assert texts[0].startswith("kind: unknown kind 'shell.run'; known kinds: transcript.upsert")
+    assert texts[1] == "payload: must be an object"
+    assert texts[2] == "idempotencyKey: must be a string of 1-200 characters"
+    assert texts[3] == "the arguments must be a JSON object"
+    assert json.loads(texts[4])["error"] == "payload.title: must be a string of 1-500 characters"
+    assert title != "x"
+
+
+async def test_the_per_kind_tools_of_older_worker_threads_are_still_answered(
+    tmp_path: Path,
+) -> None:
+    runtime = make_runtime()
+    async with open_manager(tmp_path, runtime) as manager:
+        user = (await manager.sessions.create()).session_id
+        worker = (await manager.sessions.create(system_owned=True)).session_id
+        manager.worker_tools.set_scope_resolver(
+            lambda _thread_id: ActionScope(f"session:{user}", None, user, "turn_1")
+        )
+        upserted = await runtime.server_request(
+            "item/tool/call", tool_call(worker, "transcript_upsert", ENTRY)
+        )
+        renamed = await runtime.server_request(
+            "item/tool/call",
+            tool_call(worker, "session_rename", {"title": "Old worker", "idempotencyKey": "k"}),
+        )
+        again = await runtime.server_request(
+            "item/tool/call",
+            tool_call(worker, "session_rename", {"title": "Old worker", "idempotencyKey": "k"}),
+        )
+        rows = await manager.store.list_transcript_entries(user)
+        title = (await manager.sessions.get(user)).title
+    assert json.loads(text_of(upserted))["status"] == "performed"
+    assert [row.message_id for row in rows] == ["m1"]
+    assert json.loads(text_of(renamed))["status"] == "performed"
+    assert json.loads(text_of(again))["status"] == "already_performed"
+    assert title == "Old worker"

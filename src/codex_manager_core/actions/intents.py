@@ -101,24 +101,28 @@ def parse_action_intents(text: str) -> list[ActionRequest]:
         raise _invalid("intents", "must be a list of intents")
     if not 1 <= len(intents) <= MAX_INTENTS:
         raise _invalid("intents", f"must hold 1 to {MAX_INTENTS} intents, got {len(intents)}")
-    requests: list[ActionRequest] = []
-    for index, intent in enumerate(intents):
-        where = f"intents[{index}]"
-        if not isinstance(intent, Mapping):
-            raise _invalid(where, "must be an object {kind, payload, idempotencyKey?}")
-        kind = intent.get("kind")
-        if not isinstance(kind, str) or kind not in ACTION_KINDS:
-            raise _invalid(
-                f"{where}.kind", f"unknown kind {kind!r}; known kinds: {', '.join(ACTION_KINDS)}"
-            )
-        payload = intent.get("payload")
-        if not isinstance(payload, Mapping):
-            raise _invalid(f"{where}.payload", "must be an object")
-        key = intent.get("idempotencyKey")
-        if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_KEY):
-            raise _invalid(f"{where}.idempotencyKey", f"must be a string of 1-{MAX_KEY} characters")
-        requests.append(ActionRequest(kind, dict(payload), key))
-    return requests
+    return [intent_request(intent, f"intents[{index}]") for index, intent in enumerate(intents)]
 
 
-__all__ = ["MAX_DEPTH", "MAX_INTENTS", "MAX_TEXT", "parse_action_intents"]
+def intent_request(intent: Any, where: str = "") -> ActionRequest:
+    """One intent `{kind, payload, idempotencyKey?}` as an action request, checked;
+    InvalidInput names the field under `where` (the worker tool `act` takes one intent)."""
+
+    def at(name: str) -> str:
+        return f"{where}.{name}" if where else name
+
+    if not isinstance(intent, Mapping):
+        raise _invalid(where, "must be an object {kind, payload, idempotencyKey?}")
+    kind = intent.get("kind")
+    if not isinstance(kind, str) or kind not in ACTION_KINDS:
+        raise _invalid(at("kind"), f"unknown kind {kind!r}; known kinds: {', '.join(ACTION_KINDS)}")
+    payload = intent.get("payload")
+    if not isinstance(payload, Mapping):
+        raise _invalid(at("payload"), "must be an object")
+    key = intent.get("idempotencyKey")
+    if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_KEY):
+        raise _invalid(at("idempotencyKey"), f"must be a string of 1-{MAX_KEY} characters")
+    return ActionRequest(kind, dict(payload), key)
+
+
+__all__ = ["MAX_DEPTH", "MAX_INTENTS", "MAX_TEXT", "intent_request", "parse_action_intents"]
