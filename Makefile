@@ -59,7 +59,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/sessions.py --creates 10 --sizes 10,1000,10000 --calls 100
 	$(BIN)/python bench/http_api.py --requests 1000 --sessions 1000 --turns 30
 	$(BIN)/python bench/jobs.py --jobs 2000 --samples 200
-	$(BIN)/python bench/agent_jobs.py --rounds 30
+	$(BIN)/python bench/agent_jobs.py
+	$(BIN)/python bench/dynamic_tools.py
 	$(BIN)/python bench/extensions.py --turns 40
 	$(BIN)/python bench/import_time.py
 

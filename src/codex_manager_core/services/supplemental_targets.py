@@ -12,6 +12,7 @@ or failed by recovery also leaves no row streaming forever.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Final, Literal
 
 from codex_manager_core.errors import InvalidInput, NotFound
@@ -52,6 +53,10 @@ class SupplementalTargets:
         await self._settle(job, "canceled")
 
     async def _settle(self, job: Job, ending: Ending) -> None:
+        if isinstance(job.payload, Mapping) and not job.payload.get("supplementalTargets"):
+            # Most jobs have none: not worth structuring the payload (this runs at every
+            # end, before the waiters of the job are woken).
+            return
         try:
             payload = structure(job.payload, AgentInstruction, f"job {job.job_id}'s payload")
         except InvalidInput:
