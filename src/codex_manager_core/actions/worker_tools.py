@@ -5,7 +5,7 @@ One tool, `act`, takes one action intent `{kind, payload, idempotencyKey?}`: the
 an intent in a worker's `action_intents` answer (`intents.py`), so a worker has one
 vocabulary either way. One tool and not one per kind because each declared dynamic tool
 makes every turn of the thread slower in codex (measured in docs/performance.md: five
-tools cost a worker's turn ~4-8%, one ~0-3%), and a worker's turn is what every job waits
+tools cost a worker's turn 5-13%, one 1-5%), and a worker's turn is what every job waits
 for. Worker threads started before `act` declared one tool per kind; their calls are still
 answered (`_LEGACY`).
 
