@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from offline import open_manager
 
-from codex_manager_core import Manager, ManagerConfig
 from codex_manager_core.queue.agents import DEFAULT_ORIENTATION
 from codex_manager_core.queue.model import JobState, session_owner
-from codex_manager_core.testing import Reply, ScriptedModel, offline_env, write_offline_config
+from codex_manager_core.testing import Reply, ScriptedModel
 from codex_manager_core.testing.scripted_model import RecordedRequest, Step
 
 TARGET_RATIO = 1.10
@@ -71,82 +71,65 @@ def summary_ms(values: list[float]) -> dict[str, float]:
 
 async def run(rounds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cm-bench-agent-jobs-") as tmp:
-        root = Path(tmp)
-        codex_home, home, workdir = root / "codex-home", root / "home", root / "work"
-        home.mkdir()
-        workdir.mkdir()
-        async with ScriptedModel(answer) as model:
-            write_offline_config(codex_home, base_url=model.base_url)
-            env = offline_env(codex_home)
-            env["HOME"] = str(home)
-            config = ManagerConfig(
-                codex_home=codex_home,
-                runtime_env=env,
-                import_user_auth=False,
-                strict_config=True,
-                default_cwd=workdir,
-                call_timeout=30.0,
-            )
-            async with Manager.open(root / "data", config=config) as manager:
-                await manager.runtime.wait_ready(30)
-                source = await manager.sessions.create()
-                direct = await manager.sessions.create()
-                owner = session_owner(source.session_id)
+        async with ScriptedModel(answer) as model, open_manager(Path(tmp), model) as manager:
+            source = await manager.sessions.create()
+            direct = await manager.sessions.create()
+            owner = session_owner(source.session_id)
 
-                async def job(i: int) -> float:
-                    start = time.perf_counter()
-                    enqueued = await manager.jobs.enqueue(
-                        "agent_instruction",
-                        {
-                            "agent": "default",
-                            "jobKind": "bench",
-                            "instructionText": f"Suggest the next step ({i})",
-                            "sourceSessionId": source.session_id,
-                            "expectResponse": "assistant_text",
-                            "dedupeKey": f"bench-{i}",
-                        },
-                        owner=owner,
-                    )
-                    done = await manager.jobs.wait(enqueued.job.job_id, timeout=WAIT)
-                    elapsed = time.perf_counter() - start
-                    if done.state is not JobState.COMPLETED or done.result["text"] != ANSWER:
-                        raise RuntimeError(f"job {done.job_id}: {done.state.value} {done.error}")
-                    return elapsed
+            async def job(i: int) -> float:
+                start = time.perf_counter()
+                enqueued = await manager.jobs.enqueue(
+                    "agent_instruction",
+                    {
+                        "agent": "default",
+                        "jobKind": "bench",
+                        "instructionText": f"Suggest the next step ({i})",
+                        "sourceSessionId": source.session_id,
+                        "expectResponse": "assistant_text",
+                        "dedupeKey": f"bench-{i}",
+                    },
+                    owner=owner,
+                )
+                done = await manager.jobs.wait(enqueued.job.job_id, timeout=WAIT)
+                elapsed = time.perf_counter() - start
+                if done.state is not JobState.COMPLETED or done.result["text"] != ANSWER:
+                    raise RuntimeError(f"job {done.job_id}: {done.state.value} {done.error}")
+                return elapsed
 
-                async def turn(i: int) -> float:
-                    start = time.perf_counter()
-                    result = await manager.turns.send_and_wait(
-                        direct.session_id, f"Suggest the next step ({i})", timeout=WAIT
-                    )
-                    elapsed = time.perf_counter() - start
-                    if result.status != "completed":
-                        raise RuntimeError(f"direct turn: {result.status}")
-                    return elapsed
+            async def turn(i: int) -> float:
+                start = time.perf_counter()
+                result = await manager.turns.send_and_wait(
+                    direct.session_id, f"Suggest the next step ({i})", timeout=WAIT
+                )
+                elapsed = time.perf_counter() - start
+                if result.status != "completed":
+                    raise RuntimeError(f"direct turn: {result.status}")
+                return elapsed
 
-                worker_id = ""
+            worker_id = ""
 
-                async def on_worker(i: int) -> float:
-                    start = time.perf_counter()
-                    handle = await manager.turns.send_to_worker(
-                        worker_id, f"Suggest the next step ({i})"
-                    )
-                    result = await manager.turns.wait(worker_id, handle.turn_id, timeout=WAIT)
-                    elapsed = time.perf_counter() - start
-                    if result.status != "completed":
-                        raise RuntimeError(f"worker turn: {result.status}")
-                    return elapsed
+            async def on_worker(i: int) -> float:
+                start = time.perf_counter()
+                handle = await manager.turns.send_to_worker(
+                    worker_id, f"Suggest the next step ({i})"
+                )
+                result = await manager.turns.wait(worker_id, handle.turn_id, timeout=WAIT)
+                elapsed = time.perf_counter() - start
+                if result.status != "completed":
+                    raise RuntimeError(f"worker turn: {result.status}")
+                return elapsed
 
-                await job(-1)  # provisions and orients the worker
-                (worker,) = await manager.workers.list(owner)
-                worker_id = worker.session_id
-                await turn(-1)
-                await on_worker(-1)
-                sides = {"job": job, "direct": turn, "worker": on_worker}
-                times: dict[str, list[float]] = {name: [] for name in sides}
-                names = list(sides)
-                for i in range(rounds):
-                    for name in names[i % 3 :] + names[: i % 3]:
-                        times[name].append(await sides[name](i))
+            await job(-1)  # provisions and orients the worker
+            (worker,) = await manager.workers.list(owner)
+            worker_id = worker.session_id
+            await turn(-1)
+            await on_worker(-1)
+            sides = {"job": job, "direct": turn, "worker": on_worker}
+            times: dict[str, list[float]] = {name: [] for name in sides}
+            names = list(sides)
+            for i in range(rounds):
+                for name in names[i % 3 :] + names[: i % 3]:
+                    times[name].append(await sides[name](i))
     figures: dict[str, Any] = {"rounds": rounds}
     for name, values in times.items():
         figures[f"{name}_ms"] = summary_ms(values)

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from offline import open_manager
 
-from codex_manager_core import Manager, ManagerConfig
-from codex_manager_core.testing import Reply, ScriptedModel, offline_env, write_offline_config
+from codex_manager_core.testing import Reply, ScriptedModel
 
 WAIT = 60.0
 _TEXT = {"type": "string"}
@@ -106,62 +106,46 @@ def per_kind_specs() -> list[dict[str, Any]]:
 
 async def run(rounds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cm-bench-dynamic-tools-") as tmp:
-        root = Path(tmp)
-        codex_home, home, workdir = root / "codex-home", root / "home", root / "work"
-        home.mkdir()
-        workdir.mkdir()
-        async with ScriptedModel(lambda _request: Reply("A short answer.", chunks=4)) as model:
-            write_offline_config(codex_home, base_url=model.base_url)
-            env = offline_env(codex_home)
-            env["HOME"] = str(home)
-            config = ManagerConfig(
-                codex_home=codex_home,
-                runtime_env=env,
-                import_user_auth=False,
-                strict_config=True,
-                default_cwd=workdir,
-                call_timeout=30.0,
-            )
-            async with Manager.open(root / "data", config=config) as manager:
-                await manager.runtime.wait_ready(30)
-                create = manager.sessions.create
-                sessions = {
-                    "user, none": (await create(), False),
-                    "worker, none": (await create(system_owned=True), True),
-                    "worker, act": (
-                        await create(system_owned=True, dynamic_tools=manager.worker_tools.specs()),
-                        True,
-                    ),
-                    "worker, per kind": (
-                        await create(system_owned=True, dynamic_tools=per_kind_specs()),
-                        True,
-                    ),
-                }
+        model = ScriptedModel(lambda _request: Reply("A short answer.", chunks=4))
+        async with model, open_manager(Path(tmp), model) as manager:
+            create = manager.sessions.create
+            sessions = {
+                "user, none": (await create(), False),
+                "worker, none": (await create(system_owned=True), True),
+                "worker, act": (
+                    await create(system_owned=True, dynamic_tools=manager.worker_tools.specs()),
+                    True,
+                ),
+                "worker, per kind": (
+                    await create(system_owned=True, dynamic_tools=per_kind_specs()),
+                    True,
+                ),
+            }
 
-                async def turn(name: str, i: int) -> float:
-                    session, system = sessions[name]
-                    start = time.perf_counter()
-                    if system:  # send_and_wait refuses a system-owned session
-                        handle = await manager.turns.send_to_worker(session.session_id, f"go {i}")
-                        result = await manager.turns.wait(
-                            session.session_id, handle.turn_id, timeout=WAIT
-                        )
-                    else:
-                        result = await manager.turns.send_and_wait(
-                            session.session_id, f"go {i}", timeout=WAIT
-                        )
-                    elapsed = time.perf_counter() - start
-                    if result.status != "completed":
-                        raise RuntimeError(f"{name}: the turn ended {result.status}")
-                    return elapsed
+            async def turn(name: str, i: int) -> float:
+                session, system = sessions[name]
+                start = time.perf_counter()
+                if system:  # send_and_wait refuses a system-owned session
+                    handle = await manager.turns.send_to_worker(session.session_id, f"go {i}")
+                    result = await manager.turns.wait(
+                        session.session_id, handle.turn_id, timeout=WAIT
+                    )
+                else:
+                    result = await manager.turns.send_and_wait(
+                        session.session_id, f"go {i}", timeout=WAIT
+                    )
+                elapsed = time.perf_counter() - start
+                if result.status != "completed":
+                    raise RuntimeError(f"{name}: the turn ended {result.status}")
+                return elapsed
 
-                names = list(sessions)
-                for name in names:  # warm-up
-                    await turn(name, -1)
-                times: dict[str, list[float]] = {name: [] for name in names}
-                for i in range(rounds):
-                    for name in names[i % len(names) :] + names[: i % len(names)]:
-                        times[name].append(await turn(name, i))
+            names = list(sessions)
+            for name in names:  # warm-up
+                await turn(name, -1)
+            times: dict[str, list[float]] = {name: [] for name in names}
+            for i in range(rounds):
+                for name in names[i % len(names) :] + names[: i % len(names)]:
+                    times[name].append(await turn(name, i))
     base = statistics.median(times[names[0]])
     return {
         "rounds": rounds,

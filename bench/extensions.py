@@ -35,13 +35,14 @@ import math
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
+from offline import open_manager
 
-from codex_manager_core import Manager, ManagerConfig
+from codex_manager_core import Manager
 from codex_manager_core.extensions import ExtensionEvent, ExtensionRegistry, Subscription, Toolbox
 from codex_manager_core.extensions.dispatch import allow_all
 from codex_manager_core.extensions.model import (
@@ -52,14 +53,7 @@ from codex_manager_core.extensions.model import (
     TrustMode,
     TrustReport,
 )
-from codex_manager_core.testing import (
-    RecordedRequest,
-    Reply,
-    ScriptedModel,
-    Step,
-    offline_env,
-    write_offline_config,
-)
+from codex_manager_core.testing import RecordedRequest, Reply, ScriptedModel, Step
 
 TARGET_RATIO = 1.05
 WAIT = 60.0
@@ -134,28 +128,6 @@ async def run(turns: int, timeout: float) -> dict[str, Any]:
     figures["round_ratio"] = {"p50": statistics.median(paired), "min": paired[0], "max": paired[-1]}
     figures["handler_calls"] = calls
     return figures
-
-
-@contextlib.asynccontextmanager
-async def open_manager(root: Path, model: ScriptedModel) -> AsyncIterator[Manager]:
-    """A Manager over its own offline codex (all of them talk to `model`)."""
-    codex_home, home, workdir = root / "codex-home", root / "home", root / "work"
-    home.mkdir(parents=True)
-    workdir.mkdir()
-    write_offline_config(codex_home, base_url=model.base_url)
-    env = offline_env(codex_home)
-    env["HOME"] = str(home)
-    config = ManagerConfig(
-        codex_home=codex_home,
-        runtime_env=env,
-        import_user_auth=False,
-        strict_config=True,
-        default_cwd=workdir,
-        call_timeout=30.0,
-    )
-    async with Manager.open(root / "data", config=config) as manager:
-        await manager.runtime.wait_ready(30)
-        yield manager
 
 
 async def turn(manager: Manager, session: str, i: int) -> float:

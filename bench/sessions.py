@@ -43,6 +43,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+from offline import open_manager
 
 from codex_manager_core import Manager, ManagerConfig, SessionRecord, rpc
 from codex_manager_core.models import Controls, TitleSource
@@ -52,7 +53,7 @@ from codex_manager_core.runtime.supervisor import Supervisor
 from codex_manager_core.services.controls import approval_wire
 from codex_manager_core.store.memory import MemoryStore
 from codex_manager_core.store.sqlite import SqliteStore
-from codex_manager_core.testing import Reply, ScriptedModel, offline_env, write_offline_config
+from codex_manager_core.testing import Reply, ScriptedModel
 
 TARGET_CREATE_MS = 50.0
 TARGET_LIST_MS = 2.0
@@ -101,84 +102,68 @@ class TimedSupervisor:
 
 
 async def bench_create(root: Path, creates: int, warmup: int) -> dict[str, Any]:
-    codex_home = root / "codex-home"
-    home = root / "home"
-    workdir = root / "work"
-    home.mkdir()
-    workdir.mkdir()
-    async with ScriptedModel(lambda request: Reply("ok")) as model:
-        write_offline_config(codex_home, base_url=model.base_url)
-        env = offline_env(codex_home)
-        env["HOME"] = str(home)
-        config = ManagerConfig(
-            codex_home=codex_home,
-            runtime_env=env,
-            import_user_auth=False,
-            strict_config=True,
-            default_cwd=workdir,
-            call_timeout=30.0,
-        )
-        async with Manager.open(root / "data", config=config) as manager:
-            health = await manager.runtime.wait_ready(30)
-            timed = TimedSupervisor(manager.supervisor)
-            # An instance attribute shadows the method: create_session's own thread/start
-            # goes through the timer.
-            manager.supervisor.request = timed.request  # type: ignore[method-assign]
-            controls = await manager.controls.defaults()
-            params: dict[str, Any] = {
-                "cwd": str(workdir),
-                "approvalPolicy": approval_wire(controls.approval_policy),
-                "sandbox": controls.filesystem_sandbox,
-            }
-            if controls.model:
-                params["model"] = controls.model
+    model = ScriptedModel(lambda request: Reply("ok"))
+    async with model, open_manager(root, model) as manager:
+        health = manager.runtime.health
+        timed = TimedSupervisor(manager.supervisor)
+        # An instance attribute shadows the method: create_session's own thread/start
+        # goes through the timer.
+        manager.supervisor.request = timed.request  # type: ignore[method-assign]
+        controls = await manager.controls.defaults()
+        params: dict[str, Any] = {
+            "cwd": str(root / "work"),
+            "approvalPolicy": approval_wire(controls.approval_policy),
+            "sandbox": controls.filesystem_sandbox,
+        }
+        if controls.model:
+            params["model"] = controls.model
 
-            async def create() -> tuple[float, float, float]:
-                calls = len(timed.thread_start)
-                cpu = time.process_time()
-                start = time.perf_counter()
-                await manager.sessions.create()
-                elapsed = time.perf_counter() - start
-                assert len(timed.thread_start) == calls + 1
-                return elapsed, timed.thread_start[-1], time.process_time() - cpu
+        async def create() -> tuple[float, float, float]:
+            calls = len(timed.thread_start)
+            cpu = time.process_time()
+            start = time.perf_counter()
+            await manager.sessions.create()
+            elapsed = time.perf_counter() - start
+            assert len(timed.thread_start) == calls + 1
+            return elapsed, timed.thread_start[-1], time.process_time() - cpu
 
-            async def direct() -> float:
-                start = time.perf_counter()
-                await manager.supervisor.request("thread/start", params)
-                return time.perf_counter() - start
+        async def direct() -> float:
+            start = time.perf_counter()
+            await manager.supervisor.request("thread/start", params)
+            return time.perf_counter() - start
 
-            create_s: list[float] = []
-            inner_s: list[float] = []
-            cpu_s: list[float] = []
-            direct_s: list[float] = []
-            for index in range(warmup + creates):
-                # ABBA: neither side always runs right after the other.
-                order = ("create", "direct") if index % 2 == 0 else ("direct", "create")
-                for side in order:
-                    if side == "create":
-                        elapsed, inner, cpu = await create()
-                        if index >= warmup:
-                            create_s.append(elapsed)
-                            inner_s.append(inner)
-                            cpu_s.append(cpu)
-                    else:
-                        elapsed = await direct()
-                        if index >= warmup:
-                            direct_s.append(elapsed)
-            ours = [total - inner for total, inner in zip(create_s, inner_s, strict=True)]
-            return {
-                "codex_version": health.codex_version,
-                "creates": creates,
-                "warmup": warmup,
-                "create_ms": summary_ms(create_s),
-                "thread_start_inside_create_ms": summary_ms(inner_s),
-                "ours_ms": summary_ms(ours),
-                "direct_thread_start_ms": summary_ms(direct_s),
-                "create_cpu_ms": statistics.mean(cpu_s) * 1000,
-                "model_requests": len(model.requests),
-                "target_ms": TARGET_CREATE_MS,
-                "target_met": statistics.median(create_s) * 1000 <= TARGET_CREATE_MS,
-            }
+        create_s: list[float] = []
+        inner_s: list[float] = []
+        cpu_s: list[float] = []
+        direct_s: list[float] = []
+        for index in range(warmup + creates):
+            # ABBA: neither side always runs right after the other.
+            order = ("create", "direct") if index % 2 == 0 else ("direct", "create")
+            for side in order:
+                if side == "create":
+                    elapsed, inner, cpu = await create()
+                    if index >= warmup:
+                        create_s.append(elapsed)
+                        inner_s.append(inner)
+                        cpu_s.append(cpu)
+                else:
+                    elapsed = await direct()
+                    if index >= warmup:
+                        direct_s.append(elapsed)
+        ours = [total - inner for total, inner in zip(create_s, inner_s, strict=True)]
+        return {
+            "codex_version": health.codex_version,
+            "creates": creates,
+            "warmup": warmup,
+            "create_ms": summary_ms(create_s),
+            "thread_start_inside_create_ms": summary_ms(inner_s),
+            "ours_ms": summary_ms(ours),
+            "direct_thread_start_ms": summary_ms(direct_s),
+            "create_cpu_ms": statistics.mean(cpu_s) * 1000,
+            "model_requests": len(model.requests),
+            "target_ms": TARGET_CREATE_MS,
+            "target_met": statistics.median(create_s) * 1000 <= TARGET_CREATE_MS,
+        }
 
 
 # ----------------------------------------------------------------------------- list
