@@ -1,8 +1,8 @@
-"""The worker tools against the REAL `codex app-server` (offline, ScriptedModel): a
+"""The worker tool against the REAL `codex app-server` (offline, ScriptedModel): a
 system-owned session started with `manager.worker_tools.specs()` as its dynamic tools, the
-model calls `act` with a `transcript.upsert` intent, codex sends the tool call, the action executor answers it
-in the scope of the job running on that worker, and the row lands in the job's session's
-transcript."""
+model calls `act` with a `transcript.upsert` intent, codex sends the tool call, the action
+executor answers it in the scope of the job running on that worker, and the row lands in
+the job's session's transcript."""
 
 from __future__ import annotations
 
