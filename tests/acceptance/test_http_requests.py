@@ -29,27 +29,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from codex_manager_core import TurnStatus
 from codex_manager_core.testing.scripted_model import CallTool, Reply, exec_command
 from tests.acceptance.http_fixtures import Host, recv_json, recv_until, running_host
+from tests.user_input import PLAN_MODE, QUESTIONS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_runtime]
 
 WAIT = 20.0  # bound for anything the runtime does in well under a second
-PLAN_MODE = {
-    "mode": "plan",
-    "settings": {"model": "mock-model", "reasoning_effort": None, "developer_instructions": None},
-}
-QUESTIONS = {
-    "questions": [
-        {
-            "id": "color",
-            "header": "Color",
-            "question": "Which color?",
-            "options": [
-                {"label": "Red (Recommended)", "description": "Warm."},
-                {"label": "Blue", "description": "Cold."},
-            ],
-        }
-    ]
-}
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from codex_manager_core import TurnStatus
 from codex_manager_core.testing import Reply
 from codex_manager_core.testing.scripted_model import CallTool, RecordedRequest, Step, exec_command
 from tests.acceptance.http_fixtures import Host, recv_json, recv_until, running_host
+from tests.user_input import PLAN_MODE, QUESTIONS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_runtime]
 
@@ -33,23 +34,6 @@ DOCUMENT = json.loads((Path(__file__).parent / "original_schemas.json").read_tex
 SCHEMAS: dict[str, Any] = {
     **DOCUMENT["components"]["schemas"],
     **DOCUMENT["fromCode"]["schemas"],
-}
-PLAN_MODE = {
-    "mode": "plan",
-    "settings": {"model": "mock-model", "reasoning_effort": None, "developer_instructions": None},
-}
-QUESTIONS = {
-    "questions": [
-        {
-            "id": "color",
-            "header": "Color",
-            "question": "Which color?",
-            "options": [
-                {"label": "Red", "description": "Warm."},
-                {"label": "Blue", "description": "Cold."},
-            ],
-        }
-    ]
 }
 DECLARED_TOOL = {
     "name": "ask_operator",

@@ -26,7 +26,6 @@ from codex_manager_client.waits import wait_turn
 from codex_manager_core.models import TurnStatus
 from codex_manager_core.testing.scripted_model import CallTool, Reply
 from codex_manager_core.testing.scripted_model._steps import exec_command
-from tests.acceptance.test_http_requests import PLAN_MODE, QUESTIONS
 from tests.client.live_fixtures import (
     WAIT,
     ServerThread,
@@ -34,6 +33,7 @@ from tests.client.live_fixtures import (
     send_message,
     server_thread,
 )
+from tests.user_input import PLAN_MODE, QUESTIONS
 
 pytestmark = pytest.mark.real_runtime
 

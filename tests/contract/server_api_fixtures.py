@@ -28,6 +28,7 @@ from codex_manager_core.testing.scripted_model import (
     exec_command,
 )
 from tests.acceptance.http_fixtures import Host, running_host
+from tests.user_input import QUESTIONS
 
 APPROVE = "PLEASE-APPROVE"
 """A message with this text makes the model run a command that needs an approval."""
@@ -39,23 +40,6 @@ OPERATOR_TOOL = {
     "name": "ask_operator",
     "description": "Ask the operator.",
     "inputSchema": {"type": "object", "properties": {"topic": {"type": "string"}}},
-}
-PLAN_MODE = {
-    "mode": "plan",
-    "settings": {"model": "mock-model", "reasoning_effort": None, "developer_instructions": None},
-}
-QUESTIONS = {
-    "questions": [
-        {
-            "id": "color",
-            "header": "Color",
-            "question": "Which color?",
-            "options": [
-                {"label": "Red", "description": "Warm."},
-                {"label": "Blue", "description": "Cold."},
-            ],
-        }
-    ]
 }
 
 

@@ -31,12 +31,12 @@ from tests.contract.server_api_fixtures import (
     ASK,
     CALL,
     OPERATOR_TOOL,
-    PLAN_MODE,
     Embedded,
     Server,
     start_server,
 )
 from tests.integration.manager_fixtures import next_event
+from tests.user_input import PLAN_MODE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_runtime]
 

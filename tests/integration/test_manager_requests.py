@@ -37,14 +37,11 @@ from codex_manager_core import (
 )
 from codex_manager_core.testing.scripted_model import CallTool, Reply, Step, exec_command
 from tests.integration.manager_fixtures import ManagerEnv, next_event, running_manager
+from tests.user_input import PLAN_MODE, QUESTIONS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_runtime]
 
 WAIT = 20.0  # bound for anything the runtime does in well under a second
-PLAN_MODE = {
-    "mode": "plan",
-    "settings": {"model": "mock-model", "reasoning_effort": None, "developer_instructions": None},
-}
 
 
 def of_type(type_: str, **payload: Any) -> Any:
@@ -363,20 +360,6 @@ async def test_system_owned_session_approval_resolved_by_policy(tmp_path: Path) 
 
 
 # ---------------------------------------------------------------------- user input, tools
-
-QUESTIONS = {
-    "questions": [
-        {
-            "id": "color",
-            "header": "Color",
-            "question": "Which color?",
-            "options": [
-                {"label": "Red (Recommended)", "description": "Warm."},
-                {"label": "Blue", "description": "Cold."},
-            ],
-        }
-    ]
-}
 
 
 async def test_user_input_in_plan_mode(tmp_path: Path) -> None:
